@@ -1,0 +1,1 @@
+"""The `tiro` command line (Typer)."""

@@ -1,0 +1,34 @@
+"""The `tiro` command: schema, validate, check, draft and demo."""
+
+from __future__ import annotations
+
+import typer
+
+from tiro.cli import check_cmd, demo_cmd, draft_cmd, schema_cmd, validate_cmd
+from tiro.cli.errors import excepthook_main, set_debug
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Tiro: one data model for data-centre IoT data — schema, mock, validate, collect, persist.",
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug/--no-debug", help="Show full tracebacks for errors."),
+) -> None:
+    set_debug(debug)
+
+
+app.add_typer(schema_cmd.app, name="schema")
+app.add_typer(validate_cmd.app, name="validate")
+app.add_typer(draft_cmd.app, name="draft")
+app.command("check")(check_cmd.check_command)
+app.command("demo")(demo_cmd.demo_command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    excepthook_main(app)

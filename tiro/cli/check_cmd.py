@@ -1,0 +1,27 @@
+"""`tiro check`: lint a scenario, its uses and its asset library (exit 1 when any error is found)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tiro.cli.errors import EXIT_INVALID, guarded
+from tiro_models.check import check
+
+
+def check_command(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file."),
+    uses: list[Path] = typer.Argument(..., help="One or more uses YAML files."),
+) -> None:
+    """Report unknown types, children and points, bad $number/$ids/$defaults and library problems, with file:line."""
+    diagnostics = guarded(check, scenario, uses)
+    errors = 0
+    for diag in diagnostics:
+        where = f"{diag.file}:{diag.line}: " if diag.line else (f"{diag.file}: " if diag.file else "")
+        colour = typer.colors.RED if diag.severity == "error" else typer.colors.YELLOW
+        typer.secho(f"{where}{diag.severity}: {diag.message}", fg=colour)
+        errors += diag.severity == "error"
+    if errors:
+        raise typer.Exit(EXIT_INVALID)
+    typer.secho(f"ok: no errors ({len(diagnostics)} warnings)", fg=typer.colors.GREEN)

@@ -1,0 +1,50 @@
+"""`tiro validate test`: validate a snapshot file against the model (exit 0 valid, 1 invalid, 2 bad input)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tiro.cli.errors import EXIT_INVALID, guarded
+from tiro.cli.loading import load
+from tiro.cli.output import emit, read_json, to_json
+from tiro_models.validate import validate
+
+app = typer.Typer(no_args_is_help=True, help="Validate collected data against the model.")
+
+
+@app.command("test")
+def test(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file."),
+    uses_and_input: list[Path] = typer.Argument(..., help="Uses YAML files, then the JSON snapshot to validate."),
+    strict: bool = typer.Option(False, "--strict/--lenient", help="Also report unknown points, counts, staleness."),
+    max_age: float | None = typer.Option(None, "--max-age", help="Strict mode: seconds after which data is stale."),
+    as_json: bool = typer.Option(False, "--json/--no-json", help="Print the result as JSON."),
+) -> None:
+    """Validate INPUT (nested snapshot or flat {path: {value, timestamp}}) against SCENARIO + USES."""
+    if len(uses_and_input) < 2:
+        raise typer.BadParameter("give at least one uses file and the input JSON file")
+    *uses, input_file = uses_and_input
+    model = guarded(load, scenario, uses, strict=strict)
+    snapshot = guarded(read_json, input_file)
+    result = guarded(validate, model, snapshot, strict=strict, max_age=max_age)
+    if as_json:
+        emit(to_json(result.to_dict()))
+    else:
+        _print_human(result)
+    if not result.valid:
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _print_human(result) -> None:
+    counts = result.to_dict().get("counts", {})
+    if result.valid:
+        typer.secho("Validation succeeded!", fg=typer.colors.GREEN)
+    else:
+        typer.secho("Validation failed!", fg=typer.colors.RED)
+        for error in result.to_dict().get("errors", []):
+            typer.echo(f"  {error['path']}: {error['msg']} ({error['type']})")
+    if counts:
+        summary = ", ".join(f"{key} {value}" for key, value in counts.items())
+        typer.echo(f"{summary}; completeness {result.to_dict().get('completeness', 0):.1%}")
