@@ -1,0 +1,98 @@
+"""Uses YAML → the required type paths, each with the file and line that asked for it, in first-mention order.
+
+Accepted forms, nested to any depth: a list of names and one-key mappings (`- Rack: [ActivePower]`), a mapping
+(`DataHall: {CRAC: [X]}`), a mapping to a single name (`Rack: ActivePower`), and dotted names (`Rack.ActivePower`).
+A child named with nothing under it (`- Rack`, `Rack:` or `Rack: []`) is required with no points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .diagnostics import Reporter
+from .errors import UsesError
+from .spec import PATH_SEP
+from .yaml_io import item_line, key_line, node_line
+
+
+@dataclass(frozen=True, slots=True)
+class UseEntry:
+    """One required type path (names from the root) and where the uses file asked for it."""
+
+    names: tuple[str, ...]
+    file: str | None
+    line: int | None
+
+    @property
+    def path(self) -> str:
+        """The dotted type path."""
+        return PATH_SEP.join(self.names)
+
+
+def _split(name: Any) -> tuple[str, ...] | None:
+    if isinstance(name, bool) or not isinstance(name, str | int | float):
+        return None
+    parts = tuple(part.strip() for part in str(name).split(PATH_SEP))
+    return parts if all(parts) else None
+
+
+class _Walker:
+    def __init__(self, file: str | None, reporter: Reporter) -> None:
+        self.file = file
+        self.reporter = reporter
+        self.entries: list[UseEntry] = []
+
+    def bad(self, message: str, line: int | None) -> None:
+        self.reporter.error(UsesError, message, self.file, line)
+
+    def items(self, node: Any, prefix: tuple[str, ...], line: int | None) -> None:
+        if node is None:
+            if prefix:
+                self.entries.append(UseEntry(prefix, self.file, line))
+        elif isinstance(node, list):
+            if not node and prefix:
+                self.entries.append(UseEntry(prefix, self.file, line))
+            for index, item in enumerate(node):
+                here = item_line(node, index)
+                if isinstance(item, dict):
+                    self.mapping(item, prefix, here)
+                elif isinstance(item, list):
+                    self.bad("a uses list item must be a name or a `Child: [...]` mapping, not a list", here)
+                else:
+                    self.name(item, prefix, here)
+        elif isinstance(node, dict):
+            self.mapping(node, prefix, line)
+        else:
+            self.name(node, prefix, line)
+
+    def mapping(self, node: dict, prefix: tuple[str, ...], line: int | None) -> None:
+        if not node and prefix:
+            self.entries.append(UseEntry(prefix, self.file, line))
+        for key, value in node.items():
+            here = key_line(node, key)
+            names = _split(key)
+            if names is None:
+                self.bad(f"expected a child name as mapping key, got {key!r}", here)
+                continue
+            self.items(value, prefix + names, here)
+
+    def name(self, item: Any, prefix: tuple[str, ...], line: int | None) -> None:
+        names = _split(item)
+        if names is None:
+            self.bad(f"expected a data-point or child name, got {item!r}", line)
+            return
+        self.entries.append(UseEntry(prefix + names, self.file, line))
+
+
+def parse_uses(doc: Any, file: str | None, reporter: Reporter) -> list[UseEntry]:
+    """Every type path a parsed uses document requires, in document order (duplicates kept)."""
+    walker = _Walker(file, reporter)
+    if doc is None:
+        reporter.warning("the uses file requires nothing", file, 1)
+        return []
+    if not isinstance(doc, list | dict):
+        walker.bad(f"a uses file must be a list or a mapping, got {doc!r}", node_line(doc) or 1)
+        return []
+    walker.items(doc, (), node_line(doc) or 1)
+    return walker.entries
