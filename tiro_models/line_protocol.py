@@ -1,0 +1,338 @@
+"""InfluxDB line protocol of data-point records, byte-identical to Karez `influx_line_protocol` (karez-upstream §4.2).
+
+One record gives one line `measurement[,tag=v...] field=value[ <ns>]`: the field key is `record[field_name]` (or the
+literal `value` when field_name is None), the field value `record[field_value]`, tags every other key not starting with
+"_", str()-ified and sorted by key, None and empty values omitted. Escaping is influxdb-client's, including its quirks:
+backslashes in keys and tag values are not escaped, and a tag value ending in "\\" gets a trailing space, so such
+values do not survive `parse` unchanged. Time is `int(seconds * 1e9)` as upstream (float rounding included); a datetime
+or an ISO 8601 string is converted to epoch seconds first (naive means UTC), and a missing/None timestamp gives a line
+without time. A field value that is None, NaN or infinite gives the empty line "", as upstream.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from operator import itemgetter
+from typing import Any
+
+from tiro_models.errors import SnapshotError
+
+__all__ = ["encode", "encode_many", "parse", "timestamp_ns"]
+
+_ESCAPE_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
+_ESCAPE_KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
+_ESCAPE_STRING = str.maketrans({'"': r"\"", "\\": r"\\"})
+
+# Escaped forms of tag keys and values: the same few strings (types, ids, paths) recur on every line.
+_CACHE_LIMIT = 65_536
+_key_cache: dict[str, str] = {}
+_tag_value_cache: dict[str, str] = {}
+_measurement_cache: dict[str, str] = {}
+
+
+def _escape_key(key: str) -> str:
+    escaped = _key_cache.get(key)
+    if escaped is None:
+        if len(_key_cache) >= _CACHE_LIMIT:
+            _key_cache.clear()
+        escaped = _key_cache[key] = key.translate(_ESCAPE_KEY)
+    return escaped
+
+
+def _escape_tag_value(value: str) -> str:
+    escaped = _tag_value_cache.get(value)
+    if escaped is None:
+        if len(_tag_value_cache) >= _CACHE_LIMIT:
+            _tag_value_cache.clear()
+        escaped = value.translate(_ESCAPE_KEY)
+        if escaped.endswith("\\"):
+            escaped += " "
+        _tag_value_cache[value] = escaped
+    return escaped
+
+
+def _escape_measurement(measurement: str) -> str:
+    escaped = _measurement_cache.get(measurement)
+    if escaped is None:
+        if len(_measurement_cache) >= _CACHE_LIMIT:
+            _measurement_cache.clear()
+        escaped = _measurement_cache[measurement] = str(measurement).translate(_ESCAPE_MEASUREMENT)
+    return escaped
+
+
+def _float_text(value: float) -> str | None:
+    if not math.isfinite(value):
+        return None
+    text = str(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _field_text(value: Any) -> str | None:
+    """The line-protocol text of a field value, or None when the field is dropped; TypeError if unsupported."""
+    kind = type(value)
+    if kind is float:
+        return _float_text(value)
+    if kind is int:
+        return f"{value}i"
+    if kind is str:
+        return '"' + value.translate(_ESCAPE_STRING) + '"'
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None:
+        return None
+    # subclasses (numpy-free): same order of checks as influxdb-client
+    if isinstance(value, float | Decimal):
+        return _float_text(value)  # type: ignore[arg-type]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{int(value)}i"
+    if isinstance(value, str):
+        return '"' + str(value).translate(_ESCAPE_STRING) + '"'
+    raise TypeError(f"field value of type {type(value).__name__} cannot be written as line protocol")
+
+
+def timestamp_ns(timestamp: Any) -> int | None:
+    """Nanoseconds since the epoch as upstream computes them: `int(seconds * 1e9)`; None stays None."""
+    kind = type(timestamp)
+    if kind is float or kind is int:
+        return int(timestamp * 1e9)
+    if timestamp is None:
+        return None
+    if isinstance(timestamp, str):
+        try:
+            timestamp = datetime.fromisoformat(timestamp)
+        except ValueError:
+            raise SnapshotError(f"timestamp {timestamp!r} is neither epoch seconds nor ISO 8601") from None
+    if isinstance(timestamp, datetime):
+        if timestamp.tzinfo is None:
+            timestamp = timestamp.replace(tzinfo=UTC)
+        return int(timestamp.timestamp() * 1e9)
+    if isinstance(timestamp, int | float) and not isinstance(timestamp, bool):
+        return int(timestamp * 1e9)
+    raise SnapshotError(f"timestamp of type {type(timestamp).__name__} is not a time")
+
+
+def _where(record: Mapping[str, Any]) -> str:
+    asset_path = record.get("asset_path")
+    field = record.get("field")
+    if asset_path is not None and field is not None:
+        return f"{asset_path}.{record.get('type', '?')}.{field}"
+    return f"record {dict(record)!r}"[:200]
+
+
+_SKIPPED_TAG = "timestamp"
+_TAGS_CACHE_LIMIT = 131_072
+
+
+class _TagPlan:
+    """How to write the tags of records with one key order: tag keys sorted once, tag text cached by tag values."""
+
+    __slots__ = ("getter", "prefixes", "texts")
+
+    def __init__(self, keys: tuple[Any, ...], field_name: str | None, field_value: str) -> None:
+        tags = sorted(
+            k for k in keys if k and not str(k).startswith("_") and k not in (field_value, field_name, _SKIPPED_TAG)
+        )
+        self.prefixes = tuple("," + str(k).translate(_ESCAPE_KEY) + "=" for k in tags)
+        if len(tags) == 1:
+            only = tags[0]
+            self.getter: Any = lambda record: (record[only],)
+        elif tags:
+            self.getter = itemgetter(*tags)
+        else:
+            self.getter = lambda record: ()
+        self.texts: dict[tuple[Any, ...], str] = {}  # tag values -> escaped ",k=v..." text
+
+    def text(self, record: Mapping[str, Any]) -> str:
+        """The escaped tag text (",k=v,...") of a record with this plan's keys."""
+        values = self.getter(record)
+        texts = self.texts
+        try:
+            text = texts.get(values)
+        except TypeError:  # an unhashable tag value: write it without the cache
+            return self._render(values)
+        if text is None:
+            if len(texts) >= _TAGS_CACHE_LIMIT:
+                texts.clear()
+            text = texts[values] = self._render(values)
+        return text
+
+    def _render(self, values: tuple[Any, ...]) -> str:
+        parts: list[str] = []
+        for prefix, tag_value in zip(self.prefixes, values, strict=True):
+            if tag_value is None:
+                continue
+            escaped = _escape_tag_value(tag_value if type(tag_value) is str else str(tag_value))
+            if escaped:
+                parts.append(prefix)
+                parts.append(escaped)
+        return "".join(parts)
+
+
+# Plans by (field_name, field_value), then by the record's keys in order; the default pair skips one lookup.
+_plans: dict[tuple[str | None, str], dict[tuple[Any, ...], _TagPlan]] = {}
+_default_plans: dict[tuple[Any, ...], _TagPlan] = {}
+_plans[("field", "value")] = _default_plans
+
+
+def _plan_for(record: Mapping[str, Any], field_name: str | None, field_value: str) -> _TagPlan:
+    if field_name == "field" and field_value == "value":
+        by_keys = _default_plans
+    else:
+        by_keys = _plans.get((field_name, field_value))
+        if by_keys is None:
+            by_keys = _plans[(field_name, field_value)] = {}
+    keys = tuple(record)
+    plan = by_keys.get(keys)
+    if plan is None:
+        if len(by_keys) >= 1024:
+            by_keys.clear()
+        plan = by_keys[keys] = _TagPlan(keys, field_name, field_value)
+    return plan
+
+
+def encode(
+    record: Mapping[str, Any],
+    *,
+    measurement: str = "tiro_telemetry",
+    field_name: str | None = "field",
+    field_value: str = "value",
+) -> str:
+    """One line of line protocol for a record, byte-identical to Karez influx_line_protocol ("" if no field)."""
+    try:
+        value = record[field_value]
+        key = "value" if field_name is None else record[field_name]
+    except KeyError as exc:
+        raise SnapshotError(
+            f"{_where(record)}: record has no {exc.args[0]!r} key for the line-protocol field"
+        ) from None
+    kind = type(value)
+    if kind is float:
+        if value - value != 0.0:  # NaN or infinite: the field is dropped
+            return ""
+        text = str(value)
+        if text.endswith(".0"):
+            text = text[:-2]
+    else:
+        try:
+            text = _field_text(value)
+        except TypeError as exc:
+            raise SnapshotError(f"{_where(record)}: {exc}") from None
+        if text is None:
+            return ""
+    measurement_text = _measurement_cache.get(measurement)
+    if measurement_text is None:
+        measurement_text = _escape_measurement(measurement)
+    field_key = _key_cache.get(key) if type(key) is str else None
+    if field_key is None:
+        field_key = _escape_key(str(key))
+    tags = _plan_for(record, field_name, field_value).text(record)
+    timestamp = record.get(_SKIPPED_TAG)
+    if timestamp is None:
+        return f"{measurement_text}{tags} {field_key}={text}"
+    if type(timestamp) is float:
+        ns = int(timestamp * 1e9)
+    else:
+        try:
+            ns = timestamp_ns(timestamp)
+        except SnapshotError as exc:
+            raise SnapshotError(f"{_where(record)}: {exc.message}") from None
+    return f"{measurement_text}{tags} {field_key}={text} {ns}"
+
+
+def encode_many(
+    records: Iterable[Mapping[str, Any]],
+    *,
+    measurement: str = "tiro_telemetry",
+    field_name: str | None = "field",
+    field_value: str = "value",
+) -> str:
+    """Lines for many records joined by "\\n" (a batch Telegraf and InfluxDB accept); dropped records give no line."""
+    lines = (encode(r, measurement=measurement, field_name=field_name, field_value=field_value) for r in records)
+    return "\n".join(line for line in lines if line)
+
+
+_UNESCAPE = {",": ",", "=": "=", " ": " ", "n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
+
+
+def _read_escaped(line: str, i: int, stops: str, escapable: str) -> tuple[str, int]:
+    """Read up to the first unescaped character of `stops`; returns (unescaped text, index of the stop or len)."""
+    out: list[str] = []
+    n = len(line)
+    while i < n:
+        c = line[i]
+        if c == "\\" and i + 1 < n and line[i + 1] in escapable:
+            out.append(_UNESCAPE[line[i + 1]])
+            i += 2
+            continue
+        if c in stops:
+            break
+        out.append(c)
+        i += 1
+    return "".join(out), i
+
+
+def _parse_field_value(text: str, line: str) -> Any:
+    if text in ("true", "True", "TRUE", "t", "T"):
+        return True
+    if text in ("false", "False", "FALSE", "f", "F"):
+        return False
+    try:
+        if text.endswith("i"):
+            return int(text[:-1])
+        if text.endswith("u"):
+            return int(text[:-1])
+        return float(text)
+    except ValueError:
+        raise ValueError(f"line protocol: bad field value {text!r} in {line!r}") from None
+
+
+def parse(line: str) -> tuple[str, dict[str, str], dict[str, Any], int | None]:
+    """Parse one line of line protocol into (measurement, tags, fields, ns or None); raises ValueError if malformed."""
+    n = len(line)
+    measurement, i = _read_escaped(line, 0, ", ", ", ntr")
+    if not measurement:
+        raise ValueError(f"line protocol: missing measurement in {line!r}")
+    tags: dict[str, str] = {}
+    while i < n and line[i] == ",":
+        key, i = _read_escaped(line, i + 1, "=, ", ",= ntr")
+        if i >= n or line[i] != "=":
+            raise ValueError(f"line protocol: tag {key!r} without '=' in {line!r}")
+        value, i = _read_escaped(line, i + 1, ", ", ",= ntr")
+        tags[key] = value
+    if i >= n or line[i] != " ":
+        raise ValueError(f"line protocol: missing fields in {line!r}")
+    i += 1
+    fields: dict[str, Any] = {}
+    while True:
+        key, i = _read_escaped(line, i, "=, ", ",= ntr")
+        if i >= n or line[i] != "=" or not key:
+            raise ValueError(f"line protocol: field without key or '=' in {line!r}")
+        i += 1
+        if i < n and line[i] == '"':
+            value, i = _read_escaped(line, i + 1, '"', '"\\')
+            if i >= n:
+                raise ValueError(f"line protocol: unterminated string field in {line!r}")
+            fields[key] = value
+            i += 1
+        else:
+            start = i
+            while i < n and line[i] not in ", ":
+                i += 1
+            fields[key] = _parse_field_value(line[start:i], line)
+        if i < n and line[i] == ",":
+            i += 1
+            continue
+        break
+    timestamp: int | None = None
+    if i < n:
+        rest = line[i + 1 :]
+        try:
+            timestamp = int(rest)
+        except ValueError:
+            raise ValueError(f"line protocol: bad timestamp {rest!r} in {line!r}") from None
+    return measurement, tags, fields, timestamp
