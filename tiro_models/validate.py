@@ -256,12 +256,45 @@ def _parse_time(ts: Any) -> float | None:
 
 # ---------------------------------------------------------------------------------------------- compiled model
 class _PointCheck:
-    __slots__ = ("fast", "full", "name", "required")
+    __slots__ = ("column", "fast", "full", "name", "required")
 
     def __init__(self, spec: PointSpec) -> None:
         self.name = spec.name
         self.required = not spec.has_default
         self.fast, self.full = _value_checks(spec)
+        self.column = _column_check(spec, self.fast)
+
+
+_FLOAT_TYPES = frozenset({float, int})
+_INT_TYPES = frozenset({int})
+
+
+def _column_check(spec: PointSpec, fast: Callable[[Any], bool]) -> Callable[[list[Any]], bool]:
+    """A check of a whole column of values that is True only if every value certainly passes `fast`."""
+    d = spec.definition
+    if d.kind in ("float", "int") and d.gt is None and d.lt is None:
+        allowed = _FLOAT_TYPES if d.kind == "float" else _INT_TYPES
+        lo = -math.inf if d.ge is None else d.ge
+        hi = math.inf if d.le is None else d.le
+        bounded = d.ge is not None or d.le is not None
+
+        def numbers(values: list[Any]) -> bool:
+            if not values:
+                return True
+            if not allowed.issuperset(set(map(type, values))):
+                return False
+            total = sum(values)
+            # A NaN makes min/max unreliable but always makes the sum NaN; fast() rejects NaN when bounded.
+            if total != total and bounded:
+                return False
+            return lo <= min(values) and max(values) <= hi
+
+        return numbers
+    if d.kind == "bool":
+        return lambda values: set(map(type, values)) <= {bool}
+    if d.kind == "str":
+        return lambda values: set(map(type, values)) <= {str}
+    return lambda values: all(map(fast, values))
 
 
 class _SlotCheck:
@@ -288,7 +321,8 @@ class _SlotCheck:
         by_category: dict[str, list[tuple[str, Callable, Callable, bool]]] = {}
         for spec in slot.points.values():
             check = _PointCheck(spec)
-            by_category.setdefault(spec.category, []).append((check.name, check.fast, check.full, check.required))
+            entry = (check.name, check.fast, check.full, check.required, check.column)
+            by_category.setdefault(spec.category, []).append(entry)
         # (category, required?, number of required points, point checks)
         self.categories = [
             (category, any(p[3] for p in points), sum(p[3] for p in points), points)
@@ -391,39 +425,106 @@ class _Run:
         return failure
 
     # -------------------------------------------------------------- tree
-    def slots(self, checks: list[_SlotCheck], container: Mapping[str, Any], loc: tuple[str, ...]) -> int:
-        """Validate the child slots of one entity (or the root); returns how many of its keys were recognised."""
-        seen = 0
+    def slots(self, checks: list[_SlotCheck], parents: list[tuple[Any, tuple[str, ...]]]) -> None:
+        """Validate child slots slot by slot over all parent entities at once (column-wise when all is well)."""
         for slot in checks:
-            slot_map = container.get(slot.name, _MISSING)
-            slot_loc = (*loc, slot.name)
-            if slot_map is _MISSING:
-                if slot.required:
-                    self.error(slot_loc, "missing", "field required")
-                    self.expected += slot.number[0] * slot.expected_min
+            entities: list[Any] = []
+            locs: list[tuple[str, ...]] = []
+            for container, loc in parents:
+                self.slot_map(slot, container, loc, entities, locs)
+            if not entities:
                 continue
-            seen += 1
-            if not isinstance(slot_map, Mapping):
-                self.error(slot_loc, "type_error.dict", "value is not a valid dict")
+            if not self.fast_group(slot, entities):
+                for entity, loc in zip(entities, locs, strict=True):
+                    self.entity(slot, entity, loc)
+            if slot.children:
+                self.slots(
+                    slot.children, [(e, loc) for e, loc in zip(entities, locs, strict=True) if isinstance(e, Mapping)]
+                )
+
+    def slot_map(self, slot: _SlotCheck, container: Mapping[str, Any], loc: tuple[str, ...], entities, locs) -> None:
+        """Check one parent's `{id: entity}` map of a slot and queue its entities."""
+        slot_map = container.get(slot.name, _MISSING)
+        slot_loc = (*loc, slot.name)
+        if slot_map is _MISSING:
+            if slot.required:
+                self.error(slot_loc, "missing", "field required")
                 self.expected += slot.number[0] * slot.expected_min
-                continue
-            for asset_id, entity in slot_map.items():
-                asset_loc = (*slot_loc, str(asset_id))
-                if slot.ids is not None and asset_id not in slot.ids:
-                    permitted = ", ".join(repr(i) for i in sorted(slot.ids))
+            return
+        if not isinstance(slot_map, Mapping):
+            self.error(slot_loc, "type_error.dict", "value is not a valid dict")
+            self.expected += slot.number[0] * slot.expected_min
+            return
+        ids = slot.ids
+        if ids is not None and not ids.issuperset(slot_map):
+            permitted = ", ".join(repr(i) for i in sorted(ids))
+            for asset_id in slot_map:
+                if asset_id not in ids:
                     self.errors.append(
                         ValidationError(
-                            PATH_SEP.join(asset_loc),
+                            PATH_SEP.join((*slot_loc, str(asset_id))),
                             f"unexpected value; permitted: {permitted}",
                             "value_error.id",
                             (*slot_loc, "__key__"),
-                            {"given": asset_id, "permitted": sorted(slot.ids)},
+                            {"given": asset_id, "permitted": sorted(ids)},
                         )
                     )
-                self.entity(slot, entity, asset_loc)
-            if self.strict:
-                self.count(slot, len(slot_map), slot_loc)
-        return seen
+        entities.extend(slot_map.values())
+        locs.extend([(*slot_loc, str(asset_id)) for asset_id in slot_map])
+        if self.strict:
+            self.count(slot, len(slot_map), slot_loc)
+
+    def fast_group(self, slot: _SlotCheck, entities: list[Any]) -> bool:
+        """Column-wise check of all entities of a slot; True only if everything is present, valid and known.
+
+        It has no effect other than counting on success, so on False the detailed per-entity walk runs instead.
+        """
+        n = len(entities)
+        if any(e.__class__ is not dict for e in entities):
+            return False
+        recognised = 0
+        received = 0
+        good_times = self.good_times
+        for category, required, _n_required, points in slot.categories:
+            cats = [e.get(category) for e in entities]
+            if not required:
+                cats = [c for c in cats if c is not None]
+            if any(c.__class__ is not dict for c in cats):
+                return False
+            recognised += len(cats)
+            found = 0
+            for name, _fast, _full, point_required, column in points:
+                dps = [c.get(name) for c in cats]
+                if None in dps:
+                    if point_required:
+                        return False
+                    dps = [d for d in dps if d is not None]
+                if any(d.__class__ is not dict for d in dps):
+                    return False
+                try:
+                    values = [d["value"] for d in dps]
+                    stamps = set([d["timestamp"] for d in dps])
+                except (KeyError, TypeError):
+                    return False
+                if not column(values):
+                    return False
+                if not good_times.issuperset(stamps):
+                    for ts in stamps - good_times:
+                        if self.time_failure(ts) is not None:
+                            return False
+                found += len(dps)
+                if point_required:
+                    received += len(dps)
+            if sum(map(len, cats)) != found:
+                return False  # unknown points: the detailed walk reports them
+        for child in slot.children:
+            name = child.name
+            recognised += sum([name in e for e in entities])
+        if sum(map(len, entities)) != recognised:
+            return False
+        self.expected += slot.own_required * n
+        self.received += received
+        return True
 
     def count(self, slot: _SlotCheck, n: int, slot_loc: tuple[str, ...]) -> None:
         """Strict: the number of assets in a slot must lie within its `$number` range."""
@@ -442,7 +543,7 @@ class _Run:
             self.expected += (low - n) * slot.expected_min
 
     def entity(self, slot: _SlotCheck, entity: Any, loc: tuple[str, ...]) -> None:
-        """Validate one asset: its categories and points, then its child slots."""
+        """Detailed check of one asset's categories, points and unknown keys (its child slots are checked later)."""
         if not isinstance(entity, Mapping):
             self.error(loc, "type_error.dict", "value is not a valid dict")
             self.expected += slot.expected_min
@@ -462,8 +563,8 @@ class _Run:
             found = self.points(cat, points, (*loc, category))
             if len(cat) > found:
                 self.unknown_points(slot, category, cat, (*loc, category))
-        if slot.children:
-            seen += self.slots(slot.children, entity, loc)
+        for child in slot.children:
+            seen += child.name in entity
         if len(entity) > seen:
             self.unknown_keys(slot, entity, loc)
 
@@ -475,7 +576,7 @@ class _Run:
         found = 0
         received = 0
         invalid = 0
-        for name, fast, full, required in points:
+        for name, fast, full, required, _column in points:
             dp = get(name)
             if dp is None:
                 if required and name not in cat:
@@ -583,8 +684,8 @@ def validate(
     if is_flat(snapshot):
         snapshot, bad_paths = nest_flat(snapshot)
     checks = compiled_checks(model)
-    seen = run.slots(checks.roots, snapshot, ())
-    if len(snapshot) > seen:
+    run.slots(checks.roots, [(snapshot, ())])
+    if any(key not in model.roots for key in snapshot):
         run.unknown_keys(None, {k: v for k, v in snapshot.items() if k not in model.roots}, ())
     for path in bad_paths:
         run.unknown += 1
