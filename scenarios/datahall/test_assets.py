@@ -1,6 +1,7 @@
 """Asset library of the data-hall example, written exactly as a Tiro 0.13 user would write it."""
 
 from datetime import timedelta
+from typing import Literal
 
 from faker import Faker
 from pydantic import confloat
@@ -37,8 +38,8 @@ class Server(PowerConsumer):
 
 
 class CRAC(PowerConsumer):
-    ActivePower: RangedFloatTelemetry(0, 20000, Unit.WATT)
     SupplyTemperature: RangedFloatTelemetry(10, 25, "°C")
     ReturnTemperature: RangedFloatTelemetry(15, 40, "°C")
     FanSpeed: RangedFloatTelemetry(0, 100, "%", right_digits=1)
     Model: Attribute(str, faker=lambda: faker.bothify("CRAC-??##"))
+    Mode: Attribute(Literal["cooling", "standby", "fault"])

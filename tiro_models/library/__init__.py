@@ -2,6 +2,7 @@
 
 from .asset_type import AssetLibrary, AssetType, ChildDecl
 from .python_api import Alias, Attribute, DataPointInfo, Entity, EntityList, Telemetry
+from .python_library import PythonLibrary, library_from_classes
 from .resolve import clear_library_cache, open_library
 from .units import RangedFloatTelemetry, RangedIntTelemetry, Unit, default_faker
 
@@ -14,11 +15,13 @@ __all__ = [
     "DataPointInfo",
     "Entity",
     "EntityList",
+    "PythonLibrary",
     "RangedFloatTelemetry",
     "RangedIntTelemetry",
     "Telemetry",
     "Unit",
     "clear_library_cache",
     "default_faker",
+    "library_from_classes",
     "open_library",
 ]

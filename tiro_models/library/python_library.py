@@ -372,3 +372,15 @@ def import_python_library(name: str, location: Path, search_dir: Path) -> Python
             raise
         raise _failure(f"asset library {name!r} failed to import", location, exc) from None
     return PythonLibrary(name, location, module, search_dir)
+
+
+def library_from_classes(*classes: type[Entity], name: str = "inline") -> PythonLibrary:
+    """A library of Entity classes defined in running code (Tiro 0.13's `Scenario(*entities)` use), keyed by name."""
+    namespace = ModuleType(name)
+    for cls in classes:
+        if not (isinstance(cls, type) and issubclass(cls, Entity)):
+            raise TypeError(f"{cls!r} is not an Entity subclass")
+        setattr(namespace, cls.__name__, cls)
+    file = _source_file(classes[0]) if classes else None
+    location = Path(file) if file else Path.cwd()
+    return PythonLibrary(name, location, namespace, location.parent)
