@@ -594,7 +594,7 @@ class _Run:
             value = dp.get("value", _MISSING)
             bad = False
             if not fast(value):
-                failure = full(value, strict)
+                failure = _MISSING_VALUE if value is _MISSING else full(value, strict)
                 if failure is not None:
                     self.error((*loc, name), failure[0], failure[1], failure[2], "value")
                     bad = True
