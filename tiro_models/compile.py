@@ -182,17 +182,18 @@ class Compiler:
             if child is None:
                 if node is not None and node.broken:
                     return  # its unknown $type was reported already
-                self._unknown(entry, node, name, index == last)
+                self._unknown(entry, node, name, index)
                 return
             spec = self._slot(child, spec, model)
             node = child
 
-    def _unknown(self, entry: UseEntry, node: SlotNode | None, name: str, leaf: bool) -> None:
+    def _unknown(self, entry: UseEntry, node: SlotNode | None, name: str, index: int) -> None:
         where = "the scenario's top level" if node is None else f"{node.type_path} ({'/'.join(node.type_names)})"
-        if not leaf:
+        if index < len(entry.names) - 1:
             is_point = node is not None and name in node.known
             what = "a data point, not a child slot" if is_point else "no child slot"
-            self.reporter.error(UsesError, f"{entry.path}: {name!r} is {what} of {where}", entry.file, entry.line)
+            message = f"{entry.path}: {name!r} is {what} of {where}"
+            self.reporter.error(UsesError, message, entry.file, entry.line_of(index))
         elif self.strict:
             self.reporter.error(
                 UsesError, f"{entry.path}: unknown data point or child {name!r} of {where}", entry.file, entry.line

@@ -22,7 +22,12 @@ class UseEntry:
 
     names: tuple[str, ...]
     file: str | None
-    line: int | None
+    line: int | None  # where the last name is
+    lines: tuple[int | None, ...] = ()  # where each name is (a dotted name shares one line)
+
+    def line_of(self, index: int) -> int | None:
+        """The line of the name at `index`."""
+        return self.lines[index] if index < len(self.lines) else self.line
 
     @property
     def path(self) -> str:
@@ -46,43 +51,46 @@ class _Walker:
     def bad(self, message: str, line: int | None) -> None:
         self.reporter.error(UsesError, message, self.file, line)
 
-    def items(self, node: Any, prefix: tuple[str, ...], line: int | None) -> None:
+    def add(self, names: tuple[str, ...], lines: tuple[int | None, ...]) -> None:
+        self.entries.append(UseEntry(names, self.file, lines[-1], lines))
+
+    def items(self, node: Any, prefix: tuple[str, ...], lines: tuple[int | None, ...], line: int | None) -> None:
         if node is None:
             if prefix:
-                self.entries.append(UseEntry(prefix, self.file, line))
+                self.add(prefix, lines)
         elif isinstance(node, list):
             if not node and prefix:
-                self.entries.append(UseEntry(prefix, self.file, line))
+                self.add(prefix, lines)
             for index, item in enumerate(node):
                 here = item_line(node, index)
                 if isinstance(item, dict):
-                    self.mapping(item, prefix, here)
+                    self.mapping(item, prefix, lines, here)
                 elif isinstance(item, list):
                     self.bad("a uses list item must be a name or a `Child: [...]` mapping, not a list", here)
                 else:
-                    self.name(item, prefix, here)
+                    self.name(item, prefix, lines, here)
         elif isinstance(node, dict):
-            self.mapping(node, prefix, line)
+            self.mapping(node, prefix, lines, line)
         else:
-            self.name(node, prefix, line)
+            self.name(node, prefix, lines, line)
 
-    def mapping(self, node: dict, prefix: tuple[str, ...], line: int | None) -> None:
+    def mapping(self, node: dict, prefix: tuple[str, ...], lines: tuple[int | None, ...], line: int | None) -> None:
         if not node and prefix:
-            self.entries.append(UseEntry(prefix, self.file, line))
+            self.add(prefix, lines)
         for key, value in node.items():
             here = key_line(node, key)
             names = _split(key)
             if names is None:
                 self.bad(f"expected a child name as mapping key, got {key!r}", here)
                 continue
-            self.items(value, prefix + names, here)
+            self.items(value, prefix + names, lines + (here,) * len(names), here)
 
-    def name(self, item: Any, prefix: tuple[str, ...], line: int | None) -> None:
+    def name(self, item: Any, prefix: tuple[str, ...], lines: tuple[int | None, ...], line: int | None) -> None:
         names = _split(item)
         if names is None:
             self.bad(f"expected a data-point or child name, got {item!r}", line)
             return
-        self.entries.append(UseEntry(prefix + names, self.file, line))
+        self.add(prefix + names, lines + (line,) * len(names))
 
 
 def parse_uses(doc: Any, file: str | None, reporter: Reporter) -> list[UseEntry]:
@@ -94,5 +102,5 @@ def parse_uses(doc: Any, file: str | None, reporter: Reporter) -> list[UseEntry]
     if not isinstance(doc, list | dict):
         walker.bad(f"a uses file must be a list or a mapping, got {doc!r}", node_line(doc) or 1)
         return []
-    walker.items(doc, (), node_line(doc) or 1)
+    walker.items(doc, (), (), node_line(doc) or 1)
     return walker.entries

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import yaml
@@ -69,6 +70,14 @@ class LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """A safe loader that builds YamlMap/YamlList with line numbers."""
 
 
+# YAML 1.2 booleans: only true/false. YAML 1.1 also read yes/no/on/off as booleans, which turns a data point
+# named `On` or an id `no` into True/False.
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+}
+LineLoader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
