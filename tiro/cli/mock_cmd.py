@@ -1,0 +1,103 @@
+"""`tiro mock serve|push`: the mock data server, and forwarding its points to a receiver."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+
+from tiro.cli.errors import guarded
+from tiro.cli.loading import load
+from tiro.cli.reference import read_reference
+
+app = typer.Typer(no_args_is_help=True, help="Serve mock data generated from the model.")
+
+
+def build_service(
+    scenario: Path,
+    uses: list[Path],
+    *,
+    reference: Path | None = None,
+    seed: int | None = None,
+    skip_defaults: bool = True,
+    use_defaults: bool = True,
+    faulty: float = 0.0,
+    per_parent: bool = False,
+):
+    """Compile the model and build the MockService the routes serve."""
+    from tiro.mock.app import MockService
+    from tiro.mock.faults import FaultInjector
+    from tiro_models.instances import instantiate
+    from tiro_models.mock import Mocker
+
+    ref = read_reference(reference) if reference else None
+    model = load(scenario, uses)
+    instances = instantiate(model, seed=seed, numbering="per_parent" if per_parent else "global", reference=ref)
+    mocker = Mocker(instances, seed=seed, reference=ref)
+    faults = FaultInjector(faulty, seed=seed) if faulty else None
+    return MockService(
+        mocker,
+        skip_defaults=skip_defaults,
+        use_defaults=use_defaults,
+        uuid_map=(ref or {}).get("uuid_map"),
+        faults=faults,
+    )
+
+
+@app.command("serve")
+def serve(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file."),
+    uses: list[Path] = typer.Argument(..., help="One or more uses YAML files."),
+    reference: Path | None = typer.Option(None, "-r", "--reference", help="Reference YAML (ids, ranges, uuids)."),
+    host: str = typer.Option("127.0.0.1", "-h", "--host", help="Address to bind (loopback by default)."),
+    port: int = typer.Option(8000, "-p", "--port"),
+    seed: int | None = typer.Option(None, "--seed", help="Seed for reproducible ids and values."),
+    skip_defaults: bool = typer.Option(
+        True, "--skip-defaults/--no-skip-defaults", help="Omit points with defaults from /points/."
+    ),
+    use_defaults: bool = typer.Option(
+        True, "--use-defaults/--no-use-defaults", help="Serve defaults, not mock values."
+    ),
+    faulty: float = typer.Option(0.0, "--faulty", help="Share (0-1) of points served bad."),
+    per_parent: bool = typer.Option(False, "--per-parent/--global-ids", help="Number asset ids per parent."),
+) -> None:
+    """Serve mock data over HTTP (Tiro 0.13 routes plus /points/batch and /points/?values=true)."""
+    import uvicorn
+
+    from tiro.mock.app import create_app
+
+    service = guarded(
+        build_service,
+        scenario,
+        uses,
+        reference=reference,
+        seed=seed,
+        skip_defaults=skip_defaults,
+        use_defaults=use_defaults,
+        faulty=faulty,
+        per_parent=per_parent,
+    )
+    typer.echo(f"Serving {len(service.listed)} data points on http://{host}:{port} (docs at /docs)", err=True)
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=False)
+
+
+@app.command("push")
+def push(
+    data_addr: str = typer.Option("127.0.0.1:8000", "-d", "--data-addr", help="host:port of the data (mock) server."),
+    recv_addr: str = typer.Option("127.0.0.1:8001", "-r", "--recv-addr", help="host:port of the receiver."),
+    data_ssl: bool = typer.Option(False, "--data-ssl/--no-data-ssl", help="Use https for the data server."),
+    recv_ssl: bool = typer.Option(False, "--recv-ssl/--no-recv-ssl", help="Use https for the receiver."),
+    collect_interval: float = typer.Option(60, "--collect-interval", help="Seconds between rounds."),
+    rounds: int | None = typer.Option(None, "--rounds", help="Stop after this many rounds (default: run forever)."),
+    retries: int = typer.Option(3, "--retries", help="Attempts per request before a point is skipped."),
+) -> None:
+    """GET every point from the data server and POST it to the receiver at /points/{path}, every interval."""
+    from tiro.mock.push import push_rounds
+
+    data_url = f"{'https' if data_ssl else 'http'}://{data_addr}"
+    recv_url = f"{'https' if recv_ssl else 'http'}://{recv_addr}"
+    stats = asyncio.run(push_rounds(data_url, recv_url, interval=collect_interval, rounds=rounds, retries=retries))
+    typer.echo(f"{stats.rounds} rounds, {stats.forwarded} points forwarded, {stats.failed} failed")
+    if stats.failed:
+        raise typer.Exit(1)

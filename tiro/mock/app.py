@@ -1,0 +1,158 @@
+"""The mock server's FastAPI app: Tiro 0.13's routes (same paths, shapes and 404 bodies) plus batch routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import Response
+
+from tiro.mock.faults import WITHHELD, FaultInjector
+from tiro_models.mock import Mocker
+from tiro_models.spec import CATEGORIES
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_BATCH_PATHS = 200_000
+
+
+def _json(obj: Any, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(obj), status_code=status_code, media_type="application/json")
+
+
+def _not_found(detail: str) -> Response:
+    return _json({"detail": detail}, 404)
+
+
+class MockService:
+    """What the routes serve: the mocker, the flags of `tiro mock serve`, the uuid map and optional faults."""
+
+    def __init__(
+        self,
+        mocker: Mocker,
+        *,
+        skip_defaults: bool = True,
+        use_defaults: bool = True,
+        uuid_map: dict[str, str] | None = None,
+        faults: FaultInjector | None = None,
+    ) -> None:
+        self.mocker = mocker
+        self.points = mocker.instances.points
+        self.skip_defaults = skip_defaults
+        self.use_defaults = use_defaults
+        self.faults = faults
+        self.listed = mocker.data_point_paths(skip_defaults=skip_defaults)
+        self.uuids = self._resolve_uuids(uuid_map or {})
+
+    def _resolve_uuids(self, uuid_map: dict[str, str]) -> dict[str, str]:
+        """Map each reference uuid (asset path + point name) to the full data-point path with its category."""
+        resolved = {}
+        for uuid, target in uuid_map.items():
+            asset, _, name = str(target).rpartition(".")
+            for category in CATEGORIES:
+                candidate = f"{asset}.{category}.{name}"
+                if candidate in self.points:
+                    resolved[str(uuid)] = candidate
+                    break
+        return resolved
+
+    def point(self, path: str) -> dict[str, Any] | str | None:
+        """One data point (possibly corrupted by the fault injector), WITHHELD, or None when unknown."""
+        spec = self.points.get(path)
+        if spec is None:
+            return None
+        dp = self.mocker.point(path, use_default=self.use_defaults)
+        return self.faults.apply(spec, dp) if self.faults else dp
+
+    def batch(self, paths: list[str]) -> tuple[dict[str, Any], list[str]]:
+        """Values for many paths in one call: ({path: DP}, unknown paths); withheld points are left out."""
+        known = [p for p in paths if p in self.points]
+        unknown = [p for p in paths if p not in self.points] if len(known) != len(paths) else []
+        values = self.mocker.values(known)
+        out: dict[str, Any] = {}
+        faults = self.faults
+        for path, dp in zip(known, values, strict=True):
+            if faults is not None:
+                dp = faults.apply(self.points[path], dp)
+                if dp == WITHHELD:
+                    continue
+            out[path] = dp
+        return out, unknown
+
+
+def create_app(service: MockService) -> FastAPI:
+    """Build the FastAPI app serving `service` (OpenAPI docs at /docs)."""
+    app = FastAPI(title="Tiro mock server", description="Mock data generated from the Tiro data model.")
+
+    @app.get("/hierarchy")
+    def hierarchy() -> Response:
+        """The asset tree with the names of its data points per category."""
+        return _json(service.mocker.hierarchy())
+
+    @app.get("/sample")
+    def sample(change_attrs: bool = False) -> Response:
+        """A full snapshot; honours the server's --skip-defaults and --use-defaults flags."""
+        snapshot = service.mocker.snapshot(
+            skip_defaults=service.skip_defaults, use_defaults=service.use_defaults, change_attrs=change_attrs
+        )
+        return _json(snapshot)
+
+    @app.get("/points/")
+    def list_points(values: bool = False) -> Response:
+        """Every data-point path; with ?values=true a {path: {value, timestamp}} map of all of them."""
+        if not values:
+            return _json(service.listed)
+        return _json(service.batch(service.listed)[0])
+
+    @app.post("/points/batch")
+    async def batch(request: Request) -> Response:
+        """Values for a JSON list of data-point paths: {"points": {path: DP}, "unknown": [paths]}."""
+        paths = await _read_path_list(request)
+        points, unknown = service.batch(paths)
+        return _json({"points": points, "unknown": unknown})
+
+    @app.get("/points/{path:path}")
+    def get_point(path: str) -> Response:
+        """One data point: {value, timestamp[, unit]}; 404 for an unknown path or category."""
+        dp = service.point(path)
+        if dp is None:
+            return _not_found(f"Cannot find path {path}")
+        if dp == WITHHELD:
+            return _not_found(f"Cannot find path {path} (withheld by --faulty)")
+        return _json(dp)
+
+    @app.get("/values/")
+    def list_values() -> Response:
+        """Every uuid of the reference's uuid_map ([] without a reference)."""
+        return _json(list(service.uuids))
+
+    @app.get("/values/{uuid}")
+    def get_value(uuid: str) -> Response:
+        """The bare value of the data point a uuid stands for."""
+        path = service.uuids.get(uuid)
+        dp = service.point(path) if path else None
+        if not isinstance(dp, dict):
+            return _not_found(f"Cannot find uuid {uuid}")
+        return _json(dp.get("value"))
+
+    return app
+
+
+async def _read_path_list(request: Request) -> list[str]:
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        raise HTTPException(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise HTTPException(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    try:
+        paths = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise HTTPException(400, f"body is not JSON: {exc}") from None
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise HTTPException(422, "body must be a JSON list of data-point path strings")
+    if len(paths) > MAX_BATCH_PATHS:
+        raise HTTPException(413, f"at most {MAX_BATCH_PATHS} paths per request")
+    return paths
