@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -146,6 +147,8 @@ class Mocker:
         self._sticky: dict[str, Any] = {}  # attribute values by dp path: attributes change only on request
         self._plans: dict[bool, _Plan] = {}
         self._asset_index = {asset.path: i for i, asset in enumerate(instances.assets)}
+        if seed is not None:
+            _seed_library_fakers(instances, seed)
 
     # ------------------------------------------------------------------ values
     def _column(self, spec: PointSpec) -> Column:
@@ -360,6 +363,15 @@ def example(
     """One example snapshot of `instances` (what `tiro schema example` prints)."""
     snap = Mocker(instances, seed=seed, reference=reference).snapshot(skip_defaults=skip_defaults, now=now)
     return compact(snap) if compact_form else snap
+
+
+def _seed_library_fakers(instances: Instances, seed: int) -> None:
+    """Seed Faker's shared generator so library `faker=` callables built on Faker() are reproducible too."""
+    if not any(spec.definition.faker is not None for spec in instances.model.points.values()):
+        return
+    faker_module = sys.modules.get("faker")  # only when a library already uses Faker: never import it for nothing
+    if faker_module is not None and hasattr(faker_module, "Faker"):
+        faker_module.Faker.seed(seed)
 
 
 def _now(now: datetime | None) -> datetime:
