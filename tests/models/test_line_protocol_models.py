@@ -182,3 +182,8 @@ def test_encode_then_parse_round_trips(record, measurement):
     assert type(fields[record["field"]]) is type(value)
     timestamp = record["timestamp"]
     assert ns == (None if timestamp is None else int(timestamp * 1e9))
+
+
+def test_equal_numbers_of_different_types_write_different_tags():
+    lines = [encode({"field": "F", "value": 1, "q": q}) for q in (1, 1.0, True, "1", 1, True)]
+    assert lines == [f"tiro_telemetry,q={t} F=1i" for t in ("1", "1.0", "True", "1", "1", "True")]

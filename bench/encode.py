@@ -1,0 +1,126 @@
+"""Benchmark: line-protocol encoding of data-point records, ours vs influxdb_client.Point (Karez 0.11's way).
+
+Prints one JSON object. Records come from `decompose` of a generated snapshot (racks x servers x points), so the tags
+look like production ones. `cold` is the first pass over distinct series (tag caches empty), `warm` the next passes
+(the steady state of a collector that sees the same series every interval).
+
+    .venv/bin/python bench/encode.py [--racks 200] [--servers 25] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from typing import Any
+
+from influxdb_client import Point
+
+from tiro_models.graph_docs import documents_for_record
+from tiro_models.line_protocol import encode
+from tiro_models.records import decompose
+
+
+def snapshot(racks: int, servers: int) -> dict[str, Any]:
+    """A DataHall with `racks` racks of `servers` servers, 4 telemetry points each (floats, ints, a string)."""
+    ts = 1664251882.666721
+    rack_objs: dict[str, Any] = {}
+    for r in range(racks):
+        server_objs = {
+            f"server_{r * servers + s}": {
+                "Telemetry": {
+                    "FlowRate": {"value": 378.61 + s, "timestamp": ts + s, "unit": "L/hr"},
+                    "CPUTemperature": {"value": 41.5, "timestamp": ts, "unit": "°C"},
+                    "FanSpeed": {"value": 4200 + s, "timestamp": ts},
+                    "Status": {"value": "ok", "timestamp": ts},
+                }
+            }
+            for s in range(servers)
+        }
+        rack_objs[f"rack_{r}"] = {
+            "Telemetry": {"ActivePower": {"value": 812.5, "timestamp": ts}},
+            "Server": server_objs,
+        }
+    return {"DataHall": {"data_hall_0": {"Rack": rack_objs}}}
+
+
+def karez_point_line(record: dict[str, Any]) -> str:
+    """The baseline: what Karez's influx_line_protocol converter does with influxdb_client.Point."""
+    payload = dict(record)
+    point = Point("tiro_telemetry").time(int(payload.pop("timestamp") * 1e9))
+    point.field(payload.pop("field"), payload.pop("value"))
+    for key, value in payload.items():
+        if not key.startswith("_"):
+            point.tag(key, None if value is None else str(value))
+    return point.to_line_protocol()
+
+
+def rate(count: int, seconds: float) -> float:
+    """Items per second, rounded."""
+    return round(count / seconds) if seconds > 0 else float("inf")
+
+
+def main() -> None:
+    """Run the benchmark and print JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--racks", type=int, default=200)
+    parser.add_argument("--servers", type=int, default=25)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline-records", type=int, default=20_000)
+    args = parser.parse_args()
+
+    snap = snapshot(args.racks, args.servers)
+    t0 = time.perf_counter()
+    records = list(decompose("", snap))
+    decompose_s = time.perf_counter() - t0
+    n = len(records)
+
+    t0 = time.perf_counter()
+    lines = [encode(r) for r in records]
+    cold_s = time.perf_counter() - t0
+    warm_s = 0.0
+    for _ in range(args.rounds):
+        t0 = time.perf_counter()
+        for r in records:
+            encode(r)
+        warm_s += time.perf_counter() - t0
+
+    sample = records[: args.baseline_records]
+    t0 = time.perf_counter()
+    baseline = [karez_point_line(r) for r in sample]
+    baseline_s = time.perf_counter() - t0
+    identical = baseline == lines[: len(sample)]
+
+    t0 = time.perf_counter()
+    for r in sample:
+        documents_for_record(r)
+    graph_s = time.perf_counter() - t0
+
+    ours_warm = rate(n * args.rounds, warm_s)
+    ours_cold = rate(n, cold_s)
+    base = rate(len(sample), baseline_s)
+    print(
+        json.dumps(
+            {
+                "benchmark": "line_protocol_encode",
+                "python": platform.python_version(),
+                "records": n,
+                "ours_records_per_s_warm": ours_warm,
+                "ours_records_per_s_cold": ours_cold,
+                "baseline_influxdb_client_point_records_per_s": base,
+                "speedup_warm": round(ours_warm / base, 1),
+                "speedup_cold": round(ours_cold / base, 1),
+                "identical_to_baseline": identical,
+                "baseline_records": len(sample),
+                "decompose_records_per_s": rate(n, decompose_s),
+                "graph_docs_records_per_s": rate(len(sample), graph_s),
+                "target_records_per_s": 500_000,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
