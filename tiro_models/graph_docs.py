@@ -120,6 +120,39 @@ def root_vertex() -> dict[str, Any]:
 _RECORD_KEYS = frozenset({"path", "asset_path", "type", "field", "value", "unit", "timestamp"})
 
 
+_CHAIN_CACHE_LIMIT = 65_536
+_chains: dict[str, tuple[tuple[tuple[str, dict[str, Any], dict[str, Any]], ...], str, str, frozenset[str]]] = {}
+
+
+def _asset_chain(
+    asset_path: str,
+) -> tuple[tuple[tuple[str, dict[str, Any], dict[str, Any]], ...], str, str, frozenset[str]]:
+    """Per asset along the path: (collection, vertex, is_parent_of edge); plus the last handle, type path, types."""
+    chain = _chains.get(asset_path)
+    if chain is None:
+        pairs = asset_pairs(asset_path)
+        if not pairs:
+            raise SnapshotError("a data point needs an asset path")
+        items = []
+        parent_handle = f"{ROOT_COLLECTION}/{ROOT_KEY}"
+        prefix = type_prefix = ""
+        for type_name, asset_id in pairs:
+            prefix = (
+                f"{prefix}{PATH_SEP}{type_name}{PATH_SEP}{asset_id}" if prefix else f"{type_name}{PATH_SEP}{asset_id}"
+            )
+            type_prefix = f"{type_prefix}{PATH_SEP}{type_name}" if type_prefix else type_name
+            key = encode_key(prefix)
+            handle = f"{type_name}/{key}"
+            vertex = {"_key": key, "name": asset_id, "path": type_prefix, "asset_path": prefix}
+            edge = {"_key": key, "_from": parent_handle, "_to": handle, "next_category": type_name}
+            items.append((type_name, vertex, edge))
+            parent_handle = handle
+        if len(_chains) >= _CHAIN_CACHE_LIMIT:
+            _chains.clear()
+        chain = _chains[asset_path] = (tuple(items), parent_handle, type_prefix, frozenset(t for t, _ in pairs))
+    return chain
+
+
 def documents_for_record(record: Mapping[str, Any]) -> GraphDocs:
     """The root, one vertex per asset along the record's asset path, the data-point document, and their edges."""
     try:
@@ -130,22 +163,15 @@ def documents_for_record(record: Mapping[str, Any]) -> GraphDocs:
         raise SnapshotError(f"record {dict(record)!r}"[:200] + f": missing key {exc.args[0]!r}") from None
     if category not in CATEGORIES:
         raise SnapshotError(f"{asset_path}.{category}.{name}: type must be one of {CATEGORIES}")
-    pairs = asset_pairs(asset_path)
-    if not pairs:
-        raise SnapshotError(f"{asset_path}.{category}.{name}: a data point needs an asset path")
-    docs = GraphDocs()
-    docs.add_vertex(ROOT_COLLECTION, root_vertex())
-    parent_handle = f"{ROOT_COLLECTION}/{ROOT_KEY}"
-    prefix = ""
-    type_prefix = ""
-    for type_name, asset_id in pairs:
-        prefix = f"{prefix}{PATH_SEP}{type_name}{PATH_SEP}{asset_id}" if prefix else f"{type_name}{PATH_SEP}{asset_id}"
-        type_prefix = f"{type_prefix}{PATH_SEP}{type_name}" if type_prefix else type_name
-        key = encode_key(prefix)
-        docs.add_vertex(type_name, {"_key": key, "name": asset_id, "path": type_prefix, "asset_path": prefix})
-        handle = f"{type_name}/{key}"
-        docs.add_edge(IS_PARENT_OF, {"_key": key, "_from": parent_handle, "_to": handle, "next_category": type_name})
-        parent_handle = handle
+    try:
+        items, entity_handle, type_path, type_names = _asset_chain(asset_path)
+    except SnapshotError as exc:
+        raise SnapshotError(f"{asset_path}.{category}.{name}: {exc.message}") from None
+    vertices: dict[str, list[dict[str, Any]]] = {ROOT_COLLECTION: [root_vertex()]}
+    parent_edges = []
+    for collection, vertex, edge in items:
+        vertices.setdefault(collection, []).append(dict(vertex))  # copies: callers may add fields
+        parent_edges.append(dict(edge))
     dp_key = encode_key(f"{asset_path}{PATH_SEP}{category}{PATH_SEP}{name}")
     dp_doc: dict[str, Any] = {
         "_key": dp_key,
@@ -154,19 +180,15 @@ def documents_for_record(record: Mapping[str, Any]) -> GraphDocs:
         "value": record.get("value"),
         "unit": record.get("unit"),
         "timestamp": record.get("timestamp"),
-        "path": record.get("path", f"{type_prefix}{PATH_SEP}{name}"),
+        "path": record.get("path", f"{type_path}{PATH_SEP}{name}"),
         "asset_path": asset_path,
     }
-    type_names = {t for t, _ in pairs}
     for extra, value in record.items():
         if extra not in _RECORD_KEYS and extra not in type_names and not extra.startswith("_"):
             dp_doc[extra] = value
-    docs.add_vertex(category, dp_doc)
-    docs.add_edge(
-        HAS_DATA_POINT,
-        {"_key": dp_key, "_from": parent_handle, "_to": f"{category}/{dp_key}", "next_category": name},
-    )
-    return docs
+    vertices.setdefault(category, []).append(dp_doc)
+    point_edge = {"_key": dp_key, "_from": entity_handle, "_to": f"{category}/{dp_key}", "next_category": name}
+    return GraphDocs(vertices=vertices, edges={IS_PARENT_OF: parent_edges, HAS_DATA_POINT: [point_edge]})
 
 
 def documents_for_records(records: Iterable[Mapping[str, Any]]) -> GraphDocs:

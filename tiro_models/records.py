@@ -19,7 +19,7 @@ from tiro_models.errors import SnapshotError
 from tiro_models.paths import split_dp_path
 from tiro_models.spec import CATEGORIES, PATH_SEP
 
-__all__ = ["RESERVED_KEYS", "decompose", "flatten", "nest", "to_compact"]
+__all__ = ["RESERVED_KEYS", "decompose", "decompose_point", "flatten", "nest", "to_compact"]
 
 # Keys of a record that are not asset-type tags; an asset type with one of these names would collide.
 RESERVED_KEYS = frozenset({"path", "asset_path", "type", "field", "value", "unit", "timestamp"})
@@ -72,24 +72,58 @@ class _Asset:
 _ROOT = _Asset("", "", {})
 
 
-def _record(asset: _Asset, category: str, name: str, dp: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {"path": asset.type_prefix + name, "asset_path": asset.asset_path}
-    record.update(asset.ids)
-    record["type"] = category
-    record["field"] = name
+def _tags(asset: _Asset, category: str, name: str) -> dict[str, Any]:
+    tags: dict[str, Any] = {"path": asset.type_prefix + name, "asset_path": asset.asset_path}
+    tags.update(asset.ids)
+    tags["type"] = category
+    tags["field"] = name
+    return tags
+
+
+def _complete(record: dict[str, Any], dp: Any) -> dict[str, Any]:
+    """Merge the DP object (or bare value) into a record holding the tags."""
     if isinstance(dp, dict):
         if dp.keys() <= _PLAIN_DP_KEYS:
             record.update(dp)
         else:
             for key, value in dp.items():
                 if key in record and key not in _PLAIN_DP_KEYS:
-                    raise SnapshotError(
-                        f"{asset.asset_path}.{category}.{name}: data-point key {key!r} would overwrite the record tag"
-                    )
+                    where = f"{record['asset_path']}.{record['type']}.{record['field']}"
+                    raise SnapshotError(f"{where}: data-point key {key!r} would overwrite the record tag")
                 record[key] = value
     else:
         record["value"] = dp
     return record
+
+
+def _record(asset: _Asset, category: str, name: str, dp: Any) -> dict[str, Any]:
+    return _complete(_tags(asset, category, name), dp)
+
+
+# Tags by data-point path: single-point messages (the Karez path) repeat the same few paths every interval.
+_TAGS_CACHE_LIMIT = 131_072
+_dp_tags_cache: dict[str, dict[str, Any]] = {}
+
+
+def _dp_tags(dp_path: str) -> dict[str, Any]:
+    tags = _dp_tags_cache.get(dp_path)
+    if tags is None:
+        segments = dp_path.split(PATH_SEP)
+        n = len(segments)
+        if n < 4 or n % 2 or segments[-2] not in _CATEGORY_SET or "" in segments:
+            expected = "<Type>.<id>(.<Type>.<id>)*.<Telemetry|Attribute>.<name>"
+            raise SnapshotError(f"malformed data-point path {dp_path!r}: expected {expected}")
+        asset = _asset_from_segments(dp_path, segments[:-2])
+        tags = _tags(asset, segments[-2], segments[-1])
+        if len(_dp_tags_cache) >= _TAGS_CACHE_LIMIT:
+            _dp_tags_cache.clear()
+        _dp_tags_cache[dp_path] = tags
+    return tags
+
+
+def decompose_point(dp_path: str, dp: Any) -> dict[str, Any]:
+    """The record of one data point given by its data-point path and DP object (or bare value)."""
+    return _complete(_dp_tags(dp_path).copy(), dp)
 
 
 def _points(asset: _Asset, category: str, points: Any, path: str) -> Iterator[dict[str, Any]]:
@@ -136,9 +170,7 @@ def decompose(path: str, value: Any) -> Iterator[dict[str, Any]]:
     if "" in segments:
         raise SnapshotError(f"malformed path {path!r}: empty segment")
     if n >= 4 and n % 2 == 0 and segments[-2] in _CATEGORY_SET:
-        asset = _asset_from_segments(path, segments[:-2])
-        _check_segment(segments[-1], path, "data-point name")
-        yield _record(asset, segments[-2], segments[-1], value)
+        yield decompose_point(path, value)
     elif n % 2 == 0:
         asset = _asset_from_segments(path, segments)
         if n == 0:

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tiro_models.errors import SnapshotError
-from tiro_models.records import RESERVED_KEYS, decompose, flatten, nest, to_compact
+from tiro_models.records import RESERVED_KEYS, decompose, decompose_point, flatten, nest, to_compact
 
 DATA = Path(__file__).parent / "data" / "records"
 DP_PATH = "DataHall.data_hall_0.CRAC.crac_0.Telemetry.ReturnTemperature"
@@ -166,3 +166,15 @@ def test_flatten_nest_decompose_round_trip(snapshot):
         assert f"{record['asset_path']}.{record['type']}.{record['field']}" == dp_path
         assert record["value"] == dp["value"] and record["timestamp"] == dp["timestamp"]
         assert list(decompose(dp_path, dp)) == [record]
+
+
+def test_decompose_point_is_the_single_point_record_and_a_fresh_dict():
+    first = decompose_point(DP_PATH, {"value": 23.84, "timestamp": 1664251882.666721})
+    assert first == RECORD
+    first["value"] = "changed"
+    first["extra"] = 1
+    assert decompose_point(DP_PATH, 5) == {**{k: v for k, v in RECORD.items() if k != "timestamp"}, "value": 5}
+    with pytest.raises(SnapshotError, match=re.escape("'DataHall.data_hall_0.Other.X'")):
+        decompose_point("DataHall.data_hall_0.Other.X", 1)
+    with pytest.raises(SnapshotError, match="collides"):
+        decompose_point("value.v.Telemetry.X", 1)
