@@ -28,8 +28,11 @@ __all__ = ["NAME_STYLES", "DraftResult", "draft", "dump_yaml", "format_name", "t
 
 NAME_STYLES = ("keep", "camel")
 REQUIRED_COLUMNS = ("data_point", "asset", "asset_type", "parent_asset", "value")
-# Cells pandas reads as NaN by default (the ones a snapshot export plausibly contains).
-_NA_CELLS = frozenset({"", "NA", "N/A", "n/a", "NaN", "nan", "-nan", "-NaN", "NULL", "null", "#N/A", "<NA>", "None"})
+# Cells pandas 1.5 (upstream's lock) reads as NaN by default.
+_NA_CELLS = frozenset(
+    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA"}
+    | {"NULL", "NaN", "n/a", "nan", "null"}
+)
 _SEPARATOR_RUNS = re.compile(r"[./\\&]+")
 _SPACE_RUNS = re.compile(r"\s+")
 _WORDS = re.compile(r"[A-Za-z0-9]+")
