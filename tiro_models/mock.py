@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import random
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import repeat
+from operator import truediv
 from typing import Any
 
 from tiro_models.spec import ATTRIBUTE, CATEGORIES, PATH_SEP, Instances, PointSpec
@@ -79,19 +84,22 @@ def _bounds(spec: PointSpec, value_range: tuple[float, float] | None) -> tuple[f
     return float(low), float(high), low_open, high_open
 
 
+# Floats on a grid of at most this many values are drawn from a precomputed table (fastest); wider grids from a range.
+_TABLE_LIMIT = 200_000
+
+
 def value_column(spec: PointSpec, rng: random.Random, value_range: Any = None) -> Column:
     """A function n → n fresh mock values for `spec` (the library faker if any, else from kind and constraints)."""
     d = spec.definition
-    rand = rng.random
+    choices = rng.choices  # draws k items of a sequence in one call: much faster than a per-value Python expression
     if d.faker is not None:
         faker = d.faker
         return lambda n: [_plain(faker()) for _ in range(n)]
     kind = d.kind
     if kind == "any":
-        kind, d_choices = _kind_of_annotation(d.py_type)
+        kind, options = _kind_of_annotation(d.py_type)
         if kind == "enum":
-            choices = d_choices
-            return lambda n: [choices[int(rand() * len(choices))] for _ in range(n)]
+            return lambda n: choices(options, k=n)
         if kind == "none":
             return lambda n: [None] * n
     numeric = _numeric_range(value_range)
@@ -99,24 +107,27 @@ def value_column(spec: PointSpec, rng: random.Random, value_range: Any = None) -
         grid = _float_grid(spec, numeric)
         if len(grid) == 3:
             lo_i, hi_i, scale = grid
-            span = hi_i - lo_i + 1
-            return lambda n: [(lo_i + int(rand() * span)) / scale for _ in range(n)]
+            if hi_i - lo_i < _TABLE_LIMIT:
+                table = [i / scale for i in range(lo_i, hi_i + 1)]
+                return lambda n: choices(table, k=n)
+            steps = range(lo_i, hi_i + 1)
+            return lambda n: list(map(truediv, choices(steps, k=n), repeat(scale)))
         low, high = grid
+        rand = rng.random
         return lambda n: [low + (high - low) * rand() for _ in range(n)]
     if kind == "int":
         low, high, low_open, high_open = _bounds(spec, numeric)
         lo_i = math.floor(low) + 1 if low_open else math.ceil(low)
         hi_i = math.ceil(high) - 1 if high_open else math.floor(high)
-        span = max(hi_i - lo_i + 1, 1)
-        return lambda n: [lo_i + int(rand() * span) for _ in range(n)]
+        steps = range(lo_i, max(hi_i, lo_i) + 1)
+        return lambda n: choices(steps, k=n)
     if kind == "bool":
-        return lambda n: [rand() < 0.5 for _ in range(n)]
+        return lambda n: choices((False, True), k=n)
     if kind == "enum":
-        choices = tuple(d.choices or (None,))
-        count = len(choices)
-        return lambda n: [choices[int(rand() * count)] for _ in range(n)]
-    words = _WORDS
-    return lambda n: [f"{words[int(rand() * 10)]}-{int(rand() * 1000)}" for _ in range(n)]
+        options = tuple(d.choices or (None,))
+        return lambda n: choices(options, k=n)
+    pool = [f"{word}-{number}" for word in _WORDS for number in range(100)]
+    return lambda n: choices(pool, k=n)
 
 
 def _kind_of_annotation(annotation: Any) -> tuple[str, tuple[Any, ...]]:
@@ -146,6 +157,7 @@ class Mocker:
         self._columns: dict[str, Column] = {}
         self._sticky: dict[str, Any] = {}  # attribute values by dp path: attributes change only on request
         self._plans: dict[bool, _Plan] = {}
+        self._spec_index: tuple[dict[str, int], list[PointSpec]] | None = None
         self._asset_index = {asset.path: i for i, asset in enumerate(instances.assets)}
         if seed is not None:
             _seed_library_fakers(instances, seed)
@@ -212,24 +224,40 @@ class Mocker:
 
     def values(self, dp_paths: Iterable[str], now: datetime | None = None) -> list[dict[str, Any] | None]:
         """DP objects for many paths in one batch (None for unknown paths), generated column-wise per spec."""
-        paths = list(dp_paths)
-        specs = self.instances.points
-        groups: dict[str, tuple[PointSpec, list[int], list[str]]] = {}
-        for i, path in enumerate(paths):
-            spec = specs.get(path)
-            if spec is None:
-                continue
-            group = groups.get(spec.type_path)
-            if group is None:
-                group = groups[spec.type_path] = (spec, [], [])
-            group[1].append(i)
-            group[2].append(path)
+        paths = dp_paths if isinstance(dp_paths, list) else list(dp_paths)
+        spec_ids, specs = self._spec_ids()
         out: list[dict[str, Any] | None] = [None] * len(paths)
         moment = _now(now)
-        for spec, indexes, group_paths in groups.values():
-            for i, dp in zip(indexes, self._dps(spec, group_paths, moment, True, False), strict=True):
-                out[i] = dp
+        with _bulk():
+            # Group positions by spec with C-level builtins (map, sort, Counter) rather than a Python loop per path.
+            ids = list(map(spec_ids.get, paths, repeat(-1)))
+            order = sorted(range(len(paths)), key=ids.__getitem__)
+            start = 0
+            for spec_id, count in sorted(Counter(ids).items()):
+                indexes = order[start : start + count]
+                start += count
+                if spec_id < 0:
+                    continue  # unknown paths stay None
+                spec = specs[spec_id]
+                group_paths = [paths[i] for i in indexes] if spec.category == ATTRIBUTE else [""] * count
+                dps = self._dps(spec, group_paths, moment, True, False)
+                deque(map(out.__setitem__, indexes, dps), maxlen=0)
         return out
+
+    def _spec_ids(self) -> tuple[dict[str, int], list[PointSpec]]:
+        """Data-point path → small spec number, and the specs by number (built once)."""
+        if self._spec_index is None:
+            numbers: dict[str, int] = {}
+            specs: list[PointSpec] = []
+            spec_ids: dict[str, int] = {}
+            for path, spec in self.instances.points.items():
+                number = numbers.get(spec.type_path)
+                if number is None:
+                    number = numbers[spec.type_path] = len(specs)
+                    specs.append(spec)
+                spec_ids[path] = number
+            self._spec_index = (spec_ids, specs)
+        return self._spec_index
 
     def flat(
         self,
@@ -243,9 +271,12 @@ class Mocker:
         plan = self._plan(skip_defaults)
         moment = _now(now)
         generated: dict[str, dict[str, Any]] = {}
-        for spec, _, _, _, paths in plan.groups:
-            generated.update(zip(paths, self._dps(spec, paths, moment, use_defaults, change_attrs), strict=True))
-        return {path: generated[path] for path in plan.order}
+        with _bulk():
+            for group in plan.groups:
+                for spec, paths in zip(group.specs, group.paths, strict=True):
+                    dps = self._dps(spec, paths, moment, use_defaults, change_attrs)
+                    generated.update(zip(paths, dps, strict=True))
+            return {path: generated[path] for path in plan.order}
 
     def snapshot(
         self,
@@ -258,36 +289,41 @@ class Mocker:
         """A nested snapshot (§3.2 shape) of every asset; empty groups are omitted."""
         plan = self._plan(skip_defaults)
         moment = _now(now)
+        with _bulk():
+            root, entities = self._skeleton(plan, dict.fromkeys)
+            for group in plan.groups:
+                columns = [
+                    self._dps(spec, paths, moment, use_defaults, change_attrs)
+                    for spec, paths in zip(group.specs, group.paths, strict=True)
+                ]
+                names, category = group.names, group.category
+                # Transpose the per-point columns into one category dict per asset, at C speed.
+                for i, row in zip(group.indexes, zip(*columns, strict=True), strict=True):
+                    entities[i][category] = dict(zip(names, row, strict=True))
+        return root
+
+    def _skeleton(self, plan: _Plan, make: Callable) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The nested asset tree with each entity's category keys placed first (their values filled in later)."""
         root: dict[str, Any] = {}
         entities: list[dict[str, Any]] = []
-        assets = self.instances.assets
-        for i, asset in enumerate(assets):
-            entity = {category: {} for category in plan.categories[i]}
+        parents = plan.parents
+        for i, asset in enumerate(self.instances.assets):
+            entity = make(plan.categories[i])
             entities.append(entity)
-            parent = root if plan.parents[i] < 0 else entities[plan.parents[i]]
+            parent = root if parents[i] < 0 else entities[parents[i]]
             slot_map = parent.get(asset.slot.name)
             if slot_map is None:
                 slot_map = parent[asset.slot.name] = {}
             slot_map[asset.id] = entity
-        for spec, indexes, category, name, paths in plan.groups:
-            dps = self._dps(spec, paths, moment, use_defaults, change_attrs)
-            for i, dp in zip(indexes, dps, strict=True):
-                entities[i][category][name] = dp
-        return root
+        return root, entities
 
     def hierarchy(self) -> dict[str, Any]:
         """The hierarchy form: same nesting, each category a list of point names (points with defaults included)."""
         plan = self._plan(False)
-        root: dict[str, Any] = {}
-        entities: list[dict[str, Any]] = []
-        for i, asset in enumerate(self.instances.assets):
-            entity: dict[str, Any] = {category: [] for category in plan.categories[i]}
-            entities.append(entity)
-            parent = root if plan.parents[i] < 0 else entities[plan.parents[i]]
-            parent.setdefault(asset.slot.name, {})[asset.id] = entity
-        for path, spec in self.instances.points.items():
-            asset_path = path[: -len(spec.category) - len(spec.name) - 2]
-            entities[self._asset_index[asset_path]][spec.category].append(spec.name)
+        root, entities = self._skeleton(plan, dict.fromkeys)
+        for group in plan.groups:
+            for i in group.indexes:
+                entities[i][group.category] = list(group.names)
         return root
 
     @staticmethod
@@ -302,32 +338,62 @@ class Mocker:
         return plan
 
 
+@contextmanager
+def _bulk() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small acyclic dicts (it would rescan them often)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class _Group:
+    """Assets of one slot that carry the same points of one category: generated together, transposed per asset."""
+
+    __slots__ = ("category", "indexes", "names", "paths", "specs")
+
+    def __init__(self, category: str, names: tuple[str, ...], specs: tuple[PointSpec, ...]) -> None:
+        self.category = category
+        self.names = names
+        self.specs = specs
+        self.indexes: list[int] = []
+        self.paths: tuple[list[str], ...] = tuple([] for _ in names)
+
+
 class _Plan:
-    """Precomputed layout of a snapshot: per asset its parent and categories, points grouped by spec."""
+    """Precomputed layout of a snapshot: per asset its parent and categories, points grouped for column generation."""
 
     __slots__ = ("categories", "groups", "order", "parents")
 
     def __init__(self, instances: Instances, asset_index: dict[str, int], skip_defaults: bool) -> None:
         assets = instances.assets
         self.parents = [asset_index[a.parent] if a.parent else -1 for a in assets]
-        cats: list[list[str]] = [[] for _ in assets]
-        grouped: dict[str, tuple[PointSpec, list[int], str, str, list[str]]] = {}
+        # per asset: category -> [(name, spec, path)]
+        per_asset: list[dict[str, list[tuple[str, PointSpec, str]]]] = [{} for _ in assets]
         order: list[str] = []
         for path, spec in instances.points.items():
             if skip_defaults and spec.has_default:
                 continue
             category, name = spec.category, spec.name
             index = asset_index[path[: -len(category) - len(name) - 2]]
-            if category not in cats[index]:
-                cats[index].append(category)
-            group = grouped.get(spec.type_path)
-            if group is None:
-                group = grouped[spec.type_path] = (spec, [], category, name, [])
-            group[1].append(index)
-            group[4].append(path)
+            per_asset[index].setdefault(category, []).append((name, spec, path))
             order.append(path)
-        self.categories = [tuple(c for c in CATEGORIES if c in found) for found in cats]
-        self.groups = list(grouped.values())
+        groups: dict[tuple[str, str, tuple[str, ...]], _Group] = {}
+        for index, (asset, by_category) in enumerate(zip(assets, per_asset, strict=True)):
+            for category, entries in by_category.items():
+                names = tuple(e[0] for e in entries)
+                key = (asset.slot.type_path, category, names)
+                group = groups.get(key)
+                if group is None:
+                    group = groups[key] = _Group(category, names, tuple(e[1] for e in entries))
+                group.indexes.append(index)
+                for paths, entry in zip(group.paths, entries, strict=True):
+                    paths.append(entry[2])
+        self.categories = [tuple(c for c in CATEGORIES if c in found) for found in per_asset]
+        self.groups = list(groups.values())
         self.order = order
 
 

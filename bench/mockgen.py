@@ -1,0 +1,81 @@
+"""Benchmark: mock value generation in points/s (batch, snapshot, flat) against an upstream-style Faker baseline."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from faker import Faker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _synthetic import synthetic_model
+
+from tiro_models.instances import instantiate
+from tiro_models.mock import Mocker
+
+TARGET_POINTS_PER_S = 1_000_000
+
+
+def _rate(fn, points: int, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return points / best
+
+
+def upstream_style(paths: list[str], specs: dict) -> list[dict]:
+    """Upstream per point: a Faker pyfloat (or pyint, pybool, pystr) and a past_datetime, one call chain each."""
+    faker = Faker()
+    out = []
+    for path in paths:
+        d = specs[path].definition
+        if d.kind == "float":
+            value = faker.pyfloat(right_digits=2, min_value=d.ge, max_value=d.le)
+        elif d.kind == "int":
+            value = faker.pyint(d.ge, d.le)
+        elif d.kind == "bool":
+            value = faker.pybool()
+        else:
+            value = faker.pystr()
+        timestamp = faker.past_datetime(-timedelta(seconds=1)).isoformat()
+        dp = {"value": value, "timestamp": timestamp}
+        if d.unit is not None:
+            dp["unit"] = d.unit
+        out.append(dp)
+    return out
+
+
+def main() -> None:
+    """Generate values for ~200,000 points with every API and with the baseline, print JSON."""
+    instances = instantiate(synthetic_model(4, 50, 100, 10), seed=1)
+    mocker = Mocker(instances, seed=1)
+    paths = mocker.data_point_paths()
+    n = len(paths)
+    mocker.snapshot()  # warm the per-spec generators and the snapshot plan
+    values_rate = _rate(lambda: mocker.values(paths), n)
+    snapshot_rate = _rate(lambda: mocker.snapshot(), n)
+    flat_rate = _rate(lambda: mocker.flat(), n)
+    sample = paths[:: max(1, n // 20_000)]  # the baseline is slow: time it on a 20,000-point sample
+    baseline_rate = _rate(lambda: upstream_style(sample, instances.points), len(sample), repeat=1)
+    out = {
+        "points": n,
+        "values_points_per_s": round(values_rate),
+        "snapshot_points_per_s": round(snapshot_rate),
+        "flat_points_per_s": round(flat_rate),
+        "baseline_points": len(sample),
+        "baseline_points_per_s": round(baseline_rate),
+        "speedup_values_vs_baseline": round(values_rate / baseline_rate, 1),
+        "target_points_per_s": TARGET_POINTS_PER_S,
+    }
+    out["target_met"] = min(values_rate, snapshot_rate) >= TARGET_POINTS_PER_S
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
