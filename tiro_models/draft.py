@@ -100,7 +100,7 @@ class _Draft:
         self.asset_paths: dict[str, str] = {}
         self.type_chains: dict[str, tuple[str, ...]] = {}
         for name in self.assets:
-            self._path_of(name, ())
+            self._path_of(name)
 
     def _point_name(self, raw: str) -> str:
         name = format_name(raw)
@@ -165,24 +165,28 @@ class _Draft:
             if parent is not None and parent not in self.assets:
                 self.assets[parent] = _Asset(parent, to_camel(_TRAILING_NUMBER.sub("", parent) or parent), None, 0)
 
-    def _path_of(self, name: str, seen: tuple[str, ...]) -> str:
-        path = self.asset_paths.get(name)
-        if path is not None:
-            return path
-        asset = self.assets[name]
-        if name in seen:
-            raise InputError(
-                f"asset {name!r} is its own ancestor ({' -> '.join((*seen, name))})", self.file, asset.line
-            )
-        own = f"{asset.type}.{name}"
-        if asset.parent is None:
-            path, chain = own, (asset.type,)
-        else:
-            path = f"{self._path_of(asset.parent, (*seen, name))}.{own}"
-            chain = (*self.type_chains[asset.parent], asset.type)
-        self.asset_paths[name] = path
-        self.type_chains[name] = chain
-        return path
+    def _path_of(self, name: str) -> str:
+        """Asset path of an asset, computing its ancestors' first (iteratively: chains may be deep)."""
+        pending: list[str] = []
+        current: str | None = name
+        while current is not None and current not in self.asset_paths:
+            if current in pending:
+                cycle = " -> ".join((*pending[pending.index(current) :], current))
+                raise InputError(
+                    f"asset {current!r} is its own ancestor ({cycle})", self.file, self.assets[current].line
+                )
+            pending.append(current)
+            current = self.assets[current].parent
+        for asset_name in reversed(pending):
+            asset = self.assets[asset_name]
+            own = f"{asset.type}.{asset_name}"
+            if asset.parent is None:
+                self.asset_paths[asset_name] = own
+                self.type_chains[asset_name] = (asset.type,)
+            else:
+                self.asset_paths[asset_name] = f"{self.asset_paths[asset.parent]}.{own}"
+                self.type_chains[asset_name] = (*self.type_chains[asset.parent], asset.type)
+        return self.asset_paths[name]
 
     def scenario(self) -> dict[str, Any]:
         # Distinct children per parent asset, grouped by (parent type, child type).

@@ -135,7 +135,8 @@ class _TagPlan:
 
     def __init__(self, keys: tuple[Any, ...], field_name: str | None, field_value: str) -> None:
         tags = sorted(
-            k for k in keys if k and not str(k).startswith("_") and k not in (field_value, field_name, _SKIPPED_TAG)
+            (k for k in keys if k and not str(k).startswith("_") and k not in (field_value, field_name, _SKIPPED_TAG)),
+            key=str,
         )
         self.prefixes = tuple("," + str(k).translate(_ESCAPE_KEY) + "=" for k in tags)
         if len(tags) == 1:

@@ -211,3 +211,14 @@ def test_bad_csv_names_file_and_line(tmp_path, text, line, message):
 def test_missing_file_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="cannot read CSV"):
         draft(tmp_path / "nope.csv")
+
+
+def test_deep_parent_chains(tmp_path):
+    rows = [f"T,a{i},A,a{i - 1},1" if i else "T,a0,A,,1" for i in range(400)]
+    scenario = draft(write(tmp_path, HEADER + "\n".join(rows) + "\n")).scenario
+    depth = 0
+    node = scenario
+    while "A" in node:
+        node = node["A"]
+        depth += 1
+    assert depth == 400
