@@ -8,41 +8,8 @@ from pathlib import Path
 import typer
 
 from tiro.cli.errors import guarded
-from tiro.cli.loading import load
-from tiro.cli.reference import read_reference
 
 app = typer.Typer(no_args_is_help=True, help="Serve mock data generated from the model.")
-
-
-def build_service(
-    scenario: Path,
-    uses: list[Path],
-    *,
-    reference: Path | None = None,
-    seed: int | None = None,
-    skip_defaults: bool = True,
-    use_defaults: bool = True,
-    faulty: float = 0.0,
-    per_parent: bool = False,
-):
-    """Compile the model and build the MockService the routes serve."""
-    from tiro.mock.app import MockService
-    from tiro.mock.faults import FaultInjector
-    from tiro_models.instances import instantiate
-    from tiro_models.mock import Mocker
-
-    ref = read_reference(reference) if reference else None
-    model = load(scenario, uses)
-    instances = instantiate(model, seed=seed, numbering="per_parent" if per_parent else "global", reference=ref)
-    mocker = Mocker(instances, seed=seed, reference=ref)
-    faults = FaultInjector(faulty, seed=seed) if faulty else None
-    return MockService(
-        mocker,
-        skip_defaults=skip_defaults,
-        use_defaults=use_defaults,
-        uuid_map=(ref or {}).get("uuid_map"),
-        faults=faults,
-    )
 
 
 @app.command("serve")
@@ -66,7 +33,9 @@ def serve(
     import uvicorn
 
     from tiro.mock.app import create_app
+    from tiro.mock.service import build_service
 
+    warnings: list[str] = []
     service = guarded(
         build_service,
         scenario,
@@ -77,7 +46,10 @@ def serve(
         use_defaults=use_defaults,
         faulty=faulty,
         per_parent=per_parent,
+        warnings=warnings,
     )
+    for warning in warnings:
+        typer.secho(f"warning: {warning}", err=True, fg=typer.colors.YELLOW)
     typer.echo(f"Serving {len(service.listed)} data points on http://{host}:{port} (docs at /docs)", err=True)
     uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=False)
 

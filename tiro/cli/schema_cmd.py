@@ -66,7 +66,7 @@ def _example(
     skip_defaults: bool,
     use_defaults: bool,
 ) -> dict:
-    from tiro.cli.reference import read_reference
+    from tiro.reference import read_reference
 
     ref = read_reference(reference) if reference else None
     model = load(scenario, uses)

@@ -8,9 +8,8 @@ import orjson
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 
-from tiro.mock.faults import WITHHELD, FaultInjector
-from tiro_models.mock import Mocker
-from tiro_models.spec import CATEGORIES
+from tiro.mock.faults import WITHHELD
+from tiro.mock.service import MockService
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_BATCH_PATHS = 200_000
@@ -22,62 +21,6 @@ def _json(obj: Any, status_code: int = 200) -> Response:
 
 def _not_found(detail: str) -> Response:
     return _json({"detail": detail}, 404)
-
-
-class MockService:
-    """What the routes serve: the mocker, the flags of `tiro mock serve`, the uuid map and optional faults."""
-
-    def __init__(
-        self,
-        mocker: Mocker,
-        *,
-        skip_defaults: bool = True,
-        use_defaults: bool = True,
-        uuid_map: dict[str, str] | None = None,
-        faults: FaultInjector | None = None,
-    ) -> None:
-        self.mocker = mocker
-        self.points = mocker.instances.points
-        self.skip_defaults = skip_defaults
-        self.use_defaults = use_defaults
-        self.faults = faults
-        self.listed = mocker.data_point_paths(skip_defaults=skip_defaults)
-        self.uuids = self._resolve_uuids(uuid_map or {})
-
-    def _resolve_uuids(self, uuid_map: dict[str, str]) -> dict[str, str]:
-        """Map each reference uuid (asset path + point name) to the full data-point path with its category."""
-        resolved = {}
-        for uuid, target in uuid_map.items():
-            asset, _, name = str(target).rpartition(".")
-            for category in CATEGORIES:
-                candidate = f"{asset}.{category}.{name}"
-                if candidate in self.points:
-                    resolved[str(uuid)] = candidate
-                    break
-        return resolved
-
-    def point(self, path: str) -> dict[str, Any] | str | None:
-        """One data point (possibly corrupted by the fault injector), WITHHELD, or None when unknown."""
-        spec = self.points.get(path)
-        if spec is None:
-            return None
-        dp = self.mocker.point(path, use_default=self.use_defaults)
-        return self.faults.apply(spec, dp) if self.faults else dp
-
-    def batch(self, paths: list[str]) -> tuple[dict[str, Any], list[str]]:
-        """Values for many paths in one call: ({path: DP}, unknown paths); withheld points are left out."""
-        known = [p for p in paths if p in self.points]
-        unknown = [p for p in paths if p not in self.points] if len(known) != len(paths) else []
-        values = self.mocker.values(known)
-        out: dict[str, Any] = {}
-        faults = self.faults
-        for path, dp in zip(known, values, strict=True):
-            if faults is not None:
-                dp = faults.apply(self.points[path], dp)
-                if dp == WITHHELD:
-                    continue
-            out[path] = dp
-        return out, unknown
 
 
 def create_app(service: MockService) -> FastAPI:

@@ -1,4 +1,4 @@
-"""Reading a reference YAML file (tree, value_range, uuid_map) for the mock and the converters."""
+"""Reading a reference YAML file (tree, value_range, uuid_map) for the mock server and the Karez converters."""
 
 from __future__ import annotations
 

@@ -1,0 +1,46 @@
+"""Fixtures for end-to-end tests: a real nats-server and the seed walkthrough's folder layout."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from karez.embedded_nats import EmbeddedNats
+from tiro.examples import example_dir
+
+
+@pytest.fixture
+def nats_server():
+    """A real nats-server with JetStream on a free loopback port."""
+    with EmbeddedNats() as server:
+        yield server
+
+
+def lay_out_walkthrough(target: Path, mock_url: str, *, retention: int = 2) -> Path:
+    """The walkthrough's folder (scenario/, karez/<kind>/ stubs, config/karez.yaml) pointing at `mock_url`."""
+    source = example_dir("datahall")
+    scenario = target / "scenario"
+    scenario.mkdir(parents=True)
+    for name in ("scenario.yaml", "use-srv1.yaml", "use-srv2.yaml", "test_assets.py"):
+        shutil.copy(_find(source, name), scenario / name)
+    shutil.copytree(source / "karez", target / "karez")
+    (target / "config").mkdir()
+    config = (source / "config" / "karez.yaml").read_text()
+    config = config.replace("http://localhost:8000", mock_url).replace("retention: 10", f"retention: {retention}")
+    (target / "config" / "karez.yaml").write_text(config)
+    return target
+
+
+@pytest.fixture
+def walkthrough():
+    """lay_out_walkthrough(target, mock_url, retention=2): builds the walkthrough folder and returns it."""
+    return lay_out_walkthrough
+
+
+def _find(source: Path, name: str) -> Path:
+    for candidate in (source / "scenario" / name, source / name):
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(name)

@@ -1,0 +1,1 @@
+"""Plugins that join Tiro to other tools (Karez roles)."""

@@ -1,0 +1,18 @@
+"""Tiro's Karez roles, importable the Tiro 0.13 way: `from tiro.plugins.karez import X as Connector`."""
+
+from tiro.plugins.karez.mock_collector import ConnectorForMockServer, DispatcherForMockServer
+from tiro.plugins.karez.preprocess import (
+    TiroFilterByReferenceConverter,
+    TiroPreprocessConverter,
+    TiroUpdateInfoForValueConverter,
+)
+from tiro.plugins.karez.validation import ValidationAggregator
+
+__all__ = [
+    "ConnectorForMockServer",
+    "DispatcherForMockServer",
+    "TiroFilterByReferenceConverter",
+    "TiroPreprocessConverter",
+    "TiroUpdateInfoForValueConverter",
+    "ValidationAggregator",
+]

@@ -1,0 +1,121 @@
+"""Collecting from a Tiro mock server: the dispatcher lists the points, the connector fetches their values."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from karez.config import OptionalConfigEntity
+from karez.connector.restful import RestfulConnectorBase
+from karez.dispatcher.base import DispatcherBase
+
+BY_CHOICES = ("path", "uuid")
+
+
+def _check_by(role: Any) -> str:
+    by = str(role.config.by or "path").lower()
+    if by not in BY_CHOICES:
+        raise ValueError(f"{role!r}: 'by' must be one of {', '.join(BY_CHOICES)}, got {role.config.by!r}")
+    return by
+
+
+class DispatcherForMockServer(DispatcherBase):
+    """Lists the mock server's data-point paths (by: path) or uuids (by: uuid) and dispatches them as tasks."""
+
+    @classmethod
+    def config_entities(cls):
+        """Mock server address and which route family to use."""
+        yield from super().config_entities()
+        yield OptionalConfigEntity("base_url", "http://localhost:8000", "Base URL of the mock server")
+        yield OptionalConfigEntity("by", "path", "Collect by data-point path or by uuid")
+
+    @classmethod
+    def role_description(cls) -> str:
+        """Shown by `karez plugins`."""
+        return "Dispatch the data points of a Tiro mock server."
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._route = "/points/" if _check_by(self) == "path" else "/values/"
+
+    async def load_entities(self) -> list[Any]:
+        """The mock server's listing (one async request; the event loop is never blocked)."""
+        async with httpx.AsyncClient(base_url=self.config.base_url, timeout=30) as client:
+            response = await client.get(self._route)
+            response.raise_for_status()
+            return response.json()
+
+
+class ConnectorForMockServer(RestfulConnectorBase):
+    """Fetches the values of dispatched paths: concurrent GETs, or one POST /points/batch with `batch: true`."""
+
+    @classmethod
+    def config_entities(cls):
+        """Route family on top of the REST connector keys."""
+        yield from super().config_entities()
+        yield OptionalConfigEntity("by", "path", "Collect by data-point path or by uuid")
+
+    @classmethod
+    def role_description(cls) -> str:
+        """Shown by `karez plugins`."""
+        return "Fetch data-point values from a Tiro mock server."
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._by = _check_by(self)
+
+    async def fetch_data(self, client: httpx.AsyncClient, entities: list[Any]) -> list[dict]:
+        """Items `{path, result, _karez.category}` (by path) or `{name, value}` (by uuid); failures are logged."""
+        if self._by == "uuid":
+            return [item for item in await asyncio.gather(*(self._by_uuid(client, e) for e in entities)) if item]
+        if self.config.batch and len(entities) > 1:
+            return await self._by_batch(client, entities)
+        return [item for item in await asyncio.gather(*(self._by_path(client, e) for e in entities)) if item]
+
+    async def _get(self, client: httpx.AsyncClient, url: str) -> Any:
+        async with self.semaphore:
+            try:
+                response = await client.get(url)
+            except httpx.HTTPError as e:
+                self.log("error", f"GET {url} failed: {type(e).__name__}: {e}")
+                return None
+        if response.status_code != 200:
+            self.log("error", f"GET {url} returned {response.status_code}: {response.text[:200]}")
+            return None
+        return response.json()
+
+    async def _by_path(self, client: httpx.AsyncClient, path: str) -> dict | None:
+        result = await self._get(client, f"/points/{path}")
+        if result is None:
+            return None
+        return self.update_meta({"path": path, "result": result}, category=_category_of(path))
+
+    async def _by_uuid(self, client: httpx.AsyncClient, uuid: str) -> dict | None:
+        value = await self._get(client, f"/values/{uuid}")
+        return None if value is None else {"name": uuid, "value": value}
+
+    async def _by_batch(self, client: httpx.AsyncClient, paths: list[str]) -> list[dict]:
+        async with self.semaphore:
+            try:
+                response = await client.post("/points/batch", json=paths)
+            except httpx.HTTPError as e:
+                self.log("error", f"POST /points/batch ({len(paths)} paths) failed: {type(e).__name__}: {e}")
+                return []
+        if response.status_code != 200:
+            self.log("error", f"POST /points/batch returned {response.status_code}: {response.text[:200]}")
+            return []
+        body = response.json()
+        if body.get("unknown"):
+            self.log("error", f"mock server does not know {len(body['unknown'])} paths, e.g. {body['unknown'][0]}")
+        return [
+            {"path": path, "result": dp, "_karez": {"category": _category_of(path)}}
+            for path, dp in body.get("points", {}).items()
+        ]
+
+
+def _category_of(path: str) -> str:
+    """`telemetry` or `attribute`: the lower-cased second-to-last path segment, as upstream."""
+    parts = path.rsplit(".", 2)
+    return parts[-2].lower() if len(parts) == 3 else "telemetry"

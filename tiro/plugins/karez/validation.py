@@ -1,0 +1,87 @@
+"""The `tiro_validate` aggregator: validates collected data in aligned windows and logs one JSON line each."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from karez.aggregator.base import AggregatorBase
+from karez.config import OptionalConfigEntity
+from tiro.plugins.karez.schema_windows import schema_check
+from tiro.plugins.karez.settings import model_for, split_uses
+from tiro.plugins.karez.windows import WindowedValidator, WindowReport, model_check
+
+
+class ValidationAggregator(AggregatorBase):
+    """Validates `{path, result}` items against a scenario (or a JSON Schema) once per `retention` window."""
+
+    @classmethod
+    def config_entities(cls):
+        """Scenario and uses (or a JSON Schema file), window length, log file and strictness."""
+        yield from super().config_entities()
+        yield OptionalConfigEntity("scenario", None, "Scenario YAML")
+        yield OptionalConfigEntity("uses", None, "Uses YAML file(s): a list or a comma-separated string")
+        yield OptionalConfigEntity("schema", None, "JSON Schema file, used when no scenario is given")
+        yield OptionalConfigEntity("retention", 60, "Window length in seconds")
+        yield OptionalConfigEntity("log_file", None, "Append one JSON line per window to this file")
+        yield OptionalConfigEntity("strict", False, "Strict validation (unknown points, counts, staleness)")
+        yield OptionalConfigEntity("max_age", None, "Strict mode: seconds after which a value is stale")
+
+    @classmethod
+    def role_description(cls) -> str:
+        """Shown by `karez plugins`."""
+        return "Validate collected Tiro data in time windows."
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reports: deque[WindowReport] = deque(maxlen=100)
+        self.windows = self._build_validator(time.time())
+
+    def _build_validator(self, now: float) -> WindowedValidator:
+        if self.config.scenario:
+            model = model_for(self.config.scenario, split_uses(self.config.uses))
+            max_age = self.config.max_age
+            check = model_check(
+                model, strict=bool(self.config.strict), max_age=float(max_age) if max_age is not None else None
+            )
+        else:
+            schema = self.config.schema  # entity lookup is case-insensitive: upstream's `Schema` key works too
+            if not schema:
+                raise ValueError(f"{self._log_name}: give either 'scenario' (with 'uses') or 'schema'")
+            check = schema_check(json.loads(Path(schema).read_text(encoding="utf-8")))
+        return WindowedValidator(check, float(self.config.retention), started_at=now)
+
+    def process(self, payload: Any) -> None:
+        """Collect one `{path, result}` item into the current window."""
+        if not isinstance(payload, dict) or "path" not in payload or "result" not in payload:
+            self.stats.dropped += 1
+            self.log("error", f"Dropped an item without 'path' and 'result': {str(payload)[:120]}")
+            return
+        self.windows.collect(payload["path"], payload["result"])
+
+    async def run(self) -> None:
+        """Subscribe, and close each window on time even when no data arrives."""
+        timer = asyncio.create_task(self._close_windows(), name=f"{self._log_name}:windows")
+        try:
+            await super().run()
+        finally:
+            timer.cancel()
+
+    async def _close_windows(self) -> None:
+        while True:
+            await asyncio.sleep(max(0.0, self.windows.end - time.time()))
+            self.report(self.windows.close())
+
+    def report(self, report: WindowReport) -> None:
+        """Print the window's result and collection size, and append it to `log_file`."""
+        self.reports.append(report)
+        body = report.to_dict()
+        print(f" Collection size: {report.collected}", flush=True)
+        print(json.dumps(body, indent=2, ensure_ascii=False), flush=True)
+        if self.config.log_file:
+            with open(self.config.log_file, "a", encoding="utf-8") as log:
+                log.write(json.dumps(body, ensure_ascii=False) + "\n")
