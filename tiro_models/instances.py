@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 import re
 from collections.abc import Mapping
@@ -41,7 +42,14 @@ def instantiate(
         tree = reference["tree"]
         if not isinstance(tree, Mapping):
             raise InputError("reference 'tree' must be a mapping of Type → {id: entity}")
-    builder.children("", model.roots, tree)
+    # Building creates many tracked objects and no cycles: the cyclic GC would only rescan them again and again.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        builder.children("", model.roots, tree)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     return Instances(model=model, assets=builder.assets, points=builder.points)
 
 
@@ -55,7 +63,7 @@ class _Builder:
         self.assets: list[Asset] = []
         self.points: dict[str, PointSpec] = {}
         self.global_counters: dict[str, int] | None = {} if global_numbering else None
-        self.suffixes: dict[str, list[tuple[str, str, PointSpec]]] = {}
+        self.suffixes: dict[str, tuple[list[str], list[str], list[PointSpec]]] = {}
 
     def children(self, parent: str, slots: Mapping[str, SlotSpec], tree: Mapping[str, Any] | None) -> None:
         """Instantiate every child slot of one parent asset (or of the root when parent is "")."""
@@ -94,21 +102,26 @@ class _Builder:
         allowed = None
         if entity is not None and entity.get(_REFERENCE_POINTS_KEY) is not None:
             allowed = set(entity[_REFERENCE_POINTS_KEY])
-        for suffix, name, spec in self._suffixes(slot):
-            if allowed is None or name in allowed:
-                points[path + suffix] = spec
+        suffixes, names, specs = self._suffixes(slot)
+        if allowed is None:
+            points.update(zip(map(path.__add__, suffixes), specs, strict=True))  # C-level loop: this is the hot path
+        else:
+            for suffix, name, spec in zip(suffixes, names, specs, strict=True):
+                if name in allowed:
+                    points[path + suffix] = spec
         if slot.children:
-            self.children(path, slot.children, entity if entity is not None else None)
+            self.children(path, slot.children, entity)
 
-    def _suffixes(self, slot: SlotSpec) -> list[tuple[str, str, PointSpec]]:
-        """`.Category.Name` suffixes of a slot's points, computed once per slot."""
+    def _suffixes(self, slot: SlotSpec) -> tuple[list[str], list[str], list[PointSpec]]:
+        """`.Category.Name` suffixes, names and specs of a slot's points, computed once per slot."""
         cached = self.suffixes.get(slot.type_path)
         if cached is None:
-            cached = []
+            suffixes: list[str] = []
             for name, spec in slot.points.items():
                 if spec.category not in CATEGORIES:
                     raise InputError(f"point {spec.type_path} has unknown category {spec.category!r}")
-                cached.append((f"{PATH_SEP}{spec.category}{PATH_SEP}{name}", name, spec))
+                suffixes.append(f"{PATH_SEP}{spec.category}{PATH_SEP}{name}")
+            cached = (suffixes, list(slot.points), list(slot.points.values()))
             self.suffixes[slot.type_path] = cached
         return cached
 
