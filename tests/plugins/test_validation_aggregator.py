@@ -1,0 +1,108 @@
+"""The tiro_validate aggregator: aligned windows, partial first window, empty windows, schema mode, log file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import nats
+
+from tiro.examples import example_dir, example_files
+from tiro.plugins.karez import ValidationAggregator
+from tiro.plugins.karez.windows import WindowedValidator, model_check, window_start
+from tiro_models.compile import load_model
+from tiro_models.instances import instantiate
+from tiro_models.mock import Mocker
+from tiro_models.schema import json_schema
+
+
+def _model():
+    return load_model(*example_files(example_dir("datahall")))
+
+
+def test_windows_align_to_multiples_of_the_retention():
+    assert window_start(1000.5, 10) == 1000
+    assert window_start(1009.99, 10) == 1000
+    assert window_start(1010.0, 10) == 1010
+
+
+def test_first_window_is_partial_and_ignores_missing_points_then_full_windows_do_not():
+    model = _model()
+    windows = WindowedValidator(model_check(model), 10, started_at=1005.0)
+    assert (windows.start, windows.end, windows.partial) == (1000.0, 1010.0, True)
+    first = windows.close()
+    assert first.partial and first.result.valid and first.collected == 0
+    assert windows.start == 1010.0 and not windows.partial
+    empty = windows.close()  # no data arrived: reported, as all missing
+    assert not empty.result.valid
+    assert empty.result.counts["received"] == 0 and empty.result.completeness == 0
+    assert windows.start == 1020.0
+
+
+def test_full_window_of_mock_data_is_valid():
+    model = _model()
+    windows = WindowedValidator(model_check(model), 60, started_at=600.0)  # starts exactly on a boundary
+    assert not windows.partial
+    flat = Mocker(instantiate(model, seed=1), seed=1).flat()
+    for path, dp in flat.items():
+        windows.collect(path, dp)
+    report = windows.close()
+    body = report.to_dict()
+    assert body["valid"] is True and body["exception"] is None
+    assert body["collection_size"] == len(flat) and body["completeness"] == 1
+
+
+async def test_aggregator_over_nats_validates_on_a_timer_and_logs(nats_server, tmp_path):
+    scenario, uses = example_files(example_dir("datahall"))
+    log = tmp_path / "validation.log"
+    role = ValidationAggregator(
+        {
+            "type": "tiro_validate",
+            "category": "validation_data",
+            "scenario": str(scenario),
+            "uses": ",".join(map(str, uses)),
+            "retention": 1,
+            "log_file": str(log),
+        },
+        nats_addr=nats_server.url,
+    )
+    task = asyncio.create_task(role.run())
+    client = await nats.connect(nats_server.url)
+    try:
+        flat = Mocker(instantiate(_model(), seed=3), seed=3).flat()
+        # Wait for the first (partial) window to close, then send a full window's worth of points.
+        while not role.reports:
+            await asyncio.sleep(0.02)
+        for path, dp in flat.items():
+            item = {"path": path, "result": dp, "_karez": {"category": "validation_data"}}
+            await client.publish("karez.validation_data.test", json.dumps(item).encode())
+        await client.flush()
+        while len(role.reports) < 3:  # the window with the data, then one with none
+            await asyncio.sleep(0.02)
+    finally:
+        task.cancel()
+        await client.close()
+        await role.close()
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert lines[0]["partial"] is True
+    with_data = [w for w in lines[1:] if w["collection_size"]]
+    assert with_data and all(w["valid"] for w in with_data)
+    assert any(w["collection_size"] == 0 and w["valid"] is False for w in lines[1:])
+
+
+async def test_aggregator_schema_mode_reports_every_error(tmp_path):
+    model = _model()
+    schema_file = tmp_path / "schema.json"
+    schema_file.write_text(json.dumps(json_schema(model)))
+    role = ValidationAggregator(
+        {"type": "tiro_validate", "category": "validation_data", "Schema": str(schema_file), "retention": 60},
+        nats_addr=None,
+    )
+    flat = Mocker(instantiate(model, seed=2), seed=2).flat()
+    bad = [p for p in flat if p.endswith("Telemetry.ActivePower")]
+    for path, dp in flat.items():
+        role.process({"path": path, "result": {**dp, "value": "broken"} if path in bad else dp})
+    role.windows.partial = False
+    report = role.windows.close()
+    assert not report.result.valid
+    assert len(report.result.errors) >= len(bad) > 1  # upstream stopped at the first error
