@@ -651,16 +651,33 @@ def nest_flat(flat: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Nest a flat `{dp path: DP}` mapping; returns the nested snapshot and the keys that are not dp paths."""
     root: dict[str, Any] = {}
     bad: list[str] = []
+    entities: dict[str, dict[str, Any]] = {}  # asset path -> its entity dict, so each asset is nested only once
     categories = CATEGORIES
     for path, dp in flat.items():
-        parts = path.split(PATH_SEP) if isinstance(path, str) else []
-        if len(parts) < 4 or len(parts) % 2 or parts[-2] not in categories:
+        if not isinstance(path, str):
             bad.append(str(path))
             continue
-        node = root
-        for i in range(0, len(parts) - 2, 2):
-            node = node.setdefault(parts[i], {}).setdefault(parts[i + 1], {})
-        node.setdefault(parts[-2], {})[parts[-1]] = dp
+        name_at = path.rfind(PATH_SEP)
+        category_at = path.rfind(PATH_SEP, 0, name_at)
+        asset = path[:category_at]
+        entity = entities.get(asset)
+        if entity is None:
+            parts = asset.split(PATH_SEP)
+            if category_at <= 0 or len(parts) % 2 or path[category_at + 1 : name_at] not in categories:
+                bad.append(path)
+                continue
+            entity = root
+            for i in range(0, len(parts), 2):
+                entity = entity.setdefault(parts[i], {}).setdefault(parts[i + 1], {})
+            entities[asset] = entity
+        category = path[category_at + 1 : name_at]
+        points = entity.get(category)
+        if points is None:
+            if category not in categories:
+                bad.append(path)
+                continue
+            points = entity[category] = {}
+        points[path[name_at + 1 :]] = dp
     return root, bad
 
 
