@@ -163,44 +163,74 @@ class Compiler:
         """The model of what `uses` require: slots and points in first-mention order."""
         model = Model(roots={}, points={}, slots={}, uses=(), scenario_file=scenario_file)
         seen_uses: dict[str, None] = {}
+        # consecutive entries usually share their parent path (a list of points): resolve it once
+        last_prefix: tuple[str, ...] | None = None
+        parent: tuple[SlotNode, SlotSpec] | None = None
         for entry in uses:
-            seen_uses.setdefault(entry.path, None)
-            self._require(entry, roots, model)
+            prefix, leaf = entry.prefix, entry.leaf
+            if len(leaf) != 1:
+                prefix = prefix + leaf[:-1]
+            if prefix is not last_prefix and prefix != last_prefix:
+                last_prefix = prefix
+                parent = self._walk(entry, len(prefix), roots, model) if prefix else None
+            name = leaf[-1]
+            if parent is not None:
+                node, spec = parent
+                definition = node.known.get(name)
+                if definition is not None:
+                    type_path = node.type_path + PATH_SEP + name
+                    seen_uses.setdefault(type_path, None)
+                    if name not in spec.points:
+                        default = node.defaults.get(name, definition.default)
+                        spec.points[name] = model.points[type_path] = PointSpec(
+                            type_path, node.type_path, definition, default
+                        )
+                    continue
+            names = (*prefix, name)
+            seen_uses.setdefault(PATH_SEP.join(names), None)
+            if prefix and parent is None:
+                continue  # the parent path was reported already
+            self._walk(entry, len(names), roots, model)
         model.uses = tuple(seen_uses)
         return model
 
-    def _require(self, entry: UseEntry, roots: dict[str, SlotNode], model: Model) -> None:
+    def _walk(
+        self, entry: UseEntry, depth: int, roots: dict[str, SlotNode], model: Model
+    ) -> tuple[SlotNode, SlotSpec] | None:
+        """Require the first `depth` names of `entry` as slots; None (after reporting) when one does not exist."""
         node: SlotNode | None = None
         spec: SlotSpec | None = None
         names = entry.names
-        last = len(names) - 1
-        for index, name in enumerate(names):
-            if node is not None and index == last and name in node.known:
-                self._point(node, spec, name, model)  # type: ignore[arg-type]
-                return
+        for index in range(depth):
+            name = names[index]
             child = roots.get(name) if node is None else node.child(name)
             if child is None:
-                if node is not None and node.broken:
-                    return  # its unknown $type was reported already
-                self._unknown(entry, node, name, index)
-                return
+                if node is None or not node.broken:  # a broken node's unknown $type was reported already
+                    self._unknown(entry, node, name, index)
+                return None
             spec = self._slot(child, spec, model)
             node = child
+        return (node, spec) if node is not None and spec is not None else None
 
     def _unknown(self, entry: UseEntry, node: SlotNode | None, name: str, index: int) -> None:
         where = "the scenario's top level" if node is None else f"{node.type_path} ({'/'.join(node.type_names)})"
         if index < len(entry.names) - 1:
             is_point = node is not None and name in node.known
             what = "a data point, not a child slot" if is_point else "no child slot"
-            message = f"{entry.path}: {name!r} is {what} of {where}"
+            message = f"{PATH_SEP.join(entry.names)}: {name!r} is {what} of {where}"
             self.reporter.error(UsesError, message, entry.file, entry.line_of(index))
         elif self.strict:
             self.reporter.error(
-                UsesError, f"{entry.path}: unknown data point or child {name!r} of {where}", entry.file, entry.line
+                UsesError,
+                f"{PATH_SEP.join(entry.names)}: unknown data point or child {name!r} of {where}",
+                entry.file,
+                entry.line,
             )
         else:
             self.reporter.warning(
-                f"{entry.path}: unknown data point or child {name!r} of {where} (ignored)", entry.file, entry.line
+                f"{PATH_SEP.join(entry.names)}: unknown data point or child {name!r} of {where} (ignored)",
+                entry.file,
+                entry.line,
             )
 
     @staticmethod
@@ -219,16 +249,6 @@ class Compiler:
             model.slots[node.type_path] = spec
             (model.roots if parent is None else parent.children)[node.name] = spec
         return spec
-
-    @staticmethod
-    def _point(node: SlotNode, spec: SlotSpec, name: str, model: Model) -> None:
-        if name in spec.points:
-            return
-        definition = node.known[name]
-        default = node.defaults.get(name, definition.default)
-        point = PointSpec(node.type_path + PATH_SEP + name, node.type_path, definition, default)
-        spec.points[name] = point
-        model.points[point.type_path] = point
 
 
 def compile_model(
@@ -249,15 +269,21 @@ def compile_model(
     """
     reporter = Reporter(warnings=warnings)
     compiler = Compiler(reporter, strict=strict)
-    decl = parse_scenario(scenario_doc, scenario_file, reporter)
-    entries: list[UseEntry] = []
-    for index, doc in enumerate(uses_docs):
-        file = uses_files[index] if uses_files is not None and index < len(uses_files) else None
-        entries.extend(parse_uses(doc, file, reporter))
-    if library is None:
-        library = compiler.open_library(decl, base_dir)
-    roots = compiler.resolve(decl, library)
-    return compiler.build(roots, entries, scenario_file)
+    try:
+        decl = parse_scenario(scenario_doc, scenario_file, reporter)
+        entries: list[UseEntry] = []
+        for index, doc in enumerate(uses_docs):
+            file = uses_files[index] if uses_files is not None and index < len(uses_files) else None
+            try:
+                entries.extend(parse_uses(doc, file, reporter))
+            except RecursionError:
+                raise UsesError("the uses nest too deeply", file) from None
+        if library is None:
+            library = compiler.open_library(decl, base_dir)
+        roots = compiler.resolve(decl, library)
+        return compiler.build(roots, entries, scenario_file)
+    except RecursionError:
+        raise ScenarioError("the scenario nests too deeply", scenario_file) from None
 
 
 def load_model(

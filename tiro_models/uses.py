@@ -7,8 +7,7 @@ A child named with nothing under it (`- Rack`, `Rack:` or `Rack: []`) is require
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .diagnostics import Reporter
 from .errors import UsesError
@@ -16,18 +15,23 @@ from .spec import PATH_SEP
 from .yaml_io import item_line, key_line, node_line
 
 
-@dataclass(frozen=True, slots=True)
-class UseEntry:
+class UseEntry(NamedTuple):
     """One required type path (names from the root) and where the uses file asked for it."""
 
-    names: tuple[str, ...]
+    prefix: tuple[str, ...]  # the child slots the leaf is under (shared by all items of one uses list)
+    leaf: tuple[str, ...]  # the required name (several for a dotted name)
     file: str | None
     line: int | None  # where the last name is
-    lines: tuple[int | None, ...] = ()  # where each name is (a dotted name shares one line)
+    lines: tuple[int | None, ...] = ()  # where the leading names are; the rest are on `line`
 
     def line_of(self, index: int) -> int | None:
         """The line of the name at `index`."""
         return self.lines[index] if index < len(self.lines) else self.line
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name of the type path, from the root."""
+        return self.prefix + self.leaf
 
     @property
     def path(self) -> str:
@@ -36,6 +40,9 @@ class UseEntry:
 
 
 def _split(name: Any) -> tuple[str, ...] | None:
+    if type(name) is str and PATH_SEP not in name:  # the common case, kept cheap for large uses files
+        name = name.strip()
+        return (name,) if name else None
     if isinstance(name, bool) or not isinstance(name, str | int | float):
         return None
     parts = tuple(part.strip() for part in str(name).split(PATH_SEP))
@@ -52,7 +59,7 @@ class _Walker:
         self.reporter.error(UsesError, message, self.file, line)
 
     def add(self, names: tuple[str, ...], lines: tuple[int | None, ...]) -> None:
-        self.entries.append(UseEntry(names, self.file, lines[-1], lines))
+        self.entries.append(UseEntry(names[:-1], names[-1:], self.file, lines[-1] if lines else None, lines))
 
     def items(self, node: Any, prefix: tuple[str, ...], lines: tuple[int | None, ...], line: int | None) -> None:
         if node is None:
@@ -61,8 +68,16 @@ class _Walker:
         elif isinstance(node, list):
             if not node and prefix:
                 self.add(prefix, lines)
+            item_lines = getattr(node, "item_lines", None)
+            entries, file = self.entries, self.file
             for index, item in enumerate(node):
-                here = item_line(node, index)
+                here = item_lines[index] if item_lines is not None else item_line(node, index)
+                if type(item) is str and PATH_SEP not in item and prefix:
+                    # the common case, kept cheap for large uses files: a point name under a child
+                    name = item.strip()
+                    if name:
+                        entries.append(UseEntry(prefix, (name,), file, here, lines))
+                        continue
                 if isinstance(item, dict):
                     self.mapping(item, prefix, lines, here)
                 elif isinstance(item, list):
@@ -90,7 +105,7 @@ class _Walker:
         if names is None:
             self.bad(f"expected a data-point or child name, got {item!r}", line)
             return
-        self.add(prefix + names, lines + (line,) * len(names))
+        self.entries.append(UseEntry(prefix, names, self.file, line, lines))
 
 
 def parse_uses(doc: Any, file: str | None, reporter: Reporter) -> list[UseEntry]:

@@ -9,7 +9,7 @@ import pytest
 from tiro.core import Entity
 from tiro.core.model import EntityList, Telemetry
 from tiro_models import compile_model
-from tiro_models.errors import ScenarioError
+from tiro_models.errors import ScenarioError, UsesError
 from tiro_models.library import library_from_classes
 from tiro_models.library.yaml_library import YamlLibrary
 
@@ -99,3 +99,15 @@ def test_scenario_children_take_precedence_over_declared_ones() -> None:
     )
     assert model.slots["Root.Next"].number == (7, 7)
     assert model.slots["Root.Next.Next"].number == (2, 2)
+
+
+def test_absurd_nesting_is_an_input_error(yaml_library: YamlLibrary) -> None:
+    slot: dict = {"$type": "Hall"}
+    uses: list = ["Temperature"]
+    for _ in range(3000):
+        slot = {"$type": "Hall", "Child": slot}
+        uses = [{"Hall": uses}]
+    with pytest.raises(ScenarioError, match="too deeply"):
+        compile_model({"Hall": slot}, [], library=yaml_library)
+    with pytest.raises(UsesError, match="too deeply"):
+        compile_model({"Hall": {"$type": "Hall"}}, [uses], library=yaml_library)
