@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -213,3 +214,33 @@ def test_collections_and_edge_definitions_of_a_model():
         for edge in edges:
             assert edge["_from"].split("/")[0] in definitions[name]["from_vertex_collections"]
             assert edge["_to"].split("/")[0] in definitions[name]["to_vertex_collections"]
+
+
+segment = st.text(st.characters(blacklist_characters=".", blacklist_categories=("Cs",)), min_size=1, max_size=10)
+type_name = segment.filter(lambda s: s not in ("path", "asset_path", "type", "field", "value", "unit", "timestamp"))
+type_name = type_name.filter(lambda s: s not in ("Telemetry", "Attribute"))
+
+
+@given(
+    st.lists(st.tuples(type_name, segment), min_size=1, max_size=4),
+    st.sampled_from(["Telemetry", "Attribute"]),
+    segment,
+)
+def test_documents_of_any_data_point_have_valid_keys_that_decode_to_paths(pairs, category, name):
+    asset_path = ".".join(f"{t}.{i}" for t, i in pairs)
+    docs = documents_for_record(record_for(f"{asset_path}.{category}.{name}", {"value": 1}))
+    parents = docs.edges["is_parent_of"]
+    assert [e["next_category"] for e in parents] == [t for t, _ in pairs]
+    assert parents[0]["_from"] == "Scenario/000"
+    for previous, edge in itertools.pairwise(parents):
+        assert edge["_from"] == previous["_to"]
+    for docs_list in (*docs.vertices.values(), *docs.edges.values()):
+        for doc in docs_list:
+            assert ARANGO_KEY.fullmatch(doc["_key"]) and len(doc["_key"]) <= MAX_KEY_BYTES
+    for type_name_, _ in pairs:
+        for vertex in docs.vertices[type_name_]:
+            if "asset_path" in vertex and not is_hashed_key(vertex["_key"]):  # a slot may be named Scenario
+                assert decode_key(vertex["_key"]) == vertex["asset_path"]
+    (point,) = docs.vertices[category]
+    assert docs.edges["has_data_point"][0]["_to"] == f"{category}/{point['_key']}"
+    assert point["name"] == name and point["asset_path"] == asset_path
