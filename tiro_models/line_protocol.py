@@ -20,7 +20,7 @@ from typing import Any
 
 from tiro_models.errors import SnapshotError
 
-__all__ = ["encode", "encode_many", "parse", "timestamp_ns"]
+__all__ = ["encode", "encode_many", "parse", "parse_many", "timestamp_ns"]
 
 _ESCAPE_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
 _ESCAPE_KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
@@ -277,7 +277,7 @@ def _read_escaped(line: str, i: int, stops: str, escapable: str) -> tuple[str, i
     return "".join(out), i
 
 
-def _parse_field_value(text: str, line: str) -> Any:
+def _parse_field_value(text: str) -> Any:
     if text in ("true", "True", "TRUE", "t", "T"):
         return True
     if text in ("false", "False", "FALSE", "f", "F"):
@@ -289,51 +289,92 @@ def _parse_field_value(text: str, line: str) -> Any:
             return int(text[:-1])
         return float(text)
     except ValueError:
-        raise ValueError(f"line protocol: bad field value {text!r} in {line!r}") from None
+        raise ValueError(f"bad field value {text!r}") from None
 
 
-def parse(line: str) -> tuple[str, dict[str, str], dict[str, Any], int | None]:
-    """Parse one line of line protocol into (measurement, tags, fields, ns or None); raises ValueError if malformed."""
-    n = len(line)
-    measurement, i = _read_escaped(line, 0, ", ", ", ntr")
+Parsed = tuple[str, dict[str, str], dict[str, Any], int | None]
+
+
+def _parse_from(text: str, i: int) -> tuple[Parsed, int]:
+    """Parse the line starting at i; returns it and the index of its ending newline (or len(text))."""
+    n = len(text)
+    start = i
+
+    def error(what: str) -> ValueError:
+        end = text.find("\n", start)
+        return ValueError(f"line protocol: {what} in {text[start : end if end >= 0 else n]!r}")
+
+    measurement, i = _read_escaped(text, i, ", \n", ", ntr")
     if not measurement:
-        raise ValueError(f"line protocol: missing measurement in {line!r}")
+        raise error("missing measurement")
     tags: dict[str, str] = {}
-    while i < n and line[i] == ",":
-        key, i = _read_escaped(line, i + 1, "=, ", ",= ntr")
-        if i >= n or line[i] != "=":
-            raise ValueError(f"line protocol: tag {key!r} without '=' in {line!r}")
-        value, i = _read_escaped(line, i + 1, ", ", ",= ntr")
+    while i < n and text[i] == ",":
+        key, i = _read_escaped(text, i + 1, "=, \n", ",= ntr")
+        if i >= n or text[i] != "=":
+            raise error(f"tag {key!r} without '='")
+        value, i = _read_escaped(text, i + 1, ", \n", ",= ntr")
         tags[key] = value
-    if i >= n or line[i] != " ":
-        raise ValueError(f"line protocol: missing fields in {line!r}")
+    if i >= n or text[i] != " ":
+        raise error("missing fields")
     i += 1
     fields: dict[str, Any] = {}
     while True:
-        key, i = _read_escaped(line, i, "=, ", ",= ntr")
-        if i >= n or line[i] != "=" or not key:
-            raise ValueError(f"line protocol: field without key or '=' in {line!r}")
+        key, i = _read_escaped(text, i, "=, \n", ",= ntr")
+        if i >= n or text[i] != "=" or not key:
+            raise error("field without key or '='")
         i += 1
-        if i < n and line[i] == '"':
-            value, i = _read_escaped(line, i + 1, '"', '"\\')
+        if i < n and text[i] == '"':
+            value, i = _read_escaped(text, i + 1, '"', '"\\')
             if i >= n:
-                raise ValueError(f"line protocol: unterminated string field in {line!r}")
+                raise error("unterminated string field")
             fields[key] = value
             i += 1
         else:
-            start = i
-            while i < n and line[i] not in ", ":
+            value_start = i
+            while i < n and text[i] not in ", \n":
                 i += 1
-            fields[key] = _parse_field_value(line[start:i], line)
-        if i < n and line[i] == ",":
+            try:
+                fields[key] = _parse_field_value(text[value_start:i])
+            except ValueError as exc:
+                raise error(str(exc)) from None
+        if i < n and text[i] == ",":
             i += 1
             continue
         break
     timestamp: int | None = None
-    if i < n:
-        rest = line[i + 1 :]
+    if i < n and text[i] == " ":
+        end = text.find("\n", i)
+        end = n if end < 0 else end
         try:
-            timestamp = int(rest)
+            timestamp = int(text[i + 1 : end])
         except ValueError:
-            raise ValueError(f"line protocol: bad timestamp {rest!r} in {line!r}") from None
-    return measurement, tags, fields, timestamp
+            raise error(f"bad timestamp {text[i + 1 : end]!r}") from None
+        i = end
+    if i < n and text[i] != "\n":
+        raise error(f"unexpected {text[i]!r} after the fields")
+    return (measurement, tags, fields, timestamp), i
+
+
+def parse(line: str) -> Parsed:
+    """Parse one line of line protocol into (measurement, tags, fields, ns or None); raises ValueError if malformed."""
+    parsed, end = _parse_from(line, 0)
+    if end != len(line):
+        raise ValueError(f"line protocol: more than one line in {line[:80]!r}")
+    return parsed
+
+
+def parse_many(text: str) -> list[Parsed]:
+    """Parse a batch of lines (string fields may hold raw newlines); blank lines and # comments are skipped."""
+    out: list[Parsed] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] == "\n":
+            i += 1
+            continue
+        if text[i] == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        parsed, i = _parse_from(text, i)
+        out.append(parsed)
+    return out

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from influxdb_client import Point
 
 from tiro_models.errors import SnapshotError
-from tiro_models.line_protocol import encode, encode_many, parse, timestamp_ns
+from tiro_models.line_protocol import encode, encode_many, parse, parse_many, timestamp_ns
 from tiro_models.records import decompose
 
 EXACT = (
@@ -115,7 +115,19 @@ def test_bad_records_name_the_data_point():
 
 @pytest.mark.parametrize(
     "line",
-    ["", ",a=b f=1", "m", "m,a f=1", "m f", "m f=abc", 'm f="open', "m f=1 notatime"],
+    [
+        "",
+        ",a=b f=1",
+        "m",
+        "m,a f=1",
+        "m f",
+        "m f=",
+        "m f=abc",
+        'm f="open',
+        "m f=1 notatime",
+        "m f=1\nm g=2",
+        'm f="a"x',
+    ],
 )
 def test_parse_rejects_malformed_lines(line):
     with pytest.raises(ValueError):
@@ -187,3 +199,25 @@ def test_encode_then_parse_round_trips(record, measurement):
 def test_equal_numbers_of_different_types_write_different_tags():
     lines = [encode({"field": "F", "value": 1, "q": q}) for q in (1, 1.0, True, "1", 1, True)]
     assert lines == [f"tiro_telemetry,q={t} F=1i" for t in ("1", "1.0", "True", "1", "1", "True")]
+
+
+def test_parse_many_reads_a_batch_with_newlines_inside_strings():
+    records = [
+        {"field": "Note", "value": 'line one\nline two, "quoted"', "a": "x y", "timestamp": 1.5},
+        {"field": "F", "value": math.nan},
+        {"field": "G", "value": 7, "a": "z"},
+    ]
+    text = encode_many(records)
+    assert parse_many("# a comment\n\n" + text + "\n") == [
+        ("tiro_telemetry", {"a": "x y"}, {"Note": 'line one\nline two, "quoted"'}, 1500000000),
+        ("tiro_telemetry", {"a": "z"}, {"G": 7}, None),
+    ]
+    with pytest.raises(ValueError, match="'m g=oops'"):
+        parse_many("m f=1\nm g=oops\n")
+
+
+@settings(max_examples=100)
+@given(st.lists(records, max_size=5))
+def test_encode_many_then_parse_many(batch):
+    lines = [line for line in (encode(r) for r in batch) if line]
+    assert parse_many(encode_many(batch)) == [parse(line) for line in lines]
