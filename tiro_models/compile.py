@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,11 +11,13 @@ from typing import Any
 from .diagnostics import Reporter
 from .errors import InputError, LibraryError, ScenarioError, UsesError
 from .library.asset_type import AssetLibrary, AssetType, ChildDecl
+from .library.python_api import Entity, EntityList
+from .library.python_library import library_from_classes
 from .library.resolve import open_library
 from .scenario import ScenarioDecl, SlotDecl, parse_scenario
 from .spec import PATH_SEP, Model, PointDef, PointSpec, SlotSpec, Source
 from .uses import UseEntry, parse_uses
-from .yaml_io import load_yaml_file
+from .yaml_io import load_yaml_file, parse_yaml
 
 
 @dataclass(slots=True)
@@ -311,4 +313,119 @@ def load_model(
     )
 
 
-__all__ = ["Compiler", "SlotNode", "compile_model", "load_model"]
+__all__ = ["Compiler", "Scenario", "SlotNode", "compile_model", "load_model"]
+
+
+class Scenario:
+    """Tiro 0.13's `Scenario` for scripts: built from YAML or Entity classes; says what the uses require."""
+
+    def __init__(
+        self,
+        *entities: type[Entity],
+        asset_library_path: str | None = None,
+        asset_library_name: str | None = None,
+        **named: type[Entity] | EntityList,
+    ) -> None:
+        slots: dict[str, EntityList] = {cls.__name__: EntityList(cls, faking_number=1) for cls in entities}
+        slots.update(
+            {key: value if isinstance(value, EntityList) else EntityList(value) for key, value in named.items()}
+        )
+        self._library: AssetLibrary | None = None
+        self._doc: dict[str, Any] = {}
+        if slots:
+            self._library = library_from_classes(*{decl.cls for decl in slots.values()}, name="scenario")
+            for key, decl in slots.items():
+                slot: dict[str, Any] = {"$type": decl.cls.__name__}
+                if decl.faking_number is not None and not callable(decl.faking_number):
+                    slot["$number"] = decl.faking_number
+                if decl.ids is not None:
+                    slot["$ids"] = list(decl.ids)
+                self._doc[key] = slot
+        if asset_library_name is not None:
+            self._doc["$asset_library_name"] = asset_library_name
+        if asset_library_path is not None:
+            self._doc["$asset_library_path"] = asset_library_path
+        self._file: str | None = None
+        self._uses_docs: list[Any] = []
+        self._uses_files: list[str | None] = []
+        self._compiled: Model | None = None
+
+    @classmethod
+    def from_yaml(cls, scenario: str | os.PathLike, *uses: str | os.PathLike) -> Scenario:
+        """Each argument is a Path (read from disk) or a str of YAML text, as in Tiro 0.13."""
+        result = cls()
+        if isinstance(scenario, os.PathLike):
+            result._file = os.fspath(scenario)
+            result._doc = load_yaml_file(result._file, ScenarioError)
+        else:
+            result._doc = parse_yaml(scenario, None, ScenarioError)
+        for use in uses:
+            result.requires(yaml=use)
+        return result
+
+    def requires(self, *paths: str, yaml: str | os.PathLike | Any = None) -> Scenario:
+        """Require dotted type paths and/or a uses document (Path, YAML text, or parsed list/mapping)."""
+        if paths:
+            self._uses_docs.append(list(paths))
+            self._uses_files.append(None)
+        if yaml is not None:
+            if isinstance(yaml, os.PathLike):
+                self._uses_docs.append(load_yaml_file(yaml, UsesError))
+                self._uses_files.append(os.fspath(yaml))
+            else:
+                self._uses_docs.append(parse_yaml(yaml, None, UsesError) if isinstance(yaml, str) else yaml)
+                self._uses_files.append(None)
+        self._compiled = None
+        return self
+
+    @property
+    def compiled(self) -> Model:
+        """The compiled model of what is required so far (lenient: unknown leaves are ignored)."""
+        if self._compiled is None:
+            base_dir = Path(self._file).resolve().parent if self._file else None
+            self._compiled = compile_model(
+                self._doc,
+                self._uses_docs,
+                base_dir=base_dir,
+                scenario_file=self._file,
+                uses_files=self._uses_files,
+                warnings=[],
+                library=self._library,
+            )
+        return self._compiled
+
+    @property
+    def uses(self) -> set[str]:
+        """Every raw type path the uses named (unknown ones included, as in Tiro 0.13)."""
+        return set(self.compiled.uses)
+
+    def all_required_paths(self) -> Iterator[str]:
+        """The required type paths, e.g. `DataHall.CRAC.ReturnTemperature`, in uses order."""
+        return iter(self.compiled.points)
+
+    def __getattr__(self, name: str) -> _PathSugar:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _PathSugar(self, (name,))
+
+    def query_data_point_info(self, type_path: str) -> PointDef | None:
+        """The definition of a required data point, or None."""
+        spec = self.compiled.points.get(type_path)
+        return spec.definition if spec is not None else None
+
+
+class _PathSugar:
+    """`scenario.Room.Rack.FrontTemperature.use()`: Tiro 0.13's attribute-chain way to require a type path."""
+
+    def __init__(self, scenario: Scenario, names: tuple[str, ...]) -> None:
+        self._scenario = scenario
+        self._names = names
+
+    def __getattr__(self, name: str) -> _PathSugar:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _PathSugar(self._scenario, (*self._names, name))
+
+    def use(self) -> Scenario:
+        """Require this type path."""
+        return self._scenario.requires(PATH_SEP.join(self._names))

@@ -401,3 +401,9 @@ def test_installed_module_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         {"$asset_library_name": "installed_assets_lib", "A": {"$type": "A"}}, [["A.P"]], base_dir=tmp_path
     )
     assert model.points["A.P"].unit == "W"
+
+
+def test_library_named_with_py_suffix(tmp_path: Path) -> None:
+    write(tmp_path, "suffixed.py", HEADER + "class A(Entity):\n    P: Telemetry(float, 'W')\n")
+    scenario = write(tmp_path, "scenario.yaml", "$asset_library_name: suffixed.py\nA:\n  $type: A\n")
+    assert load_model(scenario, [write(tmp_path, "uses.yaml", "- A.P\n")]).points["A.P"].unit == "W"

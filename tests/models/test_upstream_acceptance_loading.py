@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import confloat
 
-from tiro.core import Entity
-from tiro.core.model import Attribute, Telemetry
+from tiro.core import Entity, Scenario
+from tiro.core.model import Attribute, EntityList, Telemetry
 from tiro_models import compile_model, load_model
 from tiro_models.library import library_from_classes
 from tiro_models.spec import ATTRIBUTE, TELEMETRY, Model
@@ -171,3 +171,41 @@ def test_both_library_forms_of_the_example_agree() -> None:
     assert facts(python) == facts(declarative)
     for path in python.slots:
         assert set(python.slots[path].known_points) == set(declarative.slots[path].known_points)
+
+
+class VRack(Rack):
+    Server: EntityList(Server, faking_number=3)
+
+
+class VRoom(Room):
+    Rack: VRack.many(faking_number=10)
+    Server: Server.many(faking_number=5)
+
+
+def test_vocabulary_through_the_tiro_013_scenario_api() -> None:
+    scenario = Scenario(Room=VRoom)
+    scenario.Room.Rack.FrontTemperature.use()
+    scenario.requires(
+        yaml="- Room:\n  - Rack: [{Server: [CPUTemperature, MemoryTemperature]}]\n  - Temperature\n  - Site\n"
+    )
+    scenario.requires("Room.Server.CPUTemperature", "Room.Nothing")
+    assert list(scenario.all_required_paths()) == [
+        "Room.Rack.FrontTemperature",
+        "Room.Rack.Server.CPUTemperature",
+        "Room.Rack.Server.MemoryTemperature",
+        "Room.Temperature",
+        "Room.Site",
+        "Room.Server.CPUTemperature",
+    ]
+    assert "Room.Nothing" in scenario.uses  # kept, as Tiro 0.13 kept ignored paths
+    assert scenario.compiled.slots["Room.Rack"].number == (10, 10)
+    assert scenario.compiled.slots["Room.Rack.Server"].number == (3, 3)
+    assert scenario.query_data_point_info("Room.Rack.Server.CPUTemperature").default == 10
+    assert scenario.query_data_point_info("Room.Unknown") is None
+
+
+def test_scenario_from_yaml_paths_and_text() -> None:
+    scenario = Scenario.from_yaml(UPSTREAM_TEST / "test-scenario.yaml", UPSTREAM_TEST / "test-use1.yaml")
+    assert list(scenario.all_required_paths()) == USE1_PATHS
+    text = (UPSTREAM_TEST / "test-scenario.yaml").read_text().replace("../demo", str(DATA / "demo"))
+    assert list(Scenario.from_yaml(text, "- Room: [Site]").all_required_paths()) == ["Room.Site"]

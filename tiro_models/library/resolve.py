@@ -37,7 +37,7 @@ def search_roots(library_path: str | None, base_dir: Path | None) -> list[Path]:
 
 
 def _candidates(name: str, root: Path) -> list[Path]:
-    if name.endswith(YAML_SUFFIXES):
+    if name.endswith(YAML_SUFFIXES) or name.endswith(".py"):
         return [root / name]
     parts = name.split(".")
     return [root.joinpath(*parts), root.joinpath(*parts[:-1], parts[-1] + ".py")]
@@ -89,7 +89,7 @@ def open_library(name: str, library_path: str | None = None, base_dir: Path | No
     roots = search_roots(library_path, base_dir)
     location = _locate(name, roots)
     if location is None:
-        installed = None if name.endswith(YAML_SUFFIXES) or library_path else _installed(name)
+        installed = None if name.endswith((*YAML_SUFFIXES, ".py")) else _installed(name)
         if installed is not None:
             return installed
         searched = ", ".join(str(path) for root in roots for path in _candidates(name, root))
@@ -103,8 +103,9 @@ def open_library(name: str, library_path: str | None = None, base_dir: Path | No
             library: AssetLibrary = YamlLibrary(name, location)
         else:
             search_dir = location.parent
-            for _ in name.split(".")[1:]:
-                search_dir = search_dir.parent
+            if location.suffix != ".py" or not name.endswith(".py"):
+                for _ in name.split(".")[1:]:
+                    search_dir = search_dir.parent
             library = import_python_library(name, location, search_dir)
         _cache[key] = library
         return library
