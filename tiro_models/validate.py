@@ -373,6 +373,7 @@ class _Run:
         "bad_times",
         "errors",
         "expected",
+        "flat_input",
         "good_times",
         "invalid",
         "max_age_floor",
@@ -385,6 +386,7 @@ class _Run:
 
     def __init__(self, strict: bool, now: datetime, max_age: float | None, window: tuple[datetime, datetime] | None):
         self.strict = strict
+        self.flat_input = False
         self.errors: list[ValidationError] = []
         self.expected = 0
         self.received = 0
@@ -531,6 +533,8 @@ class _Run:
         low, high = slot.number
         if low <= n <= high:
             return
+        if n < low and self.flat_input and slot.expected_min == 0:
+            return  # flat data cannot show an asset that carries no required point: absence proves nothing
         wanted = str(low) if low == high else f"{low} to {high}"
         parent = PATH_SEP.join(slot_loc[:-1]) or "the root"
         self.error(
@@ -700,6 +704,7 @@ def validate(
     bad_paths: list[str] = []
     if is_flat(snapshot):
         snapshot, bad_paths = nest_flat(snapshot)
+        run.flat_input = True
     checks = compiled_checks(model)
     run.slots(checks.roots, [(snapshot, ())])
     if any(key not in model.roots for key in snapshot):

@@ -148,3 +148,19 @@ def test_missing_slot_expected_uses_the_number_minimum() -> None:
     assert _errors(result) == [("Hall.h.Rack", "missing")]
     assert result.counts == {"expected": 7, "received": 1, "missing": 6, "invalid": 0, "unknown": 0}
     assert result.completeness == pytest.approx(1 / 7)
+
+
+def test_flat_input_does_not_count_assets_that_carry_no_required_point() -> None:
+    model = make_model(
+        {
+            "Hall": {
+                "children": {
+                    "Row": {"number": (2, 2), "children": {"Rack": {"number": (0, 1), "points": {"P": ranged()}}}}
+                }
+            }
+        }
+    )
+    flat = {"Hall.h.Row.row_0.Rack.rack_0.Telemetry.P": dict(DP)}  # row_1 has no rack, so no point shows it
+    assert validate(model, flat, strict=True).valid
+    nested = {"Hall": {"h": {"Row": {"row_0": {"Rack": {"rack_0": {"Telemetry": {"P": dict(DP)}}}}}}}}
+    assert _errors(validate(model, nested, strict=True)) == [("Hall.h.Row", "count")]
