@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -208,32 +209,31 @@ class Compiler:
             child = roots.get(name) if node is None else node.child(name)
             if child is None:
                 if node is None or not node.broken:  # a broken node's unknown $type was reported already
-                    self._unknown(entry, node, name, index)
+                    self._unknown(entry, node, name, index, roots)
                 return None
             spec = self._slot(child, spec, model)
             node = child
         return (node, spec) if node is not None and spec is not None else None
 
-    def _unknown(self, entry: UseEntry, node: SlotNode | None, name: str, index: int) -> None:
+    def _unknown(self, entry: UseEntry, node: SlotNode | None, name: str, index: int, roots: dict) -> None:
         where = "the scenario's top level" if node is None else f"{node.type_path} ({'/'.join(node.type_names)})"
-        if index < len(entry.names) - 1:
+        path = PATH_SEP.join(entry.names)
+        leaf = index == len(entry.names) - 1
+        children = list(roots if node is None else {**node.declared_children, **node.children})
+        candidates = children + (list(node.known) if leaf and node is not None else [])
+        close = difflib.get_close_matches(name, candidates, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        if not leaf:
             is_point = node is not None and name in node.known
             what = "a data point, not a child slot" if is_point else "no child slot"
-            message = f"{PATH_SEP.join(entry.names)}: {name!r} is {what} of {where}"
+            message = f"{path}: {name!r} is {what} of {where}{hint}"
             self.reporter.error(UsesError, message, entry.file, entry.line_of(index))
         elif self.strict:
-            self.reporter.error(
-                UsesError,
-                f"{PATH_SEP.join(entry.names)}: unknown data point or child {name!r} of {where}",
-                entry.file,
-                entry.line,
-            )
+            message = f"{path}: unknown data point or child {name!r} of {where}{hint}"
+            self.reporter.error(UsesError, message, entry.file, entry.line)
         else:
-            self.reporter.warning(
-                f"{PATH_SEP.join(entry.names)}: unknown data point or child {name!r} of {where} (ignored)",
-                entry.file,
-                entry.line,
-            )
+            message = f"{path}: unknown data point or child {name!r} of {where}{hint} (ignored)"
+            self.reporter.warning(message, entry.file, entry.line)
 
     @staticmethod
     def _slot(node: SlotNode, parent: SlotSpec | None, model: Model) -> SlotSpec:

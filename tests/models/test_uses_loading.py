@@ -165,3 +165,11 @@ def test_missing_uses_file(files, tmp_path: Path) -> None:
 def test_a_single_uses_path_is_accepted(files, tmp_path: Path) -> None:
     (tmp_path / "one.yaml").write_text("- Hall.Temperature\n")
     assert list(load_model(tmp_path / "scenario.yaml", tmp_path / "one.yaml").points) == ["Hall.Temperature"]
+
+
+def test_close_names_are_suggested(files) -> None:
+    with pytest.raises(UsesError, match="did you mean 'Rack'"):
+        files("- Hall:\n  - Rakc: [Power]\n")
+    warnings: list[str] = []
+    files("- Hall:\n  - Rack: [Powr]\n", warnings=warnings)
+    assert "did you mean 'Power'" in warnings[0]
