@@ -9,6 +9,7 @@ import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import repeat
 from operator import truediv
@@ -97,11 +98,14 @@ def value_column(spec: PointSpec, rng: random.Random, value_range: Any = None) -
         return lambda n: [_plain(faker()) for _ in range(n)]
     kind = d.kind
     if kind == "any":
-        kind, options = _kind_of_annotation(d.py_type)
+        kind, options, limits = _kind_of_annotation(d.py_type)
         if kind == "enum":
             return lambda n: choices(options, k=n)
         if kind == "none":
             return lambda n: [None] * n
+        if limits:
+            # Generate from the annotation's own constraints, e.g. confloat(ge=0, le=50) kept as kind "any".
+            spec = replace(spec, definition=replace(d, kind=kind, **limits))
     numeric = _numeric_range(value_range)
     if kind == "float":
         grid = _float_grid(spec, numeric)
@@ -130,20 +134,22 @@ def value_column(spec: PointSpec, rng: random.Random, value_range: Any = None) -
     return lambda n: choices(pool, k=n)
 
 
-def _kind_of_annotation(annotation: Any) -> tuple[str, tuple[Any, ...]]:
-    """Map an arbitrary pydantic annotation to a generatable kind through its JSON Schema (best effort)."""
+def _kind_of_annotation(annotation: Any) -> tuple[str, tuple[Any, ...], dict[str, float]]:
+    """Map an arbitrary pydantic annotation to a kind, enum options and numeric limits via its JSON Schema."""
     if annotation is None:
-        return "str", ()
+        return "str", (), {}
     try:
         from pydantic import TypeAdapter
 
         schema = TypeAdapter(annotation).json_schema()
     except Exception:
-        return "none", ()
+        return "none", (), {}
     if "enum" in schema:
-        return "enum", tuple(schema["enum"])
+        return "enum", tuple(schema["enum"]), {}
     kinds = {"number": "float", "integer": "int", "boolean": "bool", "string": "str", "null": "none"}
-    return kinds.get(schema.get("type"), "none"), ()
+    keywords = {"minimum": "ge", "maximum": "le", "exclusiveMinimum": "gt", "exclusiveMaximum": "lt"}
+    limits = {name: schema[key] for key, name in keywords.items() if isinstance(schema.get(key), int | float)}
+    return kinds.get(schema.get("type"), "none"), (), limits
 
 
 class Mocker:

@@ -234,3 +234,23 @@ def test_example_compact_form() -> None:
         "SupplyTemperature",
         "ReturnTemperature",
     }
+
+
+def test_kind_any_uses_the_annotations_constraints() -> None:
+    from pydantic import confloat, conint
+
+    model = make_model(
+        {
+            "Hall": {
+                "number": (100, 100),
+                "points": {
+                    "T": point("Telemetry", "any", py_type=confloat(ge=20, le=21)),
+                    "C": point("Telemetry", "any", py_type=conint(gt=5, lt=8)),
+                },
+            }
+        }
+    )
+    flat = Mocker(instantiate(model), seed=1).flat(now=NOW)
+    assert all(20 <= dp["value"] <= 21 for p, dp in flat.items() if p.endswith(".T"))
+    assert {dp["value"] for p, dp in flat.items() if p.endswith(".C")} <= {6, 7}
+    assert validate(model, flat, strict=True).valid
