@@ -407,3 +407,20 @@ def test_library_named_with_py_suffix(tmp_path: Path) -> None:
     write(tmp_path, "suffixed.py", HEADER + "class A(Entity):\n    P: Telemetry(float, 'W')\n")
     scenario = write(tmp_path, "scenario.yaml", "$asset_library_name: suffixed.py\nA:\n  $type: A\n")
     assert load_model(scenario, [write(tmp_path, "uses.yaml", "- A.P\n")]).points["A.P"].unit == "W"
+
+
+def test_unrelated_annotations_are_ignored_and_broken_declarations_reported(tmp_path: Path) -> None:
+    body = (
+        "from __future__ import annotations\n"
+        + HEADER
+        + "\nclass A(Entity):\n    note: Undefined\n    P: Telemetry(float)\n"
+    )
+    write(tmp_path, "annotated_lib.py", body)
+    scenario = write(tmp_path, "scenario.yaml", "$asset_library_name: annotated_lib\nA:\n  $type: A\n")
+    assert list(load_model(scenario, [write(tmp_path, "uses.yaml", "- A.P\n")]).points) == ["A.P"]
+    body = "from __future__ import annotations\n" + HEADER + "\nclass A(Entity):\n    P: Telemetry(Missing)\n"
+    write(tmp_path, "annotated_bad.py", body)
+    scenario = write(tmp_path, "bad.yaml", "$asset_library_name: annotated_bad\nA:\n  $type: A\n")
+    with pytest.raises(LibraryError, match="cannot evaluate") as info:
+        load_model(scenario, [])
+    assert info.value.line == 9

@@ -269,18 +269,18 @@ class PythonLibrary(AssetLibrary):
             for klass in reversed(cls.__mro__):
                 if issubclass(klass, Entity) and klass is not Entity:
                     self._read_class(klass, points, children, aliases)
+            for alias_name, (alias, where) in aliases.items():
+                target = points.get(alias.name)
+                if target is None:
+                    raise LibraryError(
+                        f"{cls.__name__}.{alias_name}: Alias({alias.name!r}) names no data point of {cls.__name__}",
+                        where.file,
+                        where.line,
+                    )
+                points[alias_name] = replace(target, name=alias_name, source=where)
         except BaseException:
             del self._types[cls]
             raise
-        for alias_name, (alias, where) in aliases.items():
-            target = points.get(alias.name)
-            if target is None:
-                raise LibraryError(
-                    f"{cls.__name__}.{alias_name}: Alias({alias.name!r}) names no data point of {cls.__name__}",
-                    where.file,
-                    where.line,
-                )
-            points[alias_name] = replace(target, name=alias_name, source=where)
         return result
 
     def _read_class(
@@ -333,6 +333,8 @@ class PythonLibrary(AssetLibrary):
         try:
             return eval(annotation, namespace)
         except Exception as exc:
+            if "(" not in annotation:
+                return None  # an ordinary type annotation that is no declaration: not ours to judge
             line = self._lines.lookup(file, klass.__qualname__, name)
             raise LibraryError(
                 f"{klass.__name__}.{name}: cannot evaluate annotation {annotation!r}: {exc}", file, line
