@@ -149,26 +149,28 @@ class _TagPlan:
         self.texts: dict[Any, str] = {}  # tag values -> escaped ",k=v..." text
 
     def add(self, values: tuple[Any, ...]) -> str:
-        """Render the tag text of these values and cache it when every value is a str or None."""
-        text = self.render(values)
-        # Only str/None keys: 1, 1.0 and True are equal dict keys but write different tag text.
-        if all(v is None or type(v) is str for v in values):
+        """Render the tag text of these values, caching it when every value is a str or None."""
+        # Only str/None keys are cached: 1, 1.0 and True are equal dict keys but write different tag text.
+        cache = _tag_value_cache
+        parts: list[str] = []
+        cacheable = True
+        for prefix, tag_value in zip(self.prefixes, values, strict=True):
+            if tag_value is None:
+                continue
+            if type(tag_value) is not str:
+                cacheable = False
+                tag_value = str(tag_value)
+            escaped = cache.get(tag_value)
+            if escaped is None:
+                escaped = _escape_tag_value(tag_value)
+            if escaped:
+                parts.append(prefix + escaped)
+        text = "".join(parts)
+        if cacheable:
             if len(self.texts) >= _TAGS_CACHE_LIMIT:
                 self.texts.clear()
             self.texts[values] = text
         return text
-
-    def render(self, values: tuple[Any, ...]) -> str:
-        """The escaped tag text (",k=v,...") of tag values in this plan's key order."""
-        parts: list[str] = []
-        for prefix, tag_value in zip(self.prefixes, values, strict=True):
-            if tag_value is None:
-                continue
-            escaped = _escape_tag_value(tag_value if type(tag_value) is str else str(tag_value))
-            if escaped:
-                parts.append(prefix)
-                parts.append(escaped)
-        return "".join(parts)
 
 
 # Plans by (field_name, field_value), then by the record's keys in order; the default pair skips one lookup.
@@ -224,8 +226,10 @@ def encode(
         plan = _new_plan(record, field_name, field_value)
     values = plan.getter(record)
     try:
-        tags = plan.texts[values]
-    except (KeyError, TypeError):
+        tags = plan.texts.get(values)
+    except TypeError:  # an unhashable tag value
+        tags = None
+    if tags is None:
         tags = plan.add(values)
     measurement_text = _measurement_cache.get(measurement)
     if measurement_text is None:
