@@ -6,6 +6,8 @@ Vocabulary (tiro-upstream §3.1):
 - type path: the types only, plus the point name for a data point, ``DataHall.CRAC.ReturnTemperature``.
 
 Segments are never escaped (as upstream), so a type, id or name must not contain ".": joining such a segment raises.
+A path whose second-to-last segment is `Telemetry`/`Attribute` is read as a data-point path, so asset types must not be
+named like a category (records.decompose rejects them).
 """
 
 from __future__ import annotations
