@@ -1,0 +1,5 @@
+"""Aggregators: terminal sinks."""
+
+from karez.aggregator.base import AggregatorBase
+
+__all__ = ["AggregatorBase"]

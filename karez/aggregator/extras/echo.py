@@ -1,0 +1,21 @@
+"""The `echo` aggregator: print what arrives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+
+from karez.aggregator.base import AggregatorBase
+
+_console = Console()
+
+
+class Aggregator(AggregatorBase):
+    """Prints every received item."""
+
+    def process(self, payload: Any) -> None:
+        """Print `<name>:` then the payload."""
+        _console.print(f"[bold]{self.name}:[/bold]")
+        _console.print(payload)
+        _console.print()

@@ -1,0 +1,361 @@
+"""The `karez` command line: deploy, test, collect, plugins, plugin-doc."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from karez.nats_options import NatsOptions, resolve_address
+from karez.plugins import KINDS, PluginError, all_plugins, search_plugins
+from karez.settings import ConfigError, default_config_files, load_settings, role_configs
+
+app = typer.Typer(add_completion=False, help="Karez-compatible role runtime on NATS.")
+out = Console()
+err = Console(stderr=True)
+
+ConfigOpt = typer.Option(None, "-c", "--config", help="Config file (repeatable; later top-level keys win).")
+PluginOpt = typer.Option("plugins", "-p", "--plugin-directory", help="Directory with <kind>/<type>.py plugins.")
+LevelOpt = typer.Option("WARNING", "-l", "--logging-level", help="Logging level.")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.WARNING),
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]{message}[/red]", highlight=False)
+    return typer.Exit(code)
+
+
+def _load(configs: list[str] | None, plugin_dir: str, env_prefix: str | None = "KAREZ_"):
+    files = list(configs or default_config_files())
+    try:
+        settings = load_settings(files, env_prefix=env_prefix)
+        plugins = all_plugins(plugin_dir)
+    except (ConfigError, PluginError) as e:
+        raise _fail(str(e)) from None
+    return files, settings, plugins
+
+
+def _validate_or_exit(settings: Any, plugins: Any) -> None:
+    from karez.validation import validate_config
+
+    report = validate_config(settings, plugins)
+    for warning in report.warnings:
+        err.print(f"[yellow]WARNING: {warning}[/yellow]", highlight=False)
+    if not report.ok:
+        for error in report.errors:
+            err.print(f"[red]ERROR: {error}[/red]", highlight=False)
+        raise typer.Exit(2)
+
+
+def _loadbalance_configs(configs: list[str]) -> list[str]:
+    host = socket.gethostname()
+    index = host.rsplit("-", 1)[-1]
+    if "-" not in host or not index.isdigit():
+        raise _fail(f"Load balance mode needs a hostname ending in -<N>, got {host!r}")
+    return [str(Path(c) / f"{index}.yaml") for c in configs]
+
+
+@app.command()
+def deploy(
+    config: list[str] = ConfigOpt,
+    plugin_directory: str = PluginOpt,
+    nats_addr: str = typer.Option(None, "-a", "--nats-addr", help="NATS URL(s), comma-separated."),
+    logging_level: str = LevelOpt,
+    dispatcher: bool = typer.Option(False, "-d", "--dispatcher", help="Start dispatchers."),
+    connector: bool = typer.Option(False, "-n", "--connector", help="Start connectors."),
+    converter: bool = typer.Option(False, "-v", "--converter", help="Start converters."),
+    aggregator: bool = typer.Option(False, "-g", "--aggregator", help="Start aggregators."),
+    loadbalance: bool = typer.Option(False, "-b", "--loadbalance", help="Use <config dir>/<N>.yaml (StatefulSet)."),
+    embedded_nats: bool = typer.Option(False, "--embedded-nats/--no-embedded-nats", help="Start a local nats-server."),
+    stats: bool = typer.Option(False, "--stats/--no-stats", help="Print per-role counters periodically and at exit."),
+    durable: bool = typer.Option(False, "--durable/--no-durable", help="JetStream durable consumers for all roles."),
+    shared_connection: bool = typer.Option(
+        True, "--shared-connection/--connection-per-role", help="One NATS connection for all roles."
+    ),
+    metrics_interval: float = typer.Option(10.0, "--metrics-interval", help="Seconds between metrics publishes."),
+    user: str = typer.Option(None, "--user", envvar="KAREZ_NATS_USER"),
+    password: str = typer.Option(None, "--password", envvar="KAREZ_NATS_PASSWORD"),
+    token: str = typer.Option(None, "--token", envvar="KAREZ_NATS_TOKEN"),
+    creds: str = typer.Option(None, "--creds", help="NATS credentials file."),
+    tls_ca: str = typer.Option(None, "--tls-ca"),
+    tls_cert: str = typer.Option(None, "--tls-cert"),
+    tls_key: str = typer.Option(None, "--tls-key"),
+) -> None:
+    """Run the configured roles until SIGTERM/SIGINT, then drain."""
+    _setup_logging(logging_level)
+    if loadbalance:
+        config = _loadbalance_configs(list(config or ["config"]))
+    files, settings, plugins = _load(config, plugin_directory)
+    _validate_or_exit(settings, plugins)
+    selected = tuple(
+        k for k, on in zip(KINDS, (dispatcher, connector, converter, aggregator), strict=True) if on
+    ) or tuple(KINDS)
+    out.print(f"[KAREZ] Configurations: {files}.", highlight=False)
+    asyncio.run(
+        _deploy(
+            settings,
+            plugins,
+            selected,
+            nats_addr,
+            embedded_nats,
+            dict(
+                user=user,
+                password=password,
+                token=token,
+                creds_file=creds,
+                tls_ca=tls_ca,
+                tls_cert=tls_cert,
+                tls_key=tls_key,
+            ),
+            dict(
+                shared_connection=shared_connection,
+                durable=durable,
+                metrics_interval=metrics_interval,
+                print_stats=stats,
+            ),
+        )
+    )
+
+
+async def _deploy(settings, plugins, kinds, nats_addr, embedded, auth, runtime_kwargs) -> None:
+    from karez.embedded_nats import EmbeddedNats
+    from karez.runtime import Runtime, build_roles
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+
+    def on_signal() -> None:
+        if stop.is_set() and main_task is not None:
+            main_task.cancel()  # a second signal: stop draining
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    server = None
+    if embedded:
+        server = await EmbeddedNats().__aenter__()
+        address = server.url
+    else:
+        address = resolve_address(nats_addr)
+    options = NatsOptions.from_address(address, **auth)
+    out.print(f"[KAREZ] NATS address: {options.display()}.", highlight=False)
+    try:
+        try:
+            roles = build_roles(settings, plugins, kinds, address)
+        except ConfigError as e:
+            raise _fail(str(e)) from None
+
+        def launched(kind: str, n: int) -> None:
+            out.print(f"[KAREZ] Launched {n} {kind.capitalize()}s.", highlight=False)
+
+        runtime = Runtime(roles, options, on_launched=launched, **runtime_kwargs)
+        await runtime.run_until(stop)
+        out.print("[KAREZ] Stopped after draining.", highlight=False)
+    finally:
+        if server is not None:
+            await server.__aexit__(None, None, None)
+
+
+def _names(value: str | None) -> list[str]:
+    return [n.strip() for n in (value or "").split(",") if n.strip()]
+
+
+def _find_role(settings: Any, plugins: Any, kind: str, name: str) -> Any:
+    for cfg in role_configs(settings, kind):
+        if (cfg.get("name") or cfg.get("type")) == name:
+            cls = plugins[kind].get(cfg.get("type"))
+            if cls is None:
+                err.print(f"Cannot find {kind.capitalize()} type {cfg.get('type')}.")
+                return None
+            return cls(cfg, nats_addr=None)
+    err.print(f"Cannot find {kind.capitalize()} named {name}")
+    return None
+
+
+def _emit_result(result: Any, output: str | None, as_json: bool) -> None:
+    text = json.dumps(result, indent=2, default=str)
+    if output:
+        Path(output).write_text(text + "\n")
+    elif as_json:
+        print(text)
+    else:
+        out.print_json(text)
+
+
+@app.command()
+def test(
+    config: list[str] = ConfigOpt,
+    plugin_directory: str = PluginOpt,
+    dispatcher: str = typer.Option(None, "-d", "--dispatcher", help="Dispatcher names (comma-separated)."),
+    connector: str = typer.Option(None, "-n", "--connector", help="Connector names (comma-separated)."),
+    converter: str = typer.Option(None, "-v", "--converter", help="Converter names (comma-separated)."),
+    input_file: str = typer.Option(None, "-i", "--input", help="JSON file with the initial payload."),
+    output: str = typer.Option(None, "-o", "--output", help="Write the final items as JSON here."),
+    logging_level: str = LevelOpt,
+    verbose: bool = typer.Option(False, "--verbose/--no-verbose", help="Show every item at each hop."),
+    follow_next: bool = typer.Option(True, "--follow/--no-follow", help="Follow converter/next links to the end."),
+    as_json: bool = typer.Option(False, "--json/--no-json", help="Machine-readable output."),
+) -> None:
+    """Run roles offline (no NATS) and print the resulting items."""
+    _setup_logging(logging_level)
+    _, settings, plugins = _load(config, plugin_directory, env_prefix=None)
+    initial = json.loads(Path(input_file).read_text()) if input_file else None
+    try:
+        result = asyncio.run(
+            _test_chain(settings, plugins, dispatcher, connector, converter, initial, verbose, follow_next)
+        )
+    except ConfigError as e:
+        raise _fail(str(e)) from None
+    if as_json or output:
+        _emit_result([{"subject": s, "payload": p} for s, p in result], output, True)
+    else:
+        from karez.offline import display_payload
+
+        payloads = [display_payload(p) for _, p in result]
+        _emit_result(payloads[0] if len(payloads) == 1 else payloads, None, False)
+
+
+async def _test_chain(settings, plugins, dispatchers, connectors, converters, initial, verbose, follow_next):
+    from karez.offline import dispatch, display_payload, follow, run_role
+
+    def show(role: Any, outputs: list) -> None:
+        if verbose:
+            err.print(f"[bold]After {role.TYPE.upper()} {role.name} ({len(outputs)} items):[/bold]")
+            for subject, payload in outputs:
+                err.print(f"  -> {subject}", highlight=False)
+                err.print(display_payload(payload))
+            err.print()
+
+    current: list[tuple[str, Any]] = [("input", initial)] if initial is not None else []
+    for name in _names(dispatchers):
+        role = _find_role(settings, plugins, "dispatcher", name)
+        if role is not None:
+            current = [(role.connector_topic(role.target), m) for m in await dispatch(role)]
+            show(role, current)
+    for name in _names(connectors):
+        role = _find_role(settings, plugins, "connector", name)
+        if role is not None:
+            messages = [p if isinstance(p, dict) and "tasks" in p else {"tasks": p} for _, p in current]
+            current = await run_role(role, messages)
+            show(role, current)
+    for name in _names(converters):
+        role = _find_role(settings, plugins, "converter", name)
+        if role is not None:
+            current = await run_role(role, [p for _, p in current])
+            show(role, current)
+    if follow_next:
+        by_name = {}
+        for cfg in role_configs(settings, "converter"):
+            cls = plugins["converter"].get(cfg.get("type"))
+            if cls is not None:
+                by_name[cfg.get("name") or cfg.get("type")] = cls(cfg, nats_addr=None)
+        current = await follow(current, by_name, show)
+    return current
+
+
+@app.command()
+def collect(
+    config: list[str] = ConfigOpt,
+    plugin_directory: str = PluginOpt,
+    input_file: str = typer.Option(None, "-i", "--input", help="Unused; kept for compatibility."),
+    output: str = typer.Option(None, "-o", "--output", help="Write the items as JSON here."),
+    logging_level: str = LevelOpt,
+    verbose: bool = typer.Option(False, "--verbose/--no-verbose"),
+    as_json: bool = typer.Option(False, "--json/--no-json", help="Machine-readable output."),
+) -> None:
+    """Run the single dispatcher and its connector offline and print every fetched item."""
+    _setup_logging(logging_level)
+    _, settings, plugins = _load(config, plugin_directory, env_prefix=None)
+    dispatchers = role_configs(settings, "dispatcher")
+    if len(dispatchers) != 1:
+        raise _fail("FAIL: Multiple dispatcher found." if dispatchers else "FAIL: No dispatcher found.", 1)
+    dcfg = dispatchers[0]
+    dcls = plugins["dispatcher"].get(dcfg.get("type"))
+    if dcls is None:
+        raise _fail(f"Cannot find Dispatcher type {dcfg.get('type')}.", 1)
+    disp = dcls(dcfg, nats_addr=None)
+    connectors = role_configs(settings, "connector")
+    ccfg = next((c for c in connectors if (c.get("name") or c.get("type")) == disp.target), None)
+    if ccfg is None:
+        raise _fail(f"Cannot find config for Connector {disp.target}", 1)
+    ccls = plugins["connector"].get(ccfg.get("type"))
+    if ccls is None:
+        raise _fail(f"Cannot find Connector type {ccfg.get('type')}.", 1)
+    conn = ccls(ccfg, nats_addr=None)
+
+    async def run() -> list[Any]:
+        items: list[Any] = []
+        batches = await disp.process(None)
+        if verbose:
+            err.print(f"Dispatcher result received (result: {str(batches)[:32]}...).")
+        for batch in batches:
+            fetched = await conn.process(batch["tasks"])
+            if verbose:
+                err.print(f"Connector result received (result: {str(fetched)[:32]}...).")
+            items.extend(fetched)
+        return items
+
+    _emit_result(asyncio.run(run()), output, as_json)
+
+
+@app.command()
+def plugins(plugin_directory: str = PluginOpt) -> None:
+    """List the available plugin types of every kind."""
+    try:
+        table = all_plugins(plugin_directory)
+    except PluginError as e:
+        raise _fail(str(e)) from None
+    for kind in KINDS:
+        out.print(f"[bold][{kind.capitalize()}][/bold]")
+        for name, cls in sorted(table[kind].items()):
+            out.print(f"   [green]{name}[/green]: ", end="", highlight=False)
+            out.print(cls.role_description(), markup=False, highlight=False)
+        out.print()
+
+
+@app.command("plugin-doc")
+def plugin_doc(
+    kind: str = typer.Argument(..., help="dispatcher, connector, converter or aggregator"),
+    name: str = typer.Argument(..., help="Plugin type name"),
+    plugin_directory: str = PluginOpt,
+) -> None:
+    """Describe a plugin type and its configuration options."""
+    kind = kind.lower()
+    if kind not in KINDS:
+        raise _fail(f"Unknown kind {kind!r}: use one of {', '.join(KINDS)}.", 1)
+    try:
+        table = search_plugins(plugin_directory, kind)
+    except PluginError as e:
+        raise _fail(str(e)) from None
+    cls = table.get(name)
+    if cls is None:
+        raise _fail(f"Cannot find {kind.capitalize()} called {name}.", 1)
+    out.print(f"[{kind.capitalize()}] {name}: {cls.role_description()}", markup=False, highlight=False)
+    out.print("Configuration Options:")
+    for line in cls.config_docs():
+        out.print(line, markup=False, highlight=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""`ConverterBase`: turn one item into 0..N items and route them along `next`."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from karez.config import OptionalConfigEntity
+from karez.role import RoleBase, merged_outputs
+from karez.utils import resolve_items
+
+
+def next_targets(role: RoleBase) -> list[Any]:
+    """The `next` key as a list; empty means "to aggregators"."""
+    value = role.raw_config.get("next")
+    if not value:
+        return [None]
+    return [value] if isinstance(value, str) else list(value)
+
+
+class ConverterBase(RoleBase):
+    """Converts items; sync or async `convert`, generators and async generators all work."""
+
+    TYPE = "converter"
+
+    @classmethod
+    def config_entities(cls):
+        """`next`: converter names (null entries mean "to aggregators")."""
+        yield from super().config_entities()
+        yield OptionalConfigEntity("next", None, "Converter names to send results to")
+
+    @property
+    def listens(self) -> bool:
+        """Converters subscribe to their subject."""
+        return True
+
+    def convert(self, payload: Any) -> Any:
+        """Yield converted items (plugins implement this)."""
+        raise NotImplementedError
+
+    async def process(self, payload: Any) -> Any:
+        """`convert(payload)`, or [] when it raised synchronously."""
+        try:
+            result = self.convert(payload)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+        except Exception as e:
+            self.log_exception(e, "Error converting")
+            return []
+
+    async def convert_items(self, payload: Any, subject: str) -> list[Any]:
+        """All outputs for one input; errors while iterating a generator are logged, the input yields nothing."""
+        try:
+            return await resolve_items(await self.process(payload))
+        except Exception as e:
+            self.log_exception(e, f"Error converting message from {subject}")
+            return []
+
+    async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
+        """Convert each input and route outputs with meta merged from the input."""
+        targets = next_targets(self)
+        outputs: list[tuple[str, Any]] = []
+        for payload in items:
+            if not isinstance(payload, dict):
+                self.stats.dropped += 1
+                self.log("error", f"Dropped a non-object item on {subject}")
+                continue
+            results = await self.convert_items(payload, subject)
+            if results:
+                outputs.extend(merged_outputs(self, results, payload, targets))
+        return outputs

@@ -1,0 +1,5 @@
+"""Dispatchers: timers that send task batches to connectors."""
+
+from karez.dispatcher.base import DispatcherBase
+
+__all__ = ["DispatcherBase"]

@@ -1,0 +1,124 @@
+"""`DispatcherBase`: load entities on a drift-free timer and publish task batches to one connector."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from typing import Any
+
+from karez.config import ConfigEntity, OptionalConfigEntity
+from karez.role import RoleBase
+from karez.utils import resolve_items
+
+MODES = ("burst", "rand", "even", "rand_mixed", "even_mixed")
+
+
+class DispatcherBase(RoleBase):
+    """Periodically loads entities and sends them in batches to a connector."""
+
+    TYPE = "dispatcher"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.interval = float(self.config.interval)
+        self.target = self.config.connector
+        self._pending: set[asyncio.Task] = set()
+        self._round = 0
+        self._seq = 0
+        self._boot = time.time_ns()
+
+    @classmethod
+    def config_entities(cls):
+        """Timer and batching keys."""
+        yield from super().config_entities()
+        yield ConfigEntity("interval", "Seconds between two dispatch rounds")
+        yield ConfigEntity("connector", "Name of the connector receiving the tasks")
+        yield OptionalConfigEntity("batch_size", 1, "Entities per task message")
+        yield OptionalConfigEntity("mode", "burst", "burst, rand, even, rand_mixed or even_mixed")
+        yield OptionalConfigEntity("shuffle", False, "Shuffle the order of batches")
+
+    async def load_entities(self) -> list[Any]:
+        """Return the entities of one round (plugins implement this)."""
+        raise NotImplementedError
+
+    def divide_tasks(self, entities: list[Any]):
+        """Yield `{"tasks": slice}` batches of `batch_size` entities."""
+        size = max(1, int(self.config.batch_size or 1))
+        for i in range(0, len(entities), size):
+            yield {"tasks": entities[i : i + size]}
+
+    async def process(self, _: Any = None) -> list[dict]:
+        """All task batches of one round."""
+        entities = await resolve_items(self.load_entities())
+        batches = list(self.divide_tasks(entities))
+        if self.config.shuffle:
+            random.shuffle(batches)
+        return batches
+
+    def _decide_wait_time(self, index: int, total: int) -> float:
+        mode = str(self.config.mode or "burst").lower()
+        if mode.endswith("_mixed"):
+            if self._round == 0:
+                return 0.0
+            mode = mode[: -len("_mixed")]
+        if mode == "rand":
+            return random.uniform(0, self.interval)
+        if mode == "even":
+            return index * self.interval / max(total, 1)
+        return 0.0
+
+    async def wait_and_publish(self, topic: str, content: Any, wait_time: float) -> None:
+        """Publish `content` after `wait_time` seconds."""
+        if wait_time > 0:
+            await asyncio.sleep(wait_time)
+        self._seq += 1
+        msg_id = f"{self.name}:{self._boot}:{self._seq}" if self.durable else None
+        await self.emit([(topic, content)], msg_id)
+        self.log("info", f"{len(content.get('tasks', []))} tasks published to {topic}.")
+
+    def _track(self, task: asyncio.Task) -> None:
+        self._pending.add(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.log_exception(task.exception(), "Delayed publish failed")
+
+    async def dispatch_round(self) -> None:
+        """Load entities and schedule this round's batches."""
+        try:
+            batches = await self.process(None)
+        except Exception as e:
+            self.log_exception(e, "Error loading entities")
+            return
+        topic = self.connector_topic(self.target)
+        for i, batch in enumerate(batches):
+            wait = self._decide_wait_time(i, len(batches))
+            if wait <= 0:
+                await self.wait_and_publish(topic, batch, 0)
+            else:
+                self._track(asyncio.create_task(self.wait_and_publish(topic, batch, wait)))
+        await self.flush()
+
+    async def run(self) -> None:
+        """Dispatch on a monotonic grid: round k starts at start + k*interval, skipping missed ticks."""
+        await self.start()
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
+        while True:
+            await self.dispatch_round()
+            self._round += 1
+            next_tick += self.interval
+            now = loop.time()
+            if next_tick <= now:  # a slow round: skip the ticks we missed instead of bursting
+                missed = int((now - next_tick) // self.interval) + 1
+                next_tick += missed * self.interval
+            await asyncio.sleep(next_tick - now)
+
+    async def drain(self) -> None:
+        """Let delayed publishes of the current round finish, then flush."""
+        if self._pending:
+            await asyncio.wait(set(self._pending), timeout=self.interval + 1)
+        await self.flush()

@@ -1,0 +1,197 @@
+"""Durable mode: JetStream work-queue streams, durable pull consumers, ack after downstream PubAcks, DLQ."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+
+from karez import codec
+
+BACKOFF = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)
+DUPLICATE_WINDOW = 120.0
+_CAPTURE_TTL = 30.0
+_captured: dict[str, tuple[float, bool]] = {}
+
+
+def kind_token(role: Any) -> str:
+    """`aggregator` for aggregators (upstream's TYPE has a typo), else the role TYPE."""
+    return "aggregator" if role.TYPE == "aggregrator" else role.TYPE
+
+
+def stream_for(role: Any) -> tuple[str, str, str]:
+    """(stream name, subject filter, durable consumer name) of a role."""
+    if kind_token(role) == "aggregator":
+        category = role.config.category
+        queue = role.subscribe_queue
+        return f"KAREZ_CATEGORY_{category}", f"karez.{category}.>", f"aggregator_{queue}"
+    kind = kind_token(role)
+    return f"KAREZ_{kind.upper()}_{role.name}", role.subscribe_topic, f"{kind}_{role.name}"
+
+
+async def ensure_stream(js: Any, name: str, subject: str) -> None:
+    """Create the work-queue stream if it does not exist (concurrent creators are fine)."""
+    try:
+        await js.stream_info(name)
+        return
+    except NotFoundError:
+        pass
+    config = StreamConfig(
+        name=name,
+        subjects=[subject],
+        retention=RetentionPolicy.WORK_QUEUE,
+        storage=StorageType.FILE,
+        duplicate_window=DUPLICATE_WINDOW,
+    )
+    try:
+        await js.add_stream(config)
+    except BadRequestError:
+        await js.stream_info(name)  # created meanwhile by another process
+    _captured.clear()
+
+
+async def is_captured(js: Any, subject: str) -> bool:
+    """Whether a JetStream stream stores `subject` (cached for 30 s)."""
+    now = time.monotonic()
+    hit = _captured.get(subject)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    try:
+        await js.find_stream_name_by_subject(subject)
+        found = True
+    except NotFoundError:
+        found = False
+    _captured[subject] = (now + _CAPTURE_TTL, found)
+    return found
+
+
+async def publish_bodies(
+    role: Any, bodies: list[tuple[str, bytes, int]], msg_id: str | None, wait: bool = True
+) -> list[asyncio.Future]:
+    """Publish encoded bodies: JetStream (with `Nats-Msg-Id`) where a stream captures the subject, else core."""
+    js = role.nc.jetstream()
+    futures: list[asyncio.Future] = []
+    for i, (subject, body, count) in enumerate(bodies):
+        if await is_captured(js, subject):
+            headers = {"Nats-Msg-Id": f"{msg_id}:{i}"} if msg_id else None
+            futures.append(await js.publish_async(subject, body, headers=headers))
+        else:
+            await role.nc.publish(subject, body)
+        role.stats.published += count
+    if wait and futures:
+        await asyncio.gather(*futures)
+    return futures
+
+
+class DurableLink:
+    """Consumes a role's subject through a durable pull consumer and acks only after success."""
+
+    def __init__(self, fetch_batch: int = 256, ack_wait: float = 30.0) -> None:
+        self.fetch_batch = fetch_batch
+        self.ack_wait = ack_wait
+        self.role: Any = None
+        self.psub: Any = None
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+
+    async def start(self, role: Any) -> None:
+        """Create stream and consumer, then start the fetch loop."""
+        self.role = role
+        role.raise_errors = True
+        js = role.nc.jetstream()
+        stream, subject, durable = stream_for(role)
+        await ensure_stream(js, stream, subject)
+        config = ConsumerConfig(
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait,
+            max_deliver=-1,  # we count deliveries ourselves to dead-letter with the error
+            max_ack_pending=max(1024, self.fetch_batch * 4),
+        )
+        self.psub = await js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
+        self._stopping = False
+        self._task = asyncio.create_task(self._loop(), name=f"durable:{role.name}")
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            try:
+                msgs = await self.psub.fetch(self.fetch_batch, timeout=0.5)
+            except (TimeoutError, NatsTimeoutError):
+                continue
+            except Exception as e:
+                if self._stopping:
+                    return
+                self.role.log("warning", f"JetStream fetch failed: {type(e).__name__}: {e}")
+                await asyncio.sleep(0.5)  # back off while the server is unreachable
+                continue
+            await self.handle_batch(msgs)
+
+    async def handle_batch(self, msgs: list[Any]) -> None:
+        """Process fetched messages, wait for downstream PubAcks, then ack (or nak / dead-letter)."""
+        role = self.role
+        pending: list[tuple[Any, list[asyncio.Future]]] = []
+        for msg in msgs:
+            items = role.decode(msg)
+            if items is None:
+                await self.dead_letter(msg, "message is not JSON")
+                continue
+            role.stats.received += len(items)
+            try:
+                outputs = await role.handle_items(items, msg.subject)
+                bodies = role.encode_outputs(outputs)
+                seq = msg.metadata.sequence.stream
+                futures = await publish_bodies(role, bodies, f"{role.name}:{seq}", wait=False)
+            except Exception as e:
+                await self.retry_or_dead_letter(msg, e)
+                continue
+            pending.append((msg, futures))
+        for msg, futures in pending:
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            failure = next((r for r in results if isinstance(r, BaseException)), None)
+            if failure is None:
+                await msg.ack()
+            else:
+                await self.retry_or_dead_letter(msg, failure)
+        await role.flush()
+
+    async def retry_or_dead_letter(self, msg: Any, error: BaseException) -> None:
+        """Nak with backoff, or dead-letter after `max_deliver` deliveries."""
+        role = self.role
+        deliveries = msg.metadata.num_delivered
+        role.log("warning", f"Failed message on {msg.subject} (delivery {deliveries}): {type(error).__name__}: {error}")
+        if deliveries >= int(role.config.max_deliver or 1):
+            await self.dead_letter(msg, f"{type(error).__name__}: {error}")
+        else:
+            await msg.nak(delay=BACKOFF[min(deliveries, len(BACKOFF)) - 1])
+
+    async def dead_letter(self, msg: Any, error: str) -> None:
+        """Publish the message and its error on `karez.dlq.<kind>.<name>`, then ack the original."""
+        role = self.role
+        body = {
+            "subject": msg.subject,
+            "error": error,
+            "role": role.name,
+            "deliveries": msg.metadata.num_delivered,
+            "stream_sequence": msg.metadata.sequence.stream,
+            "data": msg.data.decode(errors="replace"),
+        }
+        await role.nc.publish(f"karez.dlq.{kind_token(role)}.{role.name}", codec.dumps(body))
+        role.stats.dropped += 1
+        await msg.ack()
+
+    async def stop(self) -> None:
+        """Finish the current batch and stop fetching (unacked messages are redelivered later)."""
+        self._stopping = True
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=30)
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+        if self.psub is not None:
+            try:
+                await self.psub.unsubscribe()
+            except Exception:
+                pass

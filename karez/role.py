@@ -1,0 +1,377 @@
+"""`RoleBase`: config, meta helpers, subjects, NATS connection, receiving and publishing (core or durable)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+from karez import codec
+from karez.config import ConfigEntity, ConfigurableBase, OptionalConfigEntity
+from karez.nats_options import NatsOptions, connect
+from karez.stats import RoleStats
+
+logger = logging.getLogger("karez")
+
+DEFAULT_CATEGORY = "telemetry"
+META_KEY = "_karez"
+
+
+class RoleBase(ConfigurableBase):
+    """Base of dispatchers, connectors, converters and aggregators (upstream `karez.role.RoleBase`)."""
+
+    TYPE = "role"
+    CHECKING_STATUS_INTERVAL = 10
+
+    def __init__(self, role_config: Any, nats_addr: str | None = "nats://localhost:4222") -> None:
+        super().__init__(role_config)
+        self.name: str = self.config.name
+        self.nc_addr = nats_addr
+        self.nats_options: NatsOptions | None = None
+        self.nc: Any = None
+        self.sub: Any = None
+        self.stats = RoleStats()
+        self.durable: Any = None  # a karez.durable.DurableLink when consuming through JetStream
+        self.owns_connection = True
+        self.raise_errors = False  # durable mode: failures must reach the consumer to be retried
+        self._batch = bool(self.config.batch)
+        self._log_name = f"{type(self).__name__}[{self.name}]"
+
+    @classmethod
+    def config_entities(cls):
+        """`type` (required) and `name` (defaults to `type`), plus runtime options."""
+        yield from super().config_entities()
+        type_entity = ConfigEntity("type", "Type of the role")
+        yield type_entity
+        yield OptionalConfigEntity("name", type_entity, "Name of the role instance")
+        yield OptionalConfigEntity("batch", False, "Publish a JSON array of items per message")
+        yield OptionalConfigEntity("durable", None, "Consume through a JetStream durable consumer")
+        yield OptionalConfigEntity("max_deliver", 5, "Durable mode: deliveries before dead-lettering")
+
+    @classmethod
+    def role_description(cls) -> str:
+        """One line shown by `karez plugins`."""
+        doc = inspect.getdoc(cls) or ""
+        return doc.splitlines()[0] if doc else cls.__name__
+
+    def __repr__(self) -> str:
+        return self._log_name
+
+    # ----- meta helpers (upstream semantics, pop_meta fixed) -----
+    @staticmethod
+    def get_meta(d: dict, key: str, default: Any = None) -> Any:
+        """`d._karez[key]` or default."""
+        return d.get(META_KEY, {}).get(key, default)
+
+    @staticmethod
+    def update_meta(d: dict, **kv: Any) -> dict:
+        """Update `d._karez` in place (creating it) and return `d`."""
+        meta = d.get(META_KEY)
+        if meta is None:
+            meta = d[META_KEY] = {}
+        meta.update(kv)
+        return d
+
+    @staticmethod
+    def copy_meta(new: dict, old: dict, clear_old: bool = False) -> dict:
+        """Shallow copy of `new` whose meta is `old` meta overridden by `new` meta; `new` is not mutated."""
+        out = dict(new)
+        out[META_KEY] = {**old.get(META_KEY, {}), **new.get(META_KEY, {})}
+        if clear_old:
+            old.pop(META_KEY, None)
+        return out
+
+    @staticmethod
+    def clear_meta(d: dict) -> dict:
+        """Remove `_karez` from `d` and return `d`."""
+        d.pop(META_KEY, None)
+        return d
+
+    @staticmethod
+    def pop_meta(d: dict, key: str, default: Any = None) -> Any:
+        """Remove and return `d._karez[key]` (upstream popped the top-level key)."""
+        return d.get(META_KEY, {}).pop(key, default)
+
+    # ----- subjects -----
+    @property
+    def subscribe_topic(self) -> str:
+        """Subject this role listens on."""
+        return f"karez.{self.TYPE}.{self.name}"
+
+    @property
+    def subscribe_queue(self) -> str:
+        """Queue group shared by instances with the same name."""
+        return f"{self.TYPE}.{self.name}"
+
+    @staticmethod
+    def connector_topic(name: str) -> str:
+        """Subject of a connector."""
+        return f"karez.connector.{name}"
+
+    @staticmethod
+    def converter_topic(name: str) -> str:
+        """Subject of a converter."""
+        return f"karez.converter.{name}"
+
+    def aggregator_topic(self, data: Any, default_category: str = DEFAULT_CATEGORY) -> str:
+        """`karez.<category>.<this role's name>`."""
+        category = self.get_meta(data, "category", default_category) if isinstance(data, dict) else None
+        return f"karez.{category or default_category}.{self.name}"
+
+    # ----- logging -----
+    def log(self, level: str | int, msg: str, retry_idx: int | None = None) -> None:
+        """Log with the `Class[name]:` prefix."""
+        if retry_idx is not None:
+            msg = f"{msg} (retrying {retry_idx})"
+        lvl = level if isinstance(level, int) else logging.getLevelName(str(level).upper())
+        logger.log(lvl if isinstance(lvl, int) else logging.INFO, "%s:%s", self._log_name, msg)
+
+    def log_exception(self, e: BaseException, msg: str | None = None) -> None:
+        """Log an exception with its type and text (and re-raise it in durable mode, for retries)."""
+        self.stats.errors += 1
+        text = f"{type(e).__name__}: {e}"
+        logger.error("%s:%s%s", self._log_name, f"{msg}: " if msg else "", text)
+        if self.raise_errors:
+            raise e
+
+    # ----- NATS -----
+    async def error_cb(self, e: Exception) -> None:
+        """nats-py error callback."""
+        self.log("warning", f"NATS error: {type(e).__name__}: {e}")
+
+    async def disconnected_cb(self) -> None:
+        """nats-py disconnect callback; subscriptions are restored by the library on reconnect."""
+        self.log("warning", "Disconnected from NATS.")
+
+    async def reconnected_cb(self) -> None:
+        """nats-py reconnect callback."""
+        url = getattr(self.nc, "connected_url", None)
+        self.log("warning", f"Reconnected to NATS at {getattr(url, 'netloc', url)}.")
+
+    async def closed_cb(self) -> None:
+        """The client was closed; the next `async_ensure_init` builds a new one."""
+        self.log("info", "NATS connection closed.")
+
+    async def async_ensure_init(self) -> bool:
+        """Connect once; afterwards nats-py reconnects by itself (forever)."""
+        if self.nc is not None and not self.nc.is_closed:
+            return True
+        options = self.nats_options or NatsOptions.from_address(self.nc_addr)
+        try:
+            self.nc = await connect(
+                options,
+                name=self.name,
+                error_cb=self.error_cb,
+                disconnected_cb=self.disconnected_cb,
+                reconnected_cb=self.reconnected_cb,
+                closed_cb=self.closed_cb,
+            )
+            self.owns_connection = True
+            return True
+        except Exception as e:
+            self.log_exception(e, "Error in connecting to NATS")
+            return False
+
+    async def subscribe(self) -> None:
+        """Subscribe to `subscribe_topic` in queue group `subscribe_queue` (once: no leak on reconnect)."""
+        if self.sub is not None:
+            return
+        self.sub = await self.nc.subscribe(self.subscribe_topic, queue=self.subscribe_queue, cb=self._on_message)
+
+    async def start(self) -> None:
+        """Connect and, for subscribing kinds, register the subscription (flushed so it is active)."""
+        if not await self.async_ensure_init():
+            raise ConnectionError(f"{self._log_name}: cannot connect to NATS")
+        if self.listens:
+            if self.durable is not None:
+                await self.durable.start(self)
+            else:
+                await self.subscribe()
+                await self.nc.flush()
+
+    @property
+    def listens(self) -> bool:
+        """Whether this role consumes messages from NATS."""
+        return False
+
+    async def run(self) -> None:
+        """Long-running part of the role; subscribers just wait, their work happens in callbacks."""
+        await self.start()
+        await asyncio.Event().wait()
+
+    async def drain(self) -> None:
+        """Stop receiving, finish what was received, publish its results."""
+        if self.durable is not None:
+            await self.durable.stop()
+        elif self.sub is not None:
+            await self.flush()
+            try:
+                await asyncio.wait_for(self.sub.drain(), timeout=30)
+            except Exception as e:  # already closed
+                self.log("debug", f"drain: {e}")
+            pending = getattr(self.sub, "_wait_for_msgs_task", None)
+            if pending is not None and not pending.done():
+                await asyncio.wait([pending], timeout=30)
+            self.sub = None
+        await self.flush()
+
+    async def close(self) -> None:
+        """Close this role's own connection and clients."""
+        if self.owns_connection and self.nc is not None and not self.nc.is_closed:
+            await self.nc.close()
+
+    async def flush(self) -> None:
+        """Make sure everything published so far reached the server."""
+        if self.nc is not None and self.nc.is_connected:
+            try:
+                await self.nc.flush(timeout=5)
+            except Exception as e:
+                self.log("warning", f"flush failed: {type(e).__name__}: {e}")
+
+    async def publish(self, topic: str, payload: Any, **kw: Any) -> None:
+        """Publish one payload (`_as_is` honoured) on `topic`."""
+        await self.nc.publish(topic, codec.encode_payload(payload), **kw)
+        self.stats.published += 1
+
+    def encode_outputs(self, outputs: list[tuple[str, Any]]) -> list[tuple[str, bytes, int]]:
+        """`(subject, body, item count)`: one body per item, or one array per subject with `batch: true`."""
+        if self._batch:
+            grouped: dict[str, list[Any]] = {}
+            for subject, payload in outputs:
+                grouped.setdefault(subject, []).append(payload)
+            return [(s, codec.encode_batch(items), len(items)) for s, items in grouped.items()]
+        encode = codec.encode_payload
+        return [(s, encode(p), 1) for s, p in outputs]
+
+    async def emit(self, outputs: list[tuple[str, Any]], msg_id: str | None = None) -> None:
+        """Publish routed outputs (JetStream with dedupe ids when durable)."""
+        if not outputs:
+            return
+        bodies = self.encode_outputs(outputs)
+        if self.durable is not None or msg_id is not None:
+            from karez.durable import publish_bodies
+
+            await publish_bodies(self, bodies, msg_id)
+            return
+        publish = self.nc.publish
+        for subject, body, count in bodies:
+            await publish(subject, body)
+            self.stats.published += count
+
+    # ----- receiving -----
+    async def _on_message(self, msg: Any) -> None:
+        """Core subscription callback: never lets an exception escape (a bad message must not kill the role)."""
+        try:
+            await self._subscribe_handler(msg)
+        except Exception as e:
+            self.log_exception(e, f"Error handling message on {msg.subject}")
+
+    def decode(self, msg: Any) -> list[Any] | None:
+        """Items carried by a message, or None (counted as dropped) when it is not JSON."""
+        try:
+            return codec.split_items(codec.loads(msg.data))
+        except ValueError as e:
+            self.stats.dropped += 1
+            self.log("error", f"Dropped non-JSON message on {msg.subject}: {e}")
+            return None
+
+    async def _subscribe_handler(self, msg: Any) -> None:
+        """Decode, handle, publish; durable consumers call `handle_items` themselves."""
+        items = self.decode(msg)
+        if items is None:
+            return
+        self.stats.received += len(items)
+        await self.emit(await self.handle_items(items, msg.subject))
+
+    async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
+        """Process received items and return `(subject, payload)` outputs (kinds override)."""
+        raise NotImplementedError
+
+    async def process(self, payload: Any) -> Any:
+        """Kind-specific processing hook."""
+        raise NotImplementedError
+
+
+class RestfulRoleMixin(ConfigurableBase):
+    """REST settings and one reused `httpx.AsyncClient` per role."""
+
+    @classmethod
+    def config_entities(cls):
+        """REST keys of upstream Karez."""
+        yield from super().config_entities()
+        yield ConfigEntity("base_url", "Base URL of the REST API")
+        yield OptionalConfigEntity("security", None, "Security settings, only {type: basic, username, password}")
+        yield OptionalConfigEntity("connection_args", {}, "Extra keyword arguments for httpx.AsyncClient")
+        yield OptionalConfigEntity("retry", 3, "Attempts of try_request")
+        yield OptionalConfigEntity("max_keepalive_connections", 10, "HTTP keep-alive connections")
+        yield OptionalConfigEntity("max_connections", 100, "Maximum concurrent HTTP connections")
+
+    _http_client: httpx.AsyncClient | None = None
+    _semaphore: asyncio.Semaphore | None = None
+
+    def build_http_client(self) -> httpx.AsyncClient:
+        """A new client with base_url, basic auth, limits and `connection_args`."""
+        security = self.config.security
+        auth = None
+        if security:
+            if str(security.get("type", "")).lower() != "basic":
+                raise NotImplementedError(f"Unsupported security type: {security.get('type')}")
+            auth = httpx.BasicAuth(security.get("username"), security.get("password"))
+        limits = httpx.Limits(
+            max_keepalive_connections=self.config.max_keepalive_connections,
+            max_connections=self.config.max_connections,
+        )
+        args = dict(self.config.connection_args or {})
+        return httpx.AsyncClient(base_url=self.config.base_url, auth=auth, limits=limits, **args)
+
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        """The role's shared HTTP client, created on first use."""
+        if self._http_client is None or self._http_client.is_closed:
+            self._http_client = self.build_http_client()
+        return self._http_client
+
+    @property
+    def semaphore(self) -> asyncio.Semaphore:
+        """Bounds concurrent `try_request` calls to `max_connections`."""
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.config.max_connections)
+        return self._semaphore
+
+    async def try_request(self, client: httpx.AsyncClient, url: str, **kwargs: Any) -> Any:
+        """GET `url` with up to `retry` attempts; the JSON body on 200, else None."""
+        attempts = max(1, int(self.config.retry or 1))
+        for i in range(attempts):
+            last = i == attempts - 1
+            try:
+                async with self.semaphore:
+                    r = await client.get(url, **kwargs)
+                if r.status_code == 200:
+                    return r.json()
+                self.log("error" if last else "warning", f"GET {url} returned {r.status_code}", i)
+            except Exception as e:
+                self.log("error" if last else "warning", f"GET {url} failed: {type(e).__name__}: {e}", i)
+            if not last:
+                await asyncio.sleep(1)
+        return None
+
+    async def close_http_client(self) -> None:
+        """Close the shared HTTP client."""
+        if self._http_client is not None:
+            await self._http_client.aclose()
+            self._http_client = None
+
+
+def merged_outputs(role: RoleBase, items: Iterable[dict], source: dict, targets: list[Any]) -> list[tuple]:
+    """Route converter outputs: each truthy target gets the meta-merged item, falsy ones the aggregator."""
+    out: list[tuple[str, Any]] = []
+    for target in targets:
+        for item in items:
+            merged = role.copy_meta(item, source) if isinstance(item, dict) else item
+            subject = role.converter_topic(target) if target else role.aggregator_topic(merged)
+            out.append((subject, merged))
+    return out

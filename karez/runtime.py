@@ -1,0 +1,233 @@
+"""Run the roles of a configuration in one asyncio process: ordered start, supervision, metrics, drain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from karez import codec
+from karez.converter.base import next_targets
+from karez.durable import DurableLink, kind_token
+from karez.nats_options import NatsOptions, connect
+from karez.plugins import KINDS
+from karez.role import RoleBase
+from karez.settings import ConfigError, role_configs
+
+logger = logging.getLogger("karez")
+
+START_ORDER = ("aggregator", "converter", "connector", "dispatcher")
+RESTART_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+def build_roles(
+    settings: Mapping[str, Any],
+    plugins: Mapping[str, Mapping[str, type]],
+    kinds: tuple[str, ...] = KINDS,
+    nats_addr: str | None = None,
+) -> dict[str, list[RoleBase]]:
+    """Instantiate the roles of the selected kinds; construction errors name the role and its file:line."""
+    roles: dict[str, list[RoleBase]] = {kind: [] for kind in KINDS}
+    for kind in kinds:
+        for i, cfg in enumerate(role_configs(settings, kind)):
+            type_name = cfg.get("type")
+            cls = plugins[kind].get(type_name)
+            where = f"{getattr(cfg, 'origin', '') or kind + 's'}[{i}]"
+            if cls is None:
+                raise ConfigError(f"{where}: Cannot find {kind.capitalize()} plugin: {type_name}")
+            try:
+                roles[kind].append(cls(cfg, nats_addr=nats_addr))
+            except Exception as e:
+                raise ConfigError(f"{where}: cannot create {kind} {type_name!r}: {e}") from e
+    return roles
+
+
+def converter_drain_order(converters: list[RoleBase]) -> list[RoleBase]:
+    """Converters ordered upstream first (by `next` links), so drained outputs still find a subscriber."""
+    by_name = {c.name: c for c in converters}
+    indegree = {c.name: 0 for c in converters}
+    for c in converters:
+        for t in next_targets(c):
+            if t in indegree:
+                indegree[t] += 1
+    ready = [n for n, d in indegree.items() if d == 0]
+    order: list[str] = []
+    while ready:
+        n = ready.pop(0)
+        order.append(n)
+        for t in next_targets(by_name[n]):
+            if t in indegree:
+                indegree[t] -= 1
+                if indegree[t] == 0:
+                    ready.append(t)
+    order += [n for n in indegree if n not in order]
+    seen: set[int] = set()
+    result = []
+    for n in order:
+        for c in converters:
+            if c.name == n and id(c) not in seen:
+                seen.add(id(c))
+                result.append(c)
+    return result
+
+
+class Runtime:
+    """All roles of one deploy process."""
+
+    def __init__(
+        self,
+        roles: dict[str, list[RoleBase]],
+        options: NatsOptions,
+        shared_connection: bool = True,
+        durable: bool = False,
+        metrics_interval: float = 10.0,
+        print_stats: bool = False,
+        on_launched: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.roles = roles
+        self.options = options
+        self.shared_connection = shared_connection
+        self.durable = durable
+        self.metrics_interval = metrics_interval
+        self.print_stats = print_stats
+        self.on_launched = on_launched
+        self.nc: Any = None
+        self._supervisors: list[asyncio.Task] = []
+        self._metrics_task: asyncio.Task | None = None
+
+    def all_roles(self) -> list[tuple[str, RoleBase]]:
+        """(kind, role) pairs in start order."""
+        return [(kind, role) for kind in START_ORDER for role in self.roles.get(kind, [])]
+
+    async def _connection_error(self, e: Exception) -> None:
+        logger.warning("NATS error: %s: %s", type(e).__name__, e)
+
+    async def _disconnected(self) -> None:
+        logger.warning("Disconnected from NATS.")
+
+    async def _reconnected(self) -> None:
+        url = getattr(self.nc, "connected_url", None)
+        logger.warning("Reconnected to NATS at %s.", getattr(url, "netloc", url))
+
+    async def start(self) -> None:
+        """Connect, then start aggregators → converters → connectors → dispatchers, each subscribed and flushed."""
+        if self.shared_connection:
+            self.nc = await connect(
+                self.options,
+                name="karez",
+                error_cb=self._connection_error,
+                disconnected_cb=self._disconnected,
+                reconnected_cb=self._reconnected,
+            )
+        for kind in START_ORDER:
+            roles = self.roles.get(kind, [])
+            for role in roles:
+                role.nats_options = self.options
+                if self.nc is not None:
+                    role.nc = self.nc
+                    role.owns_connection = False
+                wants_durable = role.config.durable
+                if role.listens and (wants_durable if wants_durable is not None else self.durable):
+                    role.durable = DurableLink()
+                await role.start()
+            if roles and self.on_launched:
+                self.on_launched(kind, len(roles))
+        for kind, role in self.all_roles():
+            self._supervisors.append(asyncio.create_task(self._supervise(role), name=f"{kind}:{role.name}"))
+        if self.metrics_interval > 0:
+            self._metrics_task = asyncio.create_task(self._metrics_loop())
+
+    async def _supervise(self, role: RoleBase) -> None:
+        """Run a role; restart it with backoff when it crashes, without touching the others."""
+        failures = 0
+        while True:
+            try:
+                await role.run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                delay = RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)]
+                failures += 1
+                role.stats.restarts += 1
+                role.stats.errors += 1
+                logger.error("%s crashed (%s: %s); restarting in %.1fs", role, type(e).__name__, e, delay)
+                await asyncio.sleep(delay)
+
+    def stats_snapshot(self) -> list[dict[str, Any]]:
+        """Counters of every role."""
+        return [{"kind": kind_token(role), "name": role.name, **role.stats.as_dict()} for _, role in self.all_roles()]
+
+    def format_stats(self) -> str:
+        """Human-readable counters, one line per role."""
+        return "\n".join(
+            f"[KAREZ] {s['kind']} {s['name']}: received={s['received']} published={s['published']} "
+            f"errors={s['errors']} dropped={s['dropped']} restarts={s['restarts']}"
+            for s in self.stats_snapshot()
+        )
+
+    async def publish_metrics(self) -> None:
+        """Publish each role's counters on `karez.metrics.<kind>.<name>`."""
+        for kind, role in self.all_roles():
+            nc = role.nc
+            if nc is not None and nc.is_connected:
+                body = {"kind": kind, "name": role.name, **role.stats.as_dict()}
+                await nc.publish(f"karez.metrics.{kind}.{role.name}", codec.dumps(body))
+
+    async def _metrics_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.metrics_interval)
+            try:
+                await self.publish_metrics()
+            except Exception as e:
+                logger.warning("Cannot publish metrics: %s: %s", type(e).__name__, e)
+            if self.print_stats:
+                print(self.format_stats(), flush=True)
+
+    async def shutdown(self) -> None:
+        """Graceful drain: upstream roles stop first, each finishes and publishes what it received."""
+        if self._metrics_task is not None:
+            self._metrics_task.cancel()
+        dispatcher_tasks = [t for t in self._supervisors if t.get_name().startswith("dispatcher:")]
+        for t in dispatcher_tasks:
+            t.cancel()
+        order = (
+            self.roles.get("dispatcher", [])
+            + self.roles.get("connector", [])
+            + converter_drain_order(self.roles.get("converter", []))
+            + self.roles.get("aggregator", [])
+        )
+        for role in order:
+            try:
+                await asyncio.wait_for(role.drain(), timeout=60)
+            except Exception as e:
+                logger.warning("%s: drain failed: %s: %s", role, type(e).__name__, e)
+        for t in self._supervisors:
+            t.cancel()
+        await asyncio.gather(*self._supervisors, return_exceptions=True)
+        try:
+            await self.publish_metrics()
+        except Exception:
+            pass
+        for _, role in self.all_roles():
+            try:
+                await role.close()
+            except Exception as e:
+                logger.warning("%s: close failed: %s", role, e)
+        if self.nc is not None and not self.nc.is_closed:
+            try:
+                await self.nc.flush(timeout=5)
+            except Exception as e:
+                logger.warning("final flush failed: %s: %s", type(e).__name__, e)
+            await self.nc.close()
+        if self.print_stats:
+            print(self.format_stats(), flush=True)
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        """Start, wait for `stop`, then drain."""
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.shutdown()
