@@ -653,35 +653,35 @@ def is_flat(snapshot: Mapping[str, Any]) -> bool:
 
 def nest_flat(flat: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Nest a flat `{dp path: DP}` mapping; returns the nested snapshot and the keys that are not dp paths."""
-    root: dict[str, Any] = {}
     bad: list[str] = []
-    entities: dict[str, dict[str, Any]] = {}  # asset path -> its entity dict, so each asset is nested only once
-    categories = CATEGORIES
+    # First gather points per "<asset path>.<Category>" prefix (one rpartition per point), then nest each prefix once.
+    by_prefix: dict[str, dict[str, Any]] = {}
     for path, dp in flat.items():
-        if not isinstance(path, str):
+        if path.__class__ is not str:
             bad.append(str(path))
             continue
-        name_at = path.rfind(PATH_SEP)
-        category_at = path.rfind(PATH_SEP, 0, name_at)
-        asset = path[:category_at]
-        entity = entities.get(asset)
-        if entity is None:
-            parts = asset.split(PATH_SEP)
-            if category_at <= 0 or len(parts) % 2 or path[category_at + 1 : name_at] not in categories:
-                bad.append(path)
-                continue
-            entity = root
-            for i in range(0, len(parts), 2):
-                entity = entity.setdefault(parts[i], {}).setdefault(parts[i + 1], {})
-            entities[asset] = entity
-        category = path[category_at + 1 : name_at]
-        points = entity.get(category)
+        prefix, _, name = path.rpartition(PATH_SEP)
+        points = by_prefix.get(prefix)
         if points is None:
-            if category not in categories:
-                bad.append(path)
-                continue
-            points = entity[category] = {}
-        points[path[name_at + 1 :]] = dp
+            points = by_prefix[prefix] = {}
+        points[name] = dp
+    root: dict[str, Any] = {}
+    for prefix, points in by_prefix.items():
+        asset, _, category = prefix.rpartition(PATH_SEP)
+        parts = asset.split(PATH_SEP)
+        if not asset or category not in CATEGORIES or len(parts) % 2:
+            bad.extend(f"{prefix}{PATH_SEP}{name}" if prefix else name for name in points)
+            continue
+        entity: Any = root
+        for i in range(0, len(parts), 2):
+            slot_map = entity.setdefault(parts[i], {})
+            entity = slot_map.setdefault(parts[i + 1], {}) if slot_map.__class__ is dict else None
+            if entity.__class__ is not dict:
+                break  # a path running through a data point: reported as not a dp path below
+        if entity.__class__ is not dict or category in entity:
+            bad.extend(f"{prefix}{PATH_SEP}{name}" for name in points)
+            continue
+        entity[category] = points
     return root, bad
 
 

@@ -304,3 +304,19 @@ def test_collector_accepts_sub_snapshots_at_any_depth(model) -> None:
     assert sorted(by_category.snapshot()) == sorted(p for p in whole.snapshot() if p.startswith(CRAC))
     with pytest.raises(SnapshotError):
         whole.collect("DataHall.data_hall_0", 5)
+
+
+def test_flat_paths_running_through_a_data_point_are_not_a_crash(model) -> None:
+    flat = {
+        f"{CRAC}.Telemetry.ActivePower": 5,
+        f"{CRAC}.Telemetry.ActivePower.Telemetry.Z": {"value": 1},
+        f"{CRAC}.Telemetry.ActivePower.x.Telemetry.Z": {"value": 1},
+        "DataHall.data_hall_0.Telemetry": 3,
+        "nodots": 1,
+    }
+    result = validate(model, flat, strict=True)
+    assert not result.valid
+    assert ("DataHall.data_hall_0.CRAC.crac_0.Telemetry.ActivePower", "type_error.dict") in [
+        (e.path, e.type) for e in result.errors
+    ]
+    assert {e.path for e in result.errors if e.type == "unknown_point"} >= {"nodots", "DataHall.data_hall_0.Telemetry"}

@@ -114,3 +114,25 @@ def test_one_value_out_of_range_is_reported_at_exactly_that_path(tree, seed, pic
     result = validate(model, flat)
     assert [(e.path, e.type) for e in result.errors] == [(path, kind)]
     assert result.counts["invalid"] == 1
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=20,
+)
+KEYS = st.sampled_from(["DataHall", "data_hall_0", "CRAC", "crac_0", "Rack", "rack_0", "Telemetry", "ActivePower"])
+PATHS = st.lists(KEYS, min_size=1, max_size=8).map(".".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    snapshot=st.dictionaries(KEYS, JSON, max_size=4) | st.dictionaries(PATHS, JSON, max_size=6),
+    strict=st.booleans(),
+)
+def test_arbitrary_input_never_crashes(snapshot, strict) -> None:
+    from _h2b_factory import datahall
+
+    result = validate(datahall(), snapshot, strict=strict, max_age=10, window=(NOW, NOW))
+    assert isinstance(result.to_dict()["valid"], bool)
+    assert 0 <= result.completeness <= 1
