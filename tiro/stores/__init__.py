@@ -1,0 +1,1 @@
+"""Telemetry and graph stores chosen by URL: sqlite (embedded default), InfluxDB, ArangoDB."""
