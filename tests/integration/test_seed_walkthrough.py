@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tiro.mock.app import create_app
+from tiro.mock.app import create_asgi
 from tiro.mock.server import BackgroundServer
 from tiro.mock.service import example_service
 
@@ -25,7 +25,7 @@ def _karez(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedPr
 
 @pytest.fixture
 def mock_url():
-    with BackgroundServer(create_app(example_service(seed=21))) as server:
+    with BackgroundServer(create_asgi(example_service(seed=21))) as server:
         yield server.url
 
 
@@ -159,7 +159,7 @@ aggregators:
 
 
 def test_faulty_mock_windows_are_invalid_and_name_paths(walkthrough, tmp_path, nats_server):
-    with BackgroundServer(create_app(example_service(seed=5, faulty=0.3))) as server:
+    with BackgroundServer(create_asgi(example_service(seed=5, faulty=0.3))) as server:
         folder = walkthrough(tmp_path, server.url)
         config = folder / "config" / "karez.yaml"
         config.write_text(config.read_text().replace("interval: 10", "interval: 1"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tiro.mock.app import create_app
+from tiro.mock.app import create_asgi
 from tiro.mock.server import BackgroundServer
 from tiro.mock.service import example_service
 from tiro_models.validate import validate
@@ -69,7 +69,7 @@ def test_values_routes_without_reference(mock_server):
 def test_values_routes_with_reference(tmp_path):
     reference = tmp_path / "ref.yaml"
     reference.write_text("uuid_map:\n  u-1: DataHall.data_hall_0.CRAC.crac_0.ActivePower\n")
-    with BackgroundServer(create_app(example_service(seed=2, reference=reference))) as server:
+    with BackgroundServer(create_asgi(example_service(seed=2, reference=reference))) as server:
         assert httpx.get(f"{server.url}/values/").json() == ["u-1"]
         value = httpx.get(f"{server.url}/values/u-1").json()
         assert isinstance(value, float) and 0 <= value <= 1000
@@ -78,7 +78,7 @@ def test_values_routes_with_reference(tmp_path):
 @pytest.mark.parametrize("rate", [0.5])
 def test_faulty_mock_serves_bad_values(rate):
     service = example_service(seed=4, faulty=rate)
-    with BackgroundServer(create_app(service)) as server:
+    with BackgroundServer(create_asgi(service)) as server:
         paths = httpx.get(f"{server.url}/points/").json()
         served = httpx.get(f"{server.url}/points/", params={"values": "true"}).json()
     withheld = [p for p in paths if p not in served]

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tiro.examples import example_dir
-from tiro.mock.app import create_app
+from tiro.mock.app import create_asgi
 from tiro.mock.server import BackgroundServer
 from tiro.mock.service import example_service
 from tiro.plugins.karez import (
@@ -34,7 +34,7 @@ def reference(tmp_path):
 
 @pytest.fixture
 def mock(reference):
-    with BackgroundServer(create_app(example_service(seed=8, reference=reference))) as server:
+    with BackgroundServer(create_asgi(example_service(seed=8, reference=reference))) as server:
         yield server
 
 

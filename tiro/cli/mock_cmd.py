@@ -32,7 +32,7 @@ def serve(
     """Serve mock data over HTTP (Tiro 0.13 routes plus /points/batch and /points/?values=true)."""
     import uvicorn
 
-    from tiro.mock.app import create_app
+    from tiro.mock.app import create_asgi
     from tiro.mock.service import build_service
 
     warnings: list[str] = []
@@ -51,7 +51,7 @@ def serve(
     for warning in warnings:
         typer.secho(f"warning: {warning}", err=True, fg=typer.colors.YELLOW)
     typer.echo(f"Serving {len(service.listed)} data points on http://{host}:{port} (docs at /docs)", err=True)
-    uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(create_asgi(service), host=host, port=port, log_level="warning", access_log=False)
 
 
 @app.command("push")

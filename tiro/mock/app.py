@@ -8,7 +8,7 @@ import orjson
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 
-from tiro.mock.faults import WITHHELD
+from tiro.mock.fast_path import FastPointRoutes, point_answer, value_answer
 from tiro.mock.service import MockService
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -19,21 +19,17 @@ def _json(obj: Any, status_code: int = 200) -> Response:
     return Response(orjson.dumps(obj), status_code=status_code, media_type="application/json")
 
 
-def _not_found(detail: str) -> Response:
-    return _json({"detail": detail}, 404)
-
-
 def create_app(service: MockService) -> FastAPI:
     """Build the FastAPI app serving `service` (OpenAPI docs at /docs)."""
     app = FastAPI(title="Tiro mock server", description="Mock data generated from the Tiro data model.")
 
     @app.get("/hierarchy")
-    def hierarchy() -> Response:
+    async def hierarchy() -> Response:
         """The asset tree with the names of its data points per category."""
         return _json(service.mocker.hierarchy())
 
     @app.get("/sample")
-    def sample(change_attrs: bool = False) -> Response:
+    async def sample(change_attrs: bool = False) -> Response:
         """A full snapshot; honours the server's --skip-defaults and --use-defaults flags."""
         snapshot = service.mocker.snapshot(
             skip_defaults=service.skip_defaults, use_defaults=service.use_defaults, change_attrs=change_attrs
@@ -41,7 +37,7 @@ def create_app(service: MockService) -> FastAPI:
         return _json(snapshot)
 
     @app.get("/points/")
-    def list_points(values: bool = False) -> Response:
+    async def list_points(values: bool = False) -> Response:
         """Every data-point path; with ?values=true a {path: {value, timestamp}} map of all of them."""
         if not values:
             return _json(service.listed)
@@ -55,28 +51,19 @@ def create_app(service: MockService) -> FastAPI:
         return _json({"points": points, "unknown": unknown})
 
     @app.get("/points/{path:path}")
-    def get_point(path: str) -> Response:
+    async def get_point(path: str) -> Response:
         """One data point: {value, timestamp[, unit]}; 404 for an unknown path or category."""
-        dp = service.point(path)
-        if dp is None:
-            return _not_found(f"Cannot find path {path}")
-        if dp == WITHHELD:
-            return _not_found(f"Cannot find path {path} (withheld by --faulty)")
-        return _json(dp)
+        return _json(*reversed(point_answer(service, path)))
 
     @app.get("/values/")
-    def list_values() -> Response:
+    async def list_values() -> Response:
         """Every uuid of the reference's uuid_map ([] without a reference)."""
         return _json(list(service.uuids))
 
     @app.get("/values/{uuid}")
-    def get_value(uuid: str) -> Response:
+    async def get_value(uuid: str) -> Response:
         """The bare value of the data point a uuid stands for."""
-        path = service.uuids.get(uuid)
-        dp = service.point(path) if path else None
-        if not isinstance(dp, dict):
-            return _not_found(f"Cannot find uuid {uuid}")
-        return _json(dp.get("value"))
+        return _json(*reversed(value_answer(service, uuid)))
 
     return app
 
@@ -99,3 +86,8 @@ async def _read_path_list(request: Request) -> list[str]:
     if len(paths) > MAX_BATCH_PATHS:
         raise HTTPException(413, f"at most {MAX_BATCH_PATHS} paths per request")
     return paths
+
+
+def create_asgi(service: MockService) -> FastPointRoutes:
+    """The app to serve: FastAPI for every route, with the per-point routes answered on a fast path."""
+    return FastPointRoutes(create_app(service), service)

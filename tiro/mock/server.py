@@ -5,9 +5,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -20,7 +20,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 class BackgroundServer:
     """A uvicorn server for `app` on a daemon thread; `with` starts it and waits until it accepts connections."""
 
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.host = host
         self.port = port or free_port(host)
         config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", access_log=False)
