@@ -15,10 +15,11 @@ from itertools import repeat
 from operator import truediv
 from typing import Any
 
-from tiro_models.spec import ATTRIBUTE, CATEGORIES, PATH_SEP, Instances, PointSpec
+from tiro_models.spec import ATTRIBUTE, CATEGORIES, Instances, PointSpec
 
 # Bounds for open ranges: wide enough to look real, narrow enough to stay readable.
 OPEN_SPAN = 1000
+_EXACT_INTS = 2.0**53
 _WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet")
 
 Column = Callable[[int], list[Any]]
@@ -51,6 +52,8 @@ def _float_grid(spec: PointSpec, value_range: tuple[float, float] | None) -> tup
     d = spec.definition
     scale = 10 ** max(d.decimals, 0)
     low, high, low_open, high_open = _bounds(spec, value_range)
+    if not (abs(low * scale) < _EXACT_INTS and abs(high * scale) < _EXACT_INTS):
+        return low, high  # beyond exact float integers a grid is meaningless: draw from the interval
     lo_i = math.ceil(low * scale)
     hi_i = math.floor(high * scale)
     # Float rounding can put a grid end one step outside the limit: walk it back inside.
@@ -118,7 +121,8 @@ def value_column(spec: PointSpec, rng: random.Random, value_range: Any = None) -
             return lambda n: list(map(truediv, choices(steps, k=n), repeat(scale)))
         low, high = grid
         rand = rng.random
-        return lambda n: [low + (high - low) * rand() for _ in range(n)]
+        # Interpolate without computing high - low, which overflows for limits near the float range.
+        return lambda n: [min(high, max(low, low * (1.0 - r) + high * r)) for r in [rand() for _ in range(n)]]
     if kind == "int":
         low, high, low_open, high_open = _bounds(spec, numeric)
         lo_i = math.floor(low) + 1 if low_open else math.ceil(low)
@@ -455,4 +459,4 @@ def _now(now: datetime | None) -> datetime:
     return now.astimezone(UTC)
 
 
-__all__ = ["OPEN_SPAN", "PATH_SEP", "Mocker", "compact", "example", "value_column"]
+__all__ = ["OPEN_SPAN", "Mocker", "compact", "example", "value_column"]

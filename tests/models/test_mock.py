@@ -254,3 +254,20 @@ def test_kind_any_uses_the_annotations_constraints() -> None:
     assert all(20 <= dp["value"] <= 21 for p, dp in flat.items() if p.endswith(".T"))
     assert {dp["value"] for p, dp in flat.items() if p.endswith(".C")} <= {6, 7}
     assert validate(model, flat, strict=True).valid
+
+
+def test_extreme_float_limits_still_give_valid_values() -> None:
+    model = make_model(
+        {
+            "Hall": {
+                "number": (50, 50),
+                "points": {
+                    "Huge": point("Telemetry", "float", ge=-1.7e308, le=1.7e308),
+                    "Big": point("Telemetry", "float", ge=1e300),
+                    "Tiny": point("Telemetry", "float", gt=0, lt=1e-9),
+                },
+            }
+        }
+    )
+    flat = Mocker(instantiate(model), seed=1).flat(now=NOW)
+    assert validate(model, flat, strict=True).valid
