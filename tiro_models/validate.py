@@ -216,7 +216,10 @@ def _annotation_checks(annotation: Any) -> tuple[Callable[[Any], bool], Callable
     from pydantic import TypeAdapter
     from pydantic import ValidationError as PydanticError
 
-    adapter = TypeAdapter(annotation)
+    try:
+        adapter = TypeAdapter(annotation)
+    except Exception:  # an annotation pydantic cannot handle: accept any present value rather than fail every check
+        return _annotation_checks(None)
 
     def full(v: Any, strict: bool) -> Failure:
         if v is _MISSING:
@@ -225,7 +228,9 @@ def _annotation_checks(annotation: Any) -> tuple[Callable[[Any], bool], Callable
             adapter.validate_python(v, strict=strict)
         except PydanticError as exc:
             first = exc.errors()[0]
-            return f"pydantic.{first['type']}", first["msg"], first.get("ctx")
+            raw_ctx = first.get("ctx") or {}
+            ctx = {key: val if isinstance(val, str | int | float | bool) else str(val) for key, val in raw_ctx.items()}
+            return f"pydantic.{first['type']}", first["msg"], ctx or None
         return None
 
     return (lambda v: full(v, True) is None), full

@@ -320,3 +320,19 @@ def test_flat_paths_running_through_a_data_point_are_not_a_crash(model) -> None:
         (e.path, e.type) for e in result.errors
     ]
     assert {e.path for e in result.errors if e.type == "unknown_point"} >= {"nodots", "DataHall.data_hall_0.Telemetry"}
+
+
+def test_kind_any_validates_through_the_pydantic_annotation() -> None:
+    from pydantic import conint
+
+    model = make_model({"Hall": {"points": {"P": point("Telemetry", "any", py_type=conint(ge=1, le=3))}}})
+
+    def check(value, strict=False):
+        snapshot = {"Hall": {"h": {"Telemetry": {"P": {"value": value, "timestamp": "2024-01-01T00:00:00"}}}}}
+        return validate(model, snapshot, strict=strict)
+
+    assert check(2).valid and check("2").valid
+    assert not check("2", strict=True).valid
+    result = check(7)
+    assert [(e.path, e.type) for e in result.errors] == [("Hall.h.Telemetry.P", "pydantic.less_than_equal")]
+    json.dumps(result.to_dict())
