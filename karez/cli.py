@@ -165,7 +165,7 @@ async def _deploy(settings, plugins, kinds, nats_addr, embedded, auth, runtime_k
             out.print(f"[KAREZ] Launched {n} {kind.capitalize()}s.", highlight=False)
 
         runtime = Runtime(roles, options, on_launched=launched, **runtime_kwargs)
-        await runtime.run_until(stop)
+        await runtime.run_until(stop, lambda: out.print("[KAREZ] Running.", highlight=False))
         out.print("[KAREZ] Stopped after draining.", highlight=False)
     finally:
         if server is not None:

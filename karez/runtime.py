@@ -224,9 +224,11 @@ class Runtime:
         if self.print_stats:
             print(self.format_stats(), flush=True)
 
-    async def run_until(self, stop: asyncio.Event) -> None:
+    async def run_until(self, stop: asyncio.Event, on_started: Callable[[], None] | None = None) -> None:
         """Start, wait for `stop`, then drain."""
         await self.start()
+        if on_started:
+            on_started()
         try:
             await stop.wait()
         finally:

@@ -1,0 +1,69 @@
+"""The line-protocol encoder matches influxdb-client byte for byte."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from influxdb_client import Point
+
+from karez.converter.extras.influx_line_protocol import Converter, item_to_line
+from karez.line_protocol import encode_line
+
+text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+tag_values = st.one_of(st.none(), text, st.integers(-1000, 1000), st.floats(allow_nan=False), st.booleans())
+field_values = st.one_of(
+    st.none(), st.floats(allow_nan=True, allow_infinity=True), st.integers(-(2**63), 2**63 - 1), st.booleans(), text
+)
+
+
+def reference(measurement, tags, field_key, value, time_ns):
+    point = Point(measurement)
+    for k, v in tags.items():
+        point.tag(k, None if v is None else str(v))
+    point.field(field_key, value)
+    point.time(time_ns)
+    return point.to_line_protocol()
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    measurement=text.filter(lambda m: m and not m.startswith("#")),
+    tags=st.dictionaries(text, tag_values, max_size=5),
+    field_key=text,
+    value=field_values,
+    time_ns=st.integers(0, 2**62),
+)
+def test_matches_influxdb_client(measurement, tags, field_key, value, time_ns):
+    assert encode_line(measurement, tags, field_key, value, time_ns) == reference(
+        measurement, tags, field_key, value, time_ns
+    )
+
+
+def test_spec_example_is_byte_exact():
+    item = {
+        "path": "DataHall.CRAC.ReturnTemperature",
+        "asset_path": "DataHall.data_hall_0.CRAC.crac_0",
+        "DataHall": "data_hall_0",
+        "CRAC": "crac_0",
+        "type": "Telemetry",
+        "field": "ReturnTemperature",
+        "value": 23.84,
+        "timestamp": 1664251882.666721,
+        "_karez": {"category": "telemetry"},
+    }
+    assert item_to_line(item, "tiro_telemetry", "field", "value") == (
+        "tiro_telemetry,CRAC=crac_0,DataHall=data_hall_0,asset_path=DataHall.data_hall_0.CRAC.crac_0,"
+        "path=DataHall.CRAC.ReturnTemperature,type=Telemetry ReturnTemperature=23.84 1664251882666721024"
+    )
+
+
+def test_dropped_field_gives_empty_line_and_default_field_key():
+    assert item_to_line({"value": math.nan, "timestamp": 1.0}, "m", None, "value") == ""
+    assert item_to_line({"value": 42.0, "timestamp": 1.0, "a": "x"}, "m", None, "value") == "m,a=x value=42 1000000000"
+
+
+def test_converter_yields_as_is():
+    conv = Converter({"type": "influx_line_protocol", "measurement": "m"}, nats_addr=None)
+    assert list(conv.convert({"value": 1, "timestamp": 2})) == [{"_as_is": "m value=1i 2000000000"}]

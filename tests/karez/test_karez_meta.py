@@ -1,0 +1,46 @@
+"""Meta helpers and subjects of RoleBase (upstream semantics, pop_meta fixed)."""
+
+from __future__ import annotations
+
+from karez.aggregator.base import AggregatorBase
+from karez.converter.extras.echo import Converter
+from karez.role import RoleBase
+
+
+def test_update_meta_creates_and_returns_same_dict():
+    d = {"a": 1}
+    assert RoleBase.update_meta(d, category="x") is d
+    assert d["_karez"] == {"category": "x"}
+
+
+def test_copy_meta_merges_new_over_old_without_mutating_new():
+    new = {"v": 1, "_karez": {"category": "b"}}
+    old = {"_karez": {"category": "a", "source": "s"}}
+    out = RoleBase.copy_meta(new, old)
+    assert out == {"v": 1, "_karez": {"category": "b", "source": "s"}}
+    assert new == {"v": 1, "_karez": {"category": "b"}}
+    RoleBase.copy_meta({}, old, clear_old=True)
+    assert "_karez" not in old
+
+
+def test_pop_meta_pops_from_meta_not_top_level():
+    d = {"k": 1, "_karez": {"k": 2}}
+    assert RoleBase.pop_meta(d, "k") == 2
+    assert d == {"k": 1, "_karez": {}}
+    assert RoleBase.get_meta(d, "k", "dflt") == "dflt"
+    assert RoleBase.clear_meta(d) == {"k": 1}
+
+
+def test_subjects_and_queue_groups():
+    c = Converter({"type": "echo", "name": "c1"}, nats_addr=None)
+    assert (c.subscribe_topic, c.subscribe_queue) == ("karez.converter.c1", "converter.c1")
+    assert c.aggregator_topic({"_karez": {"category": "attr"}}) == "karez.attr.c1"
+    assert c.aggregator_topic({}) == "karez.telemetry.c1"
+
+    class Agg(AggregatorBase):
+        def process(self, payload):
+            pass
+
+    a = Agg({"type": "x", "category": "telemetry"}, nats_addr=None)
+    assert (a.subscribe_topic, a.subscribe_queue, a.TYPE) == ("karez.telemetry.>", "telemetry", "aggregrator")
+    assert Agg({"type": "x", "category": "t", "queue": "mine"}, nats_addr=None).subscribe_queue == "mine"
