@@ -18,12 +18,17 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from tiro_models.errors import SnapshotError
 from tiro_models.spec import CATEGORIES, PATH_SEP, Model, PointSpec, SlotSpec
 
 _MISSING: Any = object()
+_ONLY_DICT = {dict}
+_VALUE = itemgetter("value")
+_TIMESTAMP = itemgetter("timestamp")
 _NUMBERS = (int, float)
 _TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
 _FALSE = frozenset({"0", "false", "no", "off", "n", "f"})
@@ -436,20 +441,24 @@ class _Run:
         """Validate child slots slot by slot over all parent entities at once (column-wise when all is well)."""
         for slot in checks:
             entities: list[Any] = []
-            locs: list[tuple[str, ...]] = []
+            sources: list[tuple[tuple[str, ...], Mapping[str, Any]]] = []  # (slot loc, id map) per parent
             for container, loc in parents:
-                self.slot_map(slot, container, loc, entities, locs)
+                self.slot_map(slot, container, loc, entities, sources)
             if not entities:
                 continue
+            # Entity locations are only needed for errors and for child slots: build them lazily.
+            locs: list[tuple[str, ...]] | None = None
             if not self.fast_group(slot, entities):
+                locs = _entity_locs(sources)
                 for entity, loc in zip(entities, locs, strict=True):
                     self.entity(slot, entity, loc)
             if slot.children:
+                locs = locs if locs is not None else _entity_locs(sources)
                 self.slots(
                     slot.children, [(e, loc) for e, loc in zip(entities, locs, strict=True) if isinstance(e, Mapping)]
                 )
 
-    def slot_map(self, slot: _SlotCheck, container: Mapping[str, Any], loc: tuple[str, ...], entities, locs) -> None:
+    def slot_map(self, slot: _SlotCheck, container: Mapping[str, Any], loc: tuple[str, ...], entities, sources) -> None:
         """Check one parent's `{id: entity}` map of a slot and queue its entities."""
         slot_map = container.get(slot.name, _MISSING)
         slot_loc = (*loc, slot.name)
@@ -477,7 +486,7 @@ class _Run:
                         )
                     )
         entities.extend(slot_map.values())
-        locs.extend([(*slot_loc, str(asset_id)) for asset_id in slot_map])
+        sources.append((slot_loc, slot_map))
         if self.strict:
             self.count(slot, len(slot_map), slot_loc)
 
@@ -487,30 +496,36 @@ class _Run:
         It has no effect other than counting on success, so on False the detailed per-entity walk runs instead.
         """
         n = len(entities)
-        if any(e.__class__ is not dict for e in entities):
+        # map() over unbound dict methods keeps every per-point step in C; any surprise falls back to the walk.
+        if set(map(type, entities)) != _ONLY_DICT:
             return False
         recognised = 0
         received = 0
         good_times = self.good_times
+        dict_get = dict.get
         for category, required, _n_required, points in slot.categories:
-            cats = [e.get(category) for e in entities]
+            cats = list(map(dict_get, entities, repeat(category)))
             if not required:
                 cats = [c for c in cats if c is not None]
-            if any(c.__class__ is not dict for c in cats):
+                if not cats:
+                    continue
+            if set(map(type, cats)) != _ONLY_DICT:
                 return False
             recognised += len(cats)
             found = 0
             for name, _fast, _full, point_required, column in points:
-                dps = [c.get(name) for c in cats]
+                dps = list(map(dict_get, cats, repeat(name)))
                 if None in dps:
                     if point_required:
                         return False
                     dps = [d for d in dps if d is not None]
-                if any(d.__class__ is not dict for d in dps):
+                    if not dps:
+                        continue
+                if set(map(type, dps)) != _ONLY_DICT:
                     return False
                 try:
-                    values = [d["value"] for d in dps]
-                    stamps = set([d["timestamp"] for d in dps])
+                    values = list(map(_VALUE, dps))
+                    stamps = set(map(_TIMESTAMP, dps))
                 except (KeyError, TypeError):
                     return False
                 if not column(values):
@@ -524,9 +539,9 @@ class _Run:
                     received += len(dps)
             if sum(map(len, cats)) != found:
                 return False  # unknown points: the detailed walk reports them
+        contains = dict.__contains__
         for child in slot.children:
-            name = child.name
-            recognised += sum([name in e for e in entities])
+            recognised += sum(map(contains, entities, repeat(child.name)))
         if sum(map(len, entities)) != recognised:
             return False
         self.expected += slot.own_required * n
@@ -727,6 +742,11 @@ def validate(
     }
     start, end = window if window is not None else (moment, moment)
     return ValidationResult(start=start, end=end, errors=run.errors, counts=counts, strict=strict)
+
+
+def _entity_locs(sources: list[tuple[tuple[str, ...], Mapping[str, Any]]]) -> list[tuple[str, ...]]:
+    """The loc of every entity of a slot group, in the order their entities were queued."""
+    return [(*slot_loc, str(asset_id)) for slot_loc, slot_map in sources for asset_id in slot_map]
 
 
 def _aware(moment: datetime) -> datetime:
