@@ -763,6 +763,11 @@ class Collector:
 
     def collect(self, path: str, dp: Any) -> None:
         """Keep `dp` at `path`: a full dp path with a DP, or a shorter path ("", asset, slot) with a sub-object."""
+        # The common case first, without splitting: `<Type>.<id>(.<Type>.<id>)*.<Category>.<Name>`.
+        dots = path.count(PATH_SEP)
+        if dots >= 3 and dots % 2 and path.rpartition(PATH_SEP)[0].rpartition(PATH_SEP)[2] in CATEGORIES:
+            self._latest[path] = dp
+            return
         parts = path.split(PATH_SEP) if path else []
         if len(parts) >= 4 and len(parts) % 2 == 0 and parts[-2] in CATEGORIES:
             self._latest[path] = dp
