@@ -90,9 +90,8 @@ async def publish_bodies(
 class DurableLink:
     """Consumes a role's subject through a durable pull consumer and acks only after success."""
 
-    def __init__(self, fetch_batch: int = 256, ack_wait: float = 30.0) -> None:
+    def __init__(self, fetch_batch: int = 64) -> None:
         self.fetch_batch = fetch_batch
-        self.ack_wait = ack_wait
         self.role: Any = None
         self.psub: Any = None
         self._task: asyncio.Task | None = None
@@ -107,7 +106,7 @@ class DurableLink:
         await ensure_stream(js, stream, subject)
         config = ConsumerConfig(
             ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=self.ack_wait,
+            ack_wait=float(role.config.ack_wait or 30),
             max_deliver=-1,  # we count deliveries ourselves to dead-letter with the error
             max_ack_pending=max(1024, self.fetch_batch * 4),
         )

@@ -51,6 +51,7 @@ class RoleBase(ConfigurableBase):
         yield OptionalConfigEntity("batch", False, "Publish a JSON array of items per message")
         yield OptionalConfigEntity("durable", None, "Consume through a JetStream durable consumer")
         yield OptionalConfigEntity("max_deliver", 5, "Durable mode: deliveries before dead-lettering")
+        yield OptionalConfigEntity("ack_wait", 30, "Durable mode: seconds before an unacked message is redelivered")
 
     @classmethod
     def role_description(cls) -> str:

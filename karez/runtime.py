@@ -93,6 +93,8 @@ class Runtime:
         self.print_stats = print_stats
         self.on_launched = on_launched
         self.nc: Any = None
+        self.stopped = False
+        self.reconnected = asyncio.Event()  # set after each reconnect of the shared connection
         self._supervisors: list[asyncio.Task] = []
         self._metrics_task: asyncio.Task | None = None
 
@@ -104,11 +106,13 @@ class Runtime:
         logger.warning("NATS error: %s: %s", type(e).__name__, e)
 
     async def _disconnected(self) -> None:
-        logger.warning("Disconnected from NATS.")
+        if not self.stopped:
+            logger.warning("Disconnected from NATS.")
 
     async def _reconnected(self) -> None:
         url = getattr(self.nc, "connected_url", None)
         logger.warning("Reconnected to NATS at %s.", getattr(url, "netloc", url))
+        self.reconnected.set()
 
     async def start(self) -> None:
         """Connect, then start aggregators → converters → connectors → dispatchers, each subscribed and flushed."""
@@ -187,6 +191,9 @@ class Runtime:
 
     async def shutdown(self) -> None:
         """Graceful drain: upstream roles stop first, each finishes and publishes what it received."""
+        if self.stopped:
+            return
+        self.stopped = True
         if self._metrics_task is not None:
             self._metrics_task.cancel()
         dispatcher_tasks = [t for t in self._supervisors if t.get_name().startswith("dispatcher:")]

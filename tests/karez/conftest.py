@@ -107,3 +107,47 @@ async def deploy_processes() -> AsyncIterator[list[DeployProcess]]:
 
 
 PLUGIN_DIR = Path(__file__).parent / "plugins"
+
+
+@pytest.fixture
+def plugin_dir() -> Path:
+    """Test plugins (`numbers` dispatcher+connector, `slow`/`poison` converters, `collect` aggregator)."""
+    return PLUGIN_DIR
+
+
+@pytest.fixture
+async def start_runtime(nats_server: EmbeddedNats):
+    """Factory: build and start a Runtime for a config dict in this process; shut down at teardown."""
+    from karez.nats_options import NatsOptions
+    from karez.plugins import all_plugins
+    from karez.runtime import Runtime, build_roles
+    from karez.settings import load_settings
+
+    started = []
+
+    async def start(config: dict, tmp_path: Path, url: str | None = None, **kwargs):
+        settings = load_settings([str(write_config(tmp_path / "karez.yaml", config))], environ={})
+        roles = build_roles(settings, all_plugins(PLUGIN_DIR))
+        runtime = Runtime(roles, NatsOptions.from_address(url or nats_server.url, reconnect_wait=0.1), **kwargs)
+        await runtime.start()
+        started.append(runtime)
+        return runtime
+
+    yield start
+    for runtime in started:
+        if not runtime.stopped:
+            await runtime.shutdown()
+
+
+@pytest.fixture
+def deploy(deploy_processes: list[DeployProcess], nats_server: EmbeddedNats):
+    """Factory: start `karez deploy` on a config dict (plugins from the test plugin dir)."""
+
+    async def start(config: dict, tmp_path: Path, *extra: str, name: str = "karez.yaml") -> DeployProcess:
+        path = write_config(tmp_path / name, config)
+        args = ["-c", str(path), "-p", str(PLUGIN_DIR), "-a", nats_server.url, "--stats", *extra]
+        proc = DeployProcess(args, tmp_path)
+        deploy_processes.append(proc)
+        return await proc.start()
+
+    return start
