@@ -1,18 +1,22 @@
 """Tiro's Karez roles, importable the Tiro 0.13 way: `from tiro.plugins.karez import X as Connector`."""
 
+from tiro.plugins.karez.influx_writer import InfluxWriterAggregator
 from tiro.plugins.karez.mock_collector import ConnectorForMockServer, DispatcherForMockServer
 from tiro.plugins.karez.preprocess import (
     TiroFilterByReferenceConverter,
     TiroPreprocessConverter,
     TiroUpdateInfoForValueConverter,
 )
+from tiro.plugins.karez.store_aggregator import TiroStoreAggregator
 from tiro.plugins.karez.validation import ValidationAggregator
 
 __all__ = [
     "ConnectorForMockServer",
     "DispatcherForMockServer",
+    "InfluxWriterAggregator",
     "TiroFilterByReferenceConverter",
     "TiroPreprocessConverter",
+    "TiroStoreAggregator",
     "TiroUpdateInfoForValueConverter",
     "ValidationAggregator",
 ]

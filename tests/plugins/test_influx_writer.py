@@ -1,0 +1,137 @@
+"""The influx_writer aggregator: NATS in, VictoriaMetrics out, its own queue group, back-pressure, durable errors."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import nats
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stores"))
+
+from influx_http_double import InfluxDouble
+from victoria import VictoriaMetrics, skip_without_victoria
+
+from tiro.plugins.karez import InfluxWriterAggregator
+from tiro.stores.influx_errors import InfluxError
+
+TOKEN = "writer-secret-token"
+T0 = 1_700_000_000_000_000_000
+
+
+def _writer(url: str, nats_url: str = "nats://127.0.0.1:1", **config) -> InfluxWriterAggregator:
+    base = {"type": "influx_writer", "url": url, "token": TOKEN, "flush_interval": 0.2}
+    return InfluxWriterAggregator({**base, **config}, nats_addr=nats_url)
+
+
+def _lines(n: int, field: str, start: int = 0) -> list[str]:
+    return [
+        f"tiro_telemetry,DataHall=dh\\ 0,asset_path=DataHall.dh\\ 0.Rack.r{i % 7},path=DataHall.Rack.{field},"
+        f"type=Telemetry,unit=W {field}={i}.25 {T0 + i * 1_000_000}"
+        for i in range(start, start + n)
+    ]
+
+
+def test_defaults_are_telegrafs_raw_text_on_telemetry_in_its_own_queue_group():
+    role = _writer("http://127.0.0.1:9")
+    assert role.config.category == "telemetry" and role.config.json is False
+    assert role.subscribe_topic == "karez.telemetry.>"
+    assert role.subscribe_queue == "influx_writer.influx_writer"
+    assert _writer("http://127.0.0.1:9", queue="q").subscribe_queue == "q"
+    assert TOKEN not in repr(role) and TOKEN not in repr(role.store)
+
+
+async def test_lines_from_nats_are_in_victoria_metrics_point_by_point_and_other_aggregators_keep_theirs(
+    nats_server,
+):
+    skip_without_victoria()
+    lines = _lines(3000, "FromNats")
+    with VictoriaMetrics() as vm:
+        role = _writer(vm.url, nats_server.url, batch_size=500)
+        task = asyncio.create_task(role.run())
+        client = await nats.connect(nats_server.url)
+        other: list[bytes] = []
+        # An aggregator of the same category (queue group "telemetry") must still see every message.
+
+        async def keep(msg):
+            other.append(msg.data)
+
+        await client.subscribe("karez.telemetry.>", queue="telemetry", cb=keep)
+        try:
+            while role.sub is None:
+                await asyncio.sleep(0.01)
+            messages = [lines[i] for i in range(100)] + ["\n".join(lines[i : i + 50]) for i in range(100, 3000, 50)]
+            for body in messages:
+                await client.publish("karez.telemetry.influx_line_protocol", body.encode())
+            await client.flush()
+            while role.stats.received < len(messages):
+                await asyncio.sleep(0.01)
+            await role.drain()
+            assert role.lines_written == 3000 and role.lines_failed == 0
+            assert len(other) == len(messages)
+            points = await asyncio.to_thread(vm.wait_for_points, "tiro_telemetry_FromNats", 3000)
+        finally:
+            task.cancel()
+            await role.close()
+            await client.close()
+    expected = {}
+    for i in range(3000):
+        labels = {
+            "DataHall": "dh 0",
+            "asset_path": f"DataHall.dh 0.Rack.r{i % 7}",
+            "path": "DataHall.Rack.FromNats",
+            "type": "Telemetry",
+            "unit": "W",
+        }
+        expected[(frozenset(labels.items()), (T0 + i * 1_000_000) // 1_000_000)] = i + 0.25
+    assert points == expected
+
+
+async def test_a_stalled_server_blocks_process_once_max_pending_batches_wait():
+    with InfluxDouble() as influx:
+        influx.gate = gate = __import__("threading").Event()
+        role = _writer(influx.url, batch_size=2, max_pending=1)
+        await role.start_writer()
+        lines = _lines(6, "Stall")
+        await role.process("\n".join(lines[0:2]))  # handed to the writer, whose request now hangs
+        await asyncio.to_thread(influx.arrived.wait, 10)
+        await role.process("\n".join(lines[2:4]))  # fills the one pending slot
+        third = asyncio.create_task(role.process("\n".join(lines[4:6])))
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert not third.done() and role._queue.full()  # back-pressure: the caller waits, memory does not grow
+        gate.set()
+        await third
+        await role.flush_writes()
+        assert role.lines_written == 6
+        bodies = [r["body"].decode() for r in influx.calls("POST", "/api/v2/write")]
+        assert bodies == ["\n".join(lines[i : i + 2]) for i in (0, 2, 4)]
+        await role.close()
+
+
+async def test_core_mode_drops_a_rejected_batch_logs_it_and_goes_on():
+    with InfluxDouble() as influx:
+        influx.script("POST", "/api/v2/write", (400, {"code": "invalid", "message": "bad line"}), (204, None))
+        role = _writer(influx.url, batch_size=1)
+        await role.start_writer()
+        await role.process("bad line")
+        await role.process(_lines(1, "Ok")[0])
+        await role.flush_writes()
+        assert (role.lines_failed, role.lines_written, role.stats.errors) == (1, 1, 1)
+        await role.close()
+
+
+async def test_durable_mode_writes_before_returning_and_raises_without_the_token():
+    with InfluxDouble() as influx:
+        role = _writer(influx.url, batch_size=1000, max_retries=1)
+        role.raise_errors = True  # what karez.durable sets: the ack waits for process()
+        body = "\n".join(_lines(3, "Durable"))
+        await role.consume(body, "karez.telemetry.x")
+        assert [r["body"].decode() for r in influx.calls("POST", "/api/v2/write")] == [body]
+        influx.script("POST", "/api/v2/write", (503, {"code": "unavailable", "message": f"token {TOKEN}"}))
+        with pytest.raises(InfluxError) as info:
+            await role.consume(body, "karez.telemetry.x")
+        assert "after 2 attempts" in str(info.value) and TOKEN not in str(info.value)
+        await role.close()
