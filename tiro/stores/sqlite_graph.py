@@ -1,0 +1,370 @@
+"""The embedded graph store on sqlite: assets keyed by asset path, parent links, data points with their latest value.
+
+Same model as the Arango layout (tiro-upstream §5, path-qualified as tiro_models.graph_docs): vertex "collections" are
+the model's slot names (recorded in `graph_collections`), an asset row is a vertex whose `parent` column is its
+`is_parent_of` edge (every asset has exactly one parent, "" being the root `Scenario/000`), and a point row is a
+data-point document whose `asset_path` is its `has_data_point` edge. Views `is_parent_of` and `has_data_point` expose
+the edges in Arango's `_from`/`_to` form. A point keeps the sample with the newest timestamp, so replays are harmless.
+
+Freshness (`max_age`) applies to Telemetry only: attributes are static and always count as present.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+
+from tiro.stores.base import BootstrapReport, GraphStore, Sample
+from tiro.stores.sqlite_telemetry import SqliteDatabase, decode_value, encode_value
+from tiro_models.errors import SnapshotError
+from tiro_models.graph_docs import EDGE_COLLECTIONS, ROOT_COLLECTION, ROOT_KEY, collections_for_model
+from tiro_models.line_protocol import timestamp_ns
+from tiro_models.paths import asset_pairs, compile_pattern
+from tiro_models.qpath import QNode, QPath, parse_qpath
+from tiro_models.spec import ATTRIBUTE, CATEGORIES, PATH_SEP, Instances, Model
+
+__all__ = ["SqliteGraphStore"]
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS graph_collections (name TEXT PRIMARY KEY, kind TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS graph_assets (
+    path TEXT PRIMARY KEY,
+    collection TEXT NOT NULL,
+    name TEXT NOT NULL,
+    type_path TEXT NOT NULL,
+    parent TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS graph_assets_type_path ON graph_assets (type_path);
+CREATE TABLE IF NOT EXISTS graph_points (
+    dp_path TEXT PRIMARY KEY,
+    asset_path TEXT NOT NULL,
+    category TEXT NOT NULL,
+    name TEXT NOT NULL,
+    type_path TEXT NOT NULL,
+    value,
+    kind TEXT,
+    unit TEXT,
+    ts REAL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS graph_points_asset ON graph_points (asset_path);
+CREATE INDEX IF NOT EXISTS graph_points_type_path ON graph_points (type_path);
+CREATE VIEW IF NOT EXISTS is_parent_of AS
+    SELECT CASE parent WHEN '' THEN '{ROOT_COLLECTION}/{ROOT_KEY}' ELSE parent END AS _from,
+           path AS _to, collection AS next_category FROM graph_assets;
+CREATE VIEW IF NOT EXISTS has_data_point AS
+    SELECT asset_path AS _from, dp_path AS _to, name AS next_category FROM graph_points;
+"""
+
+_INSERT_ASSET = "INSERT OR IGNORE INTO graph_assets (path, collection, name, type_path, parent) VALUES (?, ?, ?, ?, ?)"
+# The newest sample wins, so a replayed or late older message never overwrites a newer value.
+_UPSERT_POINT = (
+    "INSERT INTO graph_points (dp_path, asset_path, category, name, type_path, value, kind, unit, ts)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dp_path) DO UPDATE SET"
+    " value = excluded.value, kind = excluded.kind, unit = excluded.unit, ts = excluded.ts"
+    " WHERE graph_points.ts IS NULL OR excluded.ts >= graph_points.ts"
+)
+_INSERT_DEFAULT = (
+    "INSERT OR IGNORE INTO graph_points (dp_path, asset_path, category, name, type_path, value, kind, unit, ts)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_CHAIN_CACHE_LIMIT = 200_000
+
+
+def _json(items: Iterable[str]) -> str:
+    return orjson.dumps(list(items)).decode()
+
+
+def _epoch(timestamp: Any, where: str) -> float:
+    """Epoch seconds of a record timestamp (number, ISO text, naive = UTC); now when missing."""
+    cls = type(timestamp)
+    if cls is float or cls is int:
+        return float(timestamp)
+    if timestamp is None:
+        return time.time()
+    try:
+        return timestamp_ns(timestamp) / 1e9
+    except SnapshotError as exc:
+        raise SnapshotError(f"{where}: {exc.message}") from None
+
+
+def _dp(value: Any, ts: float | None, unit: str | None) -> dict[str, Any]:
+    """A DP object as snapshots carry it (unit only when not None)."""
+    dp: dict[str, Any] = {"value": value, "timestamp": ts}
+    if unit is not None:
+        dp["unit"] = unit
+    return dp
+
+
+class SqliteGraphStore(GraphStore):
+    """Assets and latest values in a sqlite file (`path`) or in memory (`path=None`)."""
+
+    def __init__(self, path: str | None = None, *, database: SqliteDatabase | None = None) -> None:
+        self.db = database or SqliteDatabase(path)
+        self._ready = False
+        # asset path -> asset rows along it (root first) and the asset's type path
+        self._chains: dict[str, tuple[list[tuple[str, str, str, str, str]], str]] = {}
+        self._known_assets: set[str] = set()
+
+    def _ensure_schema(self) -> list[str]:
+        with self.db.lock:
+            existing = {r[0] for r in self.db.writer.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            self.db.writer.executescript(_SCHEMA)
+            self._ready = True
+        return [f"table {t}" for t in ("graph_collections", "graph_assets", "graph_points") if t not in existing]
+
+    # ----- bootstrap and topology sync -----
+    def bootstrap(self, model: Model, instances: Instances | None = None) -> BootstrapReport:
+        """Create tables and collections; remove assets of vanished slots (and, given instances, unknown assets)."""
+        report = BootstrapReport(store=self.db.describe())
+        report.created.extend(self._ensure_schema())
+        wanted = {name: "vertex" for name in collections_for_model(model)}
+        wanted.update({name: "edge" for name in EDGE_COLLECTIONS})
+        slot_paths = list(model.slots)
+        with self.db.lock:
+            conn = self.db.writer
+            cur = conn.cursor()
+            cur.execute("BEGIN")
+            try:
+                existing = dict(cur.execute("SELECT name, kind FROM graph_collections").fetchall())
+                for name, kind in wanted.items():
+                    if name not in existing:
+                        report.created.append(f"{kind} collection {name}")
+                for name, kind in existing.items():
+                    if name not in wanted:
+                        report.removed.append(f"{kind} collection {name}")
+                cur.execute("DELETE FROM graph_collections")
+                cur.executemany("INSERT INTO graph_collections (name, kind) VALUES (?, ?)", wanted.items())
+                stale = cur.execute(
+                    "SELECT path FROM graph_assets WHERE type_path NOT IN (SELECT value FROM json_each(?))",
+                    (_json(slot_paths),),
+                ).fetchall()
+                removed = [path for (path,) in stale]
+                if instances is not None:
+                    keep = {asset.path for asset in instances.assets}
+                    stored = {path for (path,) in cur.execute("SELECT path FROM graph_assets")}
+                    removed_set = set(removed)
+                    removed.extend(sorted(p for p in stored - keep if p not in removed_set))
+                    new_assets = [a for a in instances.assets if a.path not in stored]
+                    cur.executemany(
+                        _INSERT_ASSET,
+                        [(a.path, a.slot.name, a.id, a.slot.type_path, a.parent) for a in new_assets],
+                    )
+                    if new_assets:
+                        report.created.append(f"{len(new_assets)} assets")
+                    self._insert_defaults(cur, instances, {a.path for a in new_assets})
+                if removed:
+                    cur.executemany("DELETE FROM graph_assets WHERE path = ?", [(p,) for p in removed])
+                    cur.execute("DELETE FROM graph_points WHERE asset_path NOT IN (SELECT path FROM graph_assets)")
+                    report.removed.extend(f"asset {p}" for p in sorted(removed))
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                self._chains.clear()
+                self._known_assets.clear()
+        return report
+
+    @staticmethod
+    def _insert_defaults(cur: Any, instances: Instances, new_assets: set[str]) -> None:
+        """Points with a default value for newly created assets, as upstream did for new vertices (0/False kept)."""
+        now = time.time()
+        rows = []
+        for dp_path, spec in instances.points.items():
+            if not spec.has_default:
+                continue
+            asset_path = dp_path[: -len(spec.category) - len(spec.name) - 2]
+            if asset_path in new_assets:
+                value, kind = encode_value(spec.default)
+                rows.append(
+                    (dp_path, asset_path, spec.category, spec.name, spec.type_path, value, kind, spec.unit, now)
+                )
+        cur.executemany(_INSERT_DEFAULT, rows)
+
+    # ----- upserts -----
+    def _chain(self, asset_path: str, where: str) -> tuple[list[tuple[str, str, str, str, str]], str]:
+        chain = self._chains.get(asset_path)
+        if chain is None:
+            try:
+                pairs = asset_pairs(asset_path)
+            except SnapshotError as exc:
+                raise SnapshotError(f"{where}: {exc.message}") from None
+            if not pairs:
+                raise SnapshotError(f"{where}: a data point needs an asset path")
+            rows = []
+            parent = type_path = ""
+            for type_name, asset_id in pairs:
+                path = (
+                    f"{parent}{PATH_SEP}{type_name}{PATH_SEP}{asset_id}"
+                    if parent
+                    else f"{type_name}{PATH_SEP}{asset_id}"
+                )
+                type_path = f"{type_path}{PATH_SEP}{type_name}" if type_path else type_name
+                rows.append((path, type_name, asset_id, type_path, parent))
+                parent = path
+            if len(self._chains) >= _CHAIN_CACHE_LIMIT:
+                self._chains.clear()
+            chain = self._chains[asset_path] = (rows, type_path)
+        return chain
+
+    def upsert_records(self, records: Iterable[Mapping[str, Any]]) -> int:
+        """Upsert the assets along each record's asset path and its data point (the newest timestamp wins)."""
+        if not self._ready:
+            self._ensure_schema()
+        asset_rows: list[tuple[str, str, str, str, str]] = []
+        point_rows = []
+        known = self._known_assets
+        for record in records:
+            try:
+                asset_path = record["asset_path"]
+                category = record["type"]
+                name = record["field"]
+            except KeyError as exc:
+                raise SnapshotError(f"record {dict(record)!r}"[:200] + f": missing key {exc.args[0]!r}") from None
+            where = f"{asset_path}.{category}.{name}"
+            if category not in CATEGORIES:
+                raise SnapshotError(f"{where}: type must be one of {CATEGORIES}")
+            if not isinstance(name, str) or not name or PATH_SEP in name:
+                raise SnapshotError(f"{where}: invalid data-point name {name!r}")
+            if asset_path not in known:
+                rows, _ = self._chain(asset_path, where)
+                for row in rows:
+                    if row[0] not in known:
+                        asset_rows.append(row)
+                        known.add(row[0])
+            type_path = self._chain(asset_path, where)[1]
+            value, kind = encode_value(record.get("value"))
+            point_rows.append(
+                (
+                    where,
+                    asset_path,
+                    category,
+                    name,
+                    f"{type_path}{PATH_SEP}{name}",
+                    value,
+                    kind,
+                    record.get("unit"),
+                    _epoch(record.get("timestamp"), where),
+                )
+            )
+        with self.db.lock:
+            cur = self.db.writer.cursor()
+            cur.execute("BEGIN")
+            try:
+                cur.executemany(_INSERT_ASSET, asset_rows)
+                cur.executemany(_UPSERT_POINT, point_rows)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                known.difference_update(row[0] for row in asset_rows)
+                raise
+        return len(point_rows)
+
+    # ----- queries -----
+    def _fresh_clause(self, max_age: float | None) -> tuple[str, tuple[Any, ...]]:
+        if max_age is None:
+            return "1", ()
+        return f"(p.category = '{ATTRIBUTE}' OR p.ts >= ?)", (time.time() - max_age,)
+
+    def latest(self, pattern: str | None = None, *, max_age: float | None = None) -> dict[str, Sample]:
+        """The latest value per data-point path whose type path matches the %-pattern (fresh telemetry with max_age)."""
+        if not self._ready:
+            self._ensure_schema()
+        fresh, params = self._fresh_clause(max_age)
+        where = "1"
+        if pattern is not None:
+            fullmatch = compile_pattern(pattern).fullmatch
+            type_paths = [tp for (tp,) in self.db.read("SELECT DISTINCT type_path FROM graph_points") if fullmatch(tp)]
+            where = "p.type_path IN (SELECT value FROM json_each(?))"
+            params = (_json(type_paths), *params)
+        rows = self.db.read(
+            f"SELECT p.dp_path, p.value, p.kind, p.ts, p.unit FROM graph_points p WHERE {where} AND {fresh}"
+            " ORDER BY p.dp_path",
+            params,
+        )
+        return {path: Sample(decode_value(value, kind), ts, unit) for path, value, kind, ts, unit in rows}
+
+    def query_qpath(self, qpath: Mapping[str, Any] | QPath, *, max_age: float | None = None) -> dict[str, Any]:
+        """A nested snapshot of the assets the qpath keeps (see tiro_models.qpath for the semantics)."""
+        if not self._ready:
+            self._ensure_schema()
+        parsed = qpath if isinstance(qpath, QPath) else parse_qpath(qpath)
+        cutoff = None if max_age is None else time.time() - max_age
+        by_node: dict[str, dict[str, list[tuple[str, str, dict[str, tuple[str, Any, float, str | None]]]]]] = {}
+        for node in parsed.walk():
+            if node.type_path in by_node:
+                continue
+            rows = self.db.read(
+                "SELECT a.path, a.name, a.parent, p.category, p.name, p.value, p.kind, p.ts, p.unit"
+                " FROM graph_assets a LEFT JOIN graph_points p ON p.asset_path = a.path"
+                " WHERE a.type_path = ? ORDER BY a.path, p.dp_path",
+                (node.type_path,),
+            )
+            assets: dict[str, tuple[str, str, dict[str, tuple[str, Any, float, str | None]]]] = {}
+            for path, asset_id, parent, category, name, value, kind, ts, unit in rows:
+                entry = assets.get(path)
+                if entry is None:
+                    entry = assets[path] = (parent, asset_id, {})
+                if name is None:
+                    continue
+                if cutoff is not None and category != ATTRIBUTE and (ts is None or ts < cutoff):
+                    continue
+                entry[2][name] = (category, decode_value(value, kind), ts, unit)
+            grouped: dict[str, list[tuple[str, str, dict[str, tuple[str, Any, float, str | None]]]]] = {}
+            for path, (parent, asset_id, points) in assets.items():
+                grouped.setdefault(parent, []).append((path, asset_id, points))
+            by_node[node.type_path] = grouped
+        return _build(parsed.roots, "", by_node)
+
+    def attributes_and_missing(self, model: Model, *, max_age: float = 300) -> dict[str, Sample | None]:
+        """Every required point of stored assets: attributes always, telemetry when fresh, else None."""
+        if not self._ready:
+            self._ensure_schema()
+        assets = self.db.read(
+            "SELECT path, type_path FROM graph_assets WHERE type_path IN (SELECT value FROM json_each(?))"
+            " ORDER BY path",
+            (_json(model.slots),),
+        )
+        fresh, params = self._fresh_clause(max_age)
+        stored = {
+            path: Sample(decode_value(value, kind), ts, unit)
+            for path, value, kind, ts, unit in self.db.read(
+                "SELECT p.dp_path, p.value, p.kind, p.ts, p.unit FROM graph_points p"
+                f" WHERE p.type_path IN (SELECT value FROM json_each(?)) AND {fresh}",
+                (_json(model.points), *params),
+            )
+        }
+        out: dict[str, Sample | None] = {}
+        for asset_path, type_path in assets:
+            for spec in model.slots[type_path].points.values():
+                dp_path = f"{asset_path}{PATH_SEP}{spec.category}{PATH_SEP}{spec.name}"
+                out[dp_path] = stored.get(dp_path)
+        return out
+
+    def close(self) -> None:
+        """Close the database connections."""
+        self.db.close()
+
+
+def _build(nodes: tuple[QNode, ...], parent: str, by_node: Mapping[str, Any]) -> dict[str, Any]:
+    """The nested output of `nodes` under the asset `parent` ("" for the root)."""
+    out: dict[str, Any] = {}
+    for node in nodes:
+        group: dict[str, Any] = {}
+        names = node.output_names()
+        for path, asset_id, points in by_node[node.type_path].get(parent, ()):
+            if not node.keeps(asset_id, {name: p[1] for name, p in points.items()}):
+                continue
+            entity: dict[str, Any] = {}
+            for name, (category, value, ts, unit) in points.items():
+                if names is None or name in names:
+                    entity.setdefault(category, {})[name] = _dp(value, ts, unit)
+            entity.update(_build(node.children, path, by_node))
+            if entity:
+                group[asset_id] = entity
+        if group:
+            out.setdefault(node.slot, {}).update(group)
+    return out

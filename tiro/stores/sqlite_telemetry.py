@@ -1,0 +1,379 @@
+"""The embedded telemetry store on sqlite (standard library): WAL, batched idempotent writes, latest and history reads.
+
+Layout: `telemetry_series` (one row per data-point path with its type path, asset path, category, name and unit) and
+`telemetry_samples` (series id + nanosecond timestamp as primary key, WITHOUT ROWID, so replaying a sample replaces it
+and both latest-value and time-range reads are index range scans). Timestamps are keyed in nanoseconds computed like
+the line protocol (`int(seconds * 1e9)`), so `write_records` and `write_lines` of the same data store the same rows.
+Values keep their Python type: int, float and str natively, bools and anything else (dicts, huge ints) with a kind tag.
+
+`SqliteDatabase` (connections, pragmas, locking) is shared with the graph store of the same file.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+
+from tiro.stores.base import AGGREGATIONS, BootstrapReport, Sample, TelemetryStore
+from tiro_models.errors import SnapshotError
+from tiro_models.line_protocol import parse_many, timestamp_ns
+from tiro_models.paths import asset_type_path, compile_pattern
+
+__all__ = ["SqliteDatabase", "SqliteTelemetryStore", "decode_value", "encode_value"]
+
+_INT64 = (-(2**63), 2**63 - 1)
+_BOOL = "b"
+_JSON = "j"
+
+
+def encode_value(value: Any) -> tuple[Any, str | None]:
+    """(column value, kind tag): native sqlite types untagged, bools as 0/1 tagged "b", others as JSON tagged "j"."""
+    cls = type(value)
+    if cls is float or cls is str or value is None:
+        return value, None
+    if cls is int:
+        if _INT64[0] <= value <= _INT64[1]:
+            return value, None
+        return str(value), _JSON
+    if cls is bool:
+        return int(value), _BOOL
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS).decode(), _JSON
+    except TypeError:
+        return orjson.dumps(str(value)).decode(), _JSON
+
+
+def decode_value(value: Any, kind: str | None) -> Any:
+    """The Python value of a stored (column value, kind tag) pair."""
+    if kind is None:
+        return value
+    if kind == _BOOL:
+        return bool(value)
+    return orjson.loads(value)
+
+
+class SqliteDatabase:
+    """One sqlite file (or a private in-memory database): a locked writer connection plus a reader per thread."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path  # None: in memory
+        self.lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._closed = False
+        self._memory = path is None  # a private in-memory database: readers share the writer connection
+        if path is not None:
+            directory = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(directory):
+                raise FileNotFoundError(2, "the folder of the sqlite database does not exist", path)
+        self.writer = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            if self._memory:
+                conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            else:
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # durable across application crashes in WAL mode
+            conn.execute("PRAGMA temp_store=MEMORY")
+            conn.execute("PRAGMA cache_size=-65536")
+        except sqlite3.Error as exc:
+            raise ConnectionError(f"cannot open sqlite database {self.describe()}: {exc}") from None
+        return conn
+
+    def describe(self) -> str:
+        """The store URL of this database."""
+        return f"sqlite:///{self.path}" if self.path is not None else "sqlite://"
+
+    def reader(self) -> sqlite3.Connection:
+        """This thread's read connection (WAL readers never block the writer); the writer's for memory databases."""
+        if self._closed:
+            raise ConnectionError(f"{self.describe()} is closed")
+        if self._memory:
+            return self.writer
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+            conn.execute("PRAGMA query_only=ON")
+            with self.lock:
+                self._readers.append(conn)
+        return conn
+
+    def read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """All rows of a parameterised query."""
+        if self._memory:
+            with self.lock:
+                return self.writer.execute(sql, tuple(params)).fetchall()
+        return self.reader().execute(sql, tuple(params)).fetchall()
+
+    def close(self) -> None:
+        """Close every connection."""
+        with self.lock:
+            if self._closed:
+                return
+            self._closed = True
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+            self.writer.close()
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS telemetry_series (
+    id INTEGER PRIMARY KEY,
+    dp_path TEXT NOT NULL UNIQUE,
+    type_path TEXT NOT NULL,
+    asset_path TEXT NOT NULL,
+    category TEXT NOT NULL,
+    name TEXT NOT NULL,
+    unit TEXT
+);
+CREATE INDEX IF NOT EXISTS telemetry_series_type_path ON telemetry_series (type_path);
+CREATE TABLE IF NOT EXISTS telemetry_samples (
+    series INTEGER NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    value,
+    kind TEXT,
+    PRIMARY KEY (series, ts_ns)
+) WITHOUT ROWID;
+"""
+
+_UPSERT_SERIES = (
+    "INSERT INTO telemetry_series (dp_path, type_path, asset_path, category, name, unit) VALUES (?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (dp_path) DO UPDATE SET unit = excluded.unit RETURNING id"
+)
+_INSERT_SAMPLE = "INSERT OR REPLACE INTO telemetry_samples (series, ts_ns, value, kind) VALUES (?, ?, ?, ?)"
+_PRUNE_EVERY = 60.0
+
+
+class SqliteTelemetryStore(TelemetryStore):
+    """Telemetry in a sqlite file (`path`) or in memory (`path=None`); `retention` seconds prunes older samples."""
+
+    def __init__(
+        self, path: str | None = None, *, retention: float | None = None, database: SqliteDatabase | None = None
+    ) -> None:
+        self.db = database or SqliteDatabase(path)
+        self.retention = retention
+        self._series: dict[str, tuple[int, str | None]] = {}  # dp path -> (id, unit)
+        self._ready = False
+        self._pruned_at = 0.0
+
+    # ----- setup -----
+    def bootstrap(self) -> BootstrapReport:
+        """Create the tables and indexes if missing (and prune by retention); idempotent."""
+        report = BootstrapReport(store=self.db.describe())
+        with self.db.lock:
+            existing = {row[0] for row in self.db.writer.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            self.db.writer.executescript(_SCHEMA)
+            for table in ("telemetry_series", "telemetry_samples"):
+                if table not in existing:
+                    report.created.append(f"table {table}")
+            self._load_series()
+            self._ready = True
+            if self.retention is not None:
+                removed = self.prune()
+                if removed:
+                    report.removed.append(f"{removed} samples older than the retention of {self.retention:g} s")
+        return report
+
+    def _ensure_ready(self) -> None:
+        if not self._ready:
+            self.bootstrap()
+
+    def _load_series(self) -> None:
+        rows = self.db.writer.execute("SELECT dp_path, id, unit FROM telemetry_series").fetchall()
+        self._series = {path: (sid, unit) for path, sid, unit in rows}
+
+    def prune(self, now: float | None = None) -> int:
+        """Delete samples older than the retention; returns how many (0 without a retention)."""
+        if self.retention is None:
+            return 0
+        now = time.time() if now is None else now
+        cutoff = int((now - self.retention) * 1e9)
+        with self.db.lock:
+            cur = self.db.writer.execute(
+                "DELETE FROM telemetry_samples WHERE series IN (SELECT id FROM telemetry_series) AND ts_ns < ?",
+                (cutoff,),
+            )
+            self._pruned_at = now
+            return cur.rowcount
+
+    # ----- writing -----
+    def _series_id(self, cur: sqlite3.Cursor, record: Mapping[str, Any], dp_path: str, unit: str | None) -> int:
+        known = self._series.get(dp_path)
+        if known is not None and known[1] == unit:
+            return known[0]
+        asset_path = record["asset_path"]
+        name = record["field"]
+        type_path = record.get("path") or f"{asset_type_path(asset_path)}.{name}"
+        sid = cur.execute(_UPSERT_SERIES, (dp_path, type_path, asset_path, record["type"], name, unit)).fetchone()[0]
+        self._series[dp_path] = (sid, unit)
+        return sid
+
+    def write_records(self, records: Iterable[Mapping[str, Any]]) -> int:
+        """Write flat records in one transaction; a replayed (series, timestamp) replaces the stored sample."""
+        return self._write(records, from_lines=False)
+
+    def _write(self, records: Iterable[Mapping[str, Any]], *, from_lines: bool) -> int:
+        self._ensure_ready()
+        now_ns: int | None = None
+        series = self._series
+        with self.db.lock:
+            conn = self.db.writer
+            cur = conn.cursor()
+            cur.execute("BEGIN")
+            try:
+                rows = []
+                append = rows.append
+                for record in records:
+                    try:
+                        dp_path = f"{record['asset_path']}.{record['type']}.{record['field']}"
+                    except KeyError as exc:
+                        raise SnapshotError(
+                            f"record {dict(record)!r}"[:200] + f": missing key {exc.args[0]!r}"
+                        ) from None
+                    unit = record.get("unit")
+                    known = series.get(dp_path)
+                    sid = (
+                        known[0]
+                        if known is not None and known[1] == unit
+                        else self._series_id(cur, record, dp_path, unit)
+                    )
+                    ts = record.get("timestamp")
+                    if from_lines:
+                        ts_ns = ts
+                    else:
+                        try:
+                            ts_ns = timestamp_ns(ts)
+                        except SnapshotError as exc:
+                            raise SnapshotError(f"{dp_path}: {exc.message}") from None
+                    if ts_ns is None:
+                        if now_ns is None:
+                            now_ns = time.time_ns()
+                        ts_ns = now_ns
+                    value = record.get("value")
+                    cls = type(value)
+                    if cls is float or cls is str:
+                        append((sid, ts_ns, value, None))
+                    else:
+                        append((sid, ts_ns, *encode_value(value)))
+                cur.executemany(_INSERT_SAMPLE, rows)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                self._load_series()  # ids handed out inside the rolled-back transaction are gone
+                raise
+        if self.retention is not None and time.time() - self._pruned_at > _PRUNE_EVERY:
+            self.prune()
+        return len(rows)
+
+    def write_lines(self, lines: Iterable[str]) -> int:
+        """Write line-protocol lines (one point per field; tags `asset_path`, `type`, `path`, `unit` as Tiro writes)."""
+        text = lines if isinstance(lines, str) else "\n".join(lines)
+        try:
+            parsed = parse_many(text)
+        except ValueError as exc:
+            raise SnapshotError(str(exc)) from None
+        records = []
+        for _measurement, tags, fields, ts_ns in parsed:
+            asset_path = tags.get("asset_path")
+            category = tags.get("type")
+            if not asset_path or not category:
+                raise SnapshotError(f"line protocol point {fields!r} has no asset_path/type tags: not Tiro telemetry")
+            for name, value in fields.items():
+                records.append(
+                    {
+                        "path": tags.get("path") if len(fields) == 1 else None,
+                        "asset_path": asset_path,
+                        "type": category,
+                        "field": name,
+                        "value": value,
+                        "timestamp": ts_ns,
+                        "unit": tags.get("unit"),
+                    }
+                )
+        return self._write(records, from_lines=True)
+
+    # ----- reading -----
+    def _series_filter(self, pattern: str | None) -> tuple[str, tuple[Any, ...]]:
+        """SQL condition on `s` (a telemetry_series alias) selecting the pattern's type paths."""
+        if pattern is None:
+            return "1", ()
+        fullmatch = compile_pattern(pattern).fullmatch
+        type_paths = [tp for (tp,) in self.db.read("SELECT DISTINCT type_path FROM telemetry_series") if fullmatch(tp)]
+        return "s.type_path IN (SELECT value FROM json_each(?))", (orjson.dumps(type_paths).decode(),)
+
+    def latest(self, pattern: str | None = None) -> dict[str, Sample]:
+        """The newest sample per data-point path whose type path matches the %-pattern (all when None)."""
+        self._ensure_ready()
+        where, params = self._series_filter(pattern)
+        rows = self.db.read(
+            "SELECT s.dp_path, v.value, v.kind, v.ts_ns, s.unit FROM telemetry_series s"
+            " JOIN telemetry_samples v ON v.series = s.id"
+            " AND v.ts_ns = (SELECT MAX(ts_ns) FROM telemetry_samples WHERE series = s.id)"
+            f" WHERE {where} ORDER BY s.dp_path",
+            params,
+        )
+        return {path: Sample(decode_value(value, kind), ts / 1e9, unit) for path, value, kind, ts, unit in rows}
+
+    def history(
+        self,
+        pattern: str,
+        *,
+        since: float,
+        until: float | None = None,
+        step: float | None = None,
+        agg: str = "mean",
+    ) -> dict[str, list[tuple[float, Any]]]:
+        """Samples per data-point path in [since, until); with `step`, one value per epoch-aligned bucket start."""
+        if agg not in AGGREGATIONS:
+            raise ValueError(f"unknown aggregation {agg!r}: use one of {', '.join(AGGREGATIONS)}")
+        if step is not None and not step > 0:
+            raise ValueError(f"step must be a positive number of seconds, got {step!r}")
+        self._ensure_ready()
+        where, params = self._series_filter(pattern)
+        lo = int(since * 1e9)
+        hi = int(until * 1e9) if until is not None else 2**63 - 1
+        out: dict[str, list[tuple[float, Any]]] = {}
+        if step is None:
+            rows = self.db.read(
+                "SELECT s.dp_path, v.ts_ns, v.value, v.kind FROM telemetry_series s"
+                " JOIN telemetry_samples v ON v.series = s.id AND v.ts_ns >= ? AND v.ts_ns < ?"
+                f" WHERE {where} ORDER BY s.dp_path, v.ts_ns",
+                (lo, hi, *params),
+            )
+            for path, ts, value, kind in rows:
+                out.setdefault(path, []).append((ts / 1e9, decode_value(value, kind)))
+            return out
+        step_ns = round(step * 1e9)
+        if step_ns <= 0:
+            raise ValueError(f"step {step!r} is below one nanosecond")
+        if agg == "last":
+            # sqlite takes bare columns from the row that holds MAX(): the newest sample of each bucket.
+            select = "MAX(v.ts_ns), v.value, v.kind"
+            numeric = ""
+        else:
+            select = f"{agg.upper() if agg != 'mean' else 'AVG'}(v.value), NULL"
+            numeric = " AND v.kind IS NULL AND typeof(v.value) IN ('integer', 'real')"
+        rows = self.db.read(
+            f"SELECT s.dp_path, (v.ts_ns / ?) * ? AS bucket, {select} FROM telemetry_series s"
+            f" JOIN telemetry_samples v ON v.series = s.id AND v.ts_ns >= ? AND v.ts_ns < ?{numeric}"
+            f" WHERE {where} GROUP BY s.dp_path, bucket ORDER BY s.dp_path, bucket",
+            (step_ns, step_ns, lo, hi, *params),
+        )
+        for row in rows:
+            path, bucket = row[0], row[1]
+            value = decode_value(row[3], row[4]) if agg == "last" else row[2]
+            out.setdefault(path, []).append((bucket / 1e9, value))
+        return out
+
+    def close(self) -> None:
+        """Close the database connections."""
+        self.db.close()
