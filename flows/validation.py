@@ -1,0 +1,67 @@
+"""Flow `validate_window`: validate the data retained on JetStream for the last `window` seconds (or [start, end))."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prefect import flow
+
+from karez.nats_options import resolve_address
+from tasks.retained import ensure_retention, read_retained_window
+from tasks.scenario import load_scenario
+from tasks.validation import publish_validation_report, report_body, validate_snapshot
+
+
+class InvalidWindow(Exception):
+    """Raised (failing the run) when the window is invalid and `fail_on_invalid` is set."""
+
+
+def window_bounds(window: float, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """[start, end): explicit bounds, or the `window` seconds up to `end` (default now)."""
+    if window <= 0 and start is None:
+        raise ValueError(f"window must be positive seconds, got {window}")
+    end = _aware(end) if end is not None else datetime.now(UTC)
+    start = _aware(start) if start is not None else end - timedelta(seconds=window)
+    if end <= start:
+        raise ValueError(f"the window end {end.isoformat()} must be after its start {start.isoformat()}")
+    return start, end
+
+
+@flow(name="validate-window", log_prints=False, persist_result=True)
+async def validate_window(
+    scenario: str,
+    uses: list[str],
+    window: float = 60,
+    strict: bool = False,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    nats_url: str | None = None,
+    retention: float = 3600,
+    max_age: float | None = None,
+    fail_on_invalid: bool = False,
+    log_file: str | None = None,
+) -> dict[str, Any]:
+    """Validate the latest value per data-point path retained in the window; report, log and return the result."""
+    bounds = window_bounds(window, start, end)
+    address = resolve_address(nats_url)
+    model = load_scenario(scenario, uses, strict)
+    await ensure_retention(address, retention)
+    retained = await read_retained_window(address, *bounds)
+    result = validate_snapshot(model, retained.snapshot, *bounds, strict=strict, max_age=max_age)
+    body = report_body(
+        result,
+        empty=retained.empty,
+        messages=retained.messages,
+        items=retained.items,
+        collection_size=len(retained.snapshot),
+        rejected=retained.rejected[:20],
+    )
+    publish_validation_report(body, log_file)
+    if fail_on_invalid and not result.valid:
+        raise InvalidWindow(f"window {body['start']} – {body['end']} is invalid: {len(result.errors)} error(s)")
+    return body
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

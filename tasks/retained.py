@@ -1,0 +1,25 @@
+"""Tasks: make sure the retention stream exists, and read a retained window from JetStream."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.nats_link import nats_connection
+from tiro.retention import RetainedWindow, ensure_retention_stream, read_window
+
+
+@task(name="ensure-retention-stream", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+async def ensure_retention(nats_url: str, retention: float) -> str:
+    """Create the `karez.validation_data.>` stream with max_age = retention if missing ("created"/"updated"/…)."""
+    async with nats_connection(nats_url) as nc:
+        return await ensure_retention_stream(nc.jetstream(), retention)
+
+
+@task(name="read-retained-window", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+async def read_retained_window(nats_url: str, start: datetime, end: datetime) -> RetainedWindow:
+    """The latest value per data-point path among the messages retained in [start, end)."""
+    async with nats_connection(nats_url) as nc:
+        return await read_window(nc.jetstream(), start, end)
