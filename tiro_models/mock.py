@@ -15,11 +15,12 @@ from itertools import repeat
 from operator import truediv
 from typing import Any
 
-from tiro_models.spec import ATTRIBUTE, CATEGORIES, Instances, PointSpec
+from tiro_models.spec import ATTRIBUTE, CATEGORIES, NO_DEFAULT, Instances, PointSpec
 
 # Bounds for open ranges: wide enough to look real, narrow enough to stay readable.
 OPEN_SPAN = 1000
 _EXACT_INTS = 2.0**53
+_NOTHING: Any = object()
 _WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet")
 
 Column = Callable[[int], list[Any]]
@@ -92,10 +93,45 @@ def _bounds(spec: PointSpec, value_range: tuple[float, float] | None) -> tuple[f
 _TABLE_LIMIT = 200_000
 
 
+class _Draw:
+    """Draws from a fixed population: k at a time with Random.choices (fast in bulk), or one directly."""
+
+    __slots__ = ("choices", "population", "random", "size")
+
+    def __init__(self, population: Any, rng: random.Random) -> None:
+        self.population = population
+        self.size = len(population)
+        self.choices = rng.choices
+        self.random = rng.random
+
+    def __call__(self, n: int) -> list[Any]:
+        return self.choices(self.population, k=n)
+
+    def one(self) -> Any:
+        """One value, without building a list."""
+        return self.population[int(self.random() * self.size)]
+
+
+class _ScaledDraw(_Draw):
+    """Draws integers from a range and divides them by `scale` (float grids too wide for a table)."""
+
+    __slots__ = ("scale",)
+
+    def __init__(self, population: range, rng: random.Random, scale: int) -> None:
+        super().__init__(population, rng)
+        self.scale = scale
+
+    def __call__(self, n: int) -> list[Any]:
+        return list(map(truediv, self.choices(self.population, k=n), repeat(self.scale)))
+
+    def one(self) -> Any:
+        """One value, without building a list."""
+        return super().one() / self.scale
+
+
 def value_column(spec: PointSpec, rng: random.Random, value_range: Any = None) -> Column:
     """A function n → n fresh mock values for `spec` (the library faker if any, else from kind and constraints)."""
     d = spec.definition
-    choices = rng.choices  # draws k items of a sequence in one call: much faster than a per-value Python expression
     if d.faker is not None:
         faker = d.faker
         return lambda n: [_plain(faker()) for _ in range(n)]
@@ -103,7 +139,7 @@ def value_column(spec: PointSpec, rng: random.Random, value_range: Any = None) -
     if kind == "any":
         kind, options, limits = _kind_of_annotation(d.py_type)
         if kind == "enum":
-            return lambda n: choices(options, k=n)
+            return _Draw(options, rng)
         if kind == "none":
             return lambda n: [None] * n
         if limits:
@@ -115,10 +151,8 @@ def value_column(spec: PointSpec, rng: random.Random, value_range: Any = None) -
         if len(grid) == 3:
             lo_i, hi_i, scale = grid
             if hi_i - lo_i < _TABLE_LIMIT:
-                table = [i / scale for i in range(lo_i, hi_i + 1)]
-                return lambda n: choices(table, k=n)
-            steps = range(lo_i, hi_i + 1)
-            return lambda n: list(map(truediv, choices(steps, k=n), repeat(scale)))
+                return _Draw([i / scale for i in range(lo_i, hi_i + 1)], rng)
+            return _ScaledDraw(range(lo_i, hi_i + 1), rng, scale)
         low, high = grid
         rand = rng.random
         # Interpolate without computing high - low, which overflows for limits near the float range.
@@ -127,15 +161,13 @@ def value_column(spec: PointSpec, rng: random.Random, value_range: Any = None) -
         low, high, low_open, high_open = _bounds(spec, numeric)
         lo_i = math.floor(low) + 1 if low_open else math.ceil(low)
         hi_i = math.ceil(high) - 1 if high_open else math.floor(high)
-        steps = range(lo_i, max(hi_i, lo_i) + 1)
-        return lambda n: choices(steps, k=n)
+        return _Draw(range(lo_i, max(hi_i, lo_i) + 1), rng)
     if kind == "bool":
-        return lambda n: choices((False, True), k=n)
+        return _Draw((False, True), rng)
     if kind == "enum":
-        options = tuple(d.choices or (None,))
-        return lambda n: choices(options, k=n)
+        return _Draw(tuple(d.choices or (None,)), rng)
     pool = [f"{word}-{number}" for word in _WORDS for number in range(100)]
-    return lambda n: choices(pool, k=n)
+    return _Draw(pool, rng)
 
 
 def _kind_of_annotation(annotation: Any) -> tuple[str, tuple[Any, ...], dict[str, float]]:
@@ -179,6 +211,11 @@ class Mocker:
             column = value_column(spec, self.rng, self._ranges.get(spec.type_path))
             self._columns[spec.type_path] = column
         return column
+
+    def _one(self, spec: PointSpec) -> Any:
+        """One fresh value of a spec."""
+        column = self._column(spec)
+        return column.one() if isinstance(column, _Draw) else column(1)[0]
 
     def _values(self, spec: PointSpec, paths: list[str], use_defaults: bool, change_attrs: bool) -> list[Any]:
         """Values of one spec for many dp paths: defaults, sticky attributes, else fresh."""
@@ -230,7 +267,23 @@ class Mocker:
         spec = self.instances.points.get(dp_path)
         if spec is None:
             return None
-        return self._dps(spec, [dp_path], _now(now), use_default, False)[0]
+        # One point per HTTP request is the upstream-compatible route: skip the column machinery.
+        definition = spec.definition
+        if use_default and spec.default is not NO_DEFAULT:
+            value = spec.default
+        elif definition.category == ATTRIBUTE:
+            value = self._sticky.get(dp_path, _NOTHING)
+            if value is _NOTHING:
+                value = self._sticky[dp_path] = self._one(spec)
+        else:
+            value = self._one(spec)
+        moment = datetime.now(UTC) if now is None else _now(now)
+        if definition.time_var:
+            moment = datetime.fromtimestamp(moment.timestamp() - self.rng.random() * definition.time_var, UTC)
+        unit = definition.unit
+        if unit is None:
+            return {"value": value, "timestamp": moment.isoformat()}
+        return {"value": value, "timestamp": moment.isoformat(), "unit": unit}
 
     def values(self, dp_paths: Iterable[str], now: datetime | None = None) -> list[dict[str, Any] | None]:
         """DP objects for many paths in one batch (None for unknown paths), generated column-wise per spec."""
