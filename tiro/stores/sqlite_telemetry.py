@@ -24,23 +24,25 @@ from tiro.stores.base import AGGREGATIONS, BootstrapReport, Sample, TelemetrySto
 from tiro_models.errors import SnapshotError
 from tiro_models.line_protocol import parse_many, timestamp_ns
 from tiro_models.paths import asset_type_path, compile_pattern
+from tiro_models.spec import CATEGORIES
 
 __all__ = ["SqliteDatabase", "SqliteTelemetryStore", "decode_value", "encode_value"]
 
 _INT64 = (-(2**63), 2**63 - 1)
 _BOOL = "b"
+_BIG_INT = "i"  # beyond sqlite's 64-bit integers: kept as decimal text
 _JSON = "j"
 
 
 def encode_value(value: Any) -> tuple[Any, str | None]:
-    """(column value, kind tag): native sqlite types untagged, bools as 0/1 tagged "b", others as JSON tagged "j"."""
+    """(column value, kind tag): native types untagged; bools as 0/1 "b", huge ints as text "i", others as JSON "j"."""
     cls = type(value)
     if cls is float or cls is str or value is None:
         return value, None
     if cls is int:
         if _INT64[0] <= value <= _INT64[1]:
             return value, None
-        return str(value), _JSON
+        return str(value), _BIG_INT
     if cls is bool:
         return int(value), _BOOL
     try:
@@ -55,6 +57,8 @@ def decode_value(value: Any, kind: str | None) -> Any:
         return value
     if kind == _BOOL:
         return bool(value)
+    if kind == _BIG_INT:
+        return int(value)
     return orjson.loads(value)
 
 
@@ -212,8 +216,15 @@ class SqliteTelemetryStore(TelemetryStore):
             return known[0]
         asset_path = record["asset_path"]
         name = record["field"]
-        type_path = record.get("path") or f"{asset_type_path(asset_path)}.{name}"
-        sid = cur.execute(_UPSERT_SERIES, (dp_path, type_path, asset_path, record["type"], name, unit)).fetchone()[0]
+        category = record["type"]
+        try:  # a new series: check the shape once, so the store never holds paths it cannot query by pattern
+            own_type_path = asset_type_path(asset_path) if isinstance(asset_path, str) and asset_path else None
+        except SnapshotError as exc:
+            raise SnapshotError(f"{dp_path}: {exc.message}") from None
+        if own_type_path is None or category not in CATEGORIES or not isinstance(name, str) or not name:
+            raise SnapshotError(f"{dp_path}: not a data-point record (asset path, {'/'.join(CATEGORIES)}, name)")
+        type_path = record.get("path") or f"{own_type_path}.{name}"
+        sid = cur.execute(_UPSERT_SERIES, (dp_path, type_path, asset_path, category, name, unit)).fetchone()[0]
         self._series[dp_path] = (sid, unit)
         return sid
 

@@ -1,0 +1,175 @@
+"""The tiro_store aggregator over a real nats-server: batching by size and time, drain, replays, durable mode, DLQ."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import nats
+import pytest
+
+from karez.durable import DurableLink, ensure_stream, stream_for
+from tiro.examples import example_dir, example_files
+from tiro.plugins.karez import TiroStoreAggregator
+from tiro.stores.urls import open_graph_store, open_telemetry_store
+from tiro_models.compile import load_model
+from tiro_models.instances import instantiate
+from tiro_models.mock import Mocker
+from tiro_models.records import decompose
+
+T0 = 1_800_000_000.0
+
+
+def _records(seed: int = 4, ts: float = T0) -> list[dict]:
+    model = load_model(*example_files(example_dir("datahall")))
+    records = list(decompose("", Mocker(instantiate(model, seed=seed), seed=seed).snapshot()))
+    for record in records:
+        record["timestamp"] = ts
+    return records
+
+
+def _role(nats_url: str | None, store: str, **config) -> TiroStoreAggregator:
+    return TiroStoreAggregator(
+        {"type": "tiro_store", "name": "store", "category": "graph_data", "store": store, **config}, nats_addr=nats_url
+    )
+
+
+async def _wait(condition, what: str, timeout: float = 20) -> None:
+    """Poll a condition the role updates as it works (not a timed assertion: the bound only stops a hung test)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def _stop(role: TiroStoreAggregator, task: asyncio.Task) -> None:
+    await role.drain()
+    await role.close()
+    task.cancel()
+
+
+def _stored(url: str) -> tuple[dict, dict]:
+    telemetry, graph = open_telemetry_store(url), open_graph_store(url)
+    try:
+        return telemetry.history("%%", since=0), graph.latest()
+    finally:
+        telemetry.close()
+        graph.close()
+
+
+def _path(record: dict) -> str:
+    return f"{record['asset_path']}.{record['type']}.{record['field']}"
+
+
+async def test_records_are_batched_written_to_both_stores_and_replays_are_stored_once(nats_server, tmp_path):
+    url = f"sqlite:///{tmp_path / 'tiro.db'}"
+    scenario, uses = example_files(example_dir("datahall"))
+    role = _role(nats_server.url, url, scenario=str(scenario), uses=[str(u) for u in uses], batch_size=5)
+    task = asyncio.create_task(role.run())
+    client = await nats.connect(nats_server.url)
+    records = _records()
+    try:
+        await _wait(lambda: role.sub is not None, "the subscription")
+        for _ in range(2):  # the second round is a replay of the same samples
+            for record in records:
+                await client.publish("karez.graph_data.tiro_preprocess", json.dumps(record).encode())
+        await client.publish("karez.graph_data.tiro_preprocess", json.dumps(records[:3]).encode())  # a batch message
+        await client.flush()
+        await _wait(lambda: role.written == 2 * len(records) + 3, "all records written")
+    finally:
+        await client.close()
+        await _stop(role, task)
+    history, latest = _stored(url)
+    assert set(history) == set(latest) == {_path(r) for r in records}
+    for record in records:
+        assert history[_path(record)] == [(pytest.approx(T0), record["value"])]
+        assert latest[_path(record)].value == record["value"] and latest[_path(record)].unit == record.get("unit")
+
+
+async def test_a_partial_batch_is_written_after_the_flush_interval(nats_server, tmp_path):
+    url = f"sqlite:///{tmp_path / 'tiro.db'}"
+    role = _role(nats_server.url, url, batch_size=10_000, flush_interval=0.05)
+    task = asyncio.create_task(role.run())
+    client = await nats.connect(nats_server.url)
+    records = _records()[:4]
+    try:
+        await _wait(lambda: role.sub is not None, "the subscription")
+        for record in records:
+            await client.publish("karez.graph_data.x", json.dumps(record).encode())
+        await client.flush()
+        await _wait(lambda: role.written == len(records), "the timed flush")  # far below batch_size
+        assert role._buffer == []
+    finally:
+        await client.close()
+        await _stop(role, task)
+
+
+async def test_drain_writes_what_is_still_buffered(nats_server, tmp_path):
+    url = f"sqlite:///{tmp_path / 'tiro.db'}"
+    role = _role(nats_server.url, url, batch_size=10_000, flush_interval=3600)
+    task = asyncio.create_task(role.run())
+    client = await nats.connect(nats_server.url)
+    records = _records()
+    try:
+        await _wait(lambda: role.sub is not None, "the subscription")
+        for record in records:
+            await client.publish("karez.graph_data.x", json.dumps(record).encode())
+        await client.publish("karez.graph_data.x", json.dumps({"not": "a record"}).encode())
+        await client.flush()
+        await _wait(lambda: role.stats.received == len(records) + 1, "all messages received")
+        assert role.written == 0
+    finally:
+        await client.close()
+        await _stop(role, task)
+    assert role.written == len(records) and role.stats.dropped == 1
+    history, _ = _stored(url)
+    assert len(history) == len(records)
+
+
+async def test_durable_mode_writes_before_ack_and_dead_letters_a_batch_that_cannot_be_written(nats_server, tmp_path):
+    url = f"sqlite:///{tmp_path / 'tiro.db'}"
+    role = _role(nats_server.url, url, batch_size=10_000, flush_interval=3600, max_deliver=2)
+    role.durable = DurableLink()
+    client = await nats.connect(nats_server.url)
+    js = client.jetstream()
+    stream, subject, _ = stream_for(role)
+    await ensure_stream(js, stream, subject)
+    dead: list[dict] = []
+
+    async def on_dead(msg) -> None:
+        dead.append(json.loads(msg.data))
+
+    await client.subscribe("karez.dlq.>", cb=on_dead)
+    task = asyncio.create_task(role.run())
+    records = _records()
+    bad = {**records[0], "asset_path": "DataHall"}  # not Type.id pairs: the store rejects it
+    try:
+        await js.publish("karez.graph_data.x", json.dumps(records).encode())
+        await js.publish("karez.graph_data.x", json.dumps(bad).encode())
+        await _wait(lambda: role.written == len(records) and dead, "the write and the dead letter")
+        # nothing waits in a buffer: in durable mode the write happened before the ack
+        assert role._buffer == []
+        history, _ = _stored(url)
+        assert len(history) == len(records)
+        assert "malformed asset path" in dead[0]["error"] and dead[0]["deliveries"] == 2
+        for _ in range(2000):  # both messages end acked: the good one after its write, the bad one when dead-lettered
+            info = await js.consumer_info(stream, "aggregator_graph_data")
+            if info.num_ack_pending == 0 and info.num_pending == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert (info.num_ack_pending, info.num_pending) == (0, 0)
+    finally:
+        await client.close()
+        await _stop(role, task)
+
+
+def test_config_errors_are_clear():
+    with pytest.raises(ValueError, match="unsupported scheme"):
+        _role(None, "ftp://x")
+    with pytest.raises(ValueError, match="has no graph store"):
+        _role(None, "influx+http://localhost:8086", targets="graph")
+    role = _role(None, "sqlite://", targets="telemetry")
+    assert role.targets == ("telemetry",)
+    assert _role(None, "influx+http://localhost:8086").targets == ("telemetry",)
+    assert _role(None, "arango+http://localhost:8529").targets == ("graph",)

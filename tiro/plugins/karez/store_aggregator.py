@@ -1,0 +1,167 @@
+"""The `tiro_store` aggregator: flat data-point records into the telemetry and graph stores of a URL, in batches.
+
+Records (the `tiro_preprocess` output) are buffered and written when `batch_size` records are waiting or every
+`flush_interval` seconds, and whatever is left when the role drains. In durable mode the records of each message are
+written before `handle_items` returns and a failed write raises, so the message is not acked and comes back later.
+Writes are idempotent in every store (same series and timestamp stored once), so redeliveries do no harm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from karez.aggregator.base import AggregatorBase
+from karez.config import OptionalConfigEntity
+from tiro.plugins.karez.settings import model_for, split_uses
+from tiro.stores.base import GraphStore, TelemetryStore
+from tiro.stores.urls import BACKENDS, open_graph_store, open_telemetry_store, parse_store_url, redact_url
+
+__all__ = ["TiroStoreAggregator"]
+
+_RECORD_KEYS = ("asset_path", "type", "field")
+TARGETS = ("telemetry", "graph")
+
+
+class TiroStoreAggregator(AggregatorBase):
+    """Writes flat data-point records to the store(s) of `store` (sqlite: telemetry history and graph)."""
+
+    @classmethod
+    def config_entities(cls):
+        """Store URL, scenario and uses (for the graph bootstrap), which stores, and the batching limits."""
+        yield from super().config_entities()
+        yield OptionalConfigEntity("store", "sqlite:///tiro.db", "Store URL: sqlite:///path.db, influx+http://…")
+        yield OptionalConfigEntity("scenario", None, "Scenario YAML (the graph store is bootstrapped from it)")
+        yield OptionalConfigEntity("uses", None, "Uses YAML file(s): a list or a comma-separated string")
+        yield OptionalConfigEntity("targets", None, "Stores to write: telemetry, graph (default: all of the URL's)")
+        yield OptionalConfigEntity("batch_size", 1000, "Write when this many records are waiting")
+        yield OptionalConfigEntity("flush_interval", 0.5, "Write waiting records at least this often (seconds)")
+        yield OptionalConfigEntity("max_buffer", 200_000, "Records kept while the store fails before dropping")
+
+    @classmethod
+    def role_description(cls) -> str:
+        """Shown by `karez plugins`."""
+        return "Persist Tiro records in the telemetry/graph stores of a URL (sqlite by default)."
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.targets = self._targets()
+        self.telemetry: TelemetryStore | None = None
+        self.graph: GraphStore | None = None
+        self.written = 0
+        self._buffer: list[Mapping[str, Any]] = []
+        self._write_lock = asyncio.Lock()
+        self._timer: asyncio.Task | None = None
+
+    def _targets(self) -> tuple[str, ...]:
+        url = self.config.store
+        kind = parse_store_url(url).kind
+        offered = tuple(t for t, backend in zip(TARGETS, BACKENDS[kind], strict=True) if backend is not None)
+        wanted = split_uses(self.config.targets) if self.config.targets else list(offered)
+        for target in wanted:
+            if target not in offered:
+                raise ValueError(f"{self._log_name}: {redact_url(url)} has no {target} store (it offers {offered})")
+        return tuple(wanted)
+
+    # ----- stores -----
+    def open_stores(self) -> None:
+        """Open and bootstrap the stores (once); the graph is synced to the scenario when one is configured."""
+        if self.telemetry is not None or self.graph is not None:
+            return
+        url = self.config.store
+        model = model_for(self.config.scenario, split_uses(self.config.uses)) if self.config.scenario else None
+        if "telemetry" in self.targets:
+            telemetry = open_telemetry_store(url)
+            telemetry.bootstrap()
+            self.telemetry = telemetry
+        if "graph" in self.targets:
+            graph = open_graph_store(url)
+            if model is not None:
+                report = graph.bootstrap(model)
+                if report.removed:
+                    self.log("info", f"graph sync removed {len(report.removed)}: {', '.join(report.removed[:10])}")
+            self.graph = graph
+
+    def write(self, records: list[Mapping[str, Any]]) -> int:
+        """Write records to every target store now (blocking); raises when a store fails."""
+        self.open_stores()
+        if self.telemetry is not None:
+            self.telemetry.write_records(records)
+        if self.graph is not None:
+            self.graph.upsert_records(records)
+        self.written += len(records)
+        return len(records)
+
+    async def _write(self, records: list[Mapping[str, Any]]) -> None:
+        async with self._write_lock:
+            await asyncio.to_thread(self.write, records)
+
+    # ----- receiving -----
+    def _accept(self, payload: Any) -> bool:
+        if isinstance(payload, dict) and all(key in payload for key in _RECORD_KEYS):
+            return True
+        self.stats.dropped += 1
+        self.log("error", f"Dropped an item that is not a data-point record: {str(payload)[:120]}")
+        return False
+
+    async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
+        """Buffer the records; in durable mode write them before returning (a failure raises: no ack)."""
+        records = [item for item in items if self._accept(item)]
+        if self.durable is not None:
+            if records:
+                await self._write(records)
+            return []
+        self._buffer.extend(records)
+        if len(self._buffer) >= int(self.config.batch_size):
+            await self.flush_buffer()
+        return []
+
+    async def process(self, payload: Any) -> None:
+        """One record (the per-item hook; `handle_items` batches a whole message)."""
+        await self.handle_items([payload], "")
+
+    async def flush_buffer(self) -> None:
+        """Write the waiting records; on failure keep them (up to `max_buffer`) for the next attempt."""
+        if not self._buffer:
+            return
+        batch, self._buffer = self._buffer, []
+        try:
+            await self._write(batch)
+        except Exception as e:
+            self._buffer = batch + self._buffer
+            excess = len(self._buffer) - int(self.config.max_buffer)
+            if excess > 0:
+                del self._buffer[:excess]
+                self.stats.dropped += excess
+            self.log("error", f"Writing {len(batch)} records failed ({type(e).__name__}: {e}); will retry")
+
+    async def _flush_periodically(self) -> None:
+        interval = float(self.config.flush_interval)
+        while True:
+            await asyncio.sleep(interval)
+            await self.flush_buffer()
+
+    async def start(self) -> None:
+        """Open the stores before subscribing (bad URLs and scenarios fail at once), then start the flush timer."""
+        await asyncio.to_thread(self.open_stores)
+        await super().start()
+        if self._timer is None:
+            self._timer = asyncio.create_task(self._flush_periodically(), name=f"{self._log_name}:flush")
+
+    async def drain(self) -> None:
+        """Stop receiving, then write everything still buffered."""
+        await super().drain()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        await self.flush_buffer()
+
+    async def close(self) -> None:
+        """Write what is left, close the stores and the connection."""
+        await self.flush_buffer()
+        for store in (self.telemetry, self.graph):
+            if store is not None:
+                store.close()
+        self.telemetry = self.graph = None
+        await super().close()
