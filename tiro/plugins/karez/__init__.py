@@ -8,6 +8,7 @@ from tiro.plugins.karez.preprocess import (
     TiroUpdateInfoForValueConverter,
 )
 from tiro.plugins.karez.store_aggregator import TiroStoreAggregator
+from tiro.plugins.karez.store_aggregator import TiroStoreAggregator
 from tiro.plugins.karez.validation import ValidationAggregator
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "InfluxWriterAggregator",
     "TiroFilterByReferenceConverter",
     "TiroPreprocessConverter",
+    "TiroStoreAggregator",
     "TiroStoreAggregator",
     "TiroUpdateInfoForValueConverter",
     "ValidationAggregator",
