@@ -8,7 +8,6 @@ from tiro.plugins.karez.preprocess import (
     TiroUpdateInfoForValueConverter,
 )
 from tiro.plugins.karez.store_aggregator import TiroStoreAggregator
-from tiro.plugins.karez.store_aggregator import TiroStoreAggregator
 from tiro.plugins.karez.validation import ValidationAggregator
 
 __all__ = [
@@ -17,7 +16,6 @@ __all__ = [
     "InfluxWriterAggregator",
     "TiroFilterByReferenceConverter",
     "TiroPreprocessConverter",
-    "TiroStoreAggregator",
     "TiroStoreAggregator",
     "TiroUpdateInfoForValueConverter",
     "ValidationAggregator",
