@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tiro.cli import check_cmd, demo_cmd, draft_cmd, mock_cmd, schema_cmd, validate_cmd
+from tiro.cli import check_cmd, demo_cmd, draft_cmd, mock_cmd, query_cmd, schema_cmd, validate_cmd
 from tiro.cli.errors import excepthook_main, set_debug
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.add_typer(schema_cmd.app, name="schema")
 app.add_typer(validate_cmd.app, name="validate")
 app.add_typer(draft_cmd.app, name="draft")
 app.add_typer(mock_cmd.app, name="mock")
+app.add_typer(query_cmd.app, name="query")
 app.command("check")(check_cmd.check_command)
 app.command("demo")(demo_cmd.demo_command)
 
