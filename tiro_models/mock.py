@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import repeat
-from operator import truediv
+from operator import setitem, truediv
 from typing import Any
 
 from tiro_models.spec import ATTRIBUTE, CATEGORIES, NO_DEFAULT, Instances, PointSpec
@@ -333,13 +333,13 @@ class Mocker:
         """A snapshot in flat form `{dp path: DP}`, in data_point_paths order."""
         plan = self._plan(skip_defaults)
         moment = _now(now)
-        generated: dict[str, dict[str, Any]] = {}
+        ordered: list[Any] = [None] * len(plan.order)
         with _bulk():
             for group in plan.groups:
-                for spec, paths in zip(group.specs, group.paths, strict=True):
+                for spec, paths, positions in zip(group.specs, group.paths, group.positions, strict=True):
                     dps = self._dps(spec, paths, moment, use_defaults, change_attrs)
-                    generated.update(zip(paths, dps, strict=True))
-            return {path: generated[path] for path in plan.order}
+                    deque(map(ordered.__setitem__, positions, dps), maxlen=0)
+            return dict(zip(plan.order, ordered, strict=True))
 
     def snapshot(
         self,
@@ -355,14 +355,13 @@ class Mocker:
         with _bulk():
             root, entities = self._skeleton(plan, dict.fromkeys)
             for group in plan.groups:
-                columns = [
-                    self._dps(spec, paths, moment, use_defaults, change_attrs)
-                    for spec, paths in zip(group.specs, group.paths, strict=True)
-                ]
-                names, category = group.names, group.category
-                # Transpose the per-point columns into one category dict per asset, at C speed.
-                for i, row in zip(group.indexes, zip(*columns, strict=True), strict=True):
-                    entities[i][category] = dict(zip(names, row, strict=True))
+                # Scatter each point's column into one category dict per asset with map(setitem): the loop runs in C.
+                cats: list[dict[str, Any]] = [{} for _ in group.indexes]
+                for spec, paths, name in zip(group.specs, group.paths, group.names, strict=True):
+                    dps = self._dps(spec, paths, moment, use_defaults, change_attrs)
+                    deque(map(setitem, cats, repeat(name), dps), maxlen=0)
+                owners = map(entities.__getitem__, group.indexes)
+                deque(map(setitem, owners, repeat(group.category), cats), maxlen=0)
         return root
 
     def _skeleton(self, plan: _Plan, make: Callable) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -416,7 +415,7 @@ def _bulk() -> Iterator[None]:
 class _Group:
     """Assets of one slot that carry the same points of one category: generated together, transposed per asset."""
 
-    __slots__ = ("category", "indexes", "names", "paths", "specs")
+    __slots__ = ("category", "indexes", "names", "paths", "positions", "specs")
 
     def __init__(self, category: str, names: tuple[str, ...], specs: tuple[PointSpec, ...]) -> None:
         self.category = category
@@ -424,6 +423,7 @@ class _Group:
         self.specs = specs
         self.indexes: list[int] = []
         self.paths: tuple[list[str], ...] = tuple([] for _ in names)
+        self.positions: tuple[list[int], ...] = tuple([] for _ in names)  # of each path in the plan's order
 
 
 class _Plan:
@@ -435,14 +435,14 @@ class _Plan:
         assets = instances.assets
         self.parents = [asset_index[a.parent] if a.parent else -1 for a in assets]
         # per asset: category -> [(name, spec, path)]
-        per_asset: list[dict[str, list[tuple[str, PointSpec, str]]]] = [{} for _ in assets]
+        per_asset: list[dict[str, list[tuple[str, PointSpec, str, int]]]] = [{} for _ in assets]
         order: list[str] = []
         for path, spec in instances.points.items():
             if skip_defaults and spec.has_default:
                 continue
             category, name = spec.category, spec.name
             index = asset_index[path[: -len(category) - len(name) - 2]]
-            per_asset[index].setdefault(category, []).append((name, spec, path))
+            per_asset[index].setdefault(category, []).append((name, spec, path, len(order)))
             order.append(path)
         groups: dict[tuple[str, str, tuple[str, ...]], _Group] = {}
         for index, (asset, by_category) in enumerate(zip(assets, per_asset, strict=True)):
@@ -453,8 +453,9 @@ class _Plan:
                 if group is None:
                     group = groups[key] = _Group(category, names, tuple(e[1] for e in entries))
                 group.indexes.append(index)
-                for paths, entry in zip(group.paths, entries, strict=True):
+                for paths, positions, entry in zip(group.paths, group.positions, entries, strict=True):
                     paths.append(entry[2])
+                    positions.append(entry[3])
         self.categories = [tuple(c for c in CATEGORIES if c in found) for found in per_asset]
         self.groups = list(groups.values())
         self.order = order
