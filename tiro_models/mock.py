@@ -6,7 +6,7 @@ import gc
 import math
 import random
 import sys
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
@@ -21,6 +21,7 @@ from tiro_models.spec import ATTRIBUTE, CATEGORIES, NO_DEFAULT, Instances, Point
 OPEN_SPAN = 1000
 _EXACT_INTS = 2.0**53
 _NOTHING: Any = object()
+_BATCH_CACHE_SIZE = 16
 _WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet")
 
 Column = Callable[[int], list[Any]]
@@ -200,6 +201,7 @@ class Mocker:
         self._sticky: dict[str, Any] = {}  # attribute values by dp path: attributes change only on request
         self._plans: dict[bool, _Plan] = {}
         self._spec_index: tuple[dict[str, int], list[PointSpec]] | None = None
+        self._batches: dict[tuple[str, ...], dict[int, list[int]]] = {}
         self._asset_index = {asset.path: i for i, asset in enumerate(instances.assets)}
         if seed is not None:
             _seed_library_fakers(instances, seed)
@@ -292,20 +294,31 @@ class Mocker:
         out: list[dict[str, Any] | None] = [None] * len(paths)
         moment = _now(now)
         with _bulk():
-            # Group positions by spec with C-level builtins (map, sort, Counter) rather than a Python loop per path.
-            ids = list(map(spec_ids.get, paths, repeat(-1)))
-            order = sorted(range(len(paths)), key=ids.__getitem__)
-            start = 0
-            for spec_id, count in sorted(Counter(ids).items()):
-                indexes = order[start : start + count]
-                start += count
-                if spec_id < 0:
-                    continue  # unknown paths stay None
+            for spec_id, indexes in self._buckets(paths, spec_ids).items():
                 spec = specs[spec_id]
+                count = len(indexes)
                 group_paths = [paths[i] for i in indexes] if spec.category == ATTRIBUTE else [""] * count
                 dps = self._dps(spec, group_paths, moment, True, False)
                 deque(map(out.__setitem__, indexes, dps), maxlen=0)
         return out
+
+    def _buckets(self, paths: list[str], spec_ids: dict[str, int]) -> dict[int, list[int]]:
+        """Positions of the known paths grouped by spec; remembered for a few batches, as pollers repeat theirs."""
+        key = tuple(paths)
+        buckets = self._batches.get(key)
+        if buckets is not None:
+            return buckets
+        buckets = {}
+        for i, spec_id in enumerate(map(spec_ids.get, paths, repeat(-1))):
+            bucket = buckets.get(spec_id)
+            if bucket is None:
+                bucket = buckets[spec_id] = []
+            bucket.append(i)
+        buckets.pop(-1, None)  # unknown paths stay None
+        if len(self._batches) >= _BATCH_CACHE_SIZE:
+            self._batches.pop(next(iter(self._batches)))
+        self._batches[key] = buckets
+        return buckets
 
     def _spec_ids(self) -> tuple[dict[str, int], list[PointSpec]]:
         """Data-point path → small spec number, and the specs by number (built once)."""

@@ -271,3 +271,16 @@ def test_extreme_float_limits_still_give_valid_values() -> None:
     )
     flat = Mocker(instantiate(model), seed=1).flat(now=NOW)
     assert validate(model, flat, strict=True).valid
+
+
+def test_repeated_batches_get_fresh_values_in_request_order() -> None:
+    mocker = Mocker(instantiate(datahall(), seed=1), seed=1)
+    paths = mocker.data_point_paths()
+    shuffled = [*reversed(paths), "unknown.path"]
+    first = mocker.values(shuffled, now=NOW)
+    second = mocker.values(shuffled, now=NOW)
+    assert first[-1] is None and second[-1] is None
+    assert [dp["value"] for dp in first[:-1]] != [dp["value"] for dp in second[:-1]]
+    for path, dp in zip(shuffled[:-1], second[:-1], strict=True):
+        assert dp["unit"] == mocker.instances.points[path].unit
+    assert validate(datahall(), dict(zip(shuffled[:-1], second[:-1], strict=True))).valid
