@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS graph_assets (
     parent TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS graph_assets_type_path ON graph_assets (type_path);
+CREATE INDEX IF NOT EXISTS graph_assets_parent ON graph_assets (parent, type_path);
 CREATE TABLE IF NOT EXISTS graph_points (
     dp_path TEXT PRIMARY KEY,
     asset_path TEXT NOT NULL,
@@ -293,15 +294,18 @@ class SqliteGraphStore(GraphStore):
             self._ensure_schema()
         parsed = qpath if isinstance(qpath, QPath) else parse_qpath(qpath)
         cutoff = None if max_age is None else time.time() - max_age
-        by_node: dict[str, dict[str, list[tuple[str, str, dict[str, tuple[str, Any, float, str | None]]]]]] = {}
-        for node in parsed.walk():
-            if node.type_path in by_node:
-                continue
+        return self._evaluate(parsed.roots, [""], cutoff).get("", {})
+
+    def _evaluate(self, nodes: tuple[QNode, ...], parents: list[str], cutoff: float | None) -> dict[str, Any]:
+        """Output per parent asset path of `nodes`, level by level: children are read only under kept assets."""
+        out: dict[str, Any] = {}
+        parents_json = _json(parents)
+        for node in nodes:
             rows = self.db.read(
                 "SELECT a.path, a.name, a.parent, p.category, p.name, p.value, p.kind, p.ts, p.unit"
                 " FROM graph_assets a LEFT JOIN graph_points p ON p.asset_path = a.path"
-                " WHERE a.type_path = ? ORDER BY a.path, p.dp_path",
-                (node.type_path,),
+                " WHERE a.parent IN (SELECT value FROM json_each(?)) AND a.type_path = ? ORDER BY a.path, p.dp_path",
+                (parents_json, node.type_path),
             )
             assets: dict[str, tuple[str, str, dict[str, tuple[str, Any, float, str | None]]]] = {}
             for path, asset_id, parent, category, name, value, kind, ts, unit in rows:
@@ -313,11 +317,22 @@ class SqliteGraphStore(GraphStore):
                 if cutoff is not None and category != ATTRIBUTE and (ts is None or ts < cutoff):
                     continue
                 entry[2][name] = (category, decode_value(value, kind), ts, unit)
-            grouped: dict[str, list[tuple[str, str, dict[str, tuple[str, Any, float, str | None]]]]] = {}
-            for path, (parent, asset_id, points) in assets.items():
-                grouped.setdefault(parent, []).append((path, asset_id, points))
-            by_node[node.type_path] = grouped
-        return _build(parsed.roots, "", by_node)
+            kept = {
+                path: entry
+                for path, entry in assets.items()
+                if node.keeps(entry[1], {name: point[1] for name, point in entry[2].items()})
+            }
+            below = self._evaluate(node.children, list(kept), cutoff) if node.children and kept else {}
+            names = node.output_names()
+            for path, (parent, asset_id, points) in kept.items():
+                entity: dict[str, Any] = {}
+                for name, (category, value, ts, unit) in points.items():
+                    if names is None or name in names:
+                        entity.setdefault(category, {})[name] = _dp(value, ts, unit)
+                entity.update(below.get(path, {}))
+                if entity:
+                    out.setdefault(parent, {}).setdefault(node.slot, {})[asset_id] = entity
+        return out
 
     def attributes_and_missing(self, model: Model, *, max_age: float = 300) -> dict[str, Sample | None]:
         """Every required point of stored assets: attributes always, telemetry when fresh, else None."""
@@ -347,24 +362,3 @@ class SqliteGraphStore(GraphStore):
     def close(self) -> None:
         """Close the database connections."""
         self.db.close()
-
-
-def _build(nodes: tuple[QNode, ...], parent: str, by_node: Mapping[str, Any]) -> dict[str, Any]:
-    """The nested output of `nodes` under the asset `parent` ("" for the root)."""
-    out: dict[str, Any] = {}
-    for node in nodes:
-        group: dict[str, Any] = {}
-        names = node.output_names()
-        for path, asset_id, points in by_node[node.type_path].get(parent, ()):
-            if not node.keeps(asset_id, {name: p[1] for name, p in points.items()}):
-                continue
-            entity: dict[str, Any] = {}
-            for name, (category, value, ts, unit) in points.items():
-                if names is None or name in names:
-                    entity.setdefault(category, {})[name] = _dp(value, ts, unit)
-            entity.update(_build(node.children, path, by_node))
-            if entity:
-                group[asset_id] = entity
-        if group:
-            out.setdefault(node.slot, {}).update(group)
-    return out

@@ -260,6 +260,8 @@ class SqliteTelemetryStore(TelemetryStore):
                     ts = record.get("timestamp")
                     if from_lines:
                         ts_ns = ts
+                    elif type(ts) is float:  # the preprocess output: skip the general conversion
+                        ts_ns = int(ts * 1e9)
                     else:
                         try:
                             ts_ns = timestamp_ns(ts)

@@ -1,0 +1,197 @@
+"""Benchmark: records/s into the sqlite stores, and the graph bootstrap of a 100,000-asset scenario on sqlite.
+
+Prints JSON. Each part is an independent function returning a dict; `main` runs the parts named on the command line
+(default: all). Targets (issue 5): ≥ 200,000 records/s into sqlite; bootstrap of 100,000 assets ≤ 10 s.
+
+    .venv/bin/python bench/stores.py [sqlite_records] [sqlite_graph_bootstrap]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _datahall import scaled_datahall
+
+from tiro.stores.sqlite_graph import SqliteGraphStore
+from tiro.stores.sqlite_telemetry import SqliteTelemetryStore
+from tiro_models.compile import load_model
+from tiro_models.instances import instantiate
+from tiro_models.line_protocol import encode_many
+from tiro_models.mock import Mocker
+from tiro_models.records import decompose
+
+TARGET_RECORDS_PER_S = 200_000
+TARGET_BOOTSTRAP_S = 10.0
+
+
+def _records(folder: Path, rounds: int) -> list[dict[str, Any]]:
+    """`rounds` samples of every point of a 100-rack datahall (about 2,200 points), one second apart."""
+    scenario, uses = scaled_datahall(folder, racks=100, servers=10)
+    model = load_model(scenario, uses)
+    snapshot = Mocker(instantiate(model, seed=1), seed=1).snapshot()
+    base = list(decompose("", snapshot))
+    records = []
+    for r in range(rounds):
+        ts = 1_800_000_000.0 + r
+        for record in base:
+            records.append({**record, "timestamp": ts})
+    return records
+
+
+def _rate(write: Callable[[list], Any], records: list, batch: int) -> float:
+    start = time.perf_counter()
+    for i in range(0, len(records), batch):
+        write(records[i : i + batch])
+    return len(records) / (time.perf_counter() - start)
+
+
+def _raw_sqlite_rows_per_s(folder: Path, rows: int, batch: int) -> float:
+    """The machine's ceiling: executemany of ready tuples into a table shaped like telemetry_samples."""
+    import sqlite3
+
+    conn = sqlite3.connect(folder / "raw.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(
+        "CREATE TABLE s (series INTEGER NOT NULL, ts_ns INTEGER NOT NULL, value, kind TEXT,"
+        " PRIMARY KEY (series, ts_ns)) WITHOUT ROWID"
+    )
+    data = [(i % 1300, 1_800_000_000_000_000_000 + (i // 1300) * 10**9, i * 0.37, None) for i in range(rows)]
+
+    def write(chunk: list) -> None:
+        conn.execute("BEGIN")
+        conn.executemany("INSERT OR REPLACE INTO s VALUES (?, ?, ?, ?)", chunk)
+        conn.execute("COMMIT")
+
+    rate = _rate(write, data, batch)
+    conn.close()
+    return rate
+
+
+def sqlite_records(total: int = 300_000, batch: int = 5_000) -> dict[str, Any]:
+    """Records/s through write_records, write_lines and the graph upsert, into sqlite files (WAL)."""
+    with tempfile.TemporaryDirectory(prefix="tiro-bench-stores-") as tmp:
+        folder = Path(tmp)
+        records = _records(folder / "model", rounds=1)
+        rounds = max(1, total // len(records))
+        records = _records(folder / "model2", rounds=rounds)
+        lines = encode_many(records, measurement="tiro_telemetry", field_name="field", field_value="value").split("\n")
+        out: dict[str, Any] = {"records": len(records), "batch": batch, "series": len(records) // rounds}
+
+        out["raw_sqlite_rows_per_s"] = round(_raw_sqlite_rows_per_s(folder, len(records), batch))
+        telemetry = SqliteTelemetryStore(str(folder / "t.db"))
+        telemetry.bootstrap()
+        out["write_records_per_s"] = round(_rate(telemetry.write_records, records, batch))
+        out["replay_records_per_s"] = round(_rate(telemetry.write_records, records, batch))  # idempotent overwrite
+        telemetry.close()
+
+        lines_store = SqliteTelemetryStore(str(folder / "l.db"))
+        lines_store.bootstrap()
+        out["write_lines_per_s"] = round(_rate(lines_store.write_lines, lines, batch))
+        start = time.perf_counter()
+        latest = lines_store.latest()
+        out["latest_all_ms"] = round((time.perf_counter() - start) * 1000, 1)
+        start = time.perf_counter()
+        history = lines_store.history("%%Server%FlowRate", since=0, step=60, agg="mean")
+        out["history_flowrate_ms"] = round((time.perf_counter() - start) * 1000, 1)
+        out["latest_series"] = len(latest)
+        out["history_series"] = len(history)
+        lines_store.close()
+
+        graph = SqliteGraphStore(str(folder / "g.db"))
+        out["graph_upserts_per_s"] = round(_rate(graph.upsert_records, records, batch))
+        graph.close()
+        out["db_bytes_per_record"] = round(os.path.getsize(folder / "t.db") / len(records), 1)
+    out["target_records_per_s"] = TARGET_RECORDS_PER_S
+    out["meets_target"] = out["write_records_per_s"] >= TARGET_RECORDS_PER_S
+    return out
+
+
+def sqlite_graph_bootstrap(racks: int = 1_000, servers: int = 99) -> dict[str, Any]:
+    """Bootstrap of the graph from a scenario of 1 + racks + racks*servers (+1 CRAC) assets, then re-syncs."""
+    with tempfile.TemporaryDirectory(prefix="tiro-bench-graph-") as tmp:
+        folder = Path(tmp)
+        scenario, uses = scaled_datahall(folder / "model", racks=racks, servers=servers)
+        model = load_model(scenario, uses)
+        start = time.perf_counter()
+        instances = instantiate(model, seed=1)
+        instantiate_s = time.perf_counter() - start
+        graph = SqliteGraphStore(str(folder / "g.db"))
+        start = time.perf_counter()
+        first = graph.bootstrap(model, instances)
+        bootstrap_s = time.perf_counter() - start
+        start = time.perf_counter()
+        again = graph.bootstrap(model, instances)
+        resync_s = time.perf_counter() - start
+        kept = instances.assets[: len(instances.assets) * 9 // 10]
+        smaller = replace(instances, assets=kept)
+        start = time.perf_counter()
+        shrunk = graph.bootstrap(model, smaller)
+        shrink_s = time.perf_counter() - start
+        servers = [a.path for a in kept if a.slot.name == "Server"]
+        flows = [
+            {"asset_path": path, "type": "Telemetry", "field": "FlowRate", "value": float(i % 100), "unit": "L/hr"}
+            for i, path in enumerate(servers)
+        ]
+        start = time.perf_counter()
+        graph.upsert_records(flows)
+        upsert_s = time.perf_counter() - start
+        qpath = {"DataHall": {"Rack": {"$name_match": "_7$", "Server": {"FlowRate": {"$lt": 10}}}}}
+        start = time.perf_counter()
+        result = graph.query_qpath(qpath)
+        qpath_ms = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        everything = graph.query_qpath({"DataHall": {"Rack": {"Server": {"FlowRate": None}}}})
+        qpath_all_ms = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        latest = graph.latest("%%Server%FlowRate")
+        latest_ms = (time.perf_counter() - start) * 1000
+        graph.close()
+    return {
+        "assets": len(instances.assets),
+        "instantiate_s": round(instantiate_s, 3),
+        "bootstrap_s": round(bootstrap_s, 3),
+        "created": first.created[-1],
+        "resync_unchanged_s": round(resync_s, 3),
+        "resync_changes": len(again.created) + len(again.removed),
+        "sync_removing_10pct_s": round(shrink_s, 3),
+        "removed_assets": sum(1 for e in shrunk.removed if e.startswith("asset ")),
+        "upsert_server_flowrates_s": round(upsert_s, 3),
+        "qpath_name_match_and_lt_ms": round(qpath_ms, 1),
+        "qpath_racks": len(result.get("DataHall", {}).get("data_hall_0", {}).get("Rack", {})),
+        "qpath_all_servers_ms": round(qpath_all_ms, 1),
+        "qpath_all_racks": len(everything.get("DataHall", {}).get("data_hall_0", {}).get("Rack", {})),
+        "latest_pattern_all_servers_ms": round(latest_ms, 1),
+        "latest_points": len(latest),
+        "target_bootstrap_s": TARGET_BOOTSTRAP_S,
+        "meets_target": bootstrap_s <= TARGET_BOOTSTRAP_S,
+    }
+
+
+PARTS: dict[str, Callable[[], dict[str, Any]]] = {
+    "sqlite_records": sqlite_records,
+    "sqlite_graph_bootstrap": sqlite_graph_bootstrap,
+}
+
+
+def main(argv: list[str]) -> None:
+    """Run the named parts (all by default) and print one JSON object."""
+    names = argv or list(PARTS)
+    unknown = [n for n in names if n not in PARTS]
+    if unknown:
+        raise SystemExit(f"unknown part(s) {unknown}: choose from {list(PARTS)}")
+    print(json.dumps({name: PARTS[name]() for name in names}, indent=2))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
