@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -20,6 +21,7 @@ from tiro.stores.urls import (
     redact_url,
 )
 from tiro_models.errors import SnapshotError
+from tiro_models.instances import instantiate
 from tiro_models.records import decompose_point
 
 T0 = 1_800_000_000.0
@@ -236,3 +238,21 @@ def test_graph_bootstrap_reports_only_changes(tmp_path, full_model, no_crac_mode
     second = graph.bootstrap(no_crac_model)
     assert second.created == [] and second.removed == ["vertex collection CRAC"]
     graph.close()
+
+
+def test_assets_removed_by_another_store_come_back_with_new_data(tmp_path, full_model):
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    writer, syncer = open_graph_store(url), open_graph_store(url)
+    server = "DataHall.data_hall_0.Rack.rack_0.Server.server_0"
+    writer.upsert_records([rec("FlowRate", 5.0, T0, "L/hr", asset=server)])
+    assert (
+        f"asset {server}" in syncer.bootstrap(full_model, replace(instantiate(full_model, seed=3), assets=[])).removed
+    )
+    writer.upsert_records([rec("FlowRate", 6.0, T0 + 1, "L/hr", asset=server)])
+    result = syncer.query_qpath({"DataHall": {"Rack": {"Server": {"FlowRate": None}}}})
+    assert (
+        result["DataHall"]["data_hall_0"]["Rack"]["rack_0"]["Server"]["server_0"]["Telemetry"]["FlowRate"]["value"]
+        == 6.0
+    )
+    writer.close()
+    syncer.close()

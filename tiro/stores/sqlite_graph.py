@@ -107,7 +107,6 @@ class SqliteGraphStore(GraphStore):
         self._ready = False
         # asset path -> asset rows along it (root first) and the asset's type path
         self._chains: dict[str, tuple[list[tuple[str, str, str, str, str]], str]] = {}
-        self._known_assets: set[str] = set()
 
     def _ensure_schema(self) -> list[str]:
         with self.db.lock:
@@ -166,7 +165,6 @@ class SqliteGraphStore(GraphStore):
                 raise
             finally:
                 self._chains.clear()
-                self._known_assets.clear()
         return report
 
     @staticmethod
@@ -217,7 +215,7 @@ class SqliteGraphStore(GraphStore):
             self._ensure_schema()
         asset_rows: list[tuple[str, str, str, str, str]] = []
         point_rows = []
-        known = self._known_assets
+        known: set[str] = set()  # per batch: another process may have removed assets since the last one
         for record in records:
             try:
                 asset_path = record["asset_path"]
@@ -260,7 +258,6 @@ class SqliteGraphStore(GraphStore):
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
-                known.difference_update(row[0] for row in asset_rows)
                 raise
         return len(point_rows)
 
