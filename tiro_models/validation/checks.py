@@ -179,6 +179,8 @@ def parse_time(ts: Any) -> float | None:
 
 # ---------------------------------------------------------------------------------------------- compiled model
 class PointCheck:
+    """The checks of one point: fast (one value), full (explains a failure) and column (many values at once)."""
+
     __slots__ = ("column", "fast", "full", "name", "required")
 
     def __init__(self, spec: PointSpec) -> None:
