@@ -28,6 +28,11 @@ def lay_out_walkthrough(target: Path, mock_url: str, *, retention: int = 2) -> P
     shutil.copytree(source / "karez", target / "karez")
     (target / "config").mkdir()
     config = (source / "config" / "karez.yaml").read_text()
+    # The shipped config runs from scenarios/datahall; the walkthrough keeps the scenario files in scenario/.
+    config = config.replace("scenario: scenario.yaml", "scenario: scenario/scenario.yaml")
+    config = config.replace(
+        'uses: "use-srv1.yaml,use-srv2.yaml"', 'uses: "scenario/use-srv1.yaml,scenario/use-srv2.yaml"'
+    )
     config = config.replace("http://localhost:8000", mock_url).replace("retention: 10", f"retention: {retention}")
     (target / "config" / "karez.yaml").write_text(config)
     return target
