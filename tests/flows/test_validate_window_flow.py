@@ -11,27 +11,13 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from flows.validation import InvalidWindow, validate_window
-from tiro.mock.service import example_service
 from tiro.retention import RETENTION_STREAM
 
 
-async def _publish_snapshot(url: str, *, faulty: float = 0.0, seed: int = 3, batch: int = 50) -> int:
-    """Publish the example's data points as validation_data items (batches, as `batch: true` roles do)."""
-    service = example_service(seed=seed, faulty=faulty)
-    points, _ = service.batch(service.listed)
-    items = [{"path": p, "result": dp, "_karez": {"category": "validation_data"}} for p, dp in points.items()]
-    nc = await nats.connect(url)
-    js = nc.jetstream()
-    for i in range(0, len(items), batch):
-        await js.publish("karez.validation_data.update_category_for_validator", orjson.dumps(items[i : i + batch]))
-    await nc.close()
-    return len(items)
-
-
-async def test_full_window_is_valid_and_reports_counts(nats_server, datahall, tmp_path):
+async def test_full_window_is_valid_and_reports_counts(publish_snapshot, nats_server, datahall, tmp_path):
     scenario, uses = datahall
     await validate_window(scenario, uses, window=5, nats_url=nats_server.url)  # creates the stream
-    published = await _publish_snapshot(nats_server.url)
+    published = await publish_snapshot(nats_server.url)
     log = tmp_path / "validation.log"
     body = await validate_window(scenario, uses, window=30, nats_url=nats_server.url, log_file=str(log))
     assert body["valid"] is True, body["errors"][:3]
@@ -53,10 +39,10 @@ async def test_empty_window_reports_every_point_missing(nats_server, datahall):
     assert {e["type"] for e in body["errors"]} == {"missing"}
 
 
-async def test_faulty_data_fails_the_run_when_asked(nats_server, datahall):
+async def test_faulty_data_fails_the_run_when_asked(publish_snapshot, nats_server, datahall):
     scenario, uses = datahall
     await validate_window(scenario, uses, window=5, nats_url=nats_server.url)
-    await _publish_snapshot(nats_server.url, faulty=0.3, seed=5)
+    await publish_snapshot(nats_server.url, faulty=0.3, seed=5)
     body = await validate_window(scenario, uses, window=30, nats_url=nats_server.url)
     assert body["valid"] is False
     assert all(e["path"].startswith("DataHall.") for e in body["errors"])
@@ -64,11 +50,11 @@ async def test_faulty_data_fails_the_run_when_asked(nats_server, datahall):
         await validate_window(scenario, uses, window=30, nats_url=nats_server.url, fail_on_invalid=True)
 
 
-async def test_explicit_window_before_the_data_is_empty(nats_server, datahall):
+async def test_explicit_window_before_the_data_is_empty(publish_snapshot, nats_server, datahall):
     scenario, uses = datahall
     await validate_window(scenario, uses, window=5, nats_url=nats_server.url)
     before = datetime.now(UTC)
-    await _publish_snapshot(nats_server.url)
+    await publish_snapshot(nats_server.url)
     body = await validate_window(
         scenario, uses, start=before - timedelta(seconds=60), end=before, nats_url=nats_server.url
     )

@@ -9,9 +9,11 @@ import typer
 from tiro.cli.errors import EXIT_INVALID, guarded
 from tiro.cli.loading import load
 from tiro.cli.output import emit, read_json, to_json
+from tiro.cli.validate_window import window_command
 from tiro_models.validate import validate
 
 app = typer.Typer(no_args_is_help=True, help="Validate collected data against the model.")
+app.command("window")(window_command)
 
 
 @app.command("test")

@@ -1,0 +1,48 @@
+"""Flow `serve_mock`: the Tiro mock server as a long-running (cancellable) flow."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prefect import flow, get_run_logger
+
+from tasks.scenario import load_scenario
+from tiro.mock.app import create_asgi
+from tiro.mock.server import BackgroundServer
+from tiro.mock.service import MockService
+from tiro_models.instances import instantiate
+from tiro_models.mock import Mocker
+
+
+def mock_service(scenario: str, uses: list[str], seed: int | None = None, faulty: float = 0.0) -> MockService:
+    """The MockService of a scenario, compiled through the cached load-scenario task."""
+    from tiro.mock.faults import FaultInjector
+
+    model = load_scenario(scenario, uses)
+    instances = instantiate(model, seed=seed)
+    faults = FaultInjector(faulty, seed=seed) if faulty else None
+    return MockService(Mocker(instances, seed=seed), faults=faults)
+
+
+@flow(name="mock-server")
+async def serve_mock(
+    scenario: str,
+    uses: list[str],
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    seed: int | None = None,
+    faulty: float = 0.0,
+    duration: float | None = None,
+) -> str:
+    """Serve mock data for SCENARIO + USES on host:port until `duration` elapses or the run is cancelled."""
+    server = BackgroundServer(create_asgi(mock_service(scenario, uses, seed, faulty)), host=host, port=port)
+    await asyncio.to_thread(server.start)
+    get_run_logger().info("Mock server on %s", server.url)
+    try:
+        if duration is None:
+            await asyncio.Event().wait()
+        else:
+            await asyncio.sleep(duration)
+    finally:
+        await asyncio.to_thread(server.stop)
+    return server.url

@@ -1,0 +1,72 @@
+"""Flow `run_karez_roles`: the roles of a Karez config + plugin directory as a long-running, cancellable service."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.events import emit_event
+
+from karez.nats_options import resolve_address
+from tasks.roles import RoleGroup, load_role_settings, start_role_group, stop_role_group
+
+RESTART_EVENT = "tiro.karez.role.restarted"
+
+
+def report_restarts(group: RoleGroup) -> int:
+    """Emit one Prefect event per role that crashed and was restarted since the last call; how many."""
+    restarted = group.new_restarts()
+    for row in restarted:
+        emit_event(
+            event=RESTART_EVENT,
+            resource={
+                "prefect.resource.id": f"tiro.karez.{row['kind']}.{row['name']}",
+                "prefect.resource.name": row["name"],
+                "tiro.karez.kind": row["kind"],
+            },
+            payload=row,
+        )
+        get_run_logger().warning("Karez %s %s crashed and was restarted (%d restarts)", *row.values())
+    return len(restarted)
+
+
+async def watch_roles(group: RoleGroup, duration: float | None, check_every: float = 1.0) -> None:
+    """Wait for `duration` seconds (forever when None), reporting role restarts as they happen."""
+    deadline = None if duration is None else time.monotonic() + duration
+    while deadline is None or time.monotonic() < deadline:
+        remaining = check_every if deadline is None else min(check_every, deadline - time.monotonic())
+        await asyncio.sleep(max(remaining, 0))
+        report_restarts(group)
+
+
+async def drain_despite_cancellation(group: RoleGroup) -> None:
+    """Drain after a cancellation from the UI; a repeated cancel must not cut the drain short (no task runs here)."""
+    drain = asyncio.ensure_future(group.runtime.shutdown())
+    while not drain.done():
+        try:
+            await asyncio.shield(drain)
+        except asyncio.CancelledError:
+            continue
+
+
+@flow(name="karez-roles")
+async def run_karez_roles(
+    config: list[str],
+    plugin_dir: str = "karez",
+    nats_url: str | None = None,
+    duration: float | None = None,
+    durable: bool = True,
+    kinds: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Run the roles until `duration` elapses or the run is cancelled, then drain them; their final counters."""
+    settings = load_role_settings(config)
+    group = await start_role_group(settings, plugin_dir, resolve_address(nats_url), durable, kinds)
+    get_run_logger().info("Karez roles running: %s", group.role_counts())
+    try:
+        await watch_roles(group, duration)
+    except asyncio.CancelledError:
+        await drain_despite_cancellation(group)
+        raise
+    return await stop_role_group(group)
