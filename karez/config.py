@@ -48,15 +48,18 @@ class OptionalConfigEntity(ConfigEntity):
 class _ConfigGetter:
     """`role.config.<key>` and `role.config[key]` both resolve through the declared entities."""
 
-    __slots__ = ("_owner",)
-
     def __init__(self, owner: ConfigurableBase) -> None:
         self._owner = owner
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("__"):
             raise AttributeError(key)
-        return self._owner.get_config(key)
+        owner = self._owner
+        value = owner.get_config(key)
+        if key in owner._config_cache:
+            # later reads become plain attribute hits (roles read their config per message)
+            self.__dict__[key] = value
+        return value
 
     def __getitem__(self, key: str) -> Any:
         return self._owner.get_config(key)
@@ -84,6 +87,7 @@ class ConfigurableBase:
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.raw_config = config if isinstance(config, ConfigBox) else ConfigBox(config or {})
         self._entities = collect_entities(self)
+        self._config_cache: dict[str, Any] = {}
         self.config = _ConfigGetter(self)
 
     @classmethod
@@ -93,6 +97,16 @@ class ConfigurableBase:
 
     def get_config(self, key: str) -> Any:
         """Value of a declared key: required keys must be present, optional ones fall back to their default."""
+        # role configs are fixed after start-up: cache resolved values (hot paths read them per message)
+        try:
+            return self._config_cache[key]
+        except KeyError:
+            value = self._resolve_config(key)
+            if key.lower() in self._entities:
+                self._config_cache[key] = value
+            return value
+
+    def _resolve_config(self, key: str) -> Any:
         entity = self._entities.get(key.lower())
         if entity is None:
             logger.warning("Unknown config entity %s for %s.", key, self)

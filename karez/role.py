@@ -39,6 +39,7 @@ class RoleBase(ConfigurableBase):
         self.owns_connection = True
         self.raise_errors = False  # durable mode: failures must reach the consumer to be retried
         self._batch = bool(self.config.batch)
+        self._handled = 0
         self._log_name = f"{type(self).__name__}[{self.name}]"
 
     @classmethod
@@ -270,6 +271,11 @@ class RoleBase(ConfigurableBase):
             await self._subscribe_handler(msg)
         except Exception as e:
             self.log_exception(e, f"Error handling message on {msg.subject}")
+        self._handled += 1
+        if not self._handled & 31:
+            # nats-py hands queued messages over without suspending; yield so that the socket reader and
+            # flusher run, otherwise a backlog starves them and the server cuts us off as a slow consumer
+            await asyncio.sleep(0)
 
     def decode(self, msg: Any) -> list[Any] | None:
         """Items carried by a message, or None (counted as dropped) when it is not JSON."""
@@ -369,10 +375,27 @@ class RestfulRoleMixin(ConfigurableBase):
 
 def merged_outputs(role: RoleBase, items: Iterable[dict], source: dict, targets: list[Any]) -> list[tuple]:
     """Route converter outputs: each truthy target gets the meta-merged item, falsy ones the aggregator."""
+    source_meta = source.get(META_KEY) or {}
+    merged_items = []
+    for item in items:
+        if type(item) is not dict:
+            merged_items.append(item)
+        elif item is source:  # a converter that edited its input in place: the merge is a no-op
+            item.setdefault(META_KEY, {})
+            merged_items.append(item)
+        else:
+            merged = dict(item)
+            own = item.get(META_KEY)
+            merged[META_KEY] = {**source_meta, **own} if own else dict(source_meta)
+            merged_items.append(merged)
     out: list[tuple[str, Any]] = []
+    name = role.name
     for target in targets:
-        for item in items:
-            merged = role.copy_meta(item, source) if isinstance(item, dict) else item
-            subject = role.converter_topic(target) if target else role.aggregator_topic(merged)
-            out.append((subject, merged))
+        if target:
+            subject = f"karez.converter.{target}"
+            out.extend((subject, m) for m in merged_items)
+        else:
+            for m in merged_items:
+                category = (m.get(META_KEY) or {}).get("category") if type(m) is dict else None
+                out.append((f"karez.{category or DEFAULT_CATEGORY}.{name}", m))
     return out

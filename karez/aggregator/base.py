@@ -70,6 +70,21 @@ class AggregatorBase(RoleBase):
 
     async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
         """Aggregators publish nothing."""
+        plain = self.__dict__.get("_plain_sync")
+        if plain is None:
+            plain = not self.config.offload and not inspect.iscoroutinefunction(self.process)
+            self.__dict__["_plain_sync"] = plain
+        if plain and not self.raise_errors:
+            process = self.process
+            for payload in items:  # hot path: a sync process, no per-item coroutine
+                try:
+                    result = process(payload)
+                    if result is not None and inspect.isawaitable(result):
+                        await result
+                except Exception as e:
+                    self.log_exception(e, f"Error processing message from {subject}")
+            return []
         for payload in items:
-            await self.consume(payload, subject)
+            if not await self.consume(payload, subject) and self.raise_errors:
+                raise RuntimeError(f"{self._log_name}: process failed")
         return []

@@ -39,7 +39,9 @@ class ConnectorBase(RoleBase):
             raise TypeError(f"items must be dicts, got {type(item).__name__}")
         category = self.get_meta(item, "category") or DEFAULT_CATEGORY
         self.update_meta(item, category=category)
-        targets = converter_targets(self) or [None]
+        targets = self.__dict__.get("_targets")
+        if targets is None:
+            targets = self.__dict__["_targets"] = converter_targets(self) or [None]
         return [(self.converter_topic(t) if t else f"karez.{category}.{self.name}", item) for t in targets]
 
     async def postprocess_item(self, item: dict, publish: bool = True, flush: bool = False) -> dict:

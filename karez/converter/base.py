@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from types import GeneratorType
 from typing import Any
 
 from karez.config import OptionalConfigEntity
@@ -52,21 +53,38 @@ class ConverterBase(RoleBase):
     async def convert_items(self, payload: Any, subject: str) -> list[Any]:
         """All outputs for one input; errors while iterating a generator are logged, the input yields nothing."""
         try:
-            return await resolve_items(await self.process(payload))
+            result = await self.process(payload)
+            if type(result) is GeneratorType:  # the common case: a sync generator `convert`
+                return list(result)
+            return await resolve_items(result)
         except Exception as e:
             self.log_exception(e, f"Error converting message from {subject}")
             return []
 
     async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
         """Convert each input and route outputs with meta merged from the input."""
-        targets = next_targets(self)
+        targets = self.__dict__.get("_targets")
+        if targets is None:
+            targets = self.__dict__["_targets"] = next_targets(self)
+        fast = self.__dict__.get("_fast_convert")
+        if fast is None:
+            # plain sync generator `convert` and the stock `process`: call it directly (hot path)
+            fast = type(self).process is ConverterBase.process and inspect.isgeneratorfunction(self.convert)
+            self.__dict__["_fast_convert"] = fast
         outputs: list[tuple[str, Any]] = []
         for payload in items:
-            if not isinstance(payload, dict):
+            if type(payload) is not dict:
                 self.stats.dropped += 1
                 self.log("error", f"Dropped a non-object item on {subject}")
                 continue
-            results = await self.convert_items(payload, subject)
+            if fast:
+                try:
+                    results = list(self.convert(payload))
+                except Exception as e:
+                    self.log_exception(e, f"Error converting message from {subject}")
+                    continue
+            else:
+                results = await self.convert_items(payload, subject)
             if results:
                 outputs.extend(merged_outputs(self, results, payload, targets))
         return outputs

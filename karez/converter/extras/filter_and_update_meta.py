@@ -35,13 +35,14 @@ class Converter(ConverterBase):
 
     def convert(self, payload: dict) -> Any:
         """Yield the payload unless filtered out; rename writes the category."""
-        key = self.config.key
+        cfg = self.config
+        key, default = cfg.key, cfg.default
         meta = payload.get("_karez") or {}
-        value = meta.get(key, self.config.default) if key is not None else self.config.default
+        value = meta.get(key, default) if key is not None else default
         allowed = self.allowed()
         if allowed is not None and value not in allowed:
             return
-        rename = self.config.rename or {}
+        rename = cfg.rename or {}
         if isinstance(value, str | int | float | bool) and value in rename:
             self.update_meta(payload, category=rename[value])
         yield payload

@@ -1,0 +1,128 @@
+"""Karez bus benchmark: dispatcher → connector → two converters → aggregator on a real nats-server.
+
+Prints JSON: items/s for per-item vs batch messages, core vs durable (JetStream), shared vs per-role connection.
+Usage: python bench/bus.py [--items N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+import uuid
+
+from karez.aggregator.base import AggregatorBase
+from karez.connector.base import PullConnectorBase
+from karez.embedded_nats import EmbeddedNats
+from karez.nats_options import NatsOptions
+from karez.plugins import BUILTIN_PLUGINS
+from karez.runtime import Runtime, build_roles
+
+
+class SyntheticConnector(PullConnectorBase):
+    """One telemetry item per entity."""
+
+    async def fetch_data(self, client, entities):
+        return [
+            {"path": f"DataHall.CRAC.crac_{e % 50}.ReturnTemperature", "value": 20.0 + e % 7, "timestamp": 1.7e9 + e}
+            for e in entities
+        ]
+
+
+class CountingAggregator(AggregatorBase):
+    """Counts items and signals when the expected total arrived."""
+
+    expected = 0
+    count = 0
+    done: asyncio.Event | None = None
+
+    def process(self, payload):
+        cls = CountingAggregator
+        cls.count += 1
+        if cls.count >= cls.expected and cls.done is not None:
+            cls.done.set()
+
+
+def config(n_items: int, batch: bool, durable: bool, task_size: int) -> dict:
+    s = uuid.uuid4().hex[:6]
+    role = {"batch": batch, "durable": durable}
+    return {
+        "dispatchers": [
+            {"type": "default", "name": f"d{s}", "connector": f"src{s}", "interval": 3600,
+             "batch_size": task_size, "entities": list(range(n_items))}
+        ],
+        "connectors": [{"type": "synthetic", "name": f"src{s}", "converter": f"c1{s}", **role}],
+        "converters": [
+            {"type": "echo", "name": f"c1{s}", "next": f"c2{s}", **role},
+            {"type": "filter_and_update_meta", "name": f"c2{s}", "key": "category",
+             "rename": {"telemetry": f"bench{s}"}, **role},
+        ],
+        "aggregators": [{"type": "counting", "name": f"a{s}", "category": f"bench{s}", **role}],
+    }  # fmt: skip
+
+
+async def run_case(url: str, n_items: int, batch: bool, durable: bool, shared: bool, task_size: int) -> dict:
+    plugins = {kind: dict(table) for kind, table in BUILTIN_PLUGINS.items()}
+    plugins["connector"]["synthetic"] = SyntheticConnector
+    plugins["aggregator"]["counting"] = CountingAggregator
+    CountingAggregator.expected, CountingAggregator.count = n_items, 0
+    CountingAggregator.done = asyncio.Event()
+    roles = build_roles(config(n_items, batch, durable, task_size), plugins)
+    runtime = Runtime(roles, NatsOptions.from_address(url), shared_connection=shared, metrics_interval=0)
+    t0 = time.perf_counter()
+    await runtime.start()
+    try:
+        await asyncio.wait_for(CountingAggregator.done.wait(), timeout=600)
+        elapsed = time.perf_counter() - t0
+    finally:
+        await runtime.shutdown()
+    return {
+        "mode": "batch" if batch else "per-item",
+        "delivery": "durable" if durable else "core",
+        "connection": "shared" if shared else "per-role",
+        "items": n_items,
+        "seconds": round(elapsed, 3),
+        "items_per_s": round(n_items / elapsed),
+    }
+
+
+def line_protocol_rate(n: int = 300_000) -> dict:
+    """Encoder throughput of the influx_line_protocol converter's core."""
+    from karez.line_protocol import encode_line
+
+    tags = {"path": "DataHall.CRAC.ReturnTemperature", "asset_path": "DataHall.data_hall_0.CRAC.crac_0",
+            "DataHall": "data_hall_0", "CRAC": "crac_0", "type": "Telemetry"}  # fmt: skip
+    t0 = time.perf_counter()
+    for i in range(n):
+        encode_line("tiro_telemetry", tags, "ReturnTemperature", 20.5 + i, 1664251882666721024 + i)
+    return {"case": "line_protocol_encode", "lines": n, "lines_per_s": round(n / (time.perf_counter() - t0))}
+
+
+async def main(args: argparse.Namespace) -> None:
+    n = args.items
+    cases = [
+        # (items, batch, durable, shared)
+        (n // 4, False, False, True),
+        (n // 4, False, False, False),
+        (n, True, False, True),
+        (n, True, False, False),
+        (n, True, True, True),
+        (n // 40, False, True, True),
+    ]
+    results = []
+    with EmbeddedNats() as server:
+        for items, batch, durable, shared in cases:
+            results.append(await run_case(server.url, items, batch, durable, shared, args.task_size))
+            print(json.dumps(results[-1]), file=sys.stderr)
+    results.append(line_protocol_rate())
+    print(json.dumps({"benchmark": "karez_bus", "cpus": os.cpu_count(), "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=400_000)
+    parser.add_argument("--task-size", type=int, default=1000, help="entities per task message")
+    asyncio.run(main(parser.parse_args()))
