@@ -57,9 +57,12 @@ def build_group(
     durable: bool = False,
     kinds: Sequence[str] = KINDS,
     metrics_interval: float = 10.0,
+    extra_plugins: Mapping[str, Mapping[str, type]] | None = None,
 ) -> RoleGroup:
     """Validate the configuration against the plugins and create (not start) its roles; errors name file:line."""
     plugins = all_plugins(plugin_dir)
+    for kind, table in (extra_plugins or {}).items():
+        plugins[kind] = {**table, **plugins[kind]}  # the plugin directory wins, as for built-ins
     report = validate_config(settings, plugins)
     if not report.ok:
         raise ConfigError("invalid Karez configuration:\n  " + "\n  ".join(report.errors))
@@ -75,9 +78,12 @@ async def start_role_group(
     nats_url: str,
     durable: bool = False,
     kinds: list[str] | None = None,
+    extra_plugins: Mapping[str, Mapping[str, type]] | None = None,
 ) -> RoleGroup:
     """Start the roles (aggregators first, dispatchers last), each subscribed before anything publishes to it."""
-    group = build_group(settings, plugin_dir, nats_url, durable=durable, kinds=tuple(kinds or KINDS))
+    group = build_group(
+        settings, plugin_dir, nats_url, durable=durable, kinds=tuple(kinds or KINDS), extra_plugins=extra_plugins
+    )
     await group.runtime.start()
     return group
 

@@ -1,0 +1,166 @@
+"""Flow `pipeline`, the main job: NATS, stores, mock server, Karez roles, a validation every window, a summary."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_markdown_artifact
+
+from flows.bootstrap import bootstrap_stores
+from flows.mock import mock_service
+from flows.progress import report
+from flows.validation import validate_window
+from karez.embedded_nats import EmbeddedNats
+from tasks.retained import ensure_retention
+from tasks.roles import RoleGroup, start_role_group, stop_role_group
+from tasks.stores import count_persisted
+from tiro.examples import example_dir, example_files
+from tiro.mock.app import create_asgi
+from tiro.mock.server import BackgroundServer
+from tiro.plugins.karez.store_aggregator import TiroStoreAggregator
+
+STORE_CATEGORY = "store_data"
+EXTRA_PLUGINS = {"aggregator": {"tiro_store": TiroStoreAggregator}}
+
+
+def pipeline_roles(mock_url: str, store_url: str, scenario: str, uses: list[str], interval: float) -> dict[str, Any]:
+    """The Karez configuration of the main job (the seed walkthrough's roles, batched, persisting durably)."""
+    return {
+        "dispatchers": [
+            {"type": "tiro_mock", "connector": "tiro_mock", "by": "path", "batch_size": 200, "interval": interval,
+             "mode": "burst", "base_url": mock_url},
+        ],
+        "connectors": [
+            {"type": "tiro_mock", "base_url": mock_url, "by": "path", "batch": True,
+             "converter": ["update_category_for_validator", "tiro_preprocess"]},
+        ],
+        "converters": [
+            {"name": "update_category_for_validator", "type": "filter_and_update_meta", "key": "category",
+             "rename": {"telemetry": "validation_data", "attribute": "validation_data"}, "batch": True},
+            {"type": "tiro_preprocess", "next": ["to_store"], "batch": True, "durable": True},
+            {"name": "to_store", "type": "filter_and_update_meta", "key": "category",
+             "rename": {"telemetry": STORE_CATEGORY, "attribute": STORE_CATEGORY}, "batch": True, "durable": True},
+        ],
+        "aggregators": [
+            {"type": "tiro_store", "category": STORE_CATEGORY, "store": store_url, "scenario": scenario,
+             "uses": uses, "flush_interval": 0.5, "durable": True},
+        ],
+    }  # fmt: skip
+
+
+@asynccontextmanager
+async def nats_address(nats_url: str | None) -> AsyncIterator[str]:
+    """The configured NATS, or an embedded nats-server with JetStream for the duration of the block."""
+    if nats_url:
+        yield nats_url
+        return
+    async with EmbeddedNats() as server:
+        yield server.url
+
+
+def role_counts(group: RoleGroup) -> dict[str, int]:
+    """Items collected (as received by the validation branch) and records persisted by the store aggregator."""
+    collected = persisted = 0
+    for row in group.stats():
+        if row["name"] == "update_category_for_validator":
+            collected += row["received"]
+    for role in group.runtime.roles.get("aggregator", []):
+        persisted += getattr(role, "written", 0)
+    return {"collected": collected, "persisted_records": persisted}
+
+
+def summary_markdown(summary: dict[str, Any]) -> str:
+    """The pipeline summary as markdown (artifact)."""
+    lines = [
+        f"# Pipeline summary ({summary['duration']:.0f} s)",
+        "",
+        f"- data points collected: {summary['collected']}",
+        *(f"- persisted in the {store} store: {n}" for store, n in summary["persisted"].items()),
+        f"- validation windows: {summary['windows_valid']} valid, {summary['windows_invalid']} invalid",
+    ]
+    return "\n".join(lines)
+
+
+@flow(name="pipeline")
+async def pipeline(
+    scenario_dir: str | None = None,
+    duration: float = 30,
+    window: float = 10,
+    collect_interval: float = 2,
+    nats_url: str | None = None,
+    store_url: str | None = None,
+    workdir: str | None = None,
+    seed: int | None = 7,
+    strict: bool = False,
+) -> dict[str, Any]:
+    """Run the whole job for `duration` seconds on embedded defaults (or the given NATS/store) and summarise it."""
+    started = time.monotonic()
+    scenario_path, uses_paths = example_files(Path(scenario_dir) if scenario_dir else example_dir())
+    scenario, uses = str(scenario_path), [str(u) for u in uses_paths]
+    work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="tiro-pipeline-"))
+    store_url = store_url or f"sqlite:///{work / 'tiro.db'}"
+    plugin_dir = str(scenario_path.parent / "karez")
+    logger = get_run_logger()
+
+    async with nats_address(nats_url) as address:
+        report("nats", url=address, embedded=nats_url is None)
+        bootstrap = bootstrap_stores(scenario, uses, store_url, store_url)
+        report("bootstrap", stores=bootstrap)
+        await ensure_retention(address, retention=max(10 * window, 600))
+        mock = BackgroundServer(create_asgi(mock_service(scenario, uses, seed)))
+        await asyncio.to_thread(mock.start)
+        report("mock", url=mock.url)
+        settings = pipeline_roles(mock.url, store_url, scenario, uses, collect_interval)
+        group = await start_role_group(settings, plugin_dir, address, extra_plugins=EXTRA_PLUGINS)
+        report("roles", roles=group.role_counts())
+        windows: list[dict[str, Any]] = []
+        try:
+            windows = await validate_every_window(scenario, uses, address, window, started + duration, strict, group)
+        finally:
+            final_stats = await stop_role_group(group)
+            await asyncio.to_thread(mock.stop)
+        counts = role_counts(group)
+        persisted = count_persisted(store_url, store_url)
+    summary = {
+        "duration": time.monotonic() - started,
+        "collected": counts["collected"],
+        "persisted_records": counts["persisted_records"],
+        "persisted": persisted,
+        "windows_valid": sum(1 for w in windows if w["valid"]),
+        "windows_invalid": sum(1 for w in windows if not w["valid"]),
+        "windows": [{k: w[k] for k in ("start", "end", "valid", "collection_size", "completeness")} for w in windows],
+        "roles": final_stats,
+        "store_url": store_url,
+    }
+    await acreate_markdown_artifact(summary_markdown(summary), key="pipeline-summary", description="Pipeline summary")
+    logger.info("Pipeline summary: %s", {k: v for k, v in summary.items() if k not in ("windows", "roles")})
+    report("done", summary=summary)
+    return summary
+
+
+async def validate_every_window(
+    scenario: str, uses: list[str], address: str, window: float, deadline: float, strict: bool, group: RoleGroup
+) -> list[dict[str, Any]]:
+    """Validate [t, t + window) as each window closes, from now until the deadline (monotonic seconds)."""
+    results: list[dict[str, Any]] = []
+    start = datetime.now(UTC)
+    while time.monotonic() + window <= deadline + 0.5:
+        end = start + timedelta(seconds=window)
+        while (wait := (end - datetime.now(UTC)).total_seconds()) > 0:
+            await asyncio.sleep(min(wait, 1.0))
+            report("collecting", **role_counts(group), window_end=end.isoformat())
+        body = await validate_window(scenario, uses, start=start, end=end, nats_url=address, strict=strict)
+        results.append(body)
+        report(
+            "window", result=body, valid=sum(w["valid"] for w in results), invalid=sum(not w["valid"] for w in results)
+        )
+        start = end
+    return results
