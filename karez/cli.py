@@ -209,7 +209,10 @@ def test(
     output: str = typer.Option(None, "-o", "--output", help="Write the final items as JSON here."),
     logging_level: str = LevelOpt,
     verbose: bool = typer.Option(False, "--verbose/--no-verbose", help="Show every item at each hop."),
-    follow_next: bool = typer.Option(True, "--follow/--no-follow", help="Follow converter/next links to the end."),
+    follow_next: bool = typer.Option(
+        False, "--follow/--no-follow", help="Keep following converter/next links until items reach aggregators."
+    ),
+    with_subjects: bool = typer.Option(False, "--subjects/--no-subjects", help="Output {subject, payload} pairs."),
     as_json: bool = typer.Option(False, "--json/--no-json", help="Machine-readable output."),
 ) -> None:
     """Run roles offline (no NATS) and print the resulting items."""
@@ -222,11 +225,13 @@ def test(
         )
     except ConfigError as e:
         raise _fail(str(e)) from None
-    if as_json or output:
-        _emit_result([{"subject": s, "payload": p} for s, p in result], output, True)
-    else:
-        from karez.offline import display_payload
+    from karez.offline import display_payload
 
+    if with_subjects:
+        _emit_result([{"subject": s, "payload": p} for s, p in result], output, True)
+    elif as_json or output:
+        _emit_result([display_payload(p) for _, p in result], output, True)
+    else:
         payloads = [display_payload(p) for _, p in result]
         _emit_result(payloads[0] if len(payloads) == 1 else payloads, None, False)
 

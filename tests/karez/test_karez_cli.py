@@ -32,7 +32,8 @@ def write(tmp_path: Path, config: dict = CONFIG) -> str:
 
 
 def test_test_command_follows_links_and_merges_meta(tmp_path):
-    result = runner.invoke(app, ["test", "-c", write(tmp_path), "-p", PLUGINS, "-d", "numbers", "-n", "src", "--json"])
+    args = ["test", "-c", write(tmp_path), "-p", PLUGINS, "-d", "numbers", "-n", "src", "--follow", "--subjects"]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     finals = json.loads(result.stdout)
     subjects = sorted({f["subject"] for f in finals})
@@ -44,9 +45,10 @@ def test_test_command_follows_links_and_merges_meta(tmp_path):
 
 
 def test_test_command_no_follow_and_verbose_hops(tmp_path):
-    args = ["test", "-c", write(tmp_path), "-p", PLUGINS, "-d", "numbers", "-n", "src", "--no-follow", "--verbose"]
+    args = ["test", "-c", write(tmp_path), "-p", PLUGINS, "-d", "numbers", "-n", "src", "--verbose", "--json"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
+    assert [i["n"] for i in json.loads(result.stdout)] == [0, 0, 1, 1, 2, 2]  # fan-out: converter + aggregator
     assert "After DISPATCHER numbers (2 items)" in result.output
     assert "After CONNECTOR src (6 items)" in result.output
     assert "karez.converter.tag" in result.output
@@ -55,7 +57,8 @@ def test_test_command_no_follow_and_verbose_hops(tmp_path):
 def test_test_command_with_input_file_and_converter(tmp_path):
     payload = tmp_path / "in.json"
     payload.write_text(json.dumps({"value": 2, "timestamp": 3, "_karez": {"category": "telemetry"}}))
-    result = runner.invoke(app, ["test", "-c", write(tmp_path), "-p", PLUGINS, "-v", "tag", "-i", str(payload)])
+    args = ["test", "-c", write(tmp_path), "-p", PLUGINS, "-v", "tag", "-i", str(payload), "--follow"]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "m value=2i 3000000000" in result.output
 
