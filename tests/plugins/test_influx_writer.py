@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stores"))
 
-from influx_http_double import InfluxDouble
+from http_double import influx_double
 from victoria import VictoriaMetrics, skip_without_victoria
 
 from tiro.plugins.karez import InfluxWriterAggregator
@@ -19,6 +19,16 @@ from tiro.stores.influx_errors import InfluxError
 
 TOKEN = "writer-secret-token"
 T0 = 1_700_000_000_000_000_000
+
+
+async def _until(condition, limit: float = 60.0) -> None:
+    """Wait for a condition; the limit only turns a hang into a failure, it is not what the test measures."""
+
+    async def poll():
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), limit)
 
 
 def _writer(url: str, nats_url: str = "nats://127.0.0.1:1", **config) -> InfluxWriterAggregator:
@@ -60,14 +70,12 @@ async def test_lines_from_nats_are_in_victoria_metrics_point_by_point_and_other_
 
         await client.subscribe("karez.telemetry.>", queue="telemetry", cb=keep)
         try:
-            while role.sub is None:
-                await asyncio.sleep(0.01)
+            await _until(lambda: role.sub is not None)
             messages = [lines[i] for i in range(100)] + ["\n".join(lines[i : i + 50]) for i in range(100, 3000, 50)]
             for body in messages:
                 await client.publish("karez.telemetry.influx_line_protocol", body.encode())
             await client.flush()
-            while role.stats.received < len(messages):
-                await asyncio.sleep(0.01)
+            await _until(lambda: role.stats.received >= len(messages))
             await role.drain()
             assert role.lines_written == 3000 and role.lines_failed == 0
             assert len(other) == len(messages)
@@ -90,7 +98,7 @@ async def test_lines_from_nats_are_in_victoria_metrics_point_by_point_and_other_
 
 
 async def test_a_stalled_server_blocks_process_once_max_pending_batches_wait():
-    with InfluxDouble() as influx:
+    with influx_double() as influx:
         influx.gate = gate = __import__("threading").Event()
         role = _writer(influx.url, batch_size=2, max_pending=1)
         await role.start_writer()
@@ -112,7 +120,7 @@ async def test_a_stalled_server_blocks_process_once_max_pending_batches_wait():
 
 
 async def test_core_mode_drops_a_rejected_batch_logs_it_and_goes_on():
-    with InfluxDouble() as influx:
+    with influx_double() as influx:
         influx.script("POST", "/api/v2/write", (400, {"code": "invalid", "message": "bad line"}), (204, None))
         role = _writer(influx.url, batch_size=1)
         await role.start_writer()
@@ -124,7 +132,7 @@ async def test_core_mode_drops_a_rejected_batch_logs_it_and_goes_on():
 
 
 async def test_durable_mode_writes_before_returning_and_raises_without_the_token():
-    with InfluxDouble() as influx:
+    with influx_double() as influx:
         role = _writer(influx.url, batch_size=1000, max_retries=1)
         role.raise_errors = True  # what karez.durable sets: the ack waits for process()
         body = "\n".join(_lines(3, "Durable"))

@@ -6,7 +6,7 @@ import json
 import logging
 
 import pytest
-from influx_http_double import InfluxDouble
+from http_double import influx_double
 
 from tiro.stores.influx import InfluxTelemetryStore
 from tiro.stores.influx_errors import InfluxError, InfluxRejectedData
@@ -19,7 +19,7 @@ LINE = "tiro_telemetry,asset_path=A.a,path=A.P,type=Telemetry P=1.5 170000000000
 
 @pytest.fixture
 def influx():
-    with InfluxDouble() as double:
+    with influx_double() as double:
         yield double
 
 

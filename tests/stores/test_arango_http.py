@@ -1,0 +1,123 @@
+"""The ArangoDB store's requests through the real python-arango client, answered by a scripted HTTP double.
+
+No ArangoDB server runs here: these tests check what is sent (one request per batch, AQL text, bind variables,
+credentials) and how answers and errors are turned into results. The full contract runs against a real server in
+test_arango_contract.py when TIRO_TEST_ARANGO_URL is set.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from http_double import arango_double, cursor_result
+
+from tiro.stores.arango import ArangoGraphStore, ArangoStoreError, graph_documents
+from tiro.stores.arango_aql import upsert_query
+from tiro.stores.base import Sample
+from tiro_models.records import decompose_point
+
+PASSWORD = "arango-pa55word"
+CURSOR = "/_db/tiro/_api/cursor"
+
+
+@pytest.fixture
+def arango():
+    with arango_double() as double:
+        yield double
+
+
+def _store(double, **options) -> ArangoGraphStore:
+    return ArangoGraphStore(double.url, password=PASSWORD, **options)
+
+
+def _records(n: int) -> list[dict]:
+    return [
+        decompose_point(f"DataHall.dh.Rack.rack {i % 3}.Telemetry.ActivePower", {"value": float(i), "timestamp": i})
+        for i in range(n)
+    ]
+
+
+def test_upserting_a_batch_is_one_request_with_the_documents_in_bind_variables(arango):
+    records = _records(9)
+    assert _store(arango).upsert_records(records) == 9
+    (call,) = arango.calls("POST", CURSOR)
+    body = json.loads(call["body"])
+    expected = upsert_query(graph_documents(records))
+    assert body["query"] == expected.text
+    assert body["bindVars"] == json.loads(json.dumps(expected.bind_vars))
+    points = next(v for k, v in body["bindVars"].items() if isinstance(v, list) and v and v[0].get("type"))
+    assert sorted(p["value"] for p in points) == [6.0, 7.0, 8.0]  # the newest sample of each of the 3 points
+    assert call["headers"]["Authorization"] == "Basic " + base64.b64encode(f"root:{PASSWORD}".encode()).decode()
+
+
+def test_an_empty_batch_sends_nothing(arango):
+    assert _store(arango).upsert_records([]) == 0
+    assert arango.requests == []
+
+
+def test_latest_matches_patterns_against_stored_type_paths_then_binds_them(arango):
+    arango.script(
+        "POST",
+        CURSOR,
+        (201, cursor_result([["DataHall.Rack.ActivePower", "DataHall.CRAC.ActivePower", "DataHall.Rack.X"]])),
+        (201, cursor_result([[["DataHall.dh.Rack.r 1", "Telemetry", "ActivePower", 3.5, 100.0, "W"]]])),
+    )
+    latest = _store(arango).latest("%%Rack%ActivePower", max_age=60)
+    assert latest == {"DataHall.dh.Rack.r 1.Telemetry.ActivePower": Sample(3.5, 100.0, "W")}
+    second = json.loads(arango.calls("POST", CURSOR)[1]["body"])
+    assert ["DataHall.Rack.ActivePower"] in second["bindVars"].values()
+
+
+def test_a_pattern_matching_nothing_asks_once(arango):
+    arango.script("POST", CURSOR, (201, cursor_result([["DataHall.CRAC.ActivePower"]])))
+    assert _store(arango).latest("%%Server%%") == {}
+    assert len(arango.calls("POST", CURSOR)) == 1
+
+
+def test_a_rejected_login_names_the_user_not_the_password(arango):
+    arango.script("POST", CURSOR, (401, {"error": True, "errorNum": 11, "errorMessage": "not authorized", "code": 401}))
+    store = _store(arango, username="tiro")
+    with pytest.raises(ArangoStoreError, match="user 'tiro' was not accepted") as info:
+        store.upsert_records(_records(1))
+    assert PASSWORD not in str(info.value) and PASSWORD not in repr(store) and PASSWORD not in repr(store.settings)
+
+
+def test_a_missing_database_says_to_bootstrap(arango):
+    arango.script(
+        "POST",
+        CURSOR,
+        (404, {"error": True, "errorNum": 1228, "errorMessage": "database not found", "code": 404}),
+    )
+    with pytest.raises(ArangoStoreError, match="database 'tiro' does not exist \\(run bootstrap\\)"):
+        _store(arango).latest()
+
+
+def test_server_errors_keep_the_server_message_without_secrets(arango):
+    message = f"AQL: syntax error near {PASSWORD}"
+    arango.script("POST", CURSOR, (400, {"error": True, "errorNum": 1501, "errorMessage": message, "code": 400}))
+    with pytest.raises(ArangoStoreError, match="HTTP 400 error 1501") as info:
+        _store(arango).latest()
+    assert PASSWORD not in str(info.value)
+
+
+def test_settings_from_url_options_and_environment(monkeypatch):
+    monkeypatch.setenv("TIRO_ARANGO_USERNAME", "env-user")
+    monkeypatch.setenv("TIRO_ARANGO_PASSWORD", "env-pass")
+    store = ArangoGraphStore("http://a:8529,http://b:8529?db_name=dc&graph_name=g")
+    s = store.settings
+    assert (s.hosts, s.db_name, s.graph_name, s.username, s.password) == (
+        ("http://a:8529", "http://b:8529"),
+        "dc",
+        "g",
+        "env-user",
+        "env-pass",
+    )
+    given = ArangoGraphStore("http://a:8529", auth={"password": "p"}).settings
+    assert (given.username, given.password) == ("env-user", "p")
+    assert "env-pass" not in repr(store)
+    with pytest.raises(ValueError, match="unknown ArangoDB option"):
+        ArangoGraphStore("http://a:8529", colour="red")
+    with pytest.raises(ValueError, match="expected http"):
+        ArangoGraphStore("ftp://a")
