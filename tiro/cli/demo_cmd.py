@@ -1,54 +1,155 @@
-"""`tiro demo`: the main job on embedded defaults."""
+"""`tiro demo`: the main job on embedded defaults (embedded NATS, sqlite stores, the datahall example)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
+from rich.spinner import Spinner
 from rich.table import Table
 
 from tiro.cli.errors import EXIT_INVALID, guarded
 from tiro.cli.loading import load
+from tiro.cli.validate_window import quiet_local_prefect
 from tiro.examples import example_dir, example_files
 from tiro_models.instances import instantiate
-from tiro_models.mock import Mocker
-from tiro_models.records import flatten
-from tiro_models.validate import validate
+from tiro_models.spec import Model
 
 
 def demo_command(
     scenario_dir: Path = typer.Option(
-        None, "--scenario", help="Example folder with scenario.yaml and use-*.yaml (default: the datahall example)."
+        None, "--scenario", help="Example folder with scenario.yaml, use-*.yaml and karez/ (default: datahall)."
     ),
-    seed: int = typer.Option(7, "--seed", help="Seed for the generated data."),
+    duration: float = typer.Option(30.0, "--duration", help="Seconds to collect, persist and validate."),
+    window: float | None = typer.Option(None, "--window", help="Validation window in seconds (default: ~duration/3)."),
+    seed: int = typer.Option(7, "--seed", help="Seed for the mock data."),
+    workdir: Path = typer.Option(None, "--workdir", help="Where the sqlite store goes (default: a temp folder)."),
 ) -> None:
-    """Compile the example scenario, generate a seeded snapshot and validate it."""
+    """Run the pipeline: mock server → Karez roles over an embedded NATS → sqlite stores, validated every window."""
     console = Console()
     directory = scenario_dir or example_dir()
     scenario, uses = guarded(example_files, directory)
-    started = time.perf_counter()
     model = guarded(load, scenario, uses)
-    instances = instantiate(model, seed=seed)
-    snapshot = Mocker(instances, seed=seed).snapshot()
-    result = validate(model, snapshot)
-    elapsed = time.perf_counter() - started
-
     console.print(f"[bold]Scenario[/bold] {scenario} with {', '.join(u.name for u in uses)}")
+    console.print(model_table(model, seed))
+    window = window or max(2.0, min(10.0, duration / 3))
+    if duration < window:
+        raise typer.BadParameter(f"--duration {duration} is shorter than one window ({window} s)")
+    summary = run_pipeline(console, directory, duration, window, seed, workdir)
+    console.print(summary_table(summary))
+    if summary["windows_invalid"]:
+        raise typer.Exit(EXIT_INVALID)
+
+
+def model_table(model: Model, seed: int) -> Table:
+    """Assets per slot with their required points and units (what the mock server will serve)."""
+    instances = instantiate(model, seed=seed)
     table = Table("slot", "assets", "required points per asset", "unit(s)")
     for slot in model.walk():
         count = sum(1 for asset in instances.assets if asset.slot is slot)
         units = sorted({p.unit for p in slot.points.values() if p.unit})
         table.add_row(slot.type_path, str(count), ", ".join(slot.points) or "-", ", ".join(units) or "-")
-    console.print(table)
-    points = len(flatten(snapshot))
-    summary = result.to_dict()
-    colour = "green" if result.valid else "red"
-    console.print(
-        f"{len(instances.assets)} assets, {len(instances.points)} required data points; "
-        f"generated {points} values (seed {seed}); validation [{colour}]{'valid' if result.valid else 'INVALID'}"
-        f"[/{colour}], completeness {summary.get('completeness', 0):.0%}, in {elapsed:.2f} s"
-    )
-    if not result.valid:
-        raise typer.Exit(EXIT_INVALID)
+    table.caption = f"{len(instances.assets)} assets, {len(instances.points)} required data points"
+    return table
+
+
+class ProgressView:
+    """What the live display shows: the stages reached and the running counts."""
+
+    def __init__(self, duration: float) -> None:
+        self.started = time.monotonic()
+        self.duration = duration
+        self.stages: list[str] = []
+        self.counts: dict[str, Any] = {}
+        self.windows: list[str] = []
+        self.done = False
+
+    def __call__(self, stage: str, details: dict[str, Any]) -> None:
+        """Progress listener (flows.progress)."""
+        if stage == "nats":
+            self.stages.append(f"NATS {'embedded ' if details['embedded'] else ''}at {details['url']}")
+        elif stage == "bootstrap":
+            created = sum(len(r["created"]) for r in details["stores"].values())
+            self.stages.append(f"stores bootstrapped ({created} objects created)")
+        elif stage == "mock":
+            self.stages.append(f"mock server at {details['url']}")
+        elif stage == "roles":
+            self.stages.append("Karez roles: " + ", ".join(f"{n} {k}" for k, n in details["roles"].items()))
+        elif stage == "collecting":
+            self.counts = {k: details[k] for k in ("collected", "persisted_records")}
+        elif stage == "window":
+            result = details["result"]
+            verdict = "[green]valid[/green]" if result["valid"] else "[red]INVALID[/red]"
+            span = f"{result['start'][11:19]}–{result['end'][11:19]}"
+            points = f"{result['collection_size']} points, completeness {result['completeness']:.0%}"
+            self.windows.append(f"window {span}: {verdict}, {points}")
+        elif stage == "done":
+            self.done = True
+
+    def render(self) -> Group:
+        """The current state as rich renderables."""
+        elapsed = time.monotonic() - self.started
+        head = "starting Prefect (ephemeral API)…" if not self.stages else f"running {elapsed:.0f} s"
+        lines: list[Any] = [f"done in {elapsed:.0f} s" if self.done else Spinner("dots", text=head)]
+        lines += [f"  ✓ {stage}" for stage in self.stages]
+        if self.counts:
+            lines.append(
+                f"  collected {self.counts['collected']} values, persisted {self.counts['persisted_records']} records"
+            )
+        lines += [f"  {w}" for w in self.windows]
+        return Group(*lines)
+
+
+def run_pipeline(
+    console: Console, directory: Path, duration: float, window: float, seed: int, workdir: Path | None
+) -> dict[str, Any]:
+    """Run flows.pipeline with a live progress display; its summary."""
+    quiet_local_prefect()
+    from flows.pipeline import pipeline  # Prefect loads only now, after the model summary is on screen
+    from flows.progress import watching
+
+    view = ProgressView(duration)
+    with Live(view.render(), console=console, refresh_per_second=4, transient=False) as live, watching(view):
+
+        async def main() -> dict[str, Any]:
+            refresher = asyncio.create_task(_refresh(live, view))
+            try:
+                return await pipeline(
+                    scenario_dir=str(directory),
+                    duration=duration,
+                    window=window,
+                    seed=seed,
+                    workdir=str(workdir) if workdir else None,
+                )
+            finally:
+                refresher.cancel()
+
+        summary = asyncio.run(main())
+        live.update(view.render())
+    console.print()
+    return summary
+
+
+async def _refresh(live: Live, view: ProgressView) -> None:
+    while True:
+        live.update(view.render())
+        await asyncio.sleep(0.25)
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    """The final summary: points collected, persisted per store, windows valid/invalid."""
+    table = Table("pipeline", "value", title="Summary")
+    table.add_row("duration", f"{summary['duration']:.1f} s")
+    table.add_row("data points collected", str(summary["collected"]))
+    table.add_row("records persisted", str(summary["persisted_records"]))
+    for store, count in summary["persisted"].items():
+        table.add_row(f"in the {store} store", str(count))
+    table.add_row("validation windows valid", str(summary["windows_valid"]))
+    table.add_row("validation windows invalid", str(summary["windows_invalid"]))
+    table.add_row("store", summary["store_url"])
+    return table
