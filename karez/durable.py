@@ -115,10 +115,16 @@ class DurableLink:
         self._task = asyncio.create_task(self._loop(), name=f"durable:{role.name}")
 
     async def _loop(self) -> None:
+        # nats-py's fetch(n) long-polls until n messages or the timeout when nothing is waiting; so when idle we
+        # wait for a single message, and while busy we take batches with a short timeout.
+        busy = False
         while not self._stopping:
             try:
-                msgs = await self.psub.fetch(self.fetch_batch, timeout=0.5)
+                size = self.fetch_batch if busy else 1
+                msgs = await self.psub.fetch(size, timeout=0.5)
+                busy = len(msgs) >= size  # fewer than asked: we are caught up
             except (TimeoutError, NatsTimeoutError):
+                busy = False
                 continue
             except Exception as e:
                 if self._stopping:

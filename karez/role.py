@@ -40,6 +40,7 @@ class RoleBase(ConfigurableBase):
         self.raise_errors = False  # durable mode: failures must reach the consumer to be retried
         self._batch = bool(self.config.batch)
         self._handled = 0
+        self._closing = False
         self._log_name = f"{type(self).__name__}[{self.name}]"
 
     @classmethod
@@ -147,7 +148,8 @@ class RoleBase(ConfigurableBase):
 
     async def disconnected_cb(self) -> None:
         """nats-py disconnect callback; subscriptions are restored by the library on reconnect."""
-        self.log("warning", "Disconnected from NATS.")
+        if not self._closing:
+            self.log("warning", "Disconnected from NATS.")
 
     async def reconnected_cb(self) -> None:
         """nats-py reconnect callback."""
@@ -223,6 +225,7 @@ class RoleBase(ConfigurableBase):
 
     async def close(self) -> None:
         """Close this role's own connection and clients."""
+        self._closing = True
         if self.owns_connection and self.nc is not None and not self.nc.is_closed:
             await self.nc.close()
 
