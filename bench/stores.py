@@ -21,6 +21,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _datahall import scaled_datahall
+from _stores_influx import influx_writer_victoria
 
 from tiro.stores.sqlite_graph import SqliteGraphStore
 from tiro.stores.sqlite_telemetry import SqliteTelemetryStore
@@ -181,6 +182,7 @@ def sqlite_graph_bootstrap(racks: int = 1_000, servers: int = 99) -> dict[str, A
 PARTS: dict[str, Callable[[], dict[str, Any]]] = {
     "sqlite_records": sqlite_records,
     "sqlite_graph_bootstrap": sqlite_graph_bootstrap,
+    "influx_writer_victoria": influx_writer_victoria,
 }
 
 
