@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any
 
@@ -11,6 +12,7 @@ from prefect.events import emit_event
 
 from karez.nats_options import resolve_address
 from tasks.roles import RoleGroup, load_role_settings, start_role_group, stop_role_group
+from tasks.secrets import load_store_secrets
 
 RESTART_EVENT = "tiro.karez.role.restarted"
 
@@ -57,10 +59,20 @@ async def run_karez_roles(
     plugin_dir: str = "karez",
     nats_url: str | None = None,
     duration: float | None = None,
-    durable: bool = True,
+    durable: bool = False,
     kinds: list[str] | None = None,
+    workdir: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the roles until `duration` elapses or the run is cancelled, then drain them; their final counters."""
+    """Run the roles until `duration` elapses or the run is cancelled, then drain them; their final counters.
+
+    `workdir`: the folder the config's relative paths (scenario, uses, log files) are relative to; the run's
+    process changes into it (each deployment run is a process of its own). `durable`: JetStream durable consumers
+    for every role that does not say otherwise (a validation_data aggregator must stay on core NATS when the
+    retention stream of validate_window captures `karez.validation_data.>`).
+    """
+    if workdir:
+        os.chdir(workdir)
+    load_store_secrets()
     settings = load_role_settings(config)
     group = await start_role_group(settings, plugin_dir, resolve_address(nats_url), durable, kinds)
     get_run_logger().info("Karez roles running: %s", group.role_counts())
