@@ -61,6 +61,18 @@ def test_record_documents_have_path_qualified_keys_and_epoch_timestamps():
     assert {e["_to"] for e in docs["is_parent_of"]} >= {f"Server/{server['_key']}"}
 
 
+def test_points_mark_floats_so_reads_can_restore_them():
+    docs = graph_documents(
+        [decompose_point("A.a.Telemetry.F", {"value": 800.0}), decompose_point("A.a.Telemetry.I", {"value": 8})]
+    )
+    assert {d["name"]: d["value_kind"] for d in docs["Telemetry"]} == {"F": "float", "I": None}
+
+
+def test_qpath_regex_filters_see_floats_as_python_writes_them():
+    query = qpath_query(parse_qpath({"A": {"F": {"$match": "0$"}}}), cutoff=None)
+    assert "CONCAT(TO_STRING(v0_0[0]), '.0')" in query.text and "v0_0[1] == 'float'" in query.text
+
+
 def test_the_newest_sample_of_a_point_wins_within_a_batch():
     path = "DataHall.dh.Rack.r.Telemetry.P"
     newer = decompose_point(path, {"value": 2, "timestamp": 200.0})
@@ -149,7 +161,7 @@ def test_qpath_rows_nest_like_a_snapshot_and_drop_empty_assets():
                                 [
                                     {
                                         "id": "server_0",
-                                        "points": [["Telemetry", "FlowRate", 12.0, 5.0, "L/hr"]],
+                                        "points": [["Telemetry", "FlowRate", 12, 5, "L/hr", "float"]],
                                         "children": [],
                                     }
                                 ]
@@ -157,7 +169,7 @@ def test_qpath_rows_nest_like_a_snapshot_and_drop_empty_assets():
                         },
                         {"id": "rack_11", "points": [], "children": [[]]},
                     ],
-                    [{"id": "crac_0", "points": [["Telemetry", "ActivePower", 800, 6.0, None]], "children": []}],
+                    [{"id": "crac_0", "points": [["Telemetry", "ActivePower", 800, 6.0, None, None]], "children": []}],
                 ],
             }
         ]

@@ -62,12 +62,27 @@ def test_latest_matches_patterns_against_stored_type_paths_then_binds_them(arang
         "POST",
         CURSOR,
         (201, cursor_result([["DataHall.Rack.ActivePower", "DataHall.CRAC.ActivePower", "DataHall.Rack.X"]])),
-        (201, cursor_result([[["DataHall.dh.Rack.r 1", "Telemetry", "ActivePower", 3.5, 100.0, "W"]]])),
+        (201, cursor_result([[["DataHall.dh.Rack.r 1", "Telemetry", "ActivePower", 3.5, 100.0, "W", "float"]]])),
     )
     latest = _store(arango).latest("%%Rack%ActivePower", max_age=60)
     assert latest == {"DataHall.dh.Rack.r 1.Telemetry.ActivePower": Sample(3.5, 100.0, "W")}
     second = json.loads(arango.calls("POST", CURSOR)[1]["body"])
     assert ["DataHall.Rack.ActivePower"] in second["bindVars"].values()
+
+
+def test_floats_that_json_turned_into_integers_come_back_as_floats(arango):
+    rows = [
+        ["A.a", "Telemetry", "P", 800, 100, "W", "float"],
+        ["A.a", "Telemetry", "Q", 800, 100, None, None],
+        ["A.a", "Attribute", "R", True, 100, None, None],
+    ]
+    arango.script("POST", CURSOR, (201, cursor_result([rows])))
+    latest = _store(arango).latest()
+    assert {p: (type(s.value), type(s.timestamp)) for p, s in latest.items()} == {
+        "A.a.Telemetry.P": (float, float),
+        "A.a.Telemetry.Q": (int, float),
+        "A.a.Attribute.R": (bool, float),
+    }
 
 
 def test_a_pattern_matching_nothing_asks_once(arango):

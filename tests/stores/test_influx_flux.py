@@ -67,7 +67,10 @@ def test_history_bounds_are_nanosecond_times_and_windows_use_the_aggregation():
     flux = history_query("tiro", "tiro_telemetry", "%%Rack%%", since=1.5, until=61.25, step=30, agg="sum")
     assert "range(start: time(v: 1500000000), stop: time(v: 61250000000))" in flux
     assert 'aggregateWindow(every: 30000ms, fn: sum, createEmpty: false, timeSrc: "_start")' in flux
-    assert "aggregateWindow" not in history_query("tiro", "m", "%%", since=0)
+    open_ended = history_query("tiro", "m", "%%", since=0)
+    assert "aggregateWindow" not in open_ended
+    assert "stop: time(v: 4102444800000000000)" in open_ended  # not now(): future timestamps are found too
+    assert "range(start: time(v: 0), stop: time(v: 4102444800000000000))" in latest_query("tiro", "m")
 
 
 @pytest.mark.parametrize("agg", ["median", "mean) |> yield(", ""])

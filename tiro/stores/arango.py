@@ -16,6 +16,7 @@ from typing import Any
 from arango import ArangoClient
 
 from tiro.stores.arango_aql import (
+    FLOAT_KIND,
     ROOT_HANDLE,
     Query,
     attributes_and_missing_query,
@@ -79,11 +80,25 @@ def graph_documents(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict
         normalised.append(item)
     normalised.sort(key=lambda r: r["timestamp"])  # documents_for_records keeps the last of equal keys
     docs = documents_for_records(normalised)
+    for collection in _POINT_COLLECTIONS:
+        for doc in docs.vertices.get(collection, ()):
+            doc["value_kind"] = FLOAT_KIND if type(doc["value"]) is float else None
     return {**docs.vertices, **docs.edges}
 
 
-def _dp(value: Any, ts: Any, unit: str | None) -> dict[str, Any]:
-    dp: dict[str, Any] = {"value": value, "timestamp": ts}
+def stored_value(value: Any, kind: str | None) -> Any:
+    """A value as it was written: JSON gives back 800.0 as 800, so floats are marked and restored."""
+    if kind == FLOAT_KIND and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _sample(value: Any, ts: Any, unit: str | None, kind: str | None) -> Sample:
+    return Sample(stored_value(value, kind), float(ts) if isinstance(ts, int | float) else ts, unit)
+
+
+def _dp(value: Any, ts: Any, unit: str | None, kind: str | None = None) -> dict[str, Any]:
+    dp: dict[str, Any] = {"value": stored_value(value, kind), "timestamp": float(ts) if isinstance(ts, int) else ts}
     if unit is not None:
         dp["unit"] = unit
     return dp
@@ -96,8 +111,8 @@ def nest_qpath_result(nodes: tuple[QNode, ...], results: list[list[dict[str, Any
         group: dict[str, Any] = {}
         for asset in assets:
             entity: dict[str, Any] = {}
-            for category, name, value, ts, unit in asset["points"]:
-                entity.setdefault(category, {})[name] = _dp(value, ts, unit)
+            for category, name, value, ts, unit, kind in asset["points"]:
+                entity.setdefault(category, {})[name] = _dp(value, ts, unit, kind)
             entity.update(nest_qpath_result(node.children, asset["children"]))
             if entity:
                 group[asset["id"]] = entity
@@ -249,7 +264,10 @@ class ArangoGraphStore(GraphStore):
         if vanished:
             graph = self.db.graph(self.settings.graph_name)
             for name in vanished:
-                self._call(f"detaching {name}", graph.delete_vertex_collection, name, purge=False)
+                try:  # replacing the edge definitions usually left it an orphan of the graph: detach it
+                    self._call(f"detaching {name}", graph.delete_vertex_collection, name, purge=False)
+                except ArangoStoreError:
+                    pass  # not (or no longer) part of the graph: nothing to detach
                 report.removed.append(f"vertex collection {name}")
 
     def _add_instances(self, instances: Instances, report: BootstrapReport) -> None:
@@ -291,11 +309,10 @@ class ArangoGraphStore(GraphStore):
                     }
                 )
         if defaults:
-            point_docs = documents_for_records(defaults)
+            point_docs = graph_documents(defaults)
             for collection in (*_POINT_COLLECTIONS, HAS_DATA_POINT):
-                items = point_docs.vertices.get(collection) or point_docs.edges.get(collection)
-                if items:
-                    docs[collection] = items
+                if point_docs.get(collection):
+                    docs[collection] = point_docs[collection]
         self.run("storing the scenario's assets", upsert_query(docs))
         if new_assets:
             report.created.append(f"{len(new_assets)} assets")
@@ -326,8 +343,8 @@ class ArangoGraphStore(GraphStore):
                 return {}
         rows = self.run("reading latest values", latest_query(paths, self._cutoff(max_age))) or []
         out = {
-            f"{asset_path}{PATH_SEP}{category}{PATH_SEP}{name}": Sample(value, ts, unit)
-            for asset_path, category, name, value, ts, unit in rows
+            f"{asset_path}{PATH_SEP}{category}{PATH_SEP}{name}": _sample(value, ts, unit, kind)
+            for asset_path, category, name, value, ts, unit, kind in rows
         }
         return dict(sorted(out.items()))
 
@@ -342,8 +359,8 @@ class ArangoGraphStore(GraphStore):
         query = attributes_and_missing_query(list(model.slots), list(model.points), time.time() - max_age)
         result = self.run("reading attributes and missing points", query) or {"assets": [], "points": []}
         stored = {
-            f"{asset_path}{PATH_SEP}{category}{PATH_SEP}{name}": Sample(value, ts, unit)
-            for asset_path, category, name, value, ts, unit in result["points"]
+            f"{asset_path}{PATH_SEP}{category}{PATH_SEP}{name}": _sample(value, ts, unit, kind)
+            for asset_path, category, name, value, ts, unit, kind in result["points"]
         }
         out: dict[str, Sample | None] = {}
         for asset_path, type_path in sorted(result["assets"]):

@@ -26,6 +26,8 @@ __all__ = [
 ]
 
 ROOT_HANDLE = f"{ROOT_COLLECTION}/{ROOT_KEY}"
+# ArangoDB returns a float with an integral value as a JSON integer; points mark floats so reads restore the type.
+FLOAT_KIND = "float"
 # AQL operators of the qpath comparisons; `lt` is "<" (upstream emitted ">")
 _COMPARE = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 
@@ -77,7 +79,16 @@ def distinct_paths_query() -> Query:
 
 
 def _point_row(var: str) -> str:
-    return f"[{var}.asset_path, {var}.type, {var}.name, {var}.value, {var}.timestamp, {var}.unit]"
+    return f"[{var}.asset_path, {var}.type, {var}.name, {var}.value, {var}.timestamp, {var}.unit, {var}.value_kind]"
+
+
+def _value_text(pair: str) -> str:
+    """AQL for the text of a `[value, value_kind]` pair as Python's str() gives it (`120.0`, not JSON's `120`)."""
+    value, kind = f"{pair}[0]", f"{pair}[1]"
+    return (
+        f"(IS_STRING({value}) ? {value} : ({kind} == '{FLOAT_KIND}' AND FLOOR({value}) == {value}"
+        f" ? CONCAT(TO_STRING({value}), '.0') : TO_STRING({value})))"
+    )
 
 
 def _latest_expr(q: Query, type_paths: Sequence[str] | None, cutoff: float | None) -> str:
@@ -185,14 +196,15 @@ class _QPathBuilder:
             name = self.q.bind("point", point.stored_name)
             f_var = f"f{n}_{k}"
             lines.append(
-                f"  LET {value} = FIRST(FOR {f_var} IN {pts} FILTER {f_var}.name == {name} RETURN [{f_var}.value])"
+                f"  LET {value} = FIRST(FOR {f_var} IN {pts} FILTER {f_var}.name == {name}"
+                f" RETURN [{f_var}.value, {f_var}.value_kind])"
             )
             for f in point.filters:
                 operand = self.q.bind("operand", f.operand)
                 if f.op in _COMPARE:
                     test = f"IS_NUMBER({value}[0]) AND {value}[0] {_COMPARE[f.op]} {operand}"
                 else:
-                    found = f"REGEX_TEST(IS_STRING({value}[0]) ? {value}[0] : TO_STRING({value}[0]), {operand})"
+                    found = f"REGEX_TEST({_value_text(value)}, {operand})"
                     test = f"{found}" if f.op == "match" else f"NOT {found}"
                 lines.append(f"  FILTER {value} != null AND {value}[0] != null AND {test}")
         names = node.output_names()
@@ -201,7 +213,8 @@ class _QPathBuilder:
         child_list = "[" + ", ".join(children) + "]"
         lines.append(
             f"  RETURN {{id: {a}.name, points: (FOR o{n} IN {pts} FILTER {shown} == null OR o{n}.name IN {shown}"
-            f" RETURN [o{n}.type, o{n}.name, o{n}.value, o{n}.timestamp, o{n}.unit]), children: {child_list}}})"
+            f" RETURN [o{n}.type, o{n}.name, o{n}.value, o{n}.timestamp, o{n}.unit, o{n}.value_kind]),"
+            f" children: {child_list}}})"
         )
         return f"\n{indent}".join(lines)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from tiro.stores.base import AGGREGATIONS
 from tiro_models.paths import format_regex
 
+# Flux's range() stops at now() unless told otherwise; samples stamped in the future must still be found.
+FAR_FUTURE_S = 4_102_444_800  # 2100-01-01T00:00:00Z
 _FLUX_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "$": "\\$", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 
 
@@ -24,10 +26,10 @@ def flux_duration(seconds: float) -> str:
     return f"{millis}ms"
 
 
-def _source(bucket: str, measurement: str, start: str, stop: str | None, pattern: str | None) -> list[str]:
+def _source(bucket: str, measurement: str, start: str, stop: str, pattern: str | None) -> list[str]:
     lines = [
         f"from(bucket: {flux_string(bucket)})",
-        f"  |> range(start: {start}" + (f", stop: {stop})" if stop else ")"),
+        f"  |> range(start: {start}, stop: {stop})",
         f"  |> filter(fn: (r) => r._measurement == {flux_string(measurement)})",
     ]
     if pattern is not None:
@@ -39,7 +41,7 @@ def _source(bucket: str, measurement: str, start: str, stop: str | None, pattern
 
 def latest_query(bucket: str, measurement: str, pattern: str | None = None) -> str:
     """The newest point of every series whose `path` tag (type path) matches the %-pattern (all when None)."""
-    lines = _source(bucket, measurement, flux_time(0), None, pattern)
+    lines = _source(bucket, measurement, flux_time(0), flux_time(FAR_FUTURE_S), pattern)
     lines.append("  |> last()")
     return "\n".join(lines)
 
@@ -57,7 +59,7 @@ def history_query(
     """Points in [since, until) of the matching series, in `step`-second windows reduced by `agg` when given."""
     if agg not in AGGREGATIONS:
         raise ValueError(f"unknown aggregation {agg!r}: expected one of {', '.join(AGGREGATIONS)}")
-    stop = flux_time(until) if until is not None else None
+    stop = flux_time(until if until is not None else FAR_FUTURE_S)
     lines = _source(bucket, measurement, flux_time(since), stop, pattern)
     if step is not None:
         if step <= 0:
