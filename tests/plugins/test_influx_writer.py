@@ -48,7 +48,7 @@ def test_defaults_are_telegrafs_raw_text_on_telemetry_in_its_own_queue_group():
     role = _writer("http://127.0.0.1:9")
     assert role.config.category == "telemetry" and role.config.json is False
     assert role.subscribe_topic == "karez.telemetry.>"
-    assert role.subscribe_queue == "influx_writer.influx_writer"
+    assert role.subscribe_queue == "influx_writer_influx_writer"  # no dots: also a JetStream consumer name
     assert _writer("http://127.0.0.1:9", queue="q").subscribe_queue == "q"
     assert TOKEN not in repr(role) and TOKEN not in repr(role.store)
 
@@ -143,3 +143,33 @@ async def test_durable_mode_writes_before_returning_and_raises_without_the_token
             await role.consume(body, "karez.telemetry.x")
         assert "after 2 attempts" in str(info.value) and TOKEN not in str(info.value)
         await role.close()
+
+
+async def test_durable_consumer_redelivers_until_the_write_succeeds_then_acks(nats_server):
+    from karez.durable import DurableLink
+
+    with influx_double() as influx:
+        busy = {"code": "unavailable", "message": "busy"}
+        influx.script("POST", "/api/v2/write", (503, busy), (503, busy), (204, None))
+        role = _writer(influx.url, nats_server.url, max_retries=0)
+        role.durable = DurableLink(fetch_batch=8)
+        await role.start()
+        client = await nats.connect(nats_server.url)
+        js = client.jetstream()
+        body = "\n".join(_lines(4, "Redelivered"))
+        try:
+            await js.publish("karez.telemetry.influx_line_protocol", body.encode())
+            await _until(lambda: role.lines_written == 4)
+
+            async def acked() -> None:  # a work-queue stream drops a message once it is acked
+                while (await js.stream_info("KAREZ_CATEGORY_telemetry")).state.messages:
+                    await asyncio.sleep(0.02)
+
+            await asyncio.wait_for(acked(), 30)
+        finally:
+            await role.drain()
+            await role.close()
+            await client.close()
+        writes = [r["body"].decode() for r in influx.calls("POST", "/api/v2/write")]
+        assert writes == [body] * 3  # two failed deliveries (not acked), then the one that was written
+        assert role.lines_failed == 0

@@ -136,3 +136,12 @@ def test_settings_from_url_options_and_environment(monkeypatch):
         ArangoGraphStore("http://a:8529", colour="red")
     with pytest.raises(ValueError, match="expected http"):
         ArangoGraphStore("ftp://a")
+
+
+def test_store_urls_open_the_arango_backend_with_its_options():
+    from tiro.stores.urls import open_graph_store
+
+    store = open_graph_store("arango+http://g.example:8529", db_name="dc", password=PASSWORD)
+    assert isinstance(store, ArangoGraphStore)
+    assert (store.settings.hosts, store.settings.db_name) == (("http://g.example:8529",), "dc")
+    assert isinstance(open_graph_store("https://g.example:8529"), ArangoGraphStore)

@@ -65,3 +65,12 @@ def test_backoff_grows_is_capped_and_honours_retry_after():
     assert all(0 <= backoff_delay(20) <= 10 for _ in range(50))
     assert max(backoff_delay(4) for _ in range(200)) > 0.2  # the window grows with the attempt
     assert backoff_delay(3, retry_after=2.5) == 2.5
+
+
+def test_store_urls_open_the_influx_backend_with_its_options():
+    from tiro.stores.urls import open_telemetry_store
+
+    store = open_telemetry_store("influx+https://db.example:8086", token="t", bucket="dc1")
+    assert isinstance(store, InfluxTelemetryStore)
+    assert (store.settings.url, store.settings.bucket, store.settings.token) == ("https://db.example:8086", "dc1", "t")
+    assert isinstance(open_telemetry_store("http://db.example:8086"), InfluxTelemetryStore)

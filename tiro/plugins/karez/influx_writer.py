@@ -1,6 +1,6 @@
 """The `influx_writer` aggregator: writes the line protocol on `karez.telemetry.>` to InfluxDB (Telegraf's job).
 
-It gets its own copy of the stream (queue group `influx_writer.<name>`, as Telegraf had `karez_telegraf`), joins
+It gets its own copy of the stream (queue group `influx_writer_<name>`, as Telegraf had `karez_telegraf`), joins
 messages into requests of `batch_size` lines, and writes them from a worker thread so the event loop keeps receiving.
 Replays are harmless: InfluxDB keeps one point per series and timestamp. `BatchingAggregator` holds the batching,
 back-pressure and durable-mode rules shared with the `arango_db` aggregator.
@@ -152,7 +152,7 @@ class InfluxWriterAggregator(BatchingAggregator):
         yield from super().config_entities()
         yield OptionalConfigEntity("category", "telemetry", "Category of the line protocol to write")
         yield OptionalConfigEntity("json", False, "Messages are raw line protocol, not JSON")
-        yield OptionalConfigEntity("queue", None, "Queue group (default influx_writer.<name>: its own copy)")
+        yield OptionalConfigEntity("queue", None, "Queue group (default influx_writer_<name>: its own copy)")
         yield OptionalConfigEntity("url", None, "InfluxDB URL (default $TIRO_INFLUX_URL or http://localhost:8086)")
         yield OptionalConfigEntity("token", None, "API token (default $TIRO_INFLUX_TOKEN or $INFLUX_TOKEN)")
         yield OptionalConfigEntity("org", None, "Organization (default $TIRO_INFLUX_ORG or tiro)")
@@ -192,7 +192,7 @@ class InfluxWriterAggregator(BatchingAggregator):
     @property
     def subscribe_queue(self) -> str:
         """Its own queue group, so other aggregators of the category still get every message."""
-        return self.config.queue or f"influx_writer.{self.name}"
+        return self.config.queue or f"influx_writer_{self.name}"
 
     async def prepare(self) -> None:
         """Bootstrap the bucket when asked."""
