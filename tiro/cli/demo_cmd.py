@@ -29,6 +29,9 @@ def demo_command(
     window: float | None = typer.Option(None, "--window", help="Validation window in seconds (default: ~duration/3)."),
     seed: int = typer.Option(7, "--seed", help="Seed for the mock data."),
     workdir: Path = typer.Option(None, "--workdir", help="Where the sqlite store goes (default: a temp folder)."),
+    offline: bool = typer.Option(
+        False, "--offline/--pipeline", help="Only validate one generated snapshot (no NATS, no Prefect)."
+    ),
 ) -> None:
     """Run the pipeline: mock server → Karez roles over an embedded NATS → sqlite stores, validated every window."""
     console = Console()
@@ -37,6 +40,9 @@ def demo_command(
     model = guarded(load, scenario, uses)
     console.print(f"[bold]Scenario[/bold] {scenario} with {', '.join(u.name for u in uses)}")
     console.print(model_table(model, seed))
+    if offline:
+        validate_one_snapshot(console, model, seed)
+        return
     window = window or max(2.0, min(10.0, duration / 3))
     if duration < window:
         raise typer.BadParameter(f"--duration {duration} is shorter than one window ({window} s)")
@@ -56,6 +62,24 @@ def model_table(model: Model, seed: int) -> Table:
         table.add_row(slot.type_path, str(count), ", ".join(slot.points) or "-", ", ".join(units) or "-")
     table.caption = f"{len(instances.assets)} assets, {len(instances.points)} required data points"
     return table
+
+
+def validate_one_snapshot(console: Console, model: Model, seed: int) -> None:
+    """The offline demo: one seeded mock snapshot validated against the model (exit 1 when invalid)."""
+    from tiro_models.mock import Mocker
+    from tiro_models.records import flatten
+    from tiro_models.validate import validate
+
+    instances = instantiate(model, seed=seed)
+    snapshot = Mocker(instances, seed=seed).snapshot()
+    result = validate(model, snapshot)
+    colour = "green" if result.valid else "red"
+    console.print(
+        f"generated {len(flatten(snapshot))} values (seed {seed}); validation "
+        f"[{colour}]{'valid' if result.valid else 'INVALID'}[/{colour}], completeness {result.completeness:.0%}"
+    )
+    if not result.valid:
+        raise typer.Exit(EXIT_INVALID)
 
 
 class ProgressView:
