@@ -1,0 +1,61 @@
+"""serve_mock as a flow, store secrets from Prefect Secret blocks, and the scenario cache keyed by file content."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+
+import httpx
+import pytest
+from prefect.blocks.system import Secret
+
+from flows.mock import serve_mock
+from karez.embedded_nats import free_port
+from tasks.scenario import compile_cached, content_key
+from tasks.secrets import load_store_secrets
+from tiro.examples import example_dir
+
+
+async def _get_when_up(url: str) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=5) as client:
+        while True:
+            try:
+                return await client.get(url)
+            except httpx.ConnectError:
+                await asyncio.sleep(0.05)  # the flow starts the server in the background
+
+
+async def test_serve_mock_serves_until_its_duration_ends(datahall):
+    scenario, uses = datahall
+    port = free_port()
+    run = asyncio.create_task(serve_mock(scenario, uses, port=port, seed=3, duration=2))
+    response = await asyncio.wait_for(_get_when_up(f"http://127.0.0.1:{port}/points/"), timeout=60)
+    assert response.status_code == 200
+    assert "DataHall.data_hall_0.CRAC.crac_0.Telemetry.ActivePower" in response.json()
+    assert await run == f"http://127.0.0.1:{port}"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/points/", timeout=2)
+
+
+def test_secret_blocks_fill_unset_store_variables_only(monkeypatch):
+    monkeypatch.delenv("TIRO_INFLUX_TOKEN", raising=False)
+    monkeypatch.setenv("TIRO_ARANGO_PASSWORD", "from-env")
+    Secret(value="token-from-block").save("tiro-influx-token", overwrite=True)
+    Secret(value="password-from-block").save("tiro-arango-password", overwrite=True)
+    loaded = load_store_secrets()
+    assert loaded == ["TIRO_INFLUX_TOKEN"]  # names only, never values
+    assert os.environ["TIRO_INFLUX_TOKEN"] == "token-from-block"
+    assert os.environ["TIRO_ARANGO_PASSWORD"] == "from-env"
+
+
+def test_scenario_cache_follows_file_content(tmp_path):
+    folder = tmp_path / "datahall"
+    shutil.copytree(example_dir("datahall"), folder)
+    scenario, uses = folder / "scenario.yaml", [folder / "use-srv1.yaml", folder / "use-srv2.yaml"]
+    first = compile_cached(scenario, uses)
+    assert compile_cached(scenario, uses) is first
+    key = content_key(scenario, uses)
+    uses[1].write_text(uses[1].read_text() + "\n# edited\n")
+    assert content_key(scenario, uses) != key
+    assert compile_cached(scenario, uses) is not first
