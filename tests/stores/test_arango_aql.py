@@ -96,8 +96,8 @@ def test_one_request_upserts_every_collection_and_refuses_to_go_back_in_time():
     query = upsert_query(docs)
     _assert_well_formed(query)
     assert sorted(v for k, v in query.bind_vars.items() if k.startswith("@")) == sorted(docs)
-    assert query.text.count("UPSERT {_key: d._key}") == len(docs)
-    assert "d.timestamp < OLD.timestamp) ? {} : d" in query.text
+    assert len(re.findall(r"UPSERT \{_key: d\d+\._key\}", query.text)) == len(docs)
+    assert "d0.timestamp < OLD.timestamp) ? {} : d0)" in query.text
 
 
 @pytest.mark.parametrize("evil", EVIL)
@@ -139,10 +139,18 @@ def test_qpath_values_and_regexes_never_reach_the_text(evil):
     assert query.text == qpath_query(parse_qpath(same_shape), cutoff=None).text
 
 
-def test_qpath_loop_variables_are_never_redeclared():
-    text = qpath_query(parse_qpath(UPSTREAM_QPATH), cutoff=None).text
-    declared = re.findall(r"\b(?:FOR|LET)\s+(\w+)", text)
-    assert len(declared) == len(set(declared))
+def test_loop_variables_are_never_redeclared():
+    docs = graph_documents([decompose_point("DataHall.a.Rack.b.Attribute.c", {"value": "x"})])
+    for query in (
+        qpath_query(parse_qpath(UPSTREAM_QPATH), cutoff=None),
+        upsert_query(docs),
+        latest_query(["a"], 1.0),
+        distinct_paths_query(),
+        attributes_and_missing_query(["A"], ["A.p"], 1.0),
+        remove_stale_query(["A", "B", "C"], ["A"], None),
+    ):
+        declared = re.findall(r"\b(?:FOR|LET|COLLECT)\s+(\w+)", query.text)
+        assert len(declared) == len(set(declared)), query.text
 
 
 def test_qpath_rows_nest_like_a_snapshot_and_drop_empty_assets():

@@ -55,10 +55,12 @@ def upsert_query(docs_by_collection: Mapping[str, Sequence[Mapping[str, Any]]]) 
             continue
         coll = q.bind("c", collection, collection=True)
         items = q.bind("docs", list(docs))
+        d = f"d{i}"  # loop variables are unique across the query: AQL refuses to redeclare one
         parts.append(
-            f"LET r{i} = (FOR d IN {items}"
-            " UPSERT {_key: d._key} INSERT d"
-            " UPDATE (HAS(d, 'timestamp') AND OLD.timestamp != null AND d.timestamp < OLD.timestamp) ? {} : d"
+            f"LET r{i} = (FOR {d} IN {items}"
+            f" UPSERT {{_key: {d}._key}} INSERT {d}"
+            f" UPDATE ((HAS({d}, 'timestamp') AND OLD.timestamp != null AND {d}.timestamp < OLD.timestamp)"
+            f" ? {{}} : {d})"
             f" IN {coll} RETURN 1)"
         )
     counts = ", ".join(f"LENGTH(r{i})" for i, (_, docs) in enumerate(docs_by_collection.items()) if docs)
@@ -142,9 +144,9 @@ def remove_stale_query(collections: Sequence[str], slot_paths: Sequence[str], ke
     for i, collection in enumerate(collections):
         coll = q.bind("c", collection, collection=True)
         parts.append(
-            f"LET g{i} = (FOR a IN {coll}"
-            f" FILTER a.path NOT IN {slots} OR ({keeping} != null AND a.asset_path NOT IN {keeping})"
-            f" REMOVE a IN {coll} RETURN [OLD.asset_path, OLD._id])"
+            f"LET g{i} = (FOR a{i} IN {coll}"
+            f" FILTER a{i}.path NOT IN {slots} OR ({keeping} != null AND a{i}.asset_path NOT IN {keeping})"
+            f" REMOVE a{i} IN {coll} RETURN [OLD.asset_path, OLD._id])"
         )
         gone.append(f"g{i}")
     t = q.bind("c", TELEMETRY, collection=True)
@@ -155,12 +157,13 @@ def remove_stale_query(collections: Sequence[str], slot_paths: Sequence[str], ke
     parts.append(f"LET gone = {joined}")
     parts.append("LET gone_paths = gone[*][0]")
     parts.append("LET gone_handles = gone[*][1]")
-    parts.append(f"LET pt = (FOR p IN {t} FILTER p.asset_path IN gone_paths REMOVE p IN {t} RETURN 1)")
-    parts.append(f"LET pa = (FOR p IN {a} FILTER p.asset_path IN gone_paths REMOVE p IN {a} RETURN 1)")
+    parts.append(f"LET pt = (FOR xt IN {t} FILTER xt.asset_path IN gone_paths REMOVE xt IN {t} RETURN 1)")
+    parts.append(f"LET pa = (FOR xa IN {a} FILTER xa.asset_path IN gone_paths REMOVE xa IN {a} RETURN 1)")
     parts.append(
-        f"LET ep = (FOR e IN {ipo} FILTER e._to IN gone_handles OR e._from IN gone_handles REMOVE e IN {ipo} RETURN 1)"
+        f"LET ep = (FOR xe IN {ipo} FILTER xe._to IN gone_handles OR xe._from IN gone_handles"
+        f" REMOVE xe IN {ipo} RETURN 1)"
     )
-    parts.append(f"LET eh = (FOR e IN {hdp} FILTER e._from IN gone_handles REMOVE e IN {hdp} RETURN 1)")
+    parts.append(f"LET eh = (FOR xh IN {hdp} FILTER xh._from IN gone_handles REMOVE xh IN {hdp} RETURN 1)")
     parts.append("RETURN gone_paths")
     q.text = "\n".join(parts)
     return q
