@@ -19,6 +19,17 @@ logger = logging.getLogger("karez")
 
 DEFAULT_CATEGORY = "telemetry"
 META_KEY = "_karez"
+MAX_BATCH_ITEMS = 1000
+MAX_BATCH_BYTES = 900_000  # below NATS' default max_payload of 1 MiB
+
+
+def _sized_batches(subject: str, items: list[Any]) -> list[tuple[str, bytes, int]]:
+    """Encode a batch, halving it until each body fits under MAX_BATCH_BYTES."""
+    body = codec.encode_batch(items)
+    if len(body) <= MAX_BATCH_BYTES or len(items) == 1:
+        return [(subject, body, len(items))]
+    half = len(items) // 2
+    return _sized_batches(subject, items[:half]) + _sized_batches(subject, items[half:])
 
 
 class RoleBase(ConfigurableBase):
@@ -248,7 +259,11 @@ class RoleBase(ConfigurableBase):
             grouped: dict[str, list[Any]] = {}
             for subject, payload in outputs:
                 grouped.setdefault(subject, []).append(payload)
-            return [(s, codec.encode_batch(items), len(items)) for s, items in grouped.items()]
+            bodies: list[tuple[str, bytes, int]] = []
+            for subject, items in grouped.items():
+                for start in range(0, len(items), MAX_BATCH_ITEMS):
+                    bodies.extend(_sized_batches(subject, items[start : start + MAX_BATCH_ITEMS]))
+            return bodies
         encode = codec.encode_payload
         return [(s, encode(p), 1) for s, p in outputs]
 

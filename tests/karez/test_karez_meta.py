@@ -44,3 +44,16 @@ def test_subjects_and_queue_groups():
     a = Agg({"type": "x", "category": "telemetry"}, nats_addr=None)
     assert (a.subscribe_topic, a.subscribe_queue, a.TYPE) == ("karez.telemetry.>", "telemetry", "aggregrator")
     assert Agg({"type": "x", "category": "t", "queue": "mine"}, nats_addr=None).subscribe_queue == "mine"
+
+
+def test_batch_bodies_are_chunked_by_count_and_size():
+    import orjson
+
+    c = Converter({"type": "echo", "name": "b", "batch": True}, nats_addr=None)
+    bodies = c.encode_outputs([("s", {"i": i}) for i in range(2500)])
+    assert [n for _, _, n in bodies] == [1000, 1000, 500]
+    assert [x["i"] for _, body, _ in bodies for x in orjson.loads(body)] == list(range(2500))
+    big = c.encode_outputs([("s", {"blob": "x" * 100_000}) for _ in range(20)])
+    assert all(len(body) < 1_000_000 for _, body, _ in big) and sum(n for _, _, n in big) == 20
+    lines = c.encode_outputs([("t", {"_as_is": "a"}), ("t", {"_as_is": "b"})])
+    assert lines == [("t", b"a\nb", 2)]
