@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from karez.config import collect_entities
+from karez.dispatcher.base import MODES as DISPATCH_MODES
 from karez.plugins import KINDS
 from karez.settings import ROLE_LISTS
 
@@ -116,6 +117,9 @@ def validate_config(settings: Mapping[str, Any], plugins: Mapping[str, Mapping[s
 def _check_references(report: ValidationReport, names: dict, roles: dict) -> None:
     converters = names["converter"]
     for where, cfg in roles["dispatcher"]:
+        mode = str(cfg.get("mode") or "burst").lower()
+        if mode not in DISPATCH_MODES:
+            report.errors.append(f"{where}: mode {cfg.get('mode')!r} is not one of {', '.join(DISPATCH_MODES)}")
         target = cfg.get("connector")
         if target and target not in names["connector"]:
             report.errors.append(f"{where}: connector {target!r} is not defined")

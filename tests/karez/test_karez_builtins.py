@@ -94,3 +94,12 @@ async def test_async_convert_and_async_generators_are_awaited_and_meta_merged():
 async def test_next_with_null_entry_fans_out_to_converter_and_aggregator():
     outs = await make(AsyncConvert, name="a", next=["b", None]).handle_items([{"x": 0}], "s")
     assert [s for s, _ in outs] == ["karez.converter.b", "karez.telemetry.a"]
+
+
+def test_dispatch_modes_spread_batches_over_the_interval():
+    d = make(Dispatcher, interval=10, connector="c", entities=[], mode="even_mixed")
+    assert [d._decide_wait_time(i, 4) for i in range(4)] == [0, 0, 0, 0]  # first round of *_mixed: burst
+    d._round = 1
+    assert [d._decide_wait_time(i, 4) for i in range(4)] == [0, 2.5, 5.0, 7.5]
+    rand = make(Dispatcher, interval=10, connector="c", entities=[], mode="RAND")
+    assert all(0 <= rand._decide_wait_time(i, 3) <= 10 for i in range(3))

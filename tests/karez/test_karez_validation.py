@@ -26,7 +26,7 @@ def test_valid_config_has_no_errors():
 def test_every_problem_is_reported_at_once():
     config = {
         "dispatchers": [
-            {"type": "default", "connector": "ghost"},  # missing interval, dangling connector
+            {"type": "default", "connector": "ghost", "mode": "sometimes"},  # no interval, dangling, bad mode
             {"type": "nope"},
         ],
         "connectors": [{"name": "x"}],  # missing type
@@ -57,7 +57,8 @@ def test_every_problem_is_reported_at_once():
     assert "category 'converter' is reserved" in text
     assert "category 'has space' is not a valid NATS subject token" in text
     assert "(aggregator 'e5'): missing required key 'category'" in text
-    assert len(errors) == 11
+    assert "mode 'sometimes' is not one of burst, rand, even, rand_mixed, even_mixed" in text
+    assert len(errors) == 12
     assert any("e1, e2 share category 'telemetry'" in w for w in warnings)
 
 
