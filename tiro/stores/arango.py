@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-from arango import ArangoClient
+from typing import TYPE_CHECKING, Any
 
 from tiro.stores.arango_aql import (
     FLOAT_KIND,
@@ -44,6 +42,9 @@ from tiro_models.line_protocol import timestamp_ns
 from tiro_models.paths import compile_pattern
 from tiro_models.qpath import QNode, QPath, parse_qpath
 from tiro_models.spec import ATTRIBUTE, PATH_SEP, TELEMETRY, Instances, Model
+
+if TYPE_CHECKING:
+    from arango import ArangoClient
 
 __all__ = ["ArangoGraphStore", "ArangoStoreError", "graph_documents", "nest_qpath_result"]
 
@@ -137,6 +138,8 @@ class ArangoGraphStore(GraphStore):
     def client(self) -> ArangoClient:
         """The python-arango client, created on first use."""
         if self._client is None:
+            from arango import ArangoClient  # imported on use: `import tiro.plugins.karez` stays light
+
             hosts = list(self.settings.hosts)
             self._client = ArangoClient(
                 hosts=hosts[0] if len(hosts) == 1 else hosts, request_timeout=self.settings.timeout

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
-
-from influxdb_client import BucketRetentionRules, InfluxDBClient, WritePrecision
-from influxdb_client.client.write_api import SYNCHRONOUS
+from typing import TYPE_CHECKING, Any
 
 from tiro.stores.base import BootstrapReport, Sample, TelemetryStore
 from tiro.stores.influx_errors import (
@@ -28,6 +25,9 @@ from tiro.stores.influx_flux import history_query, latest_query
 from tiro.stores.influx_settings import InfluxSettings
 from tiro_models.line_protocol import encode
 from tiro_models.spec import PATH_SEP, TELEMETRY
+
+if TYPE_CHECKING:
+    from influxdb_client import InfluxDBClient
 
 __all__ = ["InfluxTelemetryStore", "count_lines"]
 
@@ -74,6 +74,8 @@ class InfluxTelemetryStore(TelemetryStore):
     def client(self) -> InfluxDBClient:
         """The influxdb-client connection, created on first use."""
         if self._client is None:
+            from influxdb_client import InfluxDBClient  # imported on use: `import tiro.plugins.karez` stays light
+
             s = self.settings
             self._client = InfluxDBClient(url=s.url, token=s.token, org=s.org, timeout=int(s.timeout * 1000))
         return self._client
@@ -121,6 +123,8 @@ class InfluxTelemetryStore(TelemetryStore):
         found = self._call(f"looking up bucket {s.bucket!r}", lambda: api.find_buckets(name=s.bucket, org_id=org_id))
         if any(b.name == s.bucket for b in (getattr(found, "buckets", None) or [])):
             return report
+        from influxdb_client import BucketRetentionRules
+
         rules = [BucketRetentionRules(type="expire", every_seconds=int(s.retention))] if s.retention > 0 else []
         self._call(
             f"creating bucket {s.bucket!r}",
@@ -135,11 +139,15 @@ class InfluxTelemetryStore(TelemetryStore):
     def write_api(self) -> Any:
         """influxdb-client's synchronous write API (one request per call)."""
         if self._write_api is None:
+            from influxdb_client.client.write_api import SYNCHRONOUS
+
             self._write_api = self.client.write_api(write_options=SYNCHRONOUS)
         return self._write_api
 
     def _post(self, body: str, lines: int) -> None:
         """POST one body, retrying 429/5xx and connection errors with backoff; raises InfluxError when it gives up."""
+        from influxdb_client import WritePrecision
+
         s = self.settings
         attempt = 0
         while True:
