@@ -1,9 +1,15 @@
-"""The influx_writer aggregator: NATS in, VictoriaMetrics out, its own queue group, back-pressure, durable errors."""
+"""The influx_writer aggregator: NATS in, VictoriaMetrics out, its own queue group, back-pressure, durable errors,
+and the seed pipeline run by `karez deploy` with influx_writer in Telegraf's place."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nats
@@ -14,8 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stores"))
 from http_double import influx_double
 from victoria import VictoriaMetrics, skip_without_victoria
 
+from tiro.examples import example_dir
+from tiro.mock.app import create_asgi
+from tiro.mock.server import BackgroundServer
+from tiro.mock.service import example_service
 from tiro.plugins.karez import InfluxWriterAggregator
 from tiro.stores.influx_errors import InfluxError
+from tiro_models.paths import split_dp_path, type_path_of
 
 TOKEN = "writer-secret-token"
 T0 = 1_700_000_000_000_000_000
@@ -173,3 +184,97 @@ async def test_durable_consumer_redelivers_until_the_write_succeeds_then_acks(na
         writes = [r["body"].decode() for r in influx.calls("POST", "/api/v2/write")]
         assert writes == [body] * 3  # two failed deliveries (not acked), then the one that was written
         assert role.lines_failed == 0
+
+
+PIPELINE = """\
+dispatchers:
+  - type: tiro_mock
+    connector: tiro_mock
+    by: path
+    batch_size: 10
+    interval: 1
+    mode: burst
+    base_url: {mock_url}
+
+connectors:
+  - type: tiro_mock
+    base_url: {mock_url}
+    by: path
+    converter:
+      - tiro_preprocess
+
+converters:
+  - type: tiro_preprocess
+    tz_infos:
+      SGT: Asia/Singapore
+    next:
+      - influx_line_protocol
+  - type: influx_line_protocol
+    measurement: tiro_telemetry
+    field_name: field
+    field_value: value
+    batch: true
+
+aggregators:
+  - type: influx_writer
+    url: {vm_url}
+    flush_interval: 0.2
+"""
+
+
+def test_seed_pipeline_writes_every_telemetry_point_the_mock_serves_to_victoria_metrics(tmp_path, nats_server):
+    """karez deploy: mock → tiro_preprocess → influx_line_protocol → influx_writer → VictoriaMetrics (as Telegraf)."""
+    skip_without_victoria()
+    rounds = 2
+    service = example_service(seed=21)
+    telemetry = [p for p in service.listed if ".Telemetry." in p]
+    assert len(telemetry) > 10
+    with VictoriaMetrics() as vm, BackgroundServer(create_asgi(service)) as mock:
+        shutil.copytree(example_dir("datahall") / "karez", tmp_path / "karez")
+        (tmp_path / "karez" / "aggregator" / "influx_writer.py").write_text(
+            "from tiro.plugins.karez import InfluxWriterAggregator as Aggregator\n"
+        )
+        (tmp_path / "karez.yaml").write_text(PIPELINE.format(mock_url=mock.url, vm_url=vm.url))
+        karez = str(Path(sys.executable).with_name("karez"))
+        proc = subprocess.Popen(
+            [karez, "deploy", "-c", "karez.yaml", "-p", "karez/", "-a", nats_server.url],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "TIRO_INFLUX_TOKEN": TOKEN},
+        )
+        series: dict[tuple[str, str], list[float]] = {}
+        deadline = time.monotonic() + 60  # only stops a hung pipeline; the loop ends when the data is there
+        try:
+            while time.monotonic() < deadline and proc.poll() is None:
+                series = {
+                    (s["metric"]["asset_path"], s["metric"]["__name__"]): s["values"]
+                    for s in vm.export('{__name__=~"tiro_telemetry_.*"}')
+                }
+                if len(series) >= len(telemetry) and all(len(v) >= rounds for v in series.values()):
+                    break
+                time.sleep(0.2)  # polling a separate process's output
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            output, _ = proc.communicate(timeout=60)
+        labels = {
+            s["metric"]["asset_path"] + "." + s["metric"]["__name__"]: s["metric"]
+            for s in vm.export('{__name__=~"tiro_telemetry_.*"}')
+        }
+    assert proc.returncode == 0, output
+    assert TOKEN not in output
+    expected = set()
+    for path in telemetry:
+        asset_path, category, name = split_dp_path(path)
+        key = (asset_path, f"tiro_telemetry_{name}")
+        expected.add(key)
+        assert len(series.get(key, ())) >= rounds, f"{path} not written {rounds} times\n{output[-2000:]}"
+        spec = service.points[path].definition
+        low = spec.ge if spec.ge is not None else float("-inf")
+        high = spec.le if spec.le is not None else float("inf")
+        assert all(low <= v <= high for v in series[key]), (path, series[key])
+        metric = labels[f"{asset_path}.tiro_telemetry_{name}"]
+        assert metric["path"] == type_path_of(path) and metric["type"] == category
+        assert metric.get("unit") == spec.unit
+    assert set(series) == expected  # attributes are not written (nobody subscribes to their category), as upstream
