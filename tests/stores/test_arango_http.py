@@ -145,3 +145,41 @@ def test_store_urls_open_the_arango_backend_with_its_options():
     assert isinstance(store, ArangoGraphStore)
     assert (store.settings.hosts, store.settings.db_name) == (("http://g.example:8529",), "dc")
     assert isinstance(open_graph_store("https://g.example:8529"), ArangoGraphStore)
+
+
+def test_bootstrap_requests_create_database_collections_graph_and_indexes(arango):
+    from tiro.examples import example_dir, example_files
+    from tiro_models.compile import load_model
+    from tiro_models.graph_docs import collections_for_model, edges_for_model
+
+    model = load_model(*example_files(example_dir("datahall")))
+    arango.script("GET", "/_db/_system/_api/database", (200, {"result": ["_system"]}))
+    arango.script("POST", "/_db/_system/_api/database", (201, {"result": True}))
+    arango.script("GET", "/_db/tiro/_api/collection", (200, {"result": []}))
+    arango.script("POST", "/_db/tiro/_api/collection", (200, {"name": "x"}))
+    arango.script("POST", "/_db/tiro/_api/gharial", (202, {"graph": {"name": "scenario"}}))
+    index = {"id": "c/1", "type": "persistent", "fields": ["path"], "isNewlyCreated": True, "code": 201, "error": False}
+    arango.script("POST", "/_db/tiro/_api/index", (201, index))
+    arango.script("POST", CURSOR, (201, cursor_result([1])), (201, cursor_result([[]])))
+    report = _store(arango).bootstrap(model)
+
+    vertices = collections_for_model(model)
+    created = [json.loads(r["body"]) for r in arango.calls("POST", "/_db/tiro/_api/collection")]
+    assert [c["name"] for c in created] == [*vertices, "is_parent_of", "has_data_point"]
+    assert [c.get("type") for c in created][-2:] == [3, 3]  # edge collections
+    graph = json.loads(arango.calls("POST", "/_db/tiro/_api/gharial")[0]["body"])
+    assert graph["name"] == "scenario"
+    assert [
+        {"edge_collection": d["collection"], "from_vertex_collections": d["from"], "to_vertex_collections": d["to"]}
+        for d in graph["edgeDefinitions"]
+    ] == edges_for_model(model)
+    indexes = [(r["query"]["collection"], json.loads(r["body"])) for r in arango.calls("POST", "/_db/tiro/_api/index")]
+    assert {(c, tuple(b["fields"]), b["type"]) for c, b in indexes} == {
+        (c, f, "persistent") for c in vertices if c != "Scenario" for f in (("path",), ("asset_path",))
+    }
+    root, stale = (json.loads(r["body"]) for r in arango.calls("POST", CURSOR))
+    assert [{"_key": "000", "name": "000", "path": ""}] in root["bindVars"].values()
+    assert list(model.slots) in stale["bindVars"].values()
+    assert report.created[:2] == ["database tiro", "vertex collection Scenario"]
+    assert "graph scenario" in report.created and "index Rack(path)" in report.created
+    assert report.removed == [] and PASSWORD not in json.dumps(report.to_dict())
