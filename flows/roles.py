@@ -30,7 +30,9 @@ def report_restarts(group: RoleGroup) -> int:
             },
             payload=row,
         )
-        get_run_logger().warning("Karez %s %s crashed and was restarted (%d restarts)", *row.values())
+        get_run_logger().warning(
+            "Karez %s %s crashed and was restarted (%d restarts so far)", row["kind"], row["name"], row["restarts"]
+        )
     return len(restarted)
 
 
