@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -23,14 +24,27 @@ def kind_token(role: Any) -> str:
     return "aggregator" if role.TYPE == "aggregrator" else role.TYPE
 
 
+def jetstream_name(text: str) -> str:
+    """A stream/consumer name: characters JetStream rejects (`.`, `*`, `>`, whitespace, path separators) become `_`."""
+    return re.sub(r"[.*>\s/\\]", "_", text)
+
+
 def stream_for(role: Any) -> tuple[str, str, str]:
     """(stream name, subject filter, durable consumer name) of a role."""
     if kind_token(role) == "aggregator":
         category = role.config.category
         queue = role.subscribe_queue
-        return f"KAREZ_CATEGORY_{category}", f"karez.{category}.>", f"aggregator_{queue}"
+        return (
+            jetstream_name(f"KAREZ_CATEGORY_{category}"),
+            f"karez.{category}.>",
+            jetstream_name(f"aggregator_{queue}"),
+        )
     kind = kind_token(role)
-    return f"KAREZ_{kind.upper()}_{role.name}", role.subscribe_topic, f"{kind}_{role.name}"
+    return (
+        jetstream_name(f"KAREZ_{kind.upper()}_{role.name}"),
+        role.subscribe_topic,
+        jetstream_name(f"{kind}_{role.name}"),
+    )
 
 
 async def ensure_stream(js: Any, name: str, subject: str) -> None:

@@ -7,7 +7,7 @@ import contextlib
 from typing import Any
 
 from karez.config import OptionalConfigEntity
-from karez.role import DEFAULT_CATEGORY, RoleBase
+from karez.role import DEFAULT_CATEGORY, META_KEY, RoleBase
 from karez.utils import resolve_items
 
 
@@ -93,12 +93,37 @@ class PullConnectorBase(ConnectorBase):
                 self.stats.dropped += 1
                 self.log("error", f"Dropped a message on {subject}: expected {{'tasks': [...]}}")
                 continue
+            items_ok = []
             for item in await self.process(message["tasks"]):
-                try:
-                    outputs.extend(self.routes(item))
-                except TypeError as e:
-                    self.log_exception(e, f"Bad item from {subject}")
+                if type(item) is not dict and not isinstance(item, dict):
+                    self.log_exception(TypeError(f"items must be dicts, got {type(item).__name__}"), subject)
+                    continue
+                meta = item.get(META_KEY)
+                if meta is None:
+                    item[META_KEY] = {"category": DEFAULT_CATEGORY}
+                elif not meta.get("category"):
+                    meta["category"] = DEFAULT_CATEGORY
+                items_ok.append(item)
+            outputs += self._route_all(items_ok)
         return outputs
+
+    def _route_all(self, items: list[dict]) -> list[tuple[str, Any]]:
+        """Fan items out to every `converter` target (null: the aggregator subject of its category)."""
+        targets = self.__dict__.get("_targets")
+        if targets is None:
+            targets = self.__dict__["_targets"] = converter_targets(self) or [None]
+        name = self.name
+        subjects = [f"karez.converter.{t}" if t else None for t in targets]
+        if len(subjects) == 1:
+            subject = subjects[0]
+            if subject:
+                return [(subject, item) for item in items]
+            return [(f"karez.{item[META_KEY]['category']}.{name}", item) for item in items]
+        out: list[tuple[str, Any]] = []
+        for item in items:  # upstream order: each item to every target in turn
+            for subject in subjects:
+                out.append((subject or f"karez.{item[META_KEY]['category']}.{name}", item))
+        return out
 
 
 class ListenConnectorBase(ConnectorBase):

@@ -7,7 +7,7 @@ from types import GeneratorType
 from typing import Any
 
 from karez.config import OptionalConfigEntity
-from karez.role import RoleBase, merged_outputs
+from karez.role import DEFAULT_CATEGORY, META_KEY, RoleBase, merged_outputs
 from karez.utils import resolve_items
 
 
@@ -71,20 +71,62 @@ class ConverterBase(RoleBase):
             # plain sync generator `convert` and the stock `process`: call it directly (hot path)
             fast = type(self).process is ConverterBase.process and inspect.isgeneratorfunction(self.convert)
             self.__dict__["_fast_convert"] = fast
-        outputs: list[tuple[str, Any]] = []
+        if not fast:
+            outputs: list[tuple[str, Any]] = []
+            for payload in items:
+                if type(payload) is not dict:
+                    self._drop_non_object(subject)
+                    continue
+                results = await self.convert_items(payload, subject)
+                if results:
+                    outputs.extend(merged_outputs(self, results, payload, targets))
+            return outputs
+        convert = self.convert
+        merged: list[Any] = []
+        append = merged.append
         for payload in items:
             if type(payload) is not dict:
-                self.stats.dropped += 1
-                self.log("error", f"Dropped a non-object item on {subject}")
+                self._drop_non_object(subject)
                 continue
-            if fast:
-                try:
-                    results = list(self.convert(payload))
-                except Exception as e:
-                    self.log_exception(e, f"Error converting message from {subject}")
-                    continue
-            else:
-                results = await self.convert_items(payload, subject)
-            if results:
-                outputs.extend(merged_outputs(self, results, payload, targets))
-        return outputs
+            try:
+                results = list(convert(payload))
+            except Exception as e:
+                self.log_exception(e, f"Error converting message from {subject}")
+                continue
+            source_meta = payload.get(META_KEY)
+            for item in results:
+                if item is payload:  # edited in place: merging its own meta is a no-op
+                    if source_meta is None:
+                        item[META_KEY] = {}
+                    append(item)
+                elif type(item) is dict:
+                    own = item.get(META_KEY)
+                    item = dict(item)
+                    item[META_KEY] = {**source_meta, **own} if own and source_meta else dict(own or source_meta or {})
+                    append(item)
+                else:
+                    append(item)
+        return route_merged(self, merged, targets)
+
+    def _drop_non_object(self, subject: str) -> None:
+        self.stats.dropped += 1
+        self.log("error", f"Dropped a non-object item on {subject}")
+
+
+def route_merged(role: Any, merged: list[Any], targets: list[Any]) -> list[tuple[str, Any]]:
+    """(subject, item) for every target: converters by name, falsy entries to the item's category subject."""
+    out: list[tuple[str, Any]] = []
+    name = role.name
+    for target in targets:
+        if target:
+            subject = f"karez.converter.{target}"
+            out += [(subject, m) for m in merged]
+            continue
+        last_category, last_subject = None, None
+        for m in merged:
+            meta = m.get(META_KEY) if type(m) is dict else None
+            category = (meta.get("category") if meta else None) or DEFAULT_CATEGORY
+            if category != last_category:  # consecutive items usually share a category
+                last_category, last_subject = category, f"karez.{category}.{name}"
+            out.append((last_subject, m))
+    return out

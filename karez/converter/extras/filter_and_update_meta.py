@@ -33,16 +33,28 @@ class Converter(ConverterBase):
             self.__dict__["_allowed"] = allowed
         return self.__dict__["_allowed"]
 
+    def _plan(self) -> tuple[Any, Any, set[Any] | None, dict[Any, Any]]:
+        plan = self.__dict__.get("_plan_cache")
+        if plan is None:
+            cfg = self.config
+            rename = {k: v for k, v in dict(cfg.rename or {}).items()}
+            plan = self.__dict__["_plan_cache"] = (cfg.key, cfg.default, self.allowed(), rename)
+        return plan
+
     def convert(self, payload: dict) -> Any:
         """Yield the payload unless filtered out; rename writes the category."""
-        cfg = self.config
-        key, default = cfg.key, cfg.default
-        meta = payload.get("_karez") or {}
-        value = meta.get(key, default) if key is not None else default
-        allowed = self.allowed()
+        key, default, allowed, rename = self._plan()
+        meta = payload.get("_karez")
+        value = meta.get(key, default) if (meta and key is not None) else default
         if allowed is not None and value not in allowed:
             return
-        rename = cfg.rename or {}
-        if isinstance(value, str | int | float | bool) and value in rename:
-            self.update_meta(payload, category=rename[value])
+        if rename:
+            try:
+                new = rename.get(value)
+            except TypeError:  # unhashable meta value
+                new = None
+            if new is not None:
+                if meta is None:
+                    meta = payload["_karez"] = {}
+                meta["category"] = new
         yield payload
