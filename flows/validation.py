@@ -28,6 +28,20 @@ def window_bounds(window: float, start: datetime | None, end: datetime | None) -
     return start, end
 
 
+def scheduled_end() -> datetime | None:
+    """In a deployment run, the run's scheduled time: windows follow the schedule, not when a worker got to it."""
+    from prefect.runtime import deployment, flow_run
+
+    if deployment.id is None:
+        return None
+    return schedule_aligned_end(flow_run.scheduled_start_time, datetime.now(UTC))
+
+
+def schedule_aligned_end(scheduled: datetime | None, now: datetime) -> datetime | None:
+    """The scheduled time (never in the future), or None when the run has none."""
+    return min(_aware(scheduled), _aware(now)) if scheduled is not None else None
+
+
 @flow(name="validate-window", log_prints=False, persist_result=True)
 async def validate_window(
     scenario: str,
@@ -43,7 +57,7 @@ async def validate_window(
     log_file: str | None = None,
 ) -> dict[str, Any]:
     """Validate the latest value per data-point path retained in the window; report, log and return the result."""
-    bounds = window_bounds(window, start, end)
+    bounds = window_bounds(window, start, end if end is not None else scheduled_end())
     address = resolve_address(nats_url)
     model = load_scenario(scenario, uses, strict)
     await ensure_retention(address, retention)

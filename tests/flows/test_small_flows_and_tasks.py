@@ -59,3 +59,16 @@ def test_scenario_cache_follows_file_content(tmp_path):
     uses[1].write_text(uses[1].read_text() + "\n# edited\n")
     assert content_key(scenario, uses) != key
     assert compile_cached(scenario, uses) is not first
+
+
+def test_deployment_runs_end_their_window_at_the_scheduled_time():
+    from datetime import UTC, datetime, timedelta
+
+    from flows.validation import schedule_aligned_end, scheduled_end, window_bounds
+
+    assert scheduled_end() is None  # not a deployment run: the window ends now
+    scheduled = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+    end = schedule_aligned_end(scheduled, now=scheduled + timedelta(seconds=17))  # the worker picked it up late
+    assert end == scheduled
+    assert window_bounds(60, None, end) == (scheduled - timedelta(seconds=60), scheduled)
+    assert schedule_aligned_end(scheduled, now=scheduled - timedelta(seconds=5)) == scheduled - timedelta(seconds=5)
