@@ -83,11 +83,19 @@ async def is_captured(js: Any, subject: str) -> bool:
     return found
 
 
+def jetstream_of(role: Any) -> Any:
+    """The role's one JetStream context (a new context per publish would open a new reply subscription each time)."""
+    js = role.__dict__.get("_js")
+    if js is None or js._nc is not role.nc:
+        js = role.__dict__["_js"] = role.nc.jetstream()
+    return js
+
+
 async def publish_bodies(
     role: Any, bodies: list[tuple[str, bytes, int]], msg_id: str | None, wait: bool = True
 ) -> list[asyncio.Future]:
     """Publish encoded bodies: JetStream (with `Nats-Msg-Id`) where a stream captures the subject, else core."""
-    js = role.nc.jetstream()
+    js = jetstream_of(role)
     futures: list[asyncio.Future] = []
     for i, (subject, body, count) in enumerate(bodies):
         if await is_captured(js, subject):
@@ -115,7 +123,7 @@ class DurableLink:
         """Create stream and consumer, then start the fetch loop."""
         self.role = role
         role.raise_errors = True
-        js = role.nc.jetstream()
+        js = jetstream_of(role)
         stream, subject, durable = stream_for(role)
         await ensure_stream(js, stream, subject)
         config = ConsumerConfig(
