@@ -120,7 +120,9 @@ class DurableLink:
         self._stopping = False
 
     async def start(self, role: Any) -> None:
-        """Create stream and consumer, then start the fetch loop."""
+        """Create stream and consumer, then start the fetch loop (once: a second call is a no-op)."""
+        if self._task is not None and not self._task.done():
+            return
         self.role = role
         role.raise_errors = True
         js = jetstream_of(role)
