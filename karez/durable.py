@@ -47,8 +47,14 @@ def stream_for(role: Any) -> tuple[str, str, str]:
     )
 
 
-async def ensure_stream(js: Any, name: str, subject: str) -> None:
-    """Create the work-queue stream if it does not exist (concurrent creators are fine)."""
+async def ensure_stream(
+    js: Any, name: str, subject: str, retention: RetentionPolicy = RetentionPolicy.WORK_QUEUE
+) -> None:
+    """Create the stream if it does not exist (concurrent creators are fine).
+
+    Connector and converter subjects have one consumer (their role name) and use work-queue retention. A category is
+    read by every aggregator queue group on it (a DB writer and the Telegraf replacement each need a copy), so
+    category streams use interest retention: a message stays until every durable consumer on it has acked it."""
     try:
         await js.stream_info(name)
         return
@@ -57,7 +63,7 @@ async def ensure_stream(js: Any, name: str, subject: str) -> None:
     config = StreamConfig(
         name=name,
         subjects=[subject],
-        retention=RetentionPolicy.WORK_QUEUE,
+        retention=retention,
         storage=StorageType.FILE,
         duplicate_window=DUPLICATE_WINDOW,
     )
@@ -127,7 +133,8 @@ class DurableLink:
         role.raise_errors = True
         js = jetstream_of(role)
         stream, subject, durable = stream_for(role)
-        await ensure_stream(js, stream, subject)
+        shared = kind_token(role) == "aggregator"
+        await ensure_stream(js, stream, subject, RetentionPolicy.INTEREST if shared else RetentionPolicy.WORK_QUEUE)
         config = ConsumerConfig(
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=float(role.config.ack_wait or 30),
