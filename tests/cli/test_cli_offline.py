@@ -7,9 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "upstream-example"
+SHARED = Path(__file__).resolve().parents[1] / "data" / "upstream-example"
 
 
 def _files(datahall: Path) -> list[Path]:
@@ -123,7 +121,6 @@ def test_check_reports_unknown_point_with_line(run, datahall, tmp_path):
     assert clean.exit_code == 0, clean.output
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="shared upstream example not present")
 def test_draft_scenario_from_upstream_csv(run):
     result = run("draft", "scenario", SHARED / "snapshot.csv")
     assert result.exit_code == 0, result.output

@@ -10,7 +10,7 @@ import yaml
 from tiro_models.draft import draft, dump_yaml, format_name, to_camel
 from tiro_models.errors import InputError
 
-EXAMPLE = Path("/work/shared/data/upstream-example/snapshot.csv")
+EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "upstream-example" / "snapshot.csv"
 HEADER = "data_point,asset,asset_type,parent_asset,value\n"
 
 

@@ -16,9 +16,7 @@ from tiro_models.mock import Mocker
 from tiro_models.records import decompose
 from tiro_models.validate import Collector, validate
 
-UPSTREAM = Path("/work/shared/data/upstream-example")
-if not UPSTREAM.is_dir():  # the reference data may live next to the repository instead
-    UPSTREAM = Path(__file__).resolve().parents[3] / "shared" / "data" / "upstream-example"
+UPSTREAM = Path(__file__).resolve().parents[1] / "data" / "upstream-example"  # Tiro 0.13's example files
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 # Upstream's example library (example/test_assets.py): Rack has only ActivePower, so use-srv2's chilled-water
