@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.events import emit_event
+from prefect.states import Cancelled, State
 
 from karez.nats_options import resolve_address
 from tasks.roles import RoleGroup, load_role_settings, start_role_group, stop_role_group
@@ -36,13 +40,39 @@ def report_restarts(group: RoleGroup) -> int:
     return len(restarted)
 
 
-async def watch_roles(group: RoleGroup, duration: float | None, check_every: float = 1.0) -> None:
-    """Wait for `duration` seconds (forever when None), reporting role restarts as they happen."""
+async def watch_roles(
+    group: RoleGroup, duration: float | None, stop: asyncio.Event | None = None, check_every: float = 1.0
+) -> None:
+    """Wait for `duration` seconds (forever when None) or until `stop` is set, reporting role restarts."""
+    stop = stop or asyncio.Event()
     deadline = None if duration is None else time.monotonic() + duration
-    while deadline is None or time.monotonic() < deadline:
+    while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
         remaining = check_every if deadline is None else min(check_every, deadline - time.monotonic())
-        await asyncio.sleep(max(remaining, 0))
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=max(remaining, 0))
+        except TimeoutError:
+            pass
         report_restarts(group)
+
+
+@contextmanager
+def sigterm_sets(stop: asyncio.Event) -> Iterator[bool]:
+    """While the block runs, SIGTERM (how a worker cancels a run) sets `stop` instead of tearing down the loop.
+
+    Prefect's own handler is restored afterwards; whether it could be replaced (only in the main thread) is yielded.
+    """
+    loop = asyncio.get_running_loop()
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    except (RuntimeError, ValueError, NotImplementedError):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, previous)
 
 
 async def drain_despite_cancellation(group: RoleGroup) -> None:
@@ -64,7 +94,7 @@ async def run_karez_roles(
     durable: bool = False,
     kinds: list[str] | None = None,
     workdir: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[dict[str, Any]] | State:
     """Run the roles until `duration` elapses or the run is cancelled, then drain them; their final counters.
 
     `workdir`: the folder the config's relative paths (scenario, uses, log files) are relative to; the run's
@@ -78,9 +108,16 @@ async def run_karez_roles(
     settings = load_role_settings(config)
     group = await start_role_group(settings, plugin_dir, resolve_address(nats_url), durable, kinds)
     get_run_logger().info("Karez roles running: %s", group.role_counts())
-    try:
-        await watch_roles(group, duration)
-    except asyncio.CancelledError:
-        await drain_despite_cancellation(group)
-        raise
+    terminated = asyncio.Event()
+    with sigterm_sets(terminated):
+        try:
+            await watch_roles(group, duration, terminated)
+        except BaseException:  # cancelled in-process (CancelledError): drain, then let Prefect record it
+            await drain_despite_cancellation(group)
+            raise
+        if terminated.is_set():
+            get_run_logger().info("Termination requested: draining the roles")
+            await drain_despite_cancellation(group)
+    if terminated.is_set():  # cancelled through the worker: the run ends Cancelled once nothing is in flight
+        return Cancelled(message=f"Karez roles drained after a termination request: {group.stats()}")
     return await stop_role_group(group)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -15,6 +16,8 @@ from pathlib import Path
 import httpx
 import nats
 import pytest
+import yaml
+from nats.js.errors import NotFoundError
 
 from flows.pipeline import pipeline
 from karez.embedded_nats import EmbeddedNats, free_port
@@ -82,6 +85,48 @@ def prefect_env(tmp_path_factory):
         log.close()
 
 
+@pytest.fixture(scope="module")
+def deployed(prefect_env):
+    """The work pool and the deployments of deployments/prefect.yaml, registered with `prefect deploy`."""
+    _prefect(prefect_env, "work-pool", "create", "tiro", "--type", "process", "--overwrite")
+    output = _prefect(prefect_env, "--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
+    api = prefect_env["PREFECT_API_URL"]
+    deployments = _deployments(api)
+    assert set(deployments) == {"validate-window", "karez-roles", "mock-server", "bootstrap-stores"}, output
+    for s in deployments["validate-window"]["schedules"]:  # scheduled runs (default NATS) stay out of these tests
+        httpx.patch(
+            f"{api}/deployments/{deployments['validate-window']['id']}/schedules/{s['id']}",
+            json={"active": False},
+            timeout=10,
+        ).raise_for_status()
+    return deployments
+
+
+@pytest.fixture(scope="module")
+def worker(prefect_env, deployed, tmp_path_factory):
+    """`prefect worker start --pool tiro`; yields its log file."""
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [PREFECT, "worker", "start", "--pool", "tiro"],
+            env=prefect_env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield log_path
+        finally:
+            _stop(proc)
+
+
+def _run(env: dict, deployment: str, **params: str) -> str:
+    args = [a for key, value in params.items() for a in ("--param", f"{key}={value}")]
+    output = _prefect(env, "deployment", "run", deployment, *args)
+    return re.search(r"UUID:\s*([0-9a-f-]{36})", output).group(1)
+
+
 def _prefect(env: dict, *args: str, timeout: float = 120) -> str:
     result = subprocess.run([PREFECT, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"prefect {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
@@ -103,7 +148,7 @@ def _wait_for_run(api: str, run_id: str, timeout: float = 180) -> dict:
     raise AssertionError(f"flow run {run_id} did not finish: {run['state']}")
 
 
-def test_validate_window_deployment_run_on_a_worker(prefect_env, tmp_path):
+def test_validate_window_deployment_run_on_a_worker(prefect_env, deployed, worker, tmp_path):
     api = prefect_env["PREFECT_API_URL"]
     with EmbeddedNats() as nats_server:
         # The stream is filled by the main job (run in this process on the ephemeral API).
@@ -113,50 +158,21 @@ def test_validate_window_deployment_run_on_a_worker(prefect_env, tmp_path):
         assert summary["windows_valid"] >= 1 and summary["windows_invalid"] == 0
         expected = asyncio.run(_read(nats_server.url, start, end))
 
-        _prefect(prefect_env, "work-pool", "create", "tiro", "--type", "process", "--overwrite")
-        output = _prefect(prefect_env, "--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
-        deployments = _deployments(api)
-        assert set(deployments) == {"validate-window", "karez-roles", "mock-server", "bootstrap-stores"}, output
-        for service in ("karez-roles", "mock-server"):  # singletons
-            assert deployments[service]["global_concurrency_limit"]["limit"] == 1
-        assert deployments["validate-window"]["global_concurrency_limit"] is None
-        schedules = deployments["validate-window"]["schedules"]
+        schedules = deployed["validate-window"]["schedules"]
         assert [s["schedule"]["interval"] for s in schedules] == [60.0]
-        for s in schedules:  # keep scheduled runs (default NATS address) out of this test's worker
-            httpx.patch(
-                f"{api}/deployments/{deployments['validate-window']['id']}/schedules/{s['id']}",
-                json={"active": False},
-                timeout=10,
-            ).raise_for_status()
+        for service in ("karez-roles", "mock-server"):  # singletons
+            assert deployed[service]["global_concurrency_limit"]["limit"] == 1
+        assert deployed["validate-window"]["global_concurrency_limit"] is None
 
-        worker_log = (tmp_path / "worker.log").open("w")
-        worker = subprocess.Popen(
-            [PREFECT, "worker", "start", "--pool", "tiro"],
-            env=prefect_env,
-            cwd=ROOT,
-            stdout=worker_log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        run_id = _run(
+            prefect_env,
+            "validate-window/validate-window",
+            nats_url=nats_server.url,
+            start=start.isoformat(),
+            end=end.isoformat(),
         )
-        try:
-            output = _prefect(
-                prefect_env,
-                "deployment",
-                "run",
-                "validate-window/validate-window",
-                "--param",
-                f"nats_url={nats_server.url}",
-                "--param",
-                f"start={start.isoformat()}",
-                "--param",
-                f"end={end.isoformat()}",
-            )
-            run_id = re.search(r"UUID:\s*([0-9a-f-]{36})", output).group(1)
-            run = _wait_for_run(api, run_id)
-        finally:
-            _stop(worker)
-            worker_log.close()
-        assert run["state"]["type"] == "COMPLETED", (tmp_path / "worker.log").read_text()[-3000:]
+        run = _wait_for_run(api, run_id)
+        assert run["state"]["type"] == "COMPLETED", worker.read_text()[-3000:]
 
     artifacts = httpx.post(
         f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}}, timeout=10
@@ -179,6 +195,78 @@ async def _read(url: str, start: datetime, end: datetime) -> dict:
 
 
 def _json(data):
-    import json
-
     return json.loads(data) if isinstance(data, str) else data
+
+
+PLUGINS = ROOT / "tests" / "flows" / "plugins"
+COUNT = 1500
+
+
+def test_cancelling_the_roles_service_drains_without_losing_messages(prefect_env, deployed, worker, tmp_path):
+    api = prefect_env["PREFECT_API_URL"]
+    out = tmp_path / "received.txt"
+    config = tmp_path / "karez.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "converters": [{"type": "busy"}],
+                "aggregators": [{"type": "append_file", "category": "numbers", "path": str(out)}],
+            }
+        )
+    )
+    with EmbeddedNats() as nats_server:
+        run_id = _run(
+            prefect_env,
+            "karez-roles/karez-roles",
+            config=json.dumps([str(config)]),
+            plugin_dir=str(PLUGINS),
+            workdir=str(tmp_path),
+            nats_url=nats_server.url,
+            durable="true",
+        )
+        asyncio.run(_feed_when_ready(nats_server.url, out))
+        _prefect(prefect_env, "flow-run", "cancel", run_id)
+        run = _wait_for_run(api, run_id)
+        assert run["state"]["type"] == "CANCELLED", worker.read_text()[-3000:]
+        received = [int(n) for n in out.read_text().split()]
+        held = asyncio.run(_held(nats_server.url))
+    assert len(set(received)) < COUNT, "cancelled too late to test the drain"
+    assert held["ack_pending"] == 0  # the drain finished every message it had taken
+    assert len(set(received)) + held["pending"] == COUNT  # the rest waits in JetStream: nothing lost
+
+
+async def _feed_when_ready(url: str, out: Path) -> None:
+    """Once the deployed roles created their stream, publish COUNT messages; return when some were processed."""
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    try:
+        async with asyncio.timeout(180):
+            while True:
+                try:
+                    await js.stream_info("KAREZ_CONVERTER_busy")
+                    break
+                except NotFoundError:
+                    await asyncio.sleep(0.2)  # the worker is still starting the flow run
+            for n in range(COUNT):
+                await js.publish("karez.converter.busy", json.dumps({"n": n}).encode())
+            while not out.exists() or len(out.read_text().split()) < 100:
+                await asyncio.sleep(0.05)
+    finally:
+        await nc.close()
+
+
+async def _held(url: str) -> dict[str, int]:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    held = {"pending": 0, "ack_pending": 0}
+    try:
+        for stream, name in (
+            ("KAREZ_CONVERTER_busy", "converter_busy"),
+            ("KAREZ_CATEGORY_numbers", "aggregator_numbers"),
+        ):
+            info = await js.consumer_info(stream, name)
+            held["pending"] += info.num_pending
+            held["ack_pending"] += info.num_ack_pending
+    finally:
+        await nc.close()
+    return held
