@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from prefect import flow, get_run_logger
+from prefect.states import Cancelled, State
 
+from flows.termination import sigterm_sets
 from tasks.scenario import load_scenario
 from tiro.mock.app import create_asgi
 from tiro.mock.server import BackgroundServer
@@ -33,16 +35,19 @@ async def serve_mock(
     seed: int | None = None,
     faulty: float = 0.0,
     duration: float | None = None,
-) -> str:
+) -> str | State:
     """Serve mock data for SCENARIO + USES on host:port until `duration` elapses or the run is cancelled."""
     server = BackgroundServer(create_asgi(mock_service(scenario, uses, seed, faulty)), host=host, port=port)
     await asyncio.to_thread(server.start)
     get_run_logger().info("Mock server on %s", server.url)
-    try:
-        if duration is None:
-            await asyncio.Event().wait()
-        else:
-            await asyncio.sleep(duration)
-    finally:
-        await asyncio.to_thread(server.stop)
+    terminated = asyncio.Event()
+    with sigterm_sets(terminated):
+        try:
+            await asyncio.wait_for(terminated.wait(), timeout=duration)
+        except TimeoutError:
+            pass
+        finally:
+            await asyncio.to_thread(server.stop)
+    if terminated.is_set():  # cancelled through the worker
+        return Cancelled(message=f"Mock server on {server.url} stopped after a termination request")
     return server.url

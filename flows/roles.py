@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.events import emit_event
 from prefect.states import Cancelled, State
 
+from flows.termination import sigterm_sets
 from karez.nats_options import resolve_address
 from tasks.roles import RoleGroup, load_role_settings, start_role_group, stop_role_group
 from tasks.secrets import load_store_secrets
@@ -53,26 +51,6 @@ async def watch_roles(
         except TimeoutError:
             pass
         report_restarts(group)
-
-
-@contextmanager
-def sigterm_sets(stop: asyncio.Event) -> Iterator[bool]:
-    """While the block runs, SIGTERM (how a worker cancels a run) sets `stop` instead of tearing down the loop.
-
-    Prefect's own handler is restored afterwards; whether it could be replaced (only in the main thread) is yielded.
-    """
-    loop = asyncio.get_running_loop()
-    previous = signal.getsignal(signal.SIGTERM)
-    try:
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
-    except (RuntimeError, ValueError, NotImplementedError):
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        loop.remove_signal_handler(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, previous)
 
 
 async def drain_despite_cancellation(group: RoleGroup) -> None:

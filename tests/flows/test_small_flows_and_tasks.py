@@ -72,3 +72,18 @@ def test_deployment_runs_end_their_window_at_the_scheduled_time():
     assert end == scheduled
     assert window_bounds(60, None, end) == (scheduled - timedelta(seconds=60), scheduled)
     assert schedule_aligned_end(scheduled, now=scheduled - timedelta(seconds=5)) == scheduled - timedelta(seconds=5)
+
+
+async def test_sigterm_stops_the_mock_service_and_the_run_ends_cancelled(datahall):
+    """How a worker cancels a run: SIGTERM to the run's process (here: this test process, handled by the flow)."""
+    import signal
+
+    scenario, uses = datahall
+    port = free_port()
+    run = asyncio.create_task(serve_mock(scenario, uses, port=port, return_state=True))
+    await asyncio.wait_for(_get_when_up(f"http://127.0.0.1:{port}/points/"), timeout=60)
+    os.kill(os.getpid(), signal.SIGTERM)
+    state = await asyncio.wait_for(run, timeout=60)
+    assert state.is_cancelled(), state
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/points/", timeout=2)
