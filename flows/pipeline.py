@@ -114,7 +114,8 @@ async def pipeline(
         report("nats", url=address, embedded=nats_url is None)
         bootstrap = bootstrap_stores(scenario, uses, store_url, store_url)
         report("bootstrap", stores=bootstrap)
-        await ensure_retention(address, retention=max(10 * window, 600))
+        retention = max(10 * window, 600)
+        await ensure_retention(address, retention=retention)
         mock = BackgroundServer(create_asgi(mock_service(scenario, uses, seed)))
         await asyncio.to_thread(mock.start)
         report("mock", url=mock.url)
@@ -123,7 +124,9 @@ async def pipeline(
         report("roles", roles=group.role_counts())
         windows: list[dict[str, Any]] = []
         try:
-            windows = await validate_every_window(scenario, uses, address, window, started + duration, strict, group)
+            windows = await validate_every_window(
+                scenario, uses, address, window, started + duration, strict, group, retention
+            )
         finally:
             final_stats = await stop_role_group(group)
             await asyncio.to_thread(mock.stop)
@@ -147,7 +150,14 @@ async def pipeline(
 
 
 async def validate_every_window(
-    scenario: str, uses: list[str], address: str, window: float, deadline: float, strict: bool, group: RoleGroup
+    scenario: str,
+    uses: list[str],
+    address: str,
+    window: float,
+    deadline: float,
+    strict: bool,
+    group: RoleGroup,
+    retention: float,
 ) -> list[dict[str, Any]]:
     """Validate [t, t + window) as each window closes, from now until the deadline (monotonic seconds)."""
     results: list[dict[str, Any]] = []
@@ -157,7 +167,9 @@ async def validate_every_window(
         while (wait := (end - datetime.now(UTC)).total_seconds()) > 0:
             await asyncio.sleep(min(wait, 1.0))
             report("collecting", **role_counts(group), window_end=end.isoformat())
-        body = await validate_window(scenario, uses, start=start, end=end, nats_url=address, strict=strict)
+        body = await validate_window(
+            scenario, uses, start=start, end=end, nats_url=address, strict=strict, retention=retention
+        )
         results.append(body)
         report(
             "window", result=body, valid=sum(w["valid"] for w in results), invalid=sum(not w["valid"] for w in results)
