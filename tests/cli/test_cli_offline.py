@@ -133,7 +133,7 @@ def test_draft_scenario_from_upstream_csv(run):
 
 
 def test_demo_runs_and_reports_valid(run, datahall):
-    result = run("demo")
+    result = run("demo", "--offline")
     assert result.exit_code == 0, result.output
     assert "valid" in result.output
 
