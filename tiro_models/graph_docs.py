@@ -20,6 +20,7 @@ from typing import Any
 
 from tiro_models.errors import SnapshotError
 from tiro_models.paths import asset_pairs
+from tiro_models.records import record_point
 from tiro_models.spec import ATTRIBUTE, CATEGORIES, PATH_SEP, TELEMETRY, Model
 
 __all__ = [
@@ -155,12 +156,7 @@ def _asset_chain(
 
 def documents_for_record(record: Mapping[str, Any]) -> GraphDocs:
     """The root, one vertex per asset along the record's asset path, the data-point document, and their edges."""
-    try:
-        asset_path = record["asset_path"]
-        category = record["type"]
-        name = record["field"]
-    except KeyError as exc:
-        raise SnapshotError(f"record {dict(record)!r}"[:200] + f": missing key {exc.args[0]!r}") from None
+    asset_path, category, name = record_point(record)
     if category not in CATEGORIES:
         raise SnapshotError(f"{asset_path}.{category}.{name}: type must be one of {CATEGORIES}")
     try:

@@ -12,6 +12,7 @@ without time. A field value that is None, NaN or infinite gives the empty line "
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -114,6 +115,19 @@ def timestamp_ns(timestamp: Any) -> int | None:
     if isinstance(timestamp, int | float) and not isinstance(timestamp, bool):
         return int(timestamp * 1e9)
     raise SnapshotError(f"timestamp of type {type(timestamp).__name__} is not a time")
+
+
+def epoch_seconds(timestamp: Any, where: str) -> float:
+    """Epoch seconds of a record timestamp (number, ISO text, naive = UTC); now when missing; errors name `where`."""
+    cls = type(timestamp)
+    if cls is float or cls is int:
+        return float(timestamp)
+    if timestamp is None:
+        return time.time()
+    try:
+        return timestamp_ns(timestamp) / 1e9
+    except SnapshotError as exc:
+        raise SnapshotError(f"{where}: {exc.message}") from None
 
 
 def _where(record: Mapping[str, Any]) -> str:

@@ -19,12 +19,20 @@ from tiro_models.errors import SnapshotError
 from tiro_models.paths import split_dp_path
 from tiro_models.spec import CATEGORIES, PATH_SEP
 
-__all__ = ["RESERVED_KEYS", "decompose", "decompose_point", "flatten", "nest", "to_compact"]
+__all__ = ["RESERVED_KEYS", "decompose", "decompose_point", "flatten", "nest", "record_point", "to_compact"]
 
 # Keys of a record that are not asset-type tags; an asset type with one of these names would collide.
 RESERVED_KEYS = frozenset({"path", "asset_path", "type", "field", "value", "unit", "timestamp"})
 _CATEGORY_SET = frozenset(CATEGORIES)
 _PLAIN_DP_KEYS = frozenset({"value", "timestamp", "unit"})
+
+
+def record_point(record: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(asset path, category, name) of a flat record; SnapshotError naming the record when a key is missing."""
+    try:
+        return record["asset_path"], record["type"], record["field"]
+    except KeyError as exc:
+        raise SnapshotError(f"record {dict(record)!r}"[:200] + f": missing key {exc.args[0]!r}") from None
 
 
 def _shape_error(path: str, expected: str, got: Any) -> SnapshotError:

@@ -26,7 +26,6 @@ from tiro.stores.arango_aql import (
 )
 from tiro.stores.arango_settings import ArangoSettings
 from tiro.stores.base import BootstrapReport, GraphStore, Sample
-from tiro_models.errors import SnapshotError
 from tiro_models.graph_docs import (
     EDGE_COLLECTIONS,
     HAS_DATA_POINT,
@@ -38,7 +37,7 @@ from tiro_models.graph_docs import (
     encode_key,
     root_vertex,
 )
-from tiro_models.line_protocol import timestamp_ns
+from tiro_models.line_protocol import epoch_seconds
 from tiro_models.paths import compile_pattern
 from tiro_models.qpath import QNode, QPath, parse_qpath
 from tiro_models.spec import ATTRIBUTE, PATH_SEP, TELEMETRY, Instances, Model
@@ -59,25 +58,13 @@ class ArangoStoreError(RuntimeError):
     """An ArangoDB request failed; the text names the server (without secrets) and the cause."""
 
 
-def _epoch(timestamp: Any, where: str) -> float:
-    """Epoch seconds of a record timestamp (number, ISO text, naive = UTC); now when missing."""
-    if type(timestamp) is float or type(timestamp) is int:
-        return float(timestamp)
-    if timestamp is None:
-        return time.time()
-    try:
-        return timestamp_ns(timestamp) / 1e9
-    except SnapshotError as exc:
-        raise SnapshotError(f"{where}: {exc.message}") from None
-
-
 def graph_documents(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Documents to upsert per collection for flat records (epoch timestamps; the newest sample of a point wins)."""
     normalised = []
     for record in records:
         where = f"{record.get('asset_path')}.{record.get('type')}.{record.get('field')}"
         item = dict(record)
-        item["timestamp"] = _epoch(record.get("timestamp"), where)
+        item["timestamp"] = epoch_seconds(record.get("timestamp"), where)
         normalised.append(item)
     normalised.sort(key=lambda r: r["timestamp"])  # documents_for_records keeps the last of equal keys
     docs = documents_for_records(normalised)

@@ -21,9 +21,10 @@ from tiro.stores.base import BootstrapReport, GraphStore, Sample
 from tiro.stores.sqlite_telemetry import SqliteDatabase, decode_value, encode_value
 from tiro_models.errors import SnapshotError
 from tiro_models.graph_docs import EDGE_COLLECTIONS, ROOT_COLLECTION, ROOT_KEY, collections_for_model
-from tiro_models.line_protocol import timestamp_ns
+from tiro_models.line_protocol import epoch_seconds
 from tiro_models.paths import asset_pairs, compile_pattern
 from tiro_models.qpath import QNode, QPath, parse_qpath
+from tiro_models.records import record_point
 from tiro_models.spec import ATTRIBUTE, CATEGORIES, PATH_SEP, Instances, Model
 
 __all__ = ["SqliteGraphStore"]
@@ -76,19 +77,6 @@ _CHAIN_CACHE_LIMIT = 200_000
 
 def _json(items: Iterable[str]) -> str:
     return orjson.dumps(list(items)).decode()
-
-
-def _epoch(timestamp: Any, where: str) -> float:
-    """Epoch seconds of a record timestamp (number, ISO text, naive = UTC); now when missing."""
-    cls = type(timestamp)
-    if cls is float or cls is int:
-        return float(timestamp)
-    if timestamp is None:
-        return time.time()
-    try:
-        return timestamp_ns(timestamp) / 1e9
-    except SnapshotError as exc:
-        raise SnapshotError(f"{where}: {exc.message}") from None
 
 
 def _dp(value: Any, ts: float | None, unit: str | None) -> dict[str, Any]:
@@ -217,12 +205,7 @@ class SqliteGraphStore(GraphStore):
         point_rows = []
         known: set[str] = set()  # per batch: another process may have removed assets since the last one
         for record in records:
-            try:
-                asset_path = record["asset_path"]
-                category = record["type"]
-                name = record["field"]
-            except KeyError as exc:
-                raise SnapshotError(f"record {dict(record)!r}"[:200] + f": missing key {exc.args[0]!r}") from None
+            asset_path, category, name = record_point(record)
             where = f"{asset_path}.{category}.{name}"
             if category not in CATEGORIES:
                 raise SnapshotError(f"{where}: type must be one of {CATEGORIES}")
@@ -246,7 +229,7 @@ class SqliteGraphStore(GraphStore):
                     value,
                     kind,
                     record.get("unit"),
-                    _epoch(record.get("timestamp"), where),
+                    epoch_seconds(record.get("timestamp"), where),
                 )
             )
         with self.db.lock:

@@ -26,6 +26,7 @@ from tiro.stores.base import AGGREGATIONS, BootstrapReport, Sample, TelemetrySto
 from tiro_models.errors import SnapshotError
 from tiro_models.line_protocol import parse_many, timestamp_ns
 from tiro_models.paths import asset_type_path, compile_pattern
+from tiro_models.records import record_point
 from tiro_models.spec import CATEGORIES
 
 __all__ = ["SqliteDatabase", "SqliteTelemetryStore", "decode_value", "encode_value"]
@@ -251,10 +252,9 @@ class SqliteTelemetryStore(TelemetryStore):
                 for record in records:
                     try:
                         dp_path = f"{record['asset_path']}.{record['type']}.{record['field']}"
-                    except KeyError as exc:
-                        raise SnapshotError(
-                            f"record {dict(record)!r}"[:200] + f": missing key {exc.args[0]!r}"
-                        ) from None
+                    except KeyError:
+                        record_point(record)  # raises the SnapshotError that names the record and the key
+                        raise
                     unit = record.get("unit")
                     known = series.get(dp_path)
                     sid = (
