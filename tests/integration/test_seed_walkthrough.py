@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -170,3 +171,17 @@ def test_faulty_mock_windows_are_invalid_and_name_paths(walkthrough, tmp_path, n
     assert window["valid"] is False
     paths = [e["path"] for e in window["errors"]]
     assert paths and all(p.startswith("DataHall.data_hall_0.") for p in paths)
+
+
+def test_shipped_example_folder_runs_as_the_readme_says(tmp_path, mock_url, nats_server):
+    """scenarios/datahall as shipped (config beside the scenario files), run from its own folder."""
+    from tiro.examples import example_dir
+
+    folder = tmp_path / "datahall"
+    shutil.copytree(example_dir("datahall"), folder, ignore=shutil.ignore_patterns("validation.log", "__pycache__"))
+    config = folder / "config" / "karez.yaml"
+    text = config.read_text().replace("http://localhost:8000", mock_url)
+    config.write_text(text.replace("interval: 10", "interval: 1").replace("retention: 10", "retention: 2"))
+    windows, output = _deploy_until(folder, nats_server.url, windows=1)
+    complete = [w for w in windows if not w["partial"]]
+    assert complete and all(w["valid"] for w in complete), output
