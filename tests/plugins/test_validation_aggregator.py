@@ -52,6 +52,14 @@ def test_full_window_of_mock_data_is_valid():
     assert body["collection_size"] == len(flat) and body["completeness"] == 1
 
 
+async def _until(condition, what: str, timeout: float = 20) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
 async def test_aggregator_over_nats_validates_on_a_timer_and_logs(nats_server, tmp_path):
     scenario, uses = example_files(example_dir("datahall"))
     log = tmp_path / "validation.log"
@@ -71,14 +79,12 @@ async def test_aggregator_over_nats_validates_on_a_timer_and_logs(nats_server, t
     try:
         flat = Mocker(instantiate(_model(), seed=3), seed=3).flat()
         # Wait for the first (partial) window to close, then send a full window's worth of points.
-        while not role.reports:
-            await asyncio.sleep(0.02)
+        await _until(lambda: role.reports, "the first window to close")
         for path, dp in flat.items():
             item = {"path": path, "result": dp, "_karez": {"category": "validation_data"}}
             await client.publish("karez.validation_data.test", json.dumps(item).encode())
         await client.flush()
-        while len(role.reports) < 3:  # the window with the data, then one with none
-            await asyncio.sleep(0.02)
+        await _until(lambda: len(role.reports) >= 3, "a window with the data, then one with none")
     finally:
         task.cancel()
         await client.close()
