@@ -57,9 +57,11 @@ _LocatingLoader.add_constructor(
 
 def _read_yaml(path: str) -> Mapping[str, Any]:
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     try:
         loader = _LocatingLoader(text)
         loader.source = path
