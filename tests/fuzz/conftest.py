@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis.strategies import SearchStrategy
 
 # Deterministic and modest: the whole fuzz folder must stay fast and never flaky.
 FUZZ = settings(
@@ -43,3 +45,16 @@ def tally(request: pytest.FixtureRequest) -> Iterator[Tally]:
     t = Tally(request.node.name.removeprefix("test_"))
     yield t
     print("\n" + t.line())
+
+
+def draw_cases(strategy: SearchStrategy[Any], max_examples: int = 150) -> list[Any]:
+    """Deterministic examples of `strategy`, for async boundaries that one event loop must drive."""
+    cases: list[Any] = []
+
+    @settings(FUZZ, max_examples=max_examples)
+    @given(strategy)
+    def collect(case: Any) -> None:
+        cases.append(case)
+
+    collect()
+    return cases
