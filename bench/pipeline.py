@@ -1,0 +1,299 @@
+"""Benchmark: the shipped datahall pipeline end to end, at increasing offered rates, in batch and per-item mode.
+
+Processes: `tiro mock serve` (one worker), an embedded nats-server, and `karez deploy` running
+dispatcher → connector → tiro_preprocess → influx_line_protocol, a validation branch (filter_and_update_meta →
+tiro_validate) and a sqlite store branch (filter_and_update_meta → tiro_store), durable for the persistence path in
+batch mode. Each step gets a fresh NATS and store, offers points/interval, and runs `--seconds` after warm-up.
+Prints JSON: per step the achieved store rate, backlog growth, mock→store latency, peak RSS, verified points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _datahall import scaled_datahall
+from _pipeline_probes import MemoryWatch, StoreWatch, jetstream_backlog, slope_per_s
+from mock import start_mock  # noqa: UP026 (bench/mock.py, not the PyPI package)
+
+from karez.embedded_nats import EmbeddedNats
+from tiro.examples import example_dir
+from tiro.mock.server import free_port
+
+BIN = Path(sys.executable).parent
+TARGET_POINTS_PER_S = 100_000
+SUSTAINED_FRACTION = 0.95  # achieved/offered at or above this, with a flat backlog, counts as sustained
+STORE_CATEGORY = "store_data"
+
+
+def karez_config(
+    base: str, scenario: Path, uses: list[Path], interval: float, batch_size: int, batched: bool, log: Path
+) -> dict[str, Any]:
+    """The demo pipeline's roles plus line protocol; batched + durable persistence, or per-item as upstream."""
+    durable = {"durable": True} if batched else {}
+    batch = {"batch": True} if batched else {}
+    return {
+        "dispatchers": [
+            {"type": "tiro_mock", "connector": "tiro_mock", "by": "path", "batch_size": batch_size,
+             "interval": interval, "mode": "burst", "base_url": base},
+        ],
+        "connectors": [
+            {"type": "tiro_mock", "base_url": base, "by": "path", **batch,
+             "converter": ["update_category_for_validator", "tiro_preprocess"]},
+        ],
+        "converters": [
+            {"name": "update_category_for_validator", "type": "filter_and_update_meta", "key": "category",
+             "rename": {"telemetry": "validation_data", "attribute": "validation_data"}, **batch},
+            {"type": "tiro_preprocess", "next": ["influx_line_protocol", "to_store"], **batch, **durable},
+            {"type": "influx_line_protocol", "measurement": "tiro_telemetry", "field_name": "field",
+             "field_value": "value", **batch},
+            {"name": "to_store", "type": "filter_and_update_meta", "key": "category",
+             "rename": {"telemetry": STORE_CATEGORY, "attribute": STORE_CATEGORY}, **batch, **durable},
+        ],
+        "aggregators": [
+            {"type": "tiro_validate", "category": "validation_data", "scenario": str(scenario),
+             "uses": ",".join(map(str, uses)), "retention": 5, "log_file": str(log)},
+            {"type": "tiro_store", "category": STORE_CATEGORY, "store": "sqlite:///tiro.db",
+             "scenario": str(scenario), "uses": ",".join(map(str, uses)), "flush_interval": 0.5, **durable},
+        ],
+    }  # fmt: skip
+
+
+def lay_out_plugins(folder: Path) -> Path:
+    """The shipped datahall plugin folder plus the tiro_store aggregator (as the demo deployment adds it)."""
+    plugins = folder / "karez"
+    if not plugins.exists():
+        shutil.copytree(example_dir("datahall") / "karez", plugins)
+        (plugins / "aggregator" / "tiro_store.py").write_text(
+            "from tiro.plugins.karez import TiroStoreAggregator as Aggregator\n"
+        )
+    return plugins
+
+
+def validation_windows(log: Path, points: int) -> dict[str, Any]:
+    """Complete validation windows, how many were valid, and how many distinct data points each one checked."""
+    windows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    full = [w for w in windows if not w.get("partial")]
+    sizes = [int(w.get("collection_size", 0)) for w in full]
+    return {
+        "validation_windows": len(full),
+        "validation_windows_valid": sum(1 for w in full if w.get("valid")),
+        "validated_points_per_window_min": min(sizes, default=0),
+        "every_window_has_every_point": bool(sizes) and min(sizes) == points,
+    }
+
+
+class Metrics:
+    """The newest `karez.metrics` counters of every role."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, dict[str, int]] = {}
+
+    async def on_message(self, msg: Any) -> None:
+        """Keep the newest counters of one role."""
+        body = json.loads(msg.data)
+        self.latest[f"{body['kind']}.{body['name']}"] = {
+            k: body[k] for k in ("received", "published", "errors", "dropped")
+        }
+
+    def received(self) -> dict[str, int]:
+        """Items received so far, per role."""
+        return {name: c["received"] for name, c in self.latest.items()}
+
+
+async def run_step(
+    folder: Path, base: str, mock_pid: int, scenario: Path, uses: list[Path], points: int, *,
+    interval: float, batch_size: int, batched: bool, seconds: float, warmup: float,
+) -> dict[str, Any]:  # fmt: skip
+    """One offered rate: fresh NATS and store, `karez deploy`, warm-up, then `seconds` of measurement."""
+    folder.mkdir(parents=True)
+    log = folder / "validation.log"
+    (folder / "karez.yaml").write_text(
+        json.dumps(karez_config(base, scenario, uses, interval, batch_size, batched, log))  # JSON is YAML
+    )
+    plugins = lay_out_plugins(folder.parent)
+    store = StoreWatch(folder / "tiro.db")
+    metrics = Metrics()
+    async with EmbeddedNats() as server:
+        nc = await nats.connect(server.url)
+        await nc.subscribe("karez.metrics.>", cb=metrics.on_message)
+        jsm = nc.jsm()
+        with open(folder / "karez.log", "wb") as karez_log:
+            proc = subprocess.Popen(
+                [str(BIN / "karez"), "deploy", "-c", "karez.yaml", "-p", str(plugins), "-a", server.url,
+                 "--metrics-interval", "1"],
+                cwd=folder, stdout=karez_log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        memory = MemoryWatch({"mock": mock_pid, "nats_server": server.process.pid, "karez": proc.pid})
+        try:
+            started = time.monotonic()
+            # warm-up: until the first samples are stored (roles up, scenario compiled), then `warmup` more seconds
+            while store.rows() == 0 and time.monotonic() - started < 120 and proc.poll() is None:
+                await asyncio.sleep(0.25)
+            first_data = time.monotonic() - started
+            await asyncio.sleep(warmup)
+            store.poll()
+            store.record_latency = True
+            rows0, received0, t0 = store.rows(), metrics.received(), time.monotonic()
+            backlog: list[tuple[float, float]] = []
+            per_consumer_end: dict[str, int] = {}
+            next_slow = t0
+            while (now := time.monotonic()) < t0 + seconds and proc.poll() is None:
+                store.poll()
+                if now >= next_slow:
+                    memory.sample()
+                    per_consumer_end = await jetstream_backlog(jsm)
+                    backlog.append((now - t0, sum(per_consumer_end.values())))
+                    next_slow += 1.0
+                await asyncio.sleep(0.2)
+            rows1, received1, t1 = store.rows(), metrics.received(), time.monotonic()
+            memory.sample()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(proc.wait, 120)
+            await nc.close()
+    elapsed = t1 - t0
+    offered = points / interval
+    achieved = (rows1 - rows0) / elapsed if elapsed > 0 else 0.0
+    growth = slope_per_s(backlog)
+    messages_per_round = math.ceil(points / batch_size)
+    backlog_grew = growth * elapsed > messages_per_round  # more than one round's worth of messages piled up
+    stored_series = store.series()
+    result = {
+        "mode": "batch, durable persistence" if batched else "per-item (upstream-compatible), core NATS",
+        "interval_s": interval,
+        "batch_size": batch_size,
+        "offered_points_per_s": round(offered),
+        "achieved_stored_points_per_s": round(achieved),
+        "achieved_fraction": round(achieved / offered, 3),
+        "seconds_measured": round(elapsed, 1),
+        "first_data_after_s": round(first_data, 1),
+        "backlog": {
+            "jetstream_messages_start": int(backlog[0][1]) if backlog else 0,
+            "jetstream_messages_end": int(backlog[-1][1]) if backlog else 0,
+            "growth_messages_per_s": round(growth, 1),
+            "grew": backlog_grew,
+            "per_consumer_end": per_consumer_end,
+        },
+        "role_received_per_s": {
+            name: round((received1.get(name, 0) - received0.get(name, 0)) / elapsed) for name in sorted(received1)
+        },
+        "role_errors": {
+            name: c["errors"] + c["dropped"] for name, c in metrics.latest.items() if c["errors"] + c["dropped"]
+        },
+        "latency_mock_to_store": {**store.latency_summary(), "resolution_s": 0.2},
+        "memory": memory.summary(),
+        "verified": {
+            "store_samples": store.rows(),
+            "store_points_with_data": stored_series,
+            "every_point_stored": stored_series == points,
+            **validation_windows(log, points),
+        },
+        "karez_exit_code": proc.returncode,
+        "sustained": achieved >= SUSTAINED_FRACTION * offered and not backlog_grew and proc.returncode == 0,
+    }
+    store.close()
+    return result
+
+
+async def ramp(
+    folder: Path, base: str, mock_pid: int, scenario: Path, uses: list[Path], points: int, *,
+    intervals: list[float], batch_size: int, batched: bool, seconds: float, warmup: float, keep_going: bool,
+) -> dict[str, Any]:  # fmt: skip
+    """Steps at decreasing intervals (increasing rates), stopping after the first rate not sustained."""
+    steps = []
+    for i, interval in enumerate(intervals):
+        step = await run_step(
+            folder / f"step-{i}", base, mock_pid, scenario, uses, points,
+            interval=interval, batch_size=batch_size, batched=batched, seconds=seconds, warmup=warmup,
+        )  # fmt: skip
+        steps.append(step)
+        print(json.dumps({k: step[k] for k in ("mode", "offered_points_per_s", "achieved_stored_points_per_s",
+                                               "sustained")}), file=sys.stderr)  # fmt: skip
+        if not step["sustained"] and not keep_going:
+            break
+    sustained = [s["offered_points_per_s"] for s in steps if s["sustained"]]
+    return {"data_points": points, "steps": steps, "highest_sustained_points_per_s": max(sustained, default=0)}
+
+
+def with_mock(scale: tuple[int, int], folder: Path, body) -> Any:
+    """Start a mock server over a scaled datahall, run `body(base, pid, scenario, uses, points)`, stop it."""
+    scenario, uses = scaled_datahall(folder / "scenario", *scale)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = start_mock(scenario, uses, port)
+    try:
+        points = len(httpx.get(f"{base}/points/", timeout=60).json())
+        return asyncio.run(body(base, proc.pid, scenario, uses, points))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+
+
+def parse_args() -> argparse.Namespace:
+    """Command line: step length, full mode, scale and rate ladders."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20, help="measured seconds per rate (default 20)")
+    parser.add_argument("--full", action="store_true", help="60 s per rate, as issue #8 asks")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds after the first stored data (default 3)")
+    parser.add_argument("--racks", type=int, default=2000)
+    parser.add_argument("--servers", type=int, default=49)
+    parser.add_argument("--batch-size", type=int, default=1000, help="paths per dispatched task in batch mode")
+    parser.add_argument("--intervals", default="10,5,2,1", help="batch-mode dispatch intervals, s (rates increase)")
+    parser.add_argument("--item-racks", type=int, default=20)
+    parser.add_argument("--item-intervals", default="5,2,1,0.5", help="per-item dispatch intervals, s")
+    parser.add_argument("--item-seconds", type=float, default=None, help="per-item seconds per rate (default half)")
+    parser.add_argument("--keep-going", action="store_true", help="run every rate even after one is not sustained")
+    parser.add_argument("--skip-item", action="store_true", help="batch mode only")
+    return parser.parse_args()
+
+
+def main() -> None:
+    """Run both ramps and print the JSON result."""
+    args = parse_args()
+    seconds = 60.0 if args.full else args.seconds
+    item_seconds = args.item_seconds or max(5.0, seconds / 2)
+    result: dict[str, Any] = {"benchmark": "pipeline", "seconds_per_rate": seconds}
+    with tempfile.TemporaryDirectory(prefix="tiro-bench-pipeline-") as tmp:
+        folder = Path(tmp)
+
+        def batch_body(base, pid, scenario, uses, points):
+            return ramp(
+                folder / "batch", base, pid, scenario, uses, points,
+                intervals=[float(x) for x in args.intervals.split(",")], batch_size=args.batch_size, batched=True,
+                seconds=seconds, warmup=args.warmup, keep_going=args.keep_going,
+            )  # fmt: skip
+
+        result["batch"] = with_mock((args.racks, args.servers), folder / "batch", batch_body)
+        if not args.skip_item:
+
+            def item_body(base, pid, scenario, uses, points):
+                return ramp(
+                    folder / "item", base, pid, scenario, uses, points,
+                    intervals=[float(x) for x in args.item_intervals.split(",")], batch_size=10, batched=False,
+                    seconds=item_seconds, warmup=args.warmup, keep_going=args.keep_going,
+                )  # fmt: skip
+
+            result["per_item"] = with_mock((args.item_racks, args.servers), folder / "item", item_body)
+    best = result["batch"]["highest_sustained_points_per_s"]
+    result["target"] = {"points_per_s": TARGET_POINTS_PER_S, "met": best >= TARGET_POINTS_PER_S}
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
