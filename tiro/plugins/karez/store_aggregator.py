@@ -17,10 +17,13 @@ from karez.config import OptionalConfigEntity
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.stores.base import GraphStore, TelemetryStore
 from tiro.stores.urls import BACKENDS, open_graph_store, open_telemetry_store, parse_store_url, redact_url
+from tiro_models.errors import TiroError
 
 __all__ = ["TiroStoreAggregator"]
 
 _RECORD_KEYS = ("asset_path", "type", "field")
+# what a store raises for a record it cannot take (as opposed to being unreachable): retrying will not help
+_DATA_ERRORS = (TiroError, TypeError, ValueError)
 TARGETS = ("telemetry", "graph")
 
 
@@ -128,13 +131,32 @@ class TiroStoreAggregator(AggregatorBase):
         batch, self._buffer = self._buffer, []
         try:
             await self._write(batch)
+        except _DATA_ERRORS:
+            await self._write_separately(batch)
         except Exception as e:
-            self._buffer = batch + self._buffer
-            excess = len(self._buffer) - int(self.config.max_buffer)
-            if excess > 0:
-                del self._buffer[:excess]
-                self.stats.dropped += excess
-            self.log("error", f"Writing {len(batch)} records failed ({type(e).__name__}: {e}); will retry")
+            self._keep(batch, e)
+
+    async def _write_separately(self, batch: list[Mapping[str, Any]]) -> None:
+        """After a data error, write one record at a time: a malformed record is dropped (and counted) instead of
+        failing its batch on every retry and blocking every record behind it."""
+        for i, record in enumerate(batch):
+            try:
+                await self._write([record])
+            except _DATA_ERRORS as e:
+                self.stats.dropped += 1
+                self.log("error", f"Dropped a record the store refuses ({type(e).__name__}: {e})")
+            except Exception as e:
+                self._keep(batch[i:], e)
+                return
+
+    def _keep(self, batch: list[Mapping[str, Any]], e: Exception) -> None:
+        """Put a batch whose write failed back in front of the buffer (bounded by `max_buffer`)."""
+        self._buffer = batch + self._buffer
+        excess = len(self._buffer) - int(self.config.max_buffer)
+        if excess > 0:
+            del self._buffer[:excess]
+            self.stats.dropped += excess
+        self.log("error", f"Writing {len(batch)} records failed ({type(e).__name__}: {e}); will retry")
 
     async def _flush_periodically(self) -> None:
         interval = float(self.config.flush_interval)
