@@ -1,0 +1,179 @@
+"""Fuzz NATS messages into running roles (a converter, tiro_validate, tiro_store) on a real nats-server.
+
+Every bad message is counted as dropped or as an error, no role crashes or restarts, and a valid message sent
+afterwards is processed (messages of one connection arrive in order, so it comes after every bad one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import nats
+import pytest
+import yaml
+from conftest import draw_cases
+from hypothesis import strategies as st
+
+from karez.embedded_nats import EmbeddedNats
+from karez.nats_options import NatsOptions
+from karez.plugins import all_plugins
+from karez.runtime import Runtime, build_roles
+from karez.settings import load_settings
+from tiro.examples import example_dir, example_files
+from tiro.stores.urls import open_telemetry_store
+from tiro_models.compile import load_model
+from tiro_models.instances import instantiate
+from tiro_models.mock import Mocker
+from tiro_models.records import decompose
+
+STUBS = {
+    "converter/tiro_preprocess.py": "from tiro.plugins.karez import TiroPreprocessConverter as Converter\n",
+    "aggregator/tiro_validate.py": "from tiro.plugins.karez import ValidationAggregator as Aggregator\n",
+    "aggregator/tiro_store.py": "from tiro.plugins.karez import TiroStoreAggregator as Aggregator\n",
+}
+SCENARIO, USES = example_files(example_dir("datahall"))
+FLAT = Mocker(instantiate(load_model(SCENARIO, USES), seed=2), seed=2).flat()
+SOME_PATH, SOME_DP = next(iter(FLAT.items()))
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), st.text(max_size=20)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=15,
+)
+path_like = st.one_of(
+    st.sampled_from([SOME_PATH, SOME_PATH + ".x", "No.Such.Telemetry.Point", "", ".", "a..b", SOME_PATH.upper()]),
+    st.text(max_size=40),
+    json_values,
+)
+result_like = st.one_of(
+    st.just(SOME_DP),
+    st.fixed_dictionaries({"value": json_values, "timestamp": json_values}),
+    st.fixed_dictionaries({"value": st.sampled_from([math.nan, math.inf, -math.inf, 1e308])}),
+    json_values,
+)
+shaped_items = st.fixed_dictionaries({"path": path_like, "result": result_like})
+record_like = st.fixed_dictionaries(
+    {"asset_path": path_like, "type": json_values, "field": json_values},
+    optional={"value": json_values, "timestamp": json_values, "unit": json_values, "path": json_values},
+)
+
+
+def _dumps(value) -> bytes:
+    return json.dumps(value, allow_nan=True).encode()  # Python's json writes NaN/Infinity literals
+
+
+messages = st.one_of(
+    st.binary(max_size=100),  # non-JSON and invalid UTF-8
+    st.sampled_from([b"\xff\xfe\xfd", b'{"path": "\xff"}', b"NaN", b"[Infinity, -Infinity]", b"", b"{", b"[]"]),
+    json_values.map(_dumps),  # wrong shapes
+    shaped_items.map(_dumps),  # unknown paths, wrong types, NaN values
+    record_like.map(_dumps),
+    st.lists(st.one_of(shaped_items, record_like, json_values), max_size=5).map(_dumps),  # arrays of items
+)
+HUGE = [
+    _dumps({"path": "x" * 800_000, "result": {"value": 1}}),
+    _dumps([{"path": SOME_PATH, "result": {"value": "y" * 1000}}] * 700),
+    _dumps({"asset_path": "a" * 600_000, "type": "T", "field": "f", "value": 1, "timestamp": 1}),
+]
+
+
+@pytest.fixture(scope="module")
+def nats_server() -> AsyncIterator[EmbeddedNats]:
+    """A real JetStream nats-server on loopback for this module."""
+    with EmbeddedNats() as server:
+        yield server
+
+
+@pytest.fixture
+async def runtime(nats_server: EmbeddedNats, tmp_path: Path) -> AsyncIterator[Runtime]:
+    """The three roles in-process, as `karez deploy` runs them."""
+    for rel, text in STUBS.items():
+        (tmp_path / "plugins" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "plugins" / rel).write_text(text)
+    uses = ",".join(map(str, USES))
+    config = {
+        "converters": [{"type": "tiro_preprocess", "name": "pre"}],
+        "aggregators": [
+            {"type": "tiro_validate", "name": "val", "category": "validation_data", "scenario": str(SCENARIO),
+             "uses": uses, "retention": 3600, "log_file": str(tmp_path / "validation.log")},
+            {"type": "tiro_store", "name": "store", "category": "graph_data", "store": f"sqlite:///{tmp_path}/t.db",
+             "scenario": str(SCENARIO), "uses": uses, "batch_size": 1, "flush_interval": 0.05},
+        ],
+    }  # fmt: skip
+    (tmp_path / "karez.yaml").write_text(yaml.safe_dump(config))
+    settings = load_settings([str(tmp_path / "karez.yaml")], environ={})
+    roles = build_roles(settings, all_plugins(tmp_path / "plugins"))
+    rt = Runtime(roles, NatsOptions.from_address(nats_server.url), metrics_interval=0)
+    await rt.start()
+    yield rt
+    await rt.shutdown()
+
+
+async def _until(condition, what: str, timeout: float = 30) -> None:
+    """Poll what the roles update as they work (the bound only stops a hung test; nothing is timed)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+def _role(rt: Runtime, kind: str, name: str):
+    return next(r for r in rt.roles[kind] if r.name == name)
+
+
+def _assert_alive(rt: Runtime) -> None:
+    assert all(not task.done() for task in rt._supervisors), "a role task ended"
+    assert all(role.stats.restarts == 0 for _, role in rt.all_roles()), "a role crashed and was restarted"
+
+
+async def test_nats_messages_into_running_roles(runtime: Runtime, nats_server: EmbeddedNats, tally, tmp_path) -> None:
+    cases = draw_cases(messages, max_examples=200) + HUGE
+    pre, val = _role(runtime, "converter", "pre"), _role(runtime, "aggregator", "val")
+    store = _role(runtime, "aggregator", "store")
+    client = await nats.connect(nats_server.url)
+    outputs: list[bytes] = []
+
+    async def keep(msg) -> None:
+        outputs.append(msg.data)
+
+    await client.subscribe("karez.*.pre", cb=keep)
+    try:
+        for body in cases:
+            for subject in ("karez.converter.pre", "karez.validation_data.fuzz", "karez.graph_data.fuzz"):
+                await client.publish(subject, body)
+            tally.count("sent to 3 roles")
+        await client.flush()
+
+        # valid traffic afterwards is processed by each role
+        marker = "fuzz-marker"
+        await client.publish("karez.converter.pre", _dumps({"path": SOME_PATH, "result": {**SOME_DP, "m": marker}}))
+        await client.publish("karez.validation_data.fuzz", _dumps({"path": SOME_PATH, "result": SOME_DP}))
+        record = {**next(decompose(SOME_PATH, SOME_DP)), "timestamp": 1_800_000_123.0}
+        await client.publish("karez.graph_data.fuzz", _dumps(record))
+        await client.flush()
+        await _until(lambda: any(marker.encode() in o for o in outputs), "the converter's valid output")
+        await _until(lambda: SOME_PATH in val.windows.collector.snapshot(), "the validator collecting the point")
+        await _until(lambda: not store._buffer and store.written >= 1, "the store writing the valid record")
+    finally:
+        await client.close()
+
+    _assert_alive(runtime)
+    for role in (pre, val, store):
+        assert role.stats.dropped + role.stats.errors > 0, f"{role.name} counted no bad message"
+    report = val.windows.close()  # the window holding whatever the fuzz left must still validate
+    assert report.to_dict()["valid"] in (True, False)
+    telemetry = open_telemetry_store(f"sqlite:///{tmp_path}/t.db")
+    try:
+        stored = telemetry.history("%%", since=0)
+    finally:
+        telemetry.close()
+    assert stored, "the valid record is not in the store"
+    tally.boundary = "NATS messages into tiro_preprocess, tiro_validate, tiro_store"
+    for role in (pre, val, store):
+        tally.outcomes[f"{role.name}.dropped"] = role.stats.dropped
+        tally.outcomes[f"{role.name}.errors"] = role.stats.errors
