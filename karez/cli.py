@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from karez.nats_options import NatsOptions, resolve_address
+from karez.nats_options import NatsAuthError, NatsOptions, resolve_address
 from karez.plugins import KINDS, PluginError, all_plugins, search_plugins
 from karez.settings import ConfigError, default_config_files, load_settings, role_configs
 
@@ -165,7 +165,10 @@ async def _deploy(settings, plugins, kinds, nats_addr, embedded, auth, runtime_k
             out.print(f"[KAREZ] Launched {n} {kind.capitalize()}s.", highlight=False)
 
         runtime = Runtime(roles, options, on_launched=launched, **runtime_kwargs)
-        await runtime.run_until(stop, lambda: out.print("[KAREZ] Running.", highlight=False))
+        try:
+            await runtime.run_until(stop, lambda: out.print("[KAREZ] Running.", highlight=False))
+        except NatsAuthError as e:
+            raise _fail(str(e)) from None
         out.print("[KAREZ] Stopped after draining.", highlight=False)
     finally:
         if server is not None:
