@@ -165,7 +165,8 @@ class RoleBase(ConfigurableBase):
     async def reconnected_cb(self) -> None:
         """nats-py reconnect callback."""
         url = getattr(self.nc, "connected_url", None)
-        self.log("warning", f"Reconnected to NATS at {getattr(url, 'netloc', url)}.")
+        where = f"{url.hostname}:{url.port}" if hasattr(url, "hostname") else url  # netloc would show credentials
+        self.log("warning", f"Reconnected to NATS at {where}.")
 
     async def closed_cb(self) -> None:
         """The client was closed; the next `async_ensure_init` builds a new one."""

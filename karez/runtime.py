@@ -111,7 +111,8 @@ class Runtime:
 
     async def _reconnected(self) -> None:
         url = getattr(self.nc, "connected_url", None)
-        logger.warning("Reconnected to NATS at %s.", getattr(url, "netloc", url))
+        where = f"{url.hostname}:{url.port}" if hasattr(url, "hostname") else url  # netloc would show credentials
+        logger.warning("Reconnected to NATS at %s.", where)
         self.reconnected.set()
 
     async def start(self) -> None:
