@@ -7,8 +7,13 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from karez.box import ConfigBox
+from karez.settings import ConfigError
 
 logger = logging.getLogger("karez")
+
+
+class MissingConfigError(ConfigError, RuntimeError):
+    """A required config entity is absent (still a RuntimeError, which is what upstream Karez raised)."""
 
 
 def _sentence(text: str) -> str:
@@ -113,7 +118,9 @@ class ConfigurableBase:
             return None
         if entity.required:
             if not self.raw_config.has(entity.name):
-                raise RuntimeError(f"[{type(self).__name__}] Config entity {entity.name} is required but not found.")
+                raise MissingConfigError(
+                    f"[{type(self).__name__}] Config entity {entity.name} is required but not found."
+                )
             return self.raw_config[entity.name]
         if self.raw_config.has(entity.name):
             return self.raw_config[entity.name]
