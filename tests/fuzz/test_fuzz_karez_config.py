@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -135,3 +138,17 @@ def test_the_walkthrough_config_is_still_valid(config_dir: Path, monkeypatch: py
     path.write_text(CONFIG)
     report = validate_config(load_settings([str(path)], environ={}), PLUGINS)
     assert report.ok, report.errors
+
+
+def test_karez_test_with_a_missing_required_key_prints_one_clear_line(config_dir: Path) -> None:
+    """`karez test` does not validate the whole config first, so a role's missing key must still be a clear error."""
+    (config_dir / "missing.yaml").write_text(
+        "dispatchers: [{type: tiro_mock, connector: tiro_mock, base_url: 'http://127.0.0.1:9', by: path}]\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "karez.cli", "test", "-c", "missing.yaml", "-p", str(EXAMPLE / "karez"),
+         "-d", "tiro_mock"],
+        cwd=config_dir, capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr and "interval is required" in run.stderr, run.stderr
