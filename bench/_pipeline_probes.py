@@ -111,7 +111,8 @@ class StoreWatch:
         now = time.time()
         for series, last_ns in rows:
             if self._last.get(series) != last_ns:
-                if self.record_latency and series in self._last:
+                # series first seen after recording starts are new samples too (the first round of a slow store)
+                if self.record_latency:
                     self.latencies.append(now - last_ns / 1e9)
                 self._last[series] = last_ns
 

@@ -3,8 +3,12 @@
 Processes: `tiro mock serve` (one worker), an embedded nats-server, and `karez deploy` running
 dispatcher → connector → tiro_preprocess → influx_line_protocol, a validation branch (filter_and_update_meta →
 tiro_validate) and a sqlite store branch (filter_and_update_meta → tiro_store), durable for the persistence path in
-batch mode. Each step gets a fresh NATS and store, offers points/interval, and runs `--seconds` after warm-up.
+batch mode. Each step gets a fresh NATS and store and offers points/interval, the dispatcher spreading the tasks
+evenly over the interval (a steady rate: bursts would make a 20 s window's count swing by a whole round), for
+`--seconds` (at least two rounds) after warm-up. A second batch ramp runs tiro_store in its own `karez deploy` process.
 Prints JSON: per step the achieved store rate, backlog growth, mock→store latency, peak RSS, verified points.
+
+    .venv/bin/python bench/pipeline.py [--seconds 20 | --full] [--keep-going] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ def karez_config(
     return {
         "dispatchers": [
             {"type": "tiro_mock", "connector": "tiro_mock", "by": "path", "batch_size": batch_size,
-             "interval": interval, "mode": "burst", "base_url": base},
+             "interval": interval, "mode": "even", "base_url": base},
         ],
         "connectors": [
             {"type": "tiro_mock", "base_url": base, "by": "path", **batch,
@@ -98,6 +102,29 @@ def validation_windows(log: Path, points: int) -> dict[str, Any]:
     }
 
 
+def split_config(config: dict[str, Any], store_process: bool) -> dict[str, dict[str, Any]]:
+    """One `karez deploy` configuration, or two: everything else, and the tiro_store aggregator on its own."""
+    if not store_process:
+        return {"karez": config}
+    rest = {**config, "aggregators": [a for a in config["aggregators"] if a["type"] != "tiro_store"]}
+    return {
+        "karez": rest,
+        "karez_store": {"aggregators": [a for a in config["aggregators"] if a["type"] == "tiro_store"]},
+    }
+
+
+def start_karez(folder: Path, name: str, config: dict[str, Any], plugins: Path, nats_url: str, profiled: bool):
+    """`karez deploy` of `config` in its own process (under cProfile when profiled), logging to `<name>.log`."""
+    (folder / f"{name}.yaml").write_text(json.dumps(config))  # JSON is YAML
+    profile = ["-m", "cProfile", "-o", str(folder / f"{name}.prof")] if profiled else []
+    with open(folder / f"{name}.log", "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, *profile, "-m", "karez.cli", "deploy", "-c", f"{name}.yaml", "-p", str(plugins),
+             "-a", nats_url, "--metrics-interval", "1"],
+            cwd=folder, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
 class Metrics:
     """The newest `karez.metrics` counters of every role."""
 
@@ -118,14 +145,14 @@ class Metrics:
 
 async def run_step(
     folder: Path, base: str, mock_pid: int, scenario: Path, uses: list[Path], points: int, *,
-    interval: float, batch_size: int, batched: bool, seconds: float, warmup: float,
+    interval: float, batch_size: int, batched: bool, seconds: float, warmup: float, profiled: bool = False,
+    store_process: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """One offered rate: fresh NATS and store, `karez deploy`, warm-up, then `seconds` of measurement."""
+    """One offered rate: fresh NATS and store, `karez deploy`, warm-up, then `seconds` (≥ 2 rounds) of measurement."""
+    seconds = max(seconds, 2 * interval)
     folder.mkdir(parents=True)
     log = folder / "validation.log"
-    (folder / "karez.yaml").write_text(
-        json.dumps(karez_config(base, scenario, uses, interval, batch_size, batched, log))  # JSON is YAML
-    )
+    config = karez_config(base, scenario, uses, interval, batch_size, batched, log)
     plugins = lay_out_plugins(folder.parent)
     store = StoreWatch(folder / "tiro.db")
     metrics = Metrics()
@@ -133,17 +160,19 @@ async def run_step(
         nc = await nats.connect(server.url)
         await nc.subscribe("karez.metrics.>", cb=metrics.on_message)
         jsm = nc.jsm()
-        with open(folder / "karez.log", "wb") as karez_log:
-            proc = subprocess.Popen(
-                [str(BIN / "karez"), "deploy", "-c", "karez.yaml", "-p", str(plugins), "-a", server.url,
-                 "--metrics-interval", "1"],
-                cwd=folder, stdout=karez_log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        memory = MemoryWatch({"mock": mock_pid, "nats_server": server.process.pid, "karez": proc.pid})
+        procs = {
+            name: start_karez(folder, name, part, plugins, server.url, profiled)
+            for name, part in split_config(config, store_process).items()
+        }
+        memory = MemoryWatch(
+            {"mock": mock_pid, "nats_server": server.process.pid, **{n: p.pid for n, p in procs.items()}}
+        )
         try:
             started = time.monotonic()
             # warm-up: until the first samples are stored (roles up, scenario compiled), then `warmup` more seconds
-            while store.rows() == 0 and time.monotonic() - started < 120 and proc.poll() is None:
+            while (
+                store.rows() == 0 and time.monotonic() - started < 120 and all(p.poll() is None for p in procs.values())
+            ):
                 await asyncio.sleep(0.25)
             first_data = time.monotonic() - started
             await asyncio.sleep(warmup)
@@ -153,7 +182,7 @@ async def run_step(
             backlog: list[tuple[float, float]] = []
             per_consumer_end: dict[str, int] = {}
             next_slow = t0
-            while (now := time.monotonic()) < t0 + seconds and proc.poll() is None:
+            while (now := time.monotonic()) < t0 + seconds and all(p.poll() is None for p in procs.values()):
                 store.poll()
                 if now >= next_slow:
                     memory.sample()
@@ -164,8 +193,10 @@ async def run_step(
             rows1, received1, t1 = store.rows(), metrics.received(), time.monotonic()
             memory.sample()
         finally:
-            proc.send_signal(signal.SIGTERM)
-            await asyncio.to_thread(proc.wait, 120)
+            for proc in procs.values():
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs.values():
+                await asyncio.to_thread(proc.wait, 120)
             await nc.close()
     elapsed = t1 - t0
     offered = points / interval
@@ -175,7 +206,8 @@ async def run_step(
     backlog_grew = growth * elapsed > messages_per_round  # more than one round's worth of messages piled up
     stored_series = store.series()
     result = {
-        "mode": "batch, durable persistence" if batched else "per-item (upstream-compatible), core NATS",
+        "mode": ("batch, durable persistence" if batched else "per-item (upstream-compatible), core NATS")
+        + (", tiro_store in its own karez process" if store_process else ""),
         "interval_s": interval,
         "batch_size": batch_size,
         "offered_points_per_s": round(offered),
@@ -204,8 +236,11 @@ async def run_step(
             "every_point_stored": stored_series == points,
             **validation_windows(log, points),
         },
-        "karez_exit_code": proc.returncode,
-        "sustained": achieved >= SUSTAINED_FRACTION * offered and not backlog_grew and proc.returncode == 0,
+        "karez_processes": list(procs),
+        "karez_exit_codes": [p.returncode for p in procs.values()],
+        "sustained": achieved >= SUSTAINED_FRACTION * offered
+        and not backlog_grew
+        and all(p.returncode == 0 for p in procs.values()),
     }
     store.close()
     return result
@@ -214,6 +249,7 @@ async def run_step(
 async def ramp(
     folder: Path, base: str, mock_pid: int, scenario: Path, uses: list[Path], points: int, *,
     intervals: list[float], batch_size: int, batched: bool, seconds: float, warmup: float, keep_going: bool,
+    profile_to: Path | None = None, store_process: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Steps at decreasing intervals (increasing rates), stopping after the first rate not sustained."""
     steps = []
@@ -221,7 +257,12 @@ async def ramp(
         step = await run_step(
             folder / f"step-{i}", base, mock_pid, scenario, uses, points,
             interval=interval, batch_size=batch_size, batched=batched, seconds=seconds, warmup=warmup,
+            profiled=profile_to is not None, store_process=store_process,
         )  # fmt: skip
+        if profile_to is not None:
+            profile_to.mkdir(parents=True, exist_ok=True)
+            for prof in (folder / f"step-{i}").glob("*.prof"):
+                shutil.copy(prof, profile_to / f"{folder.name}-step-{i}-{prof.name}")
         steps.append(step)
         print(json.dumps({k: step[k] for k in ("mode", "offered_points_per_s", "achieved_stored_points_per_s",
                                                "sustained")}), file=sys.stderr)  # fmt: skip
@@ -254,11 +295,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--racks", type=int, default=2000)
     parser.add_argument("--servers", type=int, default=49)
     parser.add_argument("--batch-size", type=int, default=1000, help="paths per dispatched task in batch mode")
-    parser.add_argument("--intervals", default="10,5,2,1", help="batch-mode dispatch intervals, s (rates increase)")
+    parser.add_argument("--intervals", default="20,10,5,2,1", help="batch-mode dispatch intervals, s (rates increase)")
     parser.add_argument("--item-racks", type=int, default=20)
     parser.add_argument("--item-intervals", default="5,2,1,0.5", help="per-item dispatch intervals, s")
     parser.add_argument("--item-seconds", type=float, default=None, help="per-item seconds per rate (default half)")
     parser.add_argument("--keep-going", action="store_true", help="run every rate even after one is not sustained")
+    parser.add_argument("--profile", type=Path, help="run karez under cProfile; write <mode>-step-N.prof here")
+    parser.add_argument("--skip-split", action="store_true", help="skip the batch ramp with tiro_store on its own")
     parser.add_argument("--skip-item", action="store_true", help="batch mode only")
     return parser.parse_args()
 
@@ -276,21 +319,32 @@ def main() -> None:
             return ramp(
                 folder / "batch", base, pid, scenario, uses, points,
                 intervals=[float(x) for x in args.intervals.split(",")], batch_size=args.batch_size, batched=True,
-                seconds=seconds, warmup=args.warmup, keep_going=args.keep_going,
+                seconds=seconds, warmup=args.warmup, keep_going=args.keep_going, profile_to=args.profile,
             )  # fmt: skip
 
         result["batch"] = with_mock((args.racks, args.servers), folder / "batch", batch_body)
+        if not args.skip_split:
+
+            def split_body(base, pid, scenario, uses, points):
+                return ramp(
+                    folder / "split", base, pid, scenario, uses, points,
+                    intervals=[float(x) for x in args.intervals.split(",")], batch_size=args.batch_size, batched=True,
+                    seconds=seconds, warmup=args.warmup, keep_going=args.keep_going, profile_to=args.profile,
+                    store_process=True,
+                )  # fmt: skip
+
+            result["batch_store_in_own_process"] = with_mock((args.racks, args.servers), folder / "split", split_body)
         if not args.skip_item:
 
             def item_body(base, pid, scenario, uses, points):
                 return ramp(
                     folder / "item", base, pid, scenario, uses, points,
                     intervals=[float(x) for x in args.item_intervals.split(",")], batch_size=10, batched=False,
-                    seconds=item_seconds, warmup=args.warmup, keep_going=args.keep_going,
+                    seconds=item_seconds, warmup=args.warmup, keep_going=args.keep_going, profile_to=args.profile,
                 )  # fmt: skip
 
             result["per_item"] = with_mock((args.item_racks, args.servers), folder / "item", item_body)
-    best = result["batch"]["highest_sustained_points_per_s"]
+    best = max(r["highest_sustained_points_per_s"] for k, r in result.items() if k.startswith("batch"))
     result["target"] = {"points_per_s": TARGET_POINTS_PER_S, "met": best >= TARGET_POINTS_PER_S}
     print(json.dumps(result, indent=2))
 
