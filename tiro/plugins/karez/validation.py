@@ -61,6 +61,10 @@ class ValidationAggregator(AggregatorBase):
             self.stats.dropped += 1
             self.log("error", f"Dropped an item without 'path' and 'result': {str(payload)[:120]}")
             return
+        if not isinstance(payload["path"], str):
+            self.stats.dropped += 1
+            self.log("error", f"Dropped an item whose 'path' is not a string: {str(payload)[:120]}")
+            return
         self.windows.collect(payload["path"], payload["result"])
 
     async def run(self) -> None:
