@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import FUZZ
+from fuzz_support import FUZZ
 from hypothesis import given
 from hypothesis import strategies as st
 

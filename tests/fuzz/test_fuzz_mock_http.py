@@ -6,7 +6,7 @@ import json
 
 import httpx
 import pytest
-from conftest import draw_cases
+from fuzz_support import draw_cases
 from hypothesis import strategies as st
 
 from tiro.mock.app import MAX_BODY_BYTES, create_asgi

@@ -15,7 +15,7 @@ from pathlib import Path
 import nats
 import pytest
 import yaml
-from conftest import draw_cases
+from fuzz_support import draw_cases
 from hypothesis import strategies as st
 
 from karez.embedded_nats import EmbeddedNats

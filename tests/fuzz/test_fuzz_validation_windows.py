@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import FUZZ
+from fuzz_support import FUZZ
 from hypothesis import given
 from hypothesis import strategies as st
 

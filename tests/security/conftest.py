@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from security_support import PASSWORD, TOKEN, USER
 
 from karez.embedded_nats import EmbeddedNats
-
-USER, PASSWORD, TOKEN = "alice", "pw-S3cret-7f2a", "tok-S3cret-91c4"
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import nats
 import nats.errors
 import pytest
 import yaml
-from conftest import PASSWORD, TOKEN, USER
+from security_support import PASSWORD, TOKEN, USER
 
 from karez.embedded_nats import EmbeddedNats
 from karez.nats_options import NatsAuthError, NatsOptions, connect

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PASSWORD, USER
+from security_support import PASSWORD, USER
 
 from karez.embedded_nats import EmbeddedNats
 from karez.nats_options import NatsOptions
