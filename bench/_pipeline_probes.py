@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import statistics
 import time
@@ -24,30 +25,45 @@ def memory_of(pid: int) -> dict[str, int]:
     return {"rss": fields.get("VmRSS", 0), "peak": fields.get("VmHWM", 0)}
 
 
+def cpu_seconds_of(pid: int) -> float | None:
+    """User + system CPU seconds a live process has used so far (from /proc/<pid>/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14 and 15
+
+
 class MemoryWatch:
-    """Peak RSS (the kernel's high-water mark) and the RSS trace of named processes, sampled on demand."""
+    """Peak RSS (the kernel's high-water mark), RSS and CPU-time traces of named processes, sampled on demand."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         self.pids = pids
         self.peak: dict[str, int] = dict.fromkeys(pids, 0)
         self.trace: dict[str, list[int]] = {name: [] for name in pids}
+        self.cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in pids}
 
     def sample(self) -> None:
         """Read every process's RSS and high-water mark once."""
         for name, pid in self.pids.items():
+            cpu = cpu_seconds_of(pid)
+            if cpu is not None:
+                self.cpu[name].append((time.monotonic(), cpu))
             mem = memory_of(pid)
             if mem:
                 self.peak[name] = max(self.peak[name], mem["peak"])
                 self.trace[name].append(mem["rss"])
 
     def summary(self) -> dict[str, dict[str, float]]:
-        """Peak RSS and the RSS change from the first to the last sample, in MiB, per process."""
+        """Peak RSS and RSS change (MiB) and the share of one core used, first to last sample, per process."""
         out = {}
         for name in self.pids:
-            trace = self.trace[name]
+            trace, cpu = self.trace[name], self.cpu[name]
+            busy = (cpu[-1][1] - cpu[0][1]) / (cpu[-1][0] - cpu[0][0]) if len(cpu) >= 2 else 0.0
             out[name] = {
                 "peak_rss_mib": round(self.peak[name] / MIB, 1),
                 "rss_change_mib": round((trace[-1] - trace[0]) / MIB, 1) if len(trace) >= 2 else 0.0,
+                "cpu_cores": round(busy, 2),
             }
         return out
 

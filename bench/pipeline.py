@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import shutil
 import signal
 import subprocess
@@ -164,9 +165,8 @@ async def run_step(
             name: start_karez(folder, name, part, plugins, server.url, profiled)
             for name, part in split_config(config, store_process).items()
         }
-        memory = MemoryWatch(
-            {"mock": mock_pid, "nats_server": server.process.pid, **{n: p.pid for n, p in procs.items()}}
-        )
+        pids = {"mock": mock_pid, "nats_server": server.process.pid, "bench": os.getpid()}
+        memory = MemoryWatch({**pids, **{n: p.pid for n, p in procs.items()}})
         try:
             started = time.monotonic()
             # warm-up: until the first samples are stored (roles up, scenario compiled), then `warmup` more seconds
@@ -325,6 +325,7 @@ def main() -> None:
             "sustained": f"achieved ≥ {SUSTAINED_FRACTION} × offered, collection keeps up, JetStream backlog flat",
             "latency": "poll time − mock sample timestamp of newly stored samples of 1 in 64 series (upper bound)",
             "role_received_per_s": "items per second per role (the connector counts tasks)",
+            "memory": "per process over the measured window; cpu_cores 1.0 = one core busy (the machine has 2)",
         },
     }
     with tempfile.TemporaryDirectory(prefix="tiro-bench-pipeline-") as tmp:
