@@ -18,3 +18,31 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_UI_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+
+
+import pytest  # noqa: E402 - after the environment above, which must be set before anything imports prefect
+
+from karez.embedded_nats import EmbeddedNats  # noqa: E402
+
+
+@pytest.fixture
+def nats_server():
+    """A real nats-server with JetStream on a free loopback port (folders needing another scope override it)."""
+    with EmbeddedNats() as server:
+        yield server
+
+
+def _mock_collector_yaml(mock_url: str, converters: list[str], *, key: str = "converter") -> str:
+    """The walkthrough's dispatcher and connector (every second, 10 paths per task) feeding `converters`."""
+    listed = "".join(f"      - {name}\n" for name in converters)
+    return (
+        "dispatchers:\n  - type: tiro_mock\n    connector: tiro_mock\n    by: path\n    batch_size: 10\n"
+        f"    interval: 1\n    mode: burst\n    base_url: {mock_url}\n\n"
+        f"connectors:\n  - type: tiro_mock\n    base_url: {mock_url}\n    by: path\n    {key}:\n{listed}\n"
+    )
+
+
+@pytest.fixture
+def mock_collector_yaml():
+    """mock_collector_yaml(mock_url, converters, key="converter"): the Karez YAML of the walkthrough's collector."""
+    return _mock_collector_yaml

@@ -6,7 +6,6 @@ import nats
 import orjson
 import pytest
 
-from karez.embedded_nats import EmbeddedNats
 from tiro.examples import example_dir, example_files
 from tiro.mock.service import example_service
 
@@ -28,13 +27,6 @@ def _ephemeral_api(_no_flow_heartbeat):
     with get_client(sync_client=True) as client:
         client.api_healthcheck()
     yield
-
-
-@pytest.fixture
-def nats_server():
-    """A real nats-server with JetStream on a free loopback port."""
-    with EmbeddedNats() as server:
-        yield server
 
 
 @pytest.fixture(scope="session")

@@ -7,15 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from karez.embedded_nats import EmbeddedNats
 from tiro.examples import example_dir
-
-
-@pytest.fixture
-def nats_server():
-    """A real nats-server with JetStream on a free loopback port."""
-    with EmbeddedNats() as server:
-        yield server
 
 
 def lay_out_walkthrough(target: Path, mock_url: str, *, retention: int = 2) -> Path:

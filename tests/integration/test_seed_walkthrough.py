@@ -117,27 +117,12 @@ def test_deploy_validates_windows_and_writes_log(walkthrough, tmp_path, mock_url
     assert '"valid": true' in output and "Collection size:" in output
 
 
-def test_seed_validator_step_with_converters_spelling(walkthrough, tmp_path, mock_url, nats_server):
+def test_seed_validator_step_with_converters_spelling(
+    walkthrough, tmp_path, mock_url, nats_server, mock_collector_yaml
+):
     """The walkthrough's validator step writes the connector key as `converters:` (plural): it must work."""
     folder = walkthrough(tmp_path, mock_url)
-    (folder / "config" / "karez.yaml").write_text(
-        f"""dispatchers:
-  - type: tiro_mock
-    connector: tiro_mock
-    by: path
-    batch_size: 10
-    interval: 1
-    mode: burst
-    base_url: {mock_url}
-
-connectors:
-  - type: tiro_mock
-    base_url: {mock_url}
-    by: path
-    converters:
-      - update_category_for_validator
-
-converters:
+    tail = """converters:
   - name: update_category_for_validator
     type: filter_and_update_meta
     key: category
@@ -153,6 +138,8 @@ aggregators:
     retention: 2
     log_file: validation.log
 """
+    (folder / "config" / "karez.yaml").write_text(
+        mock_collector_yaml(mock_url, ["update_category_for_validator"], key="converters") + tail
     )
     windows, output = _deploy_until(folder, nats_server.url, windows=1)
     complete = [w for w in windows if not w["partial"]]

@@ -186,23 +186,7 @@ async def test_durable_consumer_redelivers_until_the_write_succeeds_then_acks(na
         assert role.lines_failed == 0
 
 
-PIPELINE = """\
-dispatchers:
-  - type: tiro_mock
-    connector: tiro_mock
-    by: path
-    batch_size: 10
-    interval: 1
-    mode: burst
-    base_url: {mock_url}
-
-connectors:
-  - type: tiro_mock
-    base_url: {mock_url}
-    by: path
-    converter:
-      - tiro_preprocess
-
+PIPELINE_TAIL = """\
 converters:
   - type: tiro_preprocess
     tz_infos:
@@ -222,7 +206,9 @@ aggregators:
 """
 
 
-def test_seed_pipeline_writes_every_telemetry_point_the_mock_serves_to_victoria_metrics(tmp_path, nats_server):
+def test_seed_pipeline_writes_every_telemetry_point_the_mock_serves_to_victoria_metrics(
+    tmp_path, nats_server, mock_collector_yaml
+):
     """karez deploy: mock → tiro_preprocess → influx_line_protocol → influx_writer → VictoriaMetrics (as Telegraf)."""
     skip_without_victoria()
     rounds = 2
@@ -234,7 +220,9 @@ def test_seed_pipeline_writes_every_telemetry_point_the_mock_serves_to_victoria_
         (tmp_path / "karez" / "aggregator" / "influx_writer.py").write_text(
             "from tiro.plugins.karez import InfluxWriterAggregator as Aggregator\n"
         )
-        (tmp_path / "karez.yaml").write_text(PIPELINE.format(mock_url=mock.url, vm_url=vm.url))
+        (tmp_path / "karez.yaml").write_text(
+            mock_collector_yaml(mock.url, ["tiro_preprocess"]) + PIPELINE_TAIL.format(vm_url=vm.url)
+        )
         karez = str(Path(sys.executable).with_name("karez"))
         proc = subprocess.Popen(
             [karez, "deploy", "-c", "karez.yaml", "-p", "karez/", "-a", nats_server.url],

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from karez.embedded_nats import EmbeddedNats
 from tiro.examples import example_dir
 from tiro.mock.app import create_asgi
 from tiro.mock.server import BackgroundServer
@@ -23,23 +22,7 @@ from tiro.stores.urls import open_graph_store, open_telemetry_store
 KAREZ = str(Path(sys.executable).with_name("karez"))
 ROUNDS = 2
 
-CONFIG = """\
-dispatchers:
-  - type: tiro_mock
-    connector: tiro_mock
-    by: path
-    batch_size: 10
-    interval: 1
-    mode: burst
-    base_url: {mock_url}
-
-connectors:
-  - type: tiro_mock
-    base_url: {mock_url}
-    by: path
-    converter:
-      - tiro_preprocess
-
+CONFIG_TAIL = """\
 converters:
   - type: tiro_preprocess
     next:
@@ -61,14 +44,7 @@ aggregators:
 """
 
 
-@pytest.fixture
-def nats_server():
-    """A real nats-server with JetStream on a free loopback port."""
-    with EmbeddedNats() as server:
-        yield server
-
-
-def _lay_out(folder: Path, mock_url: str) -> None:
+def _lay_out(folder: Path, mock_url: str, collector_yaml) -> None:
     source = example_dir("datahall")
     (folder / "scenario").mkdir()
     for name in ("scenario.yaml", "use-srv1.yaml", "use-srv2.yaml", "test_assets.py"):
@@ -78,7 +54,7 @@ def _lay_out(folder: Path, mock_url: str) -> None:
         "from tiro.plugins.karez import TiroStoreAggregator as Aggregator\n"
     )
     (folder / "config").mkdir()
-    (folder / "config" / "karez.yaml").write_text(CONFIG.format(mock_url=mock_url))
+    (folder / "config" / "karez.yaml").write_text(collector_yaml(mock_url, ["tiro_preprocess"]) + CONFIG_TAIL)
 
 
 def _stored(db: Path) -> tuple[dict, dict]:
@@ -93,13 +69,15 @@ def _stored(db: Path) -> tuple[dict, dict]:
         graph.close()
 
 
-def test_every_point_the_mock_serves_is_stored_with_a_plausible_value_and_unit(tmp_path, nats_server):
+def test_every_point_the_mock_serves_is_stored_with_a_plausible_value_and_unit(
+    tmp_path, nats_server, mock_collector_yaml
+):
     service = example_service(seed=21)
     served = service.listed
     assert len(served) > 10
     started = time.time()
     with BackgroundServer(create_asgi(service)) as mock:
-        _lay_out(tmp_path, mock.url)
+        _lay_out(tmp_path, mock.url, mock_collector_yaml)
         proc = subprocess.Popen(
             [KAREZ, "deploy", "-c", "config/karez.yaml", "-p", "karez/", "-a", nats_server.url],
             cwd=tmp_path,
