@@ -5,20 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tiro_models.errors import InputError
+from tiro_models.yaml_io import load_yaml_file
 
 
-def read_reference(path: Path) -> dict[str, Any]:
+def read_reference(path: Path | str) -> dict[str, Any]:
     """Parse a reference YAML file into a dict, with errors naming the file and line."""
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(
-            f"malformed YAML: {getattr(exc, 'problem', exc)}", str(path), mark.line + 1 if mark else None
-        ) from None
+    doc = load_yaml_file(path)
     if doc is None:
         return {}
     if not isinstance(doc, dict):

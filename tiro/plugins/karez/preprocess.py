@@ -9,8 +9,9 @@ from dateutil import parser
 from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.converter.base import ConverterBase
 from karez.converter.extras.fix_timestamp import Converter as FixTimestampConverter
-from tiro.plugins.karez.settings import model_for, read_reference, split_uses
+from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.plugins.karez.timestamps import EpochConverter
+from tiro.reference import read_reference
 from tiro_models.paths import asset_type_path
 from tiro_models.records import decompose
 from tiro_models.spec import CATEGORIES

@@ -1,11 +1,9 @@
-"""Reading the scenario, uses and reference files that Tiro's Karez roles name in their config."""
+"""Reading the scenario and uses files that Tiro's Karez roles name in their config."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from tiro.reference import read_reference as _read_reference
 from tiro_models.compile import load_model
 from tiro_models.spec import Model
 
@@ -24,8 +22,3 @@ def model_for(scenario: str, uses: list[str]) -> Model:
     if not uses:
         raise ValueError(f"no uses files given for scenario {scenario}")
     return load_model(scenario, uses)
-
-
-def read_reference(path: str) -> dict[str, Any]:
-    """A reference YAML as a dict."""
-    return _read_reference(Path(path))
