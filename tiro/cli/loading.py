@@ -16,6 +16,11 @@ def load(scenario: Path, uses: Sequence[Path], *, strict: bool = False, quiet: b
     warnings: list[str] = []
     model = load_model(scenario, list(uses), strict=strict, warnings=warnings)
     if not quiet:
-        for warning in warnings:
-            typer.secho(f"warning: {warning}", err=True, fg=typer.colors.YELLOW)
+        show_warnings(warnings)
     return model
+
+
+def show_warnings(warnings: Sequence[str]) -> None:
+    """Print load warnings to stderr, one per line."""
+    for warning in warnings:
+        typer.secho(f"warning: {warning}", err=True, fg=typer.colors.YELLOW)

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from tiro.cli.errors import guarded
+from tiro.cli.loading import show_warnings
 
 app = typer.Typer(no_args_is_help=True, help="Serve mock data generated from the model.")
 
@@ -48,8 +49,7 @@ def serve(
         per_parent=per_parent,
         warnings=warnings,
     )
-    for warning in warnings:
-        typer.secho(f"warning: {warning}", err=True, fg=typer.colors.YELLOW)
+    show_warnings(warnings)
     typer.echo(f"Serving {len(service.listed)} data points on http://{host}:{port} (docs at /docs)", err=True)
     uvicorn.run(create_asgi(service), host=host, port=port, log_level="warning", access_log=False)
 
