@@ -85,6 +85,16 @@ def prefect_env(tmp_path_factory):
         log.close()
 
 
+def _api_call(method: str, url: str, **kwargs) -> httpx.Response:
+    """A Prefect API request, retried while the server answers 503 (its SQLite file is briefly locked under load)."""
+    for _ in range(20):
+        response = httpx.request(method, url, timeout=10, **kwargs)
+        if response.status_code != 503:
+            return response.raise_for_status()
+        time.sleep(0.5)
+    return response.raise_for_status()
+
+
 @pytest.fixture(scope="module")
 def deployed(prefect_env):
     """The work pool and the deployments of deployments/prefect.yaml, registered with `prefect deploy`."""
@@ -94,11 +104,11 @@ def deployed(prefect_env):
     deployments = _deployments(api)
     assert set(deployments) == {"validate-window", "karez-roles", "mock-server", "bootstrap-stores"}, output
     for s in deployments["validate-window"]["schedules"]:  # scheduled runs (default NATS) stay out of these tests
-        httpx.patch(
+        _api_call(
+            "PATCH",
             f"{api}/deployments/{deployments['validate-window']['id']}/schedules/{s['id']}",
             json={"active": False},
-            timeout=10,
-        ).raise_for_status()
+        )
     return deployments
 
 
@@ -134,14 +144,14 @@ def _prefect(env: dict, *args: str, timeout: float = 120) -> str:
 
 
 def _deployments(api: str) -> dict[str, dict]:
-    rows = httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
+    rows = _api_call("POST", f"{api}/deployments/filter", json={}).json()
     return {row["name"]: row for row in rows}
 
 
 def _wait_for_run(api: str, run_id: str, timeout: float = 180) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        run = httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()
+        run = _api_call("GET", f"{api}/flow_runs/{run_id}").json()
         if run["state"]["type"] in TERMINAL:
             return run
         time.sleep(1)  # polling the server for the run's state
@@ -174,8 +184,8 @@ def test_validate_window_deployment_run_on_a_worker(prefect_env, deployed, worke
         run = _wait_for_run(api, run_id)
         assert run["state"]["type"] == "COMPLETED", worker.read_text()[-3000:]
 
-    artifacts = httpx.post(
-        f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}}, timeout=10
+    artifacts = _api_call(
+        "POST", f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}}
     ).json()
     table = next(a for a in artifacts if a["key"] == "validation-window")
     rows = {row["item"]: row["value"] for row in _json(table["data"])}

@@ -16,7 +16,7 @@ from prefect.events.worker import EventsWorker
 from flows.roles import RESTART_EVENT, run_karez_roles
 
 PLUGINS = str(Path(__file__).parent / "plugins")
-COUNT = 400
+COUNT = 1000  # ~3 s of converter work, so a cancellation always lands mid-stream even on a busy machine
 
 
 @pytest.fixture
