@@ -74,16 +74,35 @@ def test_deployment_runs_end_their_window_at_the_scheduled_time():
     assert schedule_aligned_end(scheduled, now=scheduled - timedelta(seconds=5)) == scheduled - timedelta(seconds=5)
 
 
+_SERVE_MOCK_RUN = """
+import asyncio, sys
+from flows.mock import serve_mock
+state = asyncio.run(serve_mock(sys.argv[1], sys.argv[2:-1], port=int(sys.argv[-1]), return_state=True))
+print("STATE", state.type.value, flush=True)
+"""
+
+
 async def test_sigterm_stops_the_mock_service_and_the_run_ends_cancelled(datahall):
-    """How a worker cancels a run: SIGTERM to the run's process (here: this test process, handled by the flow)."""
+    """How a worker cancels a run: SIGTERM to the process running the flow, which drains and ends Cancelled."""
     import signal
+    import subprocess
+    import sys
 
     scenario, uses = datahall
     port = free_port()
-    run = asyncio.create_task(serve_mock(scenario, uses, port=port, return_state=True))
-    await asyncio.wait_for(_get_when_up(f"http://127.0.0.1:{port}/points/"), timeout=60)
-    os.kill(os.getpid(), signal.SIGTERM)
-    state = await asyncio.wait_for(run, timeout=60)
-    assert state.is_cancelled(), state
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SERVE_MOCK_RUN, scenario, *uses, str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        await asyncio.wait_for(_get_when_up(f"http://127.0.0.1:{port}/points/"), timeout=120)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.to_thread(proc.communicate, timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "STATE CANCELLED" in output, output[-3000:]
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/points/", timeout=2)
