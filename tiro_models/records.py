@@ -19,7 +19,16 @@ from tiro_models.errors import SnapshotError
 from tiro_models.paths import split_dp_path
 from tiro_models.spec import CATEGORIES, PATH_SEP
 
-__all__ = ["RESERVED_KEYS", "decompose", "decompose_point", "flatten", "nest", "record_point", "to_compact"]
+__all__ = [
+    "RESERVED_KEYS",
+    "decompose",
+    "decompose_point",
+    "flatten",
+    "nest",
+    "point_tags",
+    "record_point",
+    "to_compact",
+]
 
 # Keys of a record that are not asset-type tags; an asset type with one of these names would collide.
 RESERVED_KEYS = frozenset({"path", "asset_path", "type", "field", "value", "unit", "timestamp"})
@@ -127,6 +136,11 @@ def _dp_tags(dp_path: str) -> dict[str, Any]:
             _dp_tags_cache.clear()
         _dp_tags_cache[dp_path] = tags
     return tags
+
+
+def point_tags(dp_path: str) -> dict[str, Any]:
+    """The tags of a data-point path (cached and shared: copy before changing); SnapshotError when malformed."""
+    return _dp_tags(dp_path)
 
 
 def decompose_point(dp_path: str, dp: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from karez.converter.base import ConverterBase
 from tiro.examples import example_dir
 from tiro.mock.app import create_asgi
 from tiro.mock.server import BackgroundServer
@@ -116,6 +117,43 @@ async def test_preprocess_reads_naive_timestamps_with_tz_infos():
     }
     (record,) = list(await converter.process(item))
     assert record["timestamp"] == 1664251882.0
+
+
+def _batch_with_odd_items() -> list:
+    ts = "2022-09-27T04:11:22.666721+00:00"
+    flow = "DataHall.data_hall_0.Rack.rack_0.Server.server_0.Telemetry.FlowRate"
+    return [
+        {"path": flow, "result": {"value": 1.5, "timestamp": ts, "unit": "L/hr"}, "_karez": {"category": "telemetry"}},
+        {"path": flow, "result": {"value": 2, "timestamp": "2022-09-27T05:00:00+00:00"}},  # no meta
+        {"path": flow, "result": {"value": 3, "quality": "good"}, "_karez": {"category": "telemetry"}},  # no time
+        {"path": flow, "result": {"value": 4, "Rack": "other"}, "_karez": {"category": "telemetry"}},  # collides
+        {"path": flow, "result": 5.5, "_karez": {"category": "telemetry"}},  # a bare value
+        {"path": "DataHall.data_hall_0.Rack.rack_1", "result": {"Telemetry": {"ActivePower": {"value": 7}}}},
+        {"path": "Data Hall..x", "result": {"value": 1}},  # malformed path
+        {"path": ["not", "a", "string"], "result": {"value": 1}},
+        {"result": {"value": 1}},  # no path
+        "not an object",
+        {"path": flow, "result": {"value": 6, "timestamp": ts}, "_karez": {"category": "attribute", "x": 1}},
+    ]
+
+
+async def test_preprocess_batch_path_gives_the_runtime_per_item_outputs():
+    """The converter's own batch loop routes exactly what the runtime's generic per-item path routes."""
+    config = {"type": "tiro_preprocess", "next": ["a", None]}
+    fast = TiroPreprocessConverter(config, nats_addr=None)
+    generic = TiroPreprocessConverter(config, nats_addr=None)
+    for _ in range(2):  # the second round runs on remembered tags
+        ours = await fast.handle_items(_batch_with_odd_items(), "karez.converter.tiro_preprocess")
+        theirs = await ConverterBase.handle_items(generic, _batch_with_odd_items(), "karez.converter.tiro_preprocess")
+        for (subject_a, a), (subject_b, b) in zip(ours, theirs, strict=True):
+            assert subject_a == subject_b
+            a, b = dict(a), dict(b)  # each record goes to both targets: compare copies
+            if b["timestamp"] > 1.7e9:  # an item without a timestamp gets the current time
+                assert abs(a.pop("timestamp") - b.pop("timestamp")) < 60
+            assert list(a.items()) == list(b.items())
+        assert len(ours) == 2 * 6  # six records, each to both targets
+    assert fast.stats.errors == generic.stats.errors == 2 * 4  # key collision, malformed, non-string and no path
+    assert fast.stats.dropped == generic.stats.dropped == 2
 
 
 async def test_update_info_maps_uuids_to_paths(reference):

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from dateutil import parser
 
 from karez.config import ConfigEntity, OptionalConfigEntity
-from karez.converter.base import ConverterBase
+from karez.converter.base import ConverterBase, next_targets, route_merged
 from karez.converter.extras.fix_timestamp import Converter as FixTimestampConverter
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.plugins.karez.timestamps import EpochConverter
 from tiro.reference import read_reference
+from tiro_models.errors import SnapshotError
 from tiro_models.paths import asset_type_path
-from tiro_models.records import decompose
-from tiro_models.spec import CATEGORIES
+from tiro_models.records import decompose, point_tags
+from tiro_models.spec import CATEGORIES, PATH_SEP
+
+META_KEY = "_karez"
+_CATEGORY_SET = frozenset(CATEGORIES)
+_TAGS_LIMIT = 262_144  # data points whose tags one converter remembers (a 10^5-point hall fits)
 
 
 class _EpochTimestamps(FixTimestampConverter):
@@ -51,6 +57,84 @@ class TiroPreprocessConverter(_EpochTimestamps):
         for record in decompose(payload["path"], payload["result"]):
             record["timestamp"] = epoch(record.get("timestamp"))
             yield record
+
+    async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
+        """The records of a batch, routed; same outputs as the runtime's per-item path, without its copies."""
+        if type(self).convert is not TiroPreprocessConverter.convert or type(self).process is not ConverterBase.process:
+            return await super().handle_items(items, subject)  # a subclass changed the conversion
+        targets = self.__dict__.get("_targets")
+        if targets is None:
+            targets = self.__dict__["_targets"] = next_targets(self)
+        return route_merged(self, self.records_of(items, subject), targets)
+
+    def records_of(self, items: list[Any], subject: str) -> list[dict]:
+        """Records with `_karez` meta for a batch of `{path, result}` items (bad items logged and skipped)."""
+        tags_by_path: dict[str, dict] | None = self.__dict__.get("_tags_by_path")
+        if tags_by_path is None:
+            tags_by_path = self.__dict__["_tags_by_path"] = {}
+        epoch = self.epoch
+        last_ts: Any = None
+        last_seconds = 0.0
+        out: list[dict] = []
+        append = out.append
+        for payload in items:
+            if payload.__class__ is not dict:
+                self.stats.dropped += 1
+                self.log("error", f"Dropped a non-object item on {subject}")
+                continue
+            # Hot path: one data point whose tags are known from an earlier round and whose DP keys are not tags.
+            path = payload.get("path")
+            result = payload.get("result")
+            meta = payload.get(META_KEY)
+            tags = tags_by_path.get(path) if path.__class__ is str else None
+            if tags is None and path.__class__ is str:
+                tags = self._learn_tags(tags_by_path, path)
+            if tags is None or result.__class__ is not dict or (meta is not None and meta.__class__ is not dict):
+                out.extend(self._records_one_by_one(payload, subject))
+                continue
+            record = {**tags, **result}
+            if len(record) != len(tags) + len(result):  # a DP key equal to a tag: the per-item path reports it
+                out.extend(self._records_one_by_one(payload, subject))
+                continue
+            ts = result.get("timestamp")
+            if ts.__class__ is str and ts == last_ts:  # a batch shares one or a few timestamps
+                record["timestamp"] = last_seconds
+            else:
+                record["timestamp"] = seconds = epoch(ts)
+                if ts.__class__ is str:
+                    last_ts, last_seconds = ts, seconds
+            # the payload is dropped after conversion, so its meta dict can move to the single record
+            record[META_KEY] = meta if meta is not None else {}
+            append(record)
+        return out
+
+    @staticmethod
+    def _learn_tags(tags_by_path: dict[str, dict], path: str) -> dict | None:
+        """Tags of a well-formed data-point path (remembered), or None for any other path."""
+        head = path.rsplit(PATH_SEP, 2)
+        if len(head) != 3 or head[1] not in _CATEGORY_SET or path.count(PATH_SEP) % 2 == 0:
+            return None
+        try:
+            tags = point_tags(path)
+        except SnapshotError:
+            return None  # the per-item path reports it
+        if len(tags_by_path) >= _TAGS_LIMIT:
+            tags_by_path.clear()
+        tags_by_path[path] = tags
+        return tags
+
+    def _records_one_by_one(self, payload: dict, subject: str) -> list[dict]:
+        """`convert` of one item with the runtime's meta merge; a failure is logged and yields nothing."""
+        try:
+            records = list(self.convert(payload))
+        except Exception as e:
+            self.log_exception(e, f"Error converting message from {subject}")
+            return []
+        source_meta = payload.get(META_KEY)
+        for record in records:
+            own = record.get(META_KEY)
+            record[META_KEY] = {**source_meta, **own} if own and source_meta else dict(own or source_meta or {})
+        return records
 
 
 class TiroUpdateInfoForValueConverter(_EpochTimestamps):
