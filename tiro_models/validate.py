@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tiro_models.errors import SnapshotError
-from tiro_models.spec import CATEGORIES, PATH_SEP, Model
+from tiro_models.spec import PATH_SEP, Model
 
 from .validation.checks import CompiledChecks, compiled_checks
 from .validation.collector import Collector
+from .validation.nesting import SnapshotNester, nest_flat
 from .validation.result import ValidationError, ValidationResult
 from .validation.walk import Run
 
@@ -30,40 +31,6 @@ from .validation.walk import Run
 def is_flat(snapshot: Mapping[str, Any]) -> bool:
     """True when `snapshot` is in flat form `{dp path: DP}` (its keys are dotted paths)."""
     return any(isinstance(key, str) and PATH_SEP in key for key in snapshot)
-
-
-def nest_flat(flat: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Nest a flat `{dp path: DP}` mapping; returns the nested snapshot and the keys that are not dp paths."""
-    bad: list[str] = []
-    # First gather points per "<asset path>.<Category>" prefix (one rpartition per point), then nest each prefix once.
-    by_prefix: dict[str, dict[str, Any]] = {}
-    for path, dp in flat.items():
-        if path.__class__ is not str:
-            bad.append(str(path))
-            continue
-        prefix, _, name = path.rpartition(PATH_SEP)
-        points = by_prefix.get(prefix)
-        if points is None:
-            points = by_prefix[prefix] = {}
-        points[name] = dp
-    root: dict[str, Any] = {}
-    for prefix, points in by_prefix.items():
-        asset, _, category = prefix.rpartition(PATH_SEP)
-        parts = asset.split(PATH_SEP)
-        if not asset or category not in CATEGORIES or len(parts) % 2:
-            bad.extend(f"{prefix}{PATH_SEP}{name}" if prefix else name for name in points)
-            continue
-        entity: Any = root
-        for i in range(0, len(parts), 2):
-            slot_map = entity.setdefault(parts[i], {})
-            entity = slot_map.setdefault(parts[i + 1], {}) if slot_map.__class__ is dict else None
-            if entity.__class__ is not dict:
-                break  # a path running through a data point: reported as not a dp path below
-        if entity.__class__ is not dict or category in entity:
-            bad.extend(f"{prefix}{PATH_SEP}{name}" for name in points)
-            continue
-        entity[category] = points
-    return root, bad
 
 
 def validate(
@@ -74,8 +41,11 @@ def validate(
     now: datetime | None = None,
     max_age: float | None = None,
     window: tuple[datetime, datetime] | None = None,
+    nester: SnapshotNester | None = None,
 ) -> ValidationResult:
-    """Validate a nested or flat snapshot against `model` (lenient = upstream checks; strict adds more)."""
+    """Validate a nested or flat snapshot against `model` (lenient = upstream checks; strict adds more).
+
+    `nester` nests flat input reusing the tree of its previous window (see SnapshotNester)."""
     if not isinstance(snapshot, Mapping):
         raise SnapshotError(f"a snapshot must be a JSON object, not {type(snapshot).__name__}")
     moment = _aware(now) if now is not None else datetime.now(UTC)
@@ -84,7 +54,7 @@ def validate(
     run = Run(strict, moment, max_age, window)
     bad_paths: list[str] = []
     if is_flat(snapshot):
-        snapshot, bad_paths = nest_flat(snapshot)
+        snapshot, bad_paths = nest_flat(snapshot) if nester is None else nester.nest(snapshot)
         run.flat_input = True
     checks = compiled_checks(model)
     run.slots(checks.roots, [(snapshot, ())])
@@ -112,6 +82,7 @@ def _aware(moment: datetime) -> datetime:
 __all__ = [
     "Collector",
     "CompiledChecks",
+    "SnapshotNester",
     "ValidationError",
     "ValidationResult",
     "compiled_checks",

@@ -17,7 +17,7 @@ from _h2b_factory import datahall, make_model, point, ranged
 from tiro_models.errors import SnapshotError
 from tiro_models.instances import instantiate
 from tiro_models.mock import Mocker
-from tiro_models.validate import Collector, validate
+from tiro_models.validate import Collector, SnapshotNester, nest_flat, validate
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 CRAC = "DataHall.data_hall_0.CRAC.crac_0"
@@ -320,6 +320,26 @@ def test_flat_paths_running_through_a_data_point_are_not_a_crash(model) -> None:
         (e.path, e.type) for e in result.errors
     ]
     assert {e.path for e in result.errors if e.type == "unknown_point"} >= {"nodots", "DataHall.data_hall_0.Telemetry"}
+
+
+def test_a_nester_reusing_its_tree_gives_the_results_of_a_fresh_nesting(model) -> None:
+    flat = Mocker(instantiate(model, seed=1), seed=1).flat(now=NOW)
+    bad_value = {**flat, f"{CRAC}.Telemetry.ActivePower": {"value": -1, "timestamp": "2024-01-01"}}
+    fewer = {k: v for k, v in flat.items() if k != f"{CRAC}.Telemetry.ActivePower"}
+    odd = {**flat, "not a path": {"value": 1}, f"{CRAC}.Telemetry.ActivePower.x.Telemetry.Z": {"value": 1}}
+    reordered = dict(reversed(list(bad_value.items())))
+    nester = SnapshotNester()
+    # same paths again (the tree is refilled), other paths (rebuilt), odd keys, and back
+    for window in [flat, bad_value, flat, fewer, fewer, odd, odd, reordered, flat, {}, flat]:
+        for strict in (False, True):
+            fresh = validate(model, dict(window), now=NOW, strict=strict)
+            reused = validate(model, dict(window), now=NOW, strict=strict, nester=nester)
+            assert sorted(map(str, reused.errors)) == sorted(map(str, fresh.errors))
+            assert reused.counts == fresh.counts
+    nested, bad = nester.nest(odd)
+    assert (nested, sorted(bad)) == (nest_flat(odd)[0], sorted(nest_flat(odd)[1]))
+    assert nester.nest({1: {"value": 1}}) == ({}, ["1"])  # a non-string key: built fresh, not remembered
+    assert nester.nest({}) == ({}, [])
 
 
 def test_kind_any_validates_through_the_pydantic_annotation() -> None:

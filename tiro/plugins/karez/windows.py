@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tiro_models.spec import Model
-from tiro_models.validate import Collector, ValidationResult, validate
+from tiro_models.validate import Collector, SnapshotNester, ValidationResult, validate
 
 # (flat snapshot, window start, window end) -> result
 Check = Callable[[dict[str, Any], datetime, datetime], ValidationResult]
@@ -21,10 +21,11 @@ def window_start(now: float, retention: float) -> float:
 
 
 def model_check(model: Model, *, strict: bool = False, max_age: float | None = None) -> Check:
-    """A Check that validates against the compiled model."""
+    """A Check that validates against the compiled model (window after window: it reuses the last nested tree)."""
+    nester = SnapshotNester()
 
     def check(flat: dict[str, Any], start: datetime, end: datetime) -> ValidationResult:
-        return validate(model, flat, strict=strict, now=end, max_age=max_age, window=(start, end))
+        return validate(model, flat, strict=strict, now=end, max_age=max_age, window=(start, end), nester=nester)
 
     return check
 
