@@ -112,3 +112,23 @@ async def test_aggregator_schema_mode_reports_every_error(tmp_path):
     report = role.windows.close()
     assert not report.result.valid
     assert len(report.result.errors) >= len(bad) > 1  # upstream stopped at the first error
+
+
+async def test_aggregator_batch_collects_good_items_and_drops_odd_ones_one_by_one():
+    scenario, uses = example_files(example_dir("datahall"))
+    role = ValidationAggregator(
+        {"type": "tiro_validate", "category": "validation_data", "scenario": str(scenario),
+         "uses": ",".join(map(str, uses)), "retention": 60},
+        nats_addr=None,
+    )  # fmt: skip
+    flat = Mocker(instantiate(_model(), seed=4), seed=4).flat()
+    items = [{"path": path, "result": dp} for path, dp in flat.items()]
+    odd = ["text", {"path": 3, "result": 1}, {"result": 1}, {"path": "DataHall.data_hall_0", "result": 5}]
+    for window in range(2):  # the second window collects paths the collector already knows
+        outputs = await role.handle_items(items[:10] + odd + items[10:], "karez.validation_data.x")
+        assert outputs == []
+        assert role.stats.dropped == 3 * (window + 1)  # not an object, non-string path, no path
+        assert role.stats.errors == window + 1  # a non-object under an asset path: logged, the rest collected
+        role.windows.partial = False
+        report = role.windows.close()
+        assert report.collected == len(flat) and report.result.valid

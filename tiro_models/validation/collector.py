@@ -8,21 +8,31 @@ from typing import Any
 from tiro_models.errors import SnapshotError
 from tiro_models.spec import CATEGORIES, PATH_SEP
 
+_KNOWN_LIMIT = 1 << 21  # remembered dp paths (~2 M): a bound against a flood of distinct paths
+
 
 class Collector:
     """Latest DP per data-point path over a window (last write wins), ready to validate as a flat snapshot."""
 
-    __slots__ = ("_latest",)
+    __slots__ = ("_dp_paths", "_latest")
 
     def __init__(self) -> None:
         self._latest: dict[str, Any] = {}
+        # Paths already seen to be data-point paths: the same ones come back every window.
+        self._dp_paths: set[str] = set()
 
     def collect(self, path: str, dp: Any) -> None:
         """Keep `dp` at `path`: a full dp path with a DP, or a shorter path ("", asset, slot) with a sub-object."""
+        if path in self._dp_paths:
+            self._latest[path] = dp
+            return
         # The common case first, without splitting: `<Type>.<id>(.<Type>.<id>)*.<Category>.<Name>`.
         dots = path.count(PATH_SEP)
         if dots >= 3 and dots % 2 and path.rpartition(PATH_SEP)[0].rpartition(PATH_SEP)[2] in CATEGORIES:
             self._latest[path] = dp
+            if len(self._dp_paths) >= _KNOWN_LIMIT:
+                self._dp_paths.clear()
+            self._dp_paths.add(path)
             return
         parts = path.split(PATH_SEP) if path else []
         if len(parts) >= 4 and len(parts) % 2 == 0 and parts[-2] in CATEGORIES:
@@ -54,8 +64,12 @@ class Collector:
 
     def collect_many(self, items: Iterable[tuple[str, Any]]) -> None:
         """Collect many `(path, dp)` pairs."""
+        latest, known, collect = self._latest, self._dp_paths, self.collect
         for path, dp in items:
-            self.collect(path, dp)
+            if path in known:
+                latest[path] = dp
+            else:
+                collect(path, dp)
 
     def snapshot(self) -> dict[str, Any]:
         """The collected points as a flat snapshot `{dp path: DP}` (a copy)."""

@@ -67,6 +67,22 @@ class ValidationAggregator(AggregatorBase):
             return
         self.windows.collect(payload["path"], payload["result"])
 
+    async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
+        """Collect a batch into the current window; odd items go through `process` (dropped and logged there)."""
+        if type(self).process is not ValidationAggregator.process or self.raise_errors or self.config.offload:
+            return await super().handle_items(items, subject)
+        collect = self.windows.collector.collect
+        for payload in items:
+            try:
+                path = payload.get("path") if payload.__class__ is dict else None
+                if path.__class__ is str and "result" in payload:
+                    collect(path, payload["result"])
+                else:
+                    self.process(payload)
+            except Exception as e:
+                self.log_exception(e, f"Error processing message from {subject}")
+        return []
+
     async def run(self) -> None:
         """Subscribe, and close each window on time even when no data arrives."""
         timer = asyncio.create_task(self._close_windows(), name=f"{self._log_name}:windows")
