@@ -91,7 +91,12 @@ def deploy(
     user: str = typer.Option(None, "--user", envvar="KAREZ_NATS_USER"),
     password: str = typer.Option(None, "--password", envvar="KAREZ_NATS_PASSWORD"),
     token: str = typer.Option(None, "--token", envvar="KAREZ_NATS_TOKEN"),
-    creds: str = typer.Option(None, "--creds", help="NATS credentials file."),
+    creds: str = typer.Option(
+        None, "--creds", envvar="KAREZ_NATS_CREDS", help="NATS user credentials file (user JWT + nkey seed)."
+    ),
+    nkey_seed: str = typer.Option(
+        None, "--nkey-seed", envvar="KAREZ_NATS_NKEY_SEED", help="File holding a NATS user nkey seed (SU...)."
+    ),
     tls_ca: str = typer.Option(None, "--tls-ca"),
     tls_cert: str = typer.Option(None, "--tls-cert"),
     tls_key: str = typer.Option(None, "--tls-key"),
@@ -118,6 +123,7 @@ def deploy(
                 password=password,
                 token=token,
                 creds_file=creds,
+                nkey_seed_file=nkey_seed,
                 tls_ca=tls_ca,
                 tls_cert=tls_cert,
                 tls_key=tls_key,
@@ -157,8 +163,9 @@ async def _deploy(settings, plugins, kinds, nats_addr, embedded, auth, runtime_k
     out.print(f"[KAREZ] NATS address: {options.display()}.", highlight=False)
     try:
         try:
+            options.check_credential_files()  # also in per-role connection mode, where roles only log a failure
             roles = build_roles(settings, plugins, kinds, address)
-        except ConfigError as e:
+        except (ConfigError, NatsAuthError) as e:
             raise _fail(str(e)) from None
 
         def launched(kind: str, n: int) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,12 @@ def free_port() -> int:
 
 
 class EmbeddedNats:
-    """A nats-server child process with JetStream; a given `store_dir` survives restarts."""
+    """A nats-server child process with JetStream; a given `store_dir` survives restarts.
+
+    Authentication is one of: `user`/`password`, `token`, `nkey_users` (public user nkeys), or operator mode
+    (`operator_jwt` plus `account_jwts`, account public key -> JWT, served by a memory resolver; JetStream needs
+    `system_account`, the public key of one of them).
+    """
 
     def __init__(
         self,
@@ -59,14 +65,24 @@ class EmbeddedNats:
         token: str | None = None,
         tls_cert: str | None = None,
         tls_key: str | None = None,
+        nkey_users: Sequence[str] | None = None,
+        operator_jwt: str | None = None,
+        account_jwts: Mapping[str, str] | None = None,
+        system_account: str | None = None,
         startup_timeout: float = 15.0,
     ) -> None:
+        modes = [bool(user), bool(token), bool(nkey_users), bool(operator_jwt)]
+        if sum(modes) > 1:
+            raise EmbeddedNatsError("choose one authentication: user/password, token, nkey_users or operator_jwt")
         self.port = port or free_port()
         self.monitor_port = free_port()
         self._own_store = store_dir is None
         self.store_dir = Path(store_dir) if store_dir else Path(tempfile.mkdtemp(prefix="karez-nats-"))
         self.user, self.password, self.token = user, password, token
         self.tls_cert, self.tls_key = tls_cert, tls_key
+        self.nkey_users = list(nkey_users or [])
+        self.operator_jwt, self.account_jwts = operator_jwt, dict(account_jwts or {})
+        self.system_account = system_account
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen | None = None
 
@@ -92,6 +108,14 @@ class EmbeddedNats:
             lines.append(f"authorization {{ user: {q(self.user)}, password: {q(self.password)} }}")
         elif self.token:
             lines.append(f"authorization {{ token: {q(self.token)} }}")
+        elif self.nkey_users:
+            users = ", ".join(f"{{ nkey: {q(key)} }}" for key in self.nkey_users)
+            lines.append(f"authorization {{ users = [ {users} ] }}")
+        elif self.operator_jwt:
+            preload = ", ".join(f"{q(key)}: {q(jwt)}" for key, jwt in self.account_jwts.items())
+            lines += [f"operator: {q(self.operator_jwt)}", "resolver: MEMORY", f"resolver_preload {{ {preload} }}"]
+            if self.system_account:
+                lines.append(f"system_account: {q(self.system_account)}")
         if self.tls_cert:
             lines.append(f"tls {{ cert_file: {q(self.tls_cert)}, key_file: {q(self.tls_key)} }}")
         path = self.store_dir / "nats-server.conf"

@@ -1,13 +1,16 @@
-"""Where and how to connect to NATS: address resolution, credentials, TLS, reconnect-forever options."""
+"""Where and how to connect to NATS: address resolution, credentials (password, token, nkey, creds), TLS, reconnects."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
 import os
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,7 +26,104 @@ def resolve_address(cli_value: str | None = None, environ: dict[str, str] | None
 
 
 class NatsAuthError(ConnectionError):
-    """The NATS server refused the credentials (user/password, token or creds) when connecting."""
+    """The NATS server refused the credentials (user/password, token, nkey or creds) when connecting."""
+
+
+class NatsCredentialsError(NatsAuthError):
+    """A creds or nkey seed file cannot be used; found before connecting, and the message never shows its content."""
+
+
+JWT_MARKER, SEED_MARKER = b"BEGIN NATS USER JWT", b"BEGIN USER NKEY SEED"
+KEY_ROLES = {b"O": "operator", b"A": "account", b"N": "server", b"C": "cluster"}
+
+
+def _nkeys() -> Any:
+    try:
+        import nkeys
+    except ImportError:
+        raise NatsCredentialsError("nkey and creds authentication need the nkeys package: pip install nkeys") from None
+    return nkeys
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise NatsCredentialsError(f"{what} {path}: cannot read it ({e.strerror or type(e).__name__})") from None
+
+
+def _user_public_key(seed: bytes, where: str) -> bytes:
+    """The public key of a user nkey seed; NatsCredentialsError naming `where` (never the seed) when it is not one."""
+    nkeys = _nkeys()
+    try:
+        raw = base64.b32decode(seed + b"=" * (-len(seed) % 8))
+        if nkeys.crc16_checksum(raw[:-2]) != raw[-2:]:  # nkeys.from_seed skips the checksum, so a typo would pass
+            raise ValueError("checksum")
+        pair = nkeys.from_seed(bytearray(seed))
+    except Exception:  # nkeys raises its own errors, binascii.Error or TypeError depending on the damage
+        raise NatsCredentialsError(f"{where}: not a valid nkey seed") from None
+    try:
+        public = bytes(pair.public_key)
+    finally:
+        pair.wipe()
+    if not public.startswith(b"U"):
+        role = KEY_ROLES.get(public[:1], "non-user")
+        raise NatsCredentialsError(f"{where}: the seed is an {role} key's, not a user key's (SU...)")
+    return public
+
+
+def _b64url_json(part: bytes) -> Any:
+    return json.loads(base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4)))
+
+
+def _jwt_subject(jwt: bytes, where: str) -> bytes:
+    """The `sub` of a user JWT whose header, claims and signature decode; NatsCredentialsError otherwise."""
+    parts = jwt.split(b".")
+    try:
+        if len(parts) != 3:
+            raise ValueError("not three parts")
+        header, claims = _b64url_json(parts[0]), _b64url_json(parts[1])
+        signature = base64.urlsafe_b64decode(parts[2] + b"=" * (-len(parts[2]) % 4))
+        subject = str(claims["sub"]).encode()
+        ok = header.get("alg") == "ed25519-nkey" and len(signature) == 64 and subject.startswith(b"U")
+    except (ValueError, TypeError, KeyError, AttributeError):
+        ok = False
+    if not ok:
+        raise NatsCredentialsError(f"{where}: not a NATS user JWT (header.claims.signature, ed25519-nkey, sub U...)")
+    return subject
+
+
+def _value_after(lines: list[bytes], marker: bytes, path: str) -> tuple[int, bytes]:
+    """(1-based line number, value) of the line after the first line holding `marker`, as nats-py reads it."""
+    for i, line in enumerate(lines[:-1]):
+        if marker in line:
+            value, where = lines[i + 1], f"creds file {path} line {i + 2}"
+            if value.endswith(b"\r\n"):
+                raise NatsCredentialsError(f"{where}: Windows line ends (CRLF), which nats-py cannot read")
+            if not value.endswith(b"\n"):
+                raise NatsCredentialsError(f"{where}: the line must end with a newline")
+            return i + 2, value[:-1]  # nats-py drops the newline the same way
+    raise NatsCredentialsError(f"creds file {path}: no '-----{marker.decode()}-----' line followed by its value")
+
+
+def check_creds_file(path: str) -> None:
+    """Raise NatsCredentialsError (file and line, never content) unless `path` is a usable NATS user creds file.
+
+    nats-py loops forever on a creds file without a user JWT, so this runs before every connect.
+    """
+    lines = _read(path, "creds file").splitlines(keepends=True)
+    jwt_line, jwt = _value_after(lines, JWT_MARKER, path)
+    subject = _jwt_subject(jwt, f"creds file {path} line {jwt_line}")
+    seed_line, seed = _value_after(lines, SEED_MARKER, path)
+    if _user_public_key(seed, f"creds file {path} line {seed_line}") != subject:
+        raise NatsCredentialsError(
+            f"creds file {path}: the seed on line {seed_line} does not belong to the user JWT on line {jwt_line}"
+        )
+
+
+def check_nkey_seed_file(path: str) -> None:
+    """Raise NatsCredentialsError (file, never content) unless `path` holds one user nkey seed."""
+    _user_public_key(_read(path, "nkey seed file").strip(), f"nkey seed file {path}")
 
 
 def redact_server(url: str) -> str:
@@ -51,6 +151,7 @@ class NatsOptions:
     password: str | None = None
     token: str | None = None
     creds_file: str | None = None
+    nkey_seed_file: str | None = None
     tls_ca: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -74,8 +175,18 @@ class NatsOptions:
             ctx.load_cert_chain(self.tls_cert, self.tls_key)
         return ctx
 
+    def check_credential_files(self) -> None:
+        """NatsCredentialsError unless the configured creds or nkey seed file can be used (run before connecting)."""
+        if self.creds_file is not None and self.nkey_seed_file is not None:
+            raise NatsCredentialsError("give either a creds file or an nkey seed file, not both")
+        if self.creds_file is not None:
+            check_creds_file(self.creds_file)
+        if self.nkey_seed_file is not None:
+            check_nkey_seed_file(self.nkey_seed_file)
+
     def connect_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for `nats.connect`, reconnecting forever."""
+        """Keyword arguments for `nats.connect`, reconnecting forever; the credential files are checked first."""
+        self.check_credential_files()
         kwargs: dict[str, Any] = {
             "servers": self.servers,
             "max_reconnect_attempts": -1,
@@ -90,6 +201,8 @@ class NatsOptions:
             kwargs["token"] = self.token
         if self.creds_file is not None:
             kwargs["user_credentials"] = self.creds_file
+        if self.nkey_seed_file is not None:
+            kwargs["nkeys_seed"] = self.nkey_seed_file  # nats-py re-reads it to sign each server nonce
         ctx = self.tls_context()
         if ctx is not None:
             kwargs["tls"] = ctx
@@ -112,6 +225,7 @@ async def connect(options: NatsOptions, name: str, **callbacks: Callback) -> Any
     """
     import nats
 
+    options.check_credential_files()
     refused: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
     user_error_cb = callbacks.pop("error_cb", None)
     connected = False
