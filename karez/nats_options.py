@@ -68,7 +68,7 @@ def _user_public_key(seed: bytes, where: str) -> bytes:
         pair.wipe()
     if not public.startswith(b"U"):
         role = KEY_ROLES.get(public[:1], "non-user")
-        raise NatsCredentialsError(f"{where}: the seed is an {role} key's, not a user key's (SU...)")
+        raise NatsCredentialsError(f"{where}: the seed is for a key of kind {role}, not a user key (SU...)")
     return public
 
 

@@ -165,7 +165,7 @@ async def test_unusable_nkey_seed_files_are_named_and_never_shown(
         "empty": ("", "not a valid nkey seed"),
         "junk": ("SU-not-base32\n", "not a valid nkey seed"),
         "typo": (_typo(user_key[0]), "not a valid nkey seed"),
-        "account seed": (new_nkey("account")[0], "the seed is an account key's, not a user key's"),
+        "account seed": (new_nkey("account")[0], "the seed is for a key of kind account, not a user key"),
     }[case]
     path = _write(tmp_path / "bad.nk", content)
     with pytest.raises(NatsCredentialsError) as failed:
@@ -182,6 +182,15 @@ def test_missing_files_and_mixed_options_are_clear_errors(tmp_path: Path, user_k
     with pytest.raises(NatsCredentialsError, match="not both"):
         NatsOptions(creds_file=seed_file, nkey_seed_file=seed_file).check_credential_files()
     assert NatsOptions(nkey_seed_file=seed_file).connect_kwargs()["nkeys_seed"] == seed_file
+
+
+def test_without_the_nkeys_package_the_error_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, user_key: tuple[str, str], tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "nkeys", None)  # makes `import nkeys` fail as on a machine without it
+    seed_file = _write(tmp_path / "u.nk", user_key[0])
+    with pytest.raises(NatsCredentialsError, match="need the nkeys package: pip install nkeys"):
+        NatsOptions(nkey_seed_file=seed_file).check_credential_files()
 
 
 async def test_runtime_logs_never_show_the_creds(operator: dict, tmp_path: Path, caplog) -> None:
