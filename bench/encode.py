@@ -2,8 +2,8 @@
 
 Prints one JSON object. Records come from `decompose` of a generated snapshot (racks x servers x points), so the tags
 look like production ones. `cold` is the first pass over distinct series (tag caches empty), `warm` the next passes
-(the steady state of a collector that sees the same series every interval); warm and baseline rates are the best of
-`--rounds` rounds.
+(the steady state of a collector that sees the same series every interval); `batch` is `encode_lines` over 1,000-record
+batches; warm, batch and baseline rates are the best of `--rounds` rounds.
 
     .venv/bin/python bench/encode.py [--racks 200] [--servers 25] [--rounds 3]
 """
@@ -19,7 +19,7 @@ from typing import Any
 from influxdb_client import Point
 
 from tiro_models.graph_docs import documents_for_record
-from tiro_models.line_protocol import encode
+from tiro_models.line_protocol import encode, encode_lines
 from tiro_models.records import decompose, decompose_point
 
 
@@ -87,6 +87,15 @@ def main() -> None:
             encode(r)
         warm_best = min(warm_best, time.perf_counter() - t0)
 
+    batch_best = float("inf")  # encode_lines over batches of 1,000 records (a Karez message's worth)
+    batches = [records[i : i + 1000] for i in range(0, n, 1000)]
+    for _ in range(args.rounds):
+        t0 = time.perf_counter()
+        for batch in batches:
+            encode_lines(batch)
+        batch_best = min(batch_best, time.perf_counter() - t0)
+    batch_identical = [line for batch in batches for line in encode_lines(batch)] == lines
+
     sample = records[: args.baseline_records]
     baseline_best = float("inf")
     for _ in range(args.rounds):
@@ -124,6 +133,8 @@ def main() -> None:
                 "rounds": args.rounds,
                 "ours_records_per_s_warm": ours_warm,
                 "ours_records_per_s_cold": ours_cold,
+                "ours_batch_records_per_s_warm": rate(n, batch_best),
+                "batch_identical": batch_identical,
                 "baseline_influxdb_client_point_records_per_s": base,
                 "speedup_warm": round(ours_warm / base, 1),
                 "speedup_cold": round(ours_cold / base, 1),

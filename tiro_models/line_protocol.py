@@ -21,7 +21,7 @@ from typing import Any
 
 from tiro_models.errors import SnapshotError
 
-__all__ = ["encode", "encode_many", "parse", "parse_many", "timestamp_ns"]
+__all__ = ["encode", "encode_lines", "encode_many", "parse", "parse_many", "timestamp_ns"]
 
 _ESCAPE_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
 _ESCAPE_KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
@@ -145,9 +145,11 @@ _TAGS_CACHE_LIMIT = 131_072
 class _TagPlan:
     """How to write the tags of records with one key order: tag keys sorted once, tag text cached by tag values."""
 
-    __slots__ = ("getter", "prefixes", "texts")
+    __slots__ = ("getter", "keyset", "prefixes", "texts")
 
     def __init__(self, keys: tuple[Any, ...], field_name: str | None, field_value: str) -> None:
+        # The plan depends on the set of keys only (tags are sorted): `record.keys() == keyset` is a cheap check.
+        self.keyset = frozenset(keys)
         tags = sorted(
             (k for k in keys if k and not str(k).startswith("_") and k not in (field_value, field_name, _SKIPPED_TAG)),
             key=str,
@@ -192,6 +194,8 @@ _plans: dict[tuple[str | None, str], dict[tuple[Any, ...], _TagPlan]] = {}
 _default_plans: dict[tuple[Any, ...], _TagPlan] = {}
 _plans[("field", "value")] = _default_plans
 _NO_PLANS: dict[tuple[Any, ...], _TagPlan] = {}
+# The plan of the last record `encode` wrote with the default field pair: records come in runs of one key set.
+_last_default: tuple[frozenset[Any], Any] = (frozenset({object()}), None)
 
 
 def _new_plan(record: Mapping[str, Any], field_name: str | None, field_value: str) -> _TagPlan:
@@ -225,6 +229,8 @@ def encode(
         text = repr(value)
         if text[-2:] == ".0":
             text = text[:-2]
+    elif type(value) is int:
+        text = f"{value}i"
     else:
         try:
             text = _field_text(value)
@@ -232,12 +238,20 @@ def encode(
             raise SnapshotError(f"{_where(record)}: {exc}") from None
         if text is None:
             return ""
+    global _last_default
     if field_name == "field" and field_value == "value":
-        plan = _default_plans.get(tuple(record))
+        last = _last_default  # one read: another thread may swap it
+        if record.keys() == last[0]:
+            plan = last[1]
+        else:
+            plan = _default_plans.get(tuple(record))
+            if plan is None:
+                plan = _new_plan(record, field_name, field_value)
+            _last_default = (plan.keyset, plan)
     else:
         plan = _plans.get((field_name, field_value), _NO_PLANS).get(tuple(record))
-    if plan is None:
-        plan = _new_plan(record, field_name, field_value)
+        if plan is None:
+            plan = _new_plan(record, field_name, field_value)
     values = plan.getter(record)
     try:
         tags = plan.texts.get(values)
@@ -263,6 +277,80 @@ def encode(
     return f"{measurement_text}{tags} {field_key}={text} {ns}"
 
 
+def encode_lines(
+    records: Iterable[Mapping[str, Any]],
+    *,
+    measurement: str = "tiro_telemetry",
+    field_name: str | None = "field",
+    field_value: str = "value",
+) -> list[str]:
+    """`encode` of every record ("" for a dropped one), with the per-call lookups done once per batch."""
+    # The same steps as `encode`, inlined in one loop: a batch of 10^3-10^5 records pays no call per record.
+    measurement_text = _measurement_cache.get(measurement)
+    if measurement_text is None:
+        measurement_text = _escape_measurement(measurement)
+    by_keys = _plans.get((field_name, field_value), _NO_PLANS)
+    key_cache = _key_cache
+    field_text = _field_text
+    out: list[str] = []
+    append = out.append
+    last_keyset: frozenset[Any] = frozenset({object()})  # matches no record
+    plan: Any = None
+    for record in records:
+        try:
+            value = record[field_value]
+            key = "value" if field_name is None else record[field_name]
+        except KeyError as exc:
+            raise SnapshotError(
+                f"{_where(record)}: record has no {exc.args[0]!r} key for the line-protocol field"
+            ) from None
+        if value.__class__ is float:
+            if value - value != 0.0:  # NaN or infinite: the field is dropped
+                append("")
+                continue
+            text = repr(value)
+            if text[-2:] == ".0":
+                text = text[:-2]
+        elif value.__class__ is int:
+            text = f"{value}i"
+        else:
+            try:
+                text = field_text(value)
+            except TypeError as exc:
+                raise SnapshotError(f"{_where(record)}: {exc}") from None
+            if text is None:
+                append("")
+                continue
+        if record.keys() != last_keyset:  # a batch's records mostly share one key set
+            plan = by_keys.get(tuple(record))
+            if plan is None:
+                plan = _new_plan(record, field_name, field_value)
+                by_keys = _plans[(field_name, field_value)]
+            last_keyset = plan.keyset
+        values = plan.getter(record)
+        try:
+            tags = plan.texts.get(values)
+        except TypeError:  # an unhashable tag value
+            tags = None
+        if tags is None:
+            tags = plan.add(values)
+        field_key = key_cache.get(key) if key.__class__ is str else None
+        if field_key is None:
+            field_key = _escape_key(str(key))
+        timestamp = record.get(_SKIPPED_TAG)
+        if timestamp is None:
+            append(f"{measurement_text}{tags} {field_key}={text}")
+        elif timestamp.__class__ is float:
+            append(f"{measurement_text}{tags} {field_key}={text} {int(timestamp * 1e9)}")
+        else:
+            try:
+                ns = timestamp_ns(timestamp)
+            except SnapshotError as exc:
+                raise SnapshotError(f"{_where(record)}: {exc.message}") from None
+            append(f"{measurement_text}{tags} {field_key}={text} {ns}")
+    return out
+
+
 def encode_many(
     records: Iterable[Mapping[str, Any]],
     *,
@@ -271,7 +359,7 @@ def encode_many(
     field_value: str = "value",
 ) -> str:
     """Lines for many records joined by "\\n" (a batch Telegraf and InfluxDB accept); dropped records give no line."""
-    lines = (encode(r, measurement=measurement, field_name=field_name, field_value=field_value) for r in records)
+    lines = encode_lines(records, measurement=measurement, field_name=field_name, field_value=field_value)
     return "\n".join(line for line in lines if line)
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from influxdb_client import Point
 
 from tiro_models.errors import SnapshotError
-from tiro_models.line_protocol import encode, encode_many, parse, parse_many, timestamp_ns
+from tiro_models.line_protocol import encode, encode_lines, encode_many, parse, parse_many, timestamp_ns
 from tiro_models.records import decompose
 
 EXACT = (
@@ -221,3 +221,13 @@ def test_parse_many_reads_a_batch_with_newlines_inside_strings():
 def test_encode_many_then_parse_many(batch):
     lines = [line for line in (encode(r) for r in batch) if line]
     assert parse_many(encode_many(batch)) == [parse(line) for line in lines]
+
+
+@settings(max_examples=100)
+@given(st.lists(records, max_size=8), measurements)
+def test_encode_lines_equals_influxdb_client_point_record_by_record(batch, measurement):
+    # repeated records exercise the batch loop's reuse of the previous record's plan
+    batch = batch + batch[:3]
+    assert encode_lines(batch, measurement=measurement) == [karez_line(r, measurement) for r in batch]
+    literal = encode_lines(batch, measurement=measurement, field_name=None, field_value="field")
+    assert literal == [encode(r, measurement=measurement, field_name=None, field_value="field") for r in batch]
