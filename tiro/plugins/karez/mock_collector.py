@@ -43,11 +43,20 @@ class DispatcherForMockServer(DispatcherBase):
         self._route = "/points/" if _check_by(self) == "path" else "/values/"
 
     async def load_entities(self) -> list[Any]:
-        """The mock server's listing (one async request; the event loop is never blocked)."""
+        """The mock server's listing, fetched every round (one async request; the event loop is never blocked)."""
         async with httpx.AsyncClient(base_url=self.config.base_url, timeout=30) as client:
             response = await client.get(self._route)
             response.raise_for_status()
-            return response.json()
+        body = response.content
+        # A 10^5-point listing is megabytes of JSON and rarely changes: parse it again only when it did.
+        last = self.__dict__.get("_listing")
+        if last is not None and last[0] == body:
+            return list(last[1])
+        entities = loads(body)
+        if not isinstance(entities, list):
+            raise ValueError(f"GET {self._route} returned a {type(entities).__name__}, not a list of points")
+        self.__dict__["_listing"] = (body, entities)
+        return list(entities)
 
 
 class ConnectorForMockServer(RestfulConnectorBase):
