@@ -97,9 +97,9 @@ def deploy(
     nkey_seed: str = typer.Option(
         None, "--nkey-seed", envvar="KAREZ_NATS_NKEY_SEED", help="File holding a NATS user nkey seed (SU...)."
     ),
-    tls_ca: str = typer.Option(None, "--tls-ca"),
-    tls_cert: str = typer.Option(None, "--tls-cert"),
-    tls_key: str = typer.Option(None, "--tls-key"),
+    tls_ca: str = typer.Option(None, "--tls-ca", envvar="KAREZ_NATS_TLS_CA"),
+    tls_cert: str = typer.Option(None, "--tls-cert", envvar="KAREZ_NATS_TLS_CERT"),
+    tls_key: str = typer.Option(None, "--tls-key", envvar="KAREZ_NATS_TLS_KEY"),
 ) -> None:
     """Run the configured roles until SIGTERM/SIGINT, then drain."""
     _setup_logging(logging_level)

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,6 +142,19 @@ def split_servers(address: str) -> list[str]:
     return [s if "://" in s else f"nats://{s}" for s in servers]
 
 
+# NatsOptions field → environment variable, shared by `karez deploy` and the Prefect tasks that connect to NATS.
+ENVIRONMENT_VARIABLES = {
+    "user": "KAREZ_NATS_USER",
+    "password": "KAREZ_NATS_PASSWORD",
+    "token": "KAREZ_NATS_TOKEN",
+    "creds_file": "KAREZ_NATS_CREDS",
+    "nkey_seed_file": "KAREZ_NATS_NKEY_SEED",
+    "tls_ca": "KAREZ_NATS_TLS_CA",
+    "tls_cert": "KAREZ_NATS_TLS_CERT",
+    "tls_key": "KAREZ_NATS_TLS_KEY",
+}
+
+
 @dataclass
 class NatsOptions:
     """Connection settings shared by every role of a deploy process."""
@@ -161,6 +174,13 @@ class NatsOptions:
     def from_address(cls, address: str | None, **kwargs: Any) -> NatsOptions:
         """Options for an address string (possibly a comma-separated list)."""
         return cls(servers=split_servers(address or DEFAULT_NATS_ADDR), **kwargs)
+
+    @classmethod
+    def from_environment(cls, address: str | None, environ: Mapping[str, str] | None = None) -> NatsOptions:
+        """Options for an address plus the `KAREZ_NATS_*` credentials and TLS files that `karez deploy` reads."""
+        env = os.environ if environ is None else environ
+        found = {field_name: env.get(var) for field_name, var in ENVIRONMENT_VARIABLES.items()}
+        return cls.from_address(address, **{k: v for k, v in found.items() if v})
 
     def display(self) -> str:
         """The address as printed by `karez deploy` (no secrets)."""

@@ -18,7 +18,7 @@ class NatsUnavailable(ConnectionError):
 @asynccontextmanager
 async def nats_connection(url: str, *, name: str = "tiro-task") -> AsyncIterator[Any]:
     """A connected nats-py client for `url` (credentials in the URL are honoured), closed on exit."""
-    options = NatsOptions.from_address(url)
+    options = NatsOptions.from_environment(url)
     kwargs = {**options.connect_kwargs(), "max_reconnect_attempts": 2, "allow_reconnect": True}
     try:
         nc = await nats.connect(name=name, **kwargs)

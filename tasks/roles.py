@@ -67,7 +67,7 @@ def build_group(
     if not report.ok:
         raise ConfigError("invalid Karez configuration:\n  " + "\n  ".join(report.errors))
     roles = build_roles(settings, plugins, tuple(kinds), nats_url)
-    options = NatsOptions.from_address(nats_url)
+    options = NatsOptions.from_environment(nats_url)
     return RoleGroup(Runtime(roles, options, durable=durable, metrics_interval=metrics_interval))
 
 
