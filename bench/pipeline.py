@@ -5,10 +5,15 @@ dispatcher → connector → tiro_preprocess → influx_line_protocol, a validat
 tiro_validate) and a sqlite store branch (filter_and_update_meta → tiro_store), durable for the persistence path in
 batch mode. Each step gets a fresh NATS and store and offers points/interval, the dispatcher spreading the tasks
 evenly over the interval (a steady rate: bursts would make a 20 s window's count swing by a whole round), for
-`--seconds` (at least two rounds) after warm-up. A second batch ramp runs tiro_store in its own `karez deploy` process.
-Prints JSON: per step the achieved store rate, backlog growth, mock→store latency, peak RSS, verified points.
+`--seconds` (at least two rounds) after warm-up.
+Ramps (`--ramps`): `batch` runs every role in one `karez deploy` process; `spread` uses both cores: a collect process
+(dispatcher, connector, validator's meta), `--replicas` convert processes sharing queue groups and durable consumers
+(tiro_preprocess, line protocol, store's meta), a validate and a store process; `split` runs only tiro_store on its
+own; `item` is per-item mode. Prints JSON: per step the achieved store rate, backlog growth, mock→store
+latency, peak RSS, verified points.
 
-    .venv/bin/python bench/pipeline.py [--seconds 20 | --full] [--keep-going] [--profile DIR]
+    .venv/bin/python bench/pipeline.py [--seconds 20 | --full] [--ramps batch,spread,item] [--keep-going]
+        [--profile DIR]
 """
 
 from __future__ import annotations
@@ -44,6 +49,11 @@ BIN = Path(sys.executable).parent
 TARGET_POINTS_PER_S = 100_000
 SUSTAINED_FRACTION = 0.95  # achieved/offered at or above this, with a flat backlog, counts as sustained
 STORE_CATEGORY = "store_data"
+LAYOUT_NOTES = {
+    "one": "",
+    "store": ", tiro_store in its own karez process",
+    "spread": ", processes: collect, convert ×{replicas}, validate, store",
+}
 
 
 def karez_config(
@@ -103,25 +113,59 @@ def validation_windows(log: Path, points: int) -> dict[str, Any]:
     }
 
 
-def split_config(config: dict[str, Any], store_process: bool) -> dict[str, dict[str, Any]]:
-    """One `karez deploy` configuration, or two: everything else, and the tiro_store aggregator on its own."""
-    if not store_process:
-        return {"karez": config}
-    rest = {**config, "aggregators": [a for a in config["aggregators"] if a["type"] != "tiro_store"]}
-    return {
-        "karez": rest,
-        "karez_store": {"aggregators": [a for a in config["aggregators"] if a["type"] == "tiro_store"]},
-    }
+LAYOUTS = ("one", "store", "spread")
+# spread: the sections of the configuration each `karez deploy` process gets, and the kinds it starts (karez checks
+# references within one file, so the collect process carries the converters it sends to without starting them)
+SPREAD = {
+    "karez_collect": (("dispatchers", "connectors", "converters"), ("-d", "-n")),
+    "karez_convert": (("converters",), ("-v",)),
+    "karez_validate": (("aggregators:tiro_validate",), ("-g",)),
+    "karez_store": (("aggregators:tiro_store",), ("-g",)),
+}
+REPLICATED = "karez_convert"  # runs in `--replicas` processes sharing queue groups and durable consumers
+
+Deployment = dict[str, tuple[dict[str, Any], tuple[str, ...]]]  # process name: (configuration, kind flags)
 
 
-def start_karez(folder: Path, name: str, config: dict[str, Any], plugins: Path, nats_url: str, profiled: bool):
-    """`karez deploy` of `config` in its own process (under cProfile when profiled), logging to `<name>.log`."""
+def _role_name(role: dict[str, Any]) -> str:
+    return role.get("name") or role["type"]
+
+
+def layout_configs(config: dict[str, Any], layout: str, replicas: int = 1) -> Deployment:
+    """`karez deploy` processes: all roles in one (`one`), tiro_store on its own (`store`), or collect, convert
+    (× `replicas`), validate and store processes (`spread`)."""
+    if layout == "one":
+        return {"karez": (config, ())}
+    if layout == "store":
+        rest = {**config, "aggregators": [a for a in config["aggregators"] if a["type"] != "tiro_store"]}
+        alone = {"aggregators": [a for a in config["aggregators"] if a["type"] == "tiro_store"]}
+        return {"karez": (rest, ()), "karez_store": (alone, ())}
+    if layout != "spread":
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    out: Deployment = {}
+    for process, (sections, flags) in SPREAD.items():
+        part: dict[str, Any] = {}
+        for section in sections:
+            key, _, role_type = section.partition(":")
+            part[key] = [r for r in config[key] if not role_type or r["type"] == role_type]
+        copies = replicas if process == REPLICATED else 1
+        for i in range(copies):
+            out[process if copies == 1 else f"{process}_{i}"] = (part, flags)
+    return out
+
+
+def start_karez(
+    folder: Path, name: str, config: dict[str, Any], plugins: Path, nats_url: str, profiled: bool,
+    flags: tuple[str, ...] = (),
+):  # fmt: skip
+    """`karez deploy` of `config` (the kinds in `flags`, all without) in its own process (under cProfile when
+    profiled), logging to `<name>.log`."""
     (folder / f"{name}.yaml").write_text(json.dumps(config))  # JSON is YAML
     profile = ["-m", "cProfile", "-o", str(folder / f"{name}.prof")] if profiled else []
     with open(folder / f"{name}.log", "wb") as log:
         return subprocess.Popen(
             [sys.executable, *profile, "-m", "karez.cli", "deploy", "-c", f"{name}.yaml", "-p", str(plugins),
-             "-a", nats_url, "--metrics-interval", "1"],
+             "-a", nats_url, "--metrics-interval", "1", *flags],
             cwd=folder, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
@@ -147,7 +191,7 @@ class Metrics:
 async def run_step(
     folder: Path, base: str, mock_pid: int, scenario: Path, uses: list[Path], points: int, *,
     interval: float, batch_size: int, batched: bool, seconds: float, warmup: float, profiled: bool = False,
-    store_process: bool = False,
+    layout: str = "one", replicas: int = 1,
 ) -> dict[str, Any]:  # fmt: skip
     """One offered rate: fresh NATS and store, `karez deploy`, warm-up, then `seconds` (≥ 2 rounds) of measurement."""
     seconds = max(seconds, 2 * interval)
@@ -162,8 +206,8 @@ async def run_step(
         await nc.subscribe("karez.metrics.>", cb=metrics.on_message)
         jsm = nc.jsm()
         procs = {
-            name: start_karez(folder, name, part, plugins, server.url, profiled)
-            for name, part in split_config(config, store_process).items()
+            name: start_karez(folder, name, part, plugins, server.url, profiled, flags)
+            for name, (part, flags) in layout_configs(config, layout, replicas).items()
         }
         pids = {"mock": mock_pid, "nats_server": server.process.pid, "bench": os.getpid()}
         memory = MemoryWatch({**pids, **{n: p.pid for n, p in procs.items()}})
@@ -204,15 +248,22 @@ async def run_step(
     growth = slope_per_s(backlog)
     messages_per_round = math.ceil(points / batch_size)
     jetstream_grew = growth * elapsed > messages_per_round  # more than one round's worth of messages piled up
-    role_rates = {name: (received1.get(name, 0) - received0.get(name, 0)) / elapsed for name in sorted(received1)}
+    # replicas of a role publish metrics under one name, so their counters cannot be told apart: left out
+    replicated = {f"converter.{_role_name(c)}" for c in config["converters"]} if layout == "spread" else set()
+    role_rates = {
+        name: (received1.get(name, 0) - received0.get(name, 0)) / elapsed
+        for name in sorted(received1)
+        if name not in replicated
+    }
     # the dispatcher → connector hop is core NATS: a lagging connector queues in its own memory, not in JetStream
-    collected = role_rates.get("converter.update_category_for_validator", 0.0)
+    # (with replicated converters: what reached tiro_validate, which gets every collected point)
+    collected = role_rates.get("converter.update_category_for_validator", role_rates.get("aggregator.tiro_validate", 0))
     collection_lagged = collected < SUSTAINED_FRACTION * offered
     backlog_grew = jetstream_grew or collection_lagged
     stored_series = store.series()
     result = {
         "mode": ("batch, durable persistence" if batched else "per-item (upstream-compatible), core NATS")
-        + (", tiro_store in its own karez process" if store_process else ""),
+        + LAYOUT_NOTES[layout].format(replicas=replicas),
         "interval_s": interval,
         "batch_size": batch_size,
         "offered_points_per_s": round(offered),
@@ -255,7 +306,7 @@ async def run_step(
 async def ramp(
     folder: Path, base: str, mock_pid: int, scenario: Path, uses: list[Path], points: int, *,
     intervals: list[float], batch_size: int, batched: bool, seconds: float, warmup: float, keep_going: bool,
-    profile_to: Path | None = None, store_process: bool = False,
+    profile_to: Path | None = None, layout: str = "one", replicas: int = 1,
 ) -> dict[str, Any]:  # fmt: skip
     """Steps at decreasing intervals (increasing rates), stopping after the first rate not sustained."""
     steps = []
@@ -263,7 +314,7 @@ async def ramp(
         step = await run_step(
             folder / f"step-{i}", base, mock_pid, scenario, uses, points,
             interval=interval, batch_size=batch_size, batched=batched, seconds=seconds, warmup=warmup,
-            profiled=profile_to is not None, store_process=store_process,
+            profiled=profile_to is not None, layout=layout, replicas=replicas,
         )  # fmt: skip
         if profile_to is not None:
             profile_to.mkdir(parents=True, exist_ok=True)
@@ -292,75 +343,85 @@ def with_mock(scale: tuple[int, int], folder: Path, body) -> Any:
         proc.wait(30)
 
 
+RAMPS = {  # result key: (layout, batched)
+    "batch": ("one", True),
+    "batch_store_in_own_process": ("store", True),
+    "batch_spread": ("spread", True),
+    "per_item": ("one", False),
+}
+SHORT_RAMP_NAMES = {
+    "batch": "batch",
+    "split": "batch_store_in_own_process",
+    "spread": "batch_spread",
+    "item": "per_item",
+}
+
+
 def parse_args() -> argparse.Namespace:
-    """Command line: step length, full mode, scale and rate ladders."""
+    """Command line: step length, full mode, scale, layouts and rate ladders."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20, help="measured seconds per rate (default 20)")
     parser.add_argument("--full", action="store_true", help="60 s per rate, as issue #8 asks")
     parser.add_argument("--warmup", type=float, default=3, help="seconds after the first stored data (default 3)")
     parser.add_argument("--racks", type=int, default=2000)
     parser.add_argument("--servers", type=int, default=49)
-    parser.add_argument("--batch-size", type=int, default=1000, help="paths per dispatched task in batch mode")
-    parser.add_argument("--intervals", default="20,10,5,2,1", help="batch-mode dispatch intervals, s (rates increase)")
+    parser.add_argument("--batch-size", type=int, default=2000, help="paths per dispatched task in batch mode")
+    parser.add_argument("--intervals", default="10,5,2,1", help="batch-mode dispatch intervals, s (rates increase)")
+    parser.add_argument("--replicas", type=int, default=2, help="convert processes in the spread layout")
     parser.add_argument("--item-racks", type=int, default=20)
     parser.add_argument("--item-intervals", default="5,2,1,0.5", help="per-item dispatch intervals, s")
     parser.add_argument("--item-seconds", type=float, default=None, help="per-item seconds per rate (default half)")
+    parser.add_argument(
+        "--ramps", default="batch,spread,item",
+        help="ramps to run: batch (one karez process), split (tiro_store on its own), spread (collect, convert ×"
+        " replicas, validate and store processes), item (per-item mode)",
+    )  # fmt: skip
     parser.add_argument("--keep-going", action="store_true", help="run every rate even after one is not sustained")
     parser.add_argument("--profile", type=Path, help="run karez under cProfile; write <mode>-step-N.prof here")
-    parser.add_argument("--skip-split", action="store_true", help="skip the batch ramp with tiro_store on its own")
+    parser.add_argument("--skip-split", action="store_true", help="(kept for old command lines) no split ramp")
     parser.add_argument("--skip-item", action="store_true", help="batch mode only")
     return parser.parse_args()
 
 
 def main() -> None:
-    """Run both ramps and print the JSON result."""
+    """Run the chosen ramps and print the JSON result."""
     args = parse_args()
     seconds = 60.0 if args.full else args.seconds
     item_seconds = args.item_seconds or max(5.0, seconds / 2)
+    ramps = [SHORT_RAMP_NAMES[r.strip()] for r in args.ramps.split(",") if r.strip()]
+    if args.skip_item:
+        ramps = [r for r in ramps if r != "per_item"]
+    if args.skip_split:
+        ramps = [r for r in ramps if r != "batch_store_in_own_process"]
     result: dict[str, Any] = {
         "benchmark": "pipeline",
         "seconds_per_rate": seconds,
+        "batch_size": args.batch_size,
         "notes": {
             "achieved": "samples stored in sqlite during the measured window / its length",
             "sustained": f"achieved ≥ {SUSTAINED_FRACTION} × offered, collection keeps up, JetStream backlog flat",
             "latency": "poll time − mock sample timestamp of newly stored samples of 1 in 64 series (upper bound)",
-            "role_received_per_s": "items per second per role (the connector counts tasks)",
+            "role_received_per_s": "items per second per role (the connector counts tasks; replicated roles left out)",
             "memory": "per process over the measured window; cpu_cores 1.0 = one core busy (the machine has 2)",
         },
     }
     with tempfile.TemporaryDirectory(prefix="tiro-bench-pipeline-") as tmp:
         folder = Path(tmp)
+        for key in ramps:
+            layout, batched = RAMPS[key]
 
-        def batch_body(base, pid, scenario, uses, points):
-            return ramp(
-                folder / "batch", base, pid, scenario, uses, points,
-                intervals=[float(x) for x in args.intervals.split(",")], batch_size=args.batch_size, batched=True,
-                seconds=seconds, warmup=args.warmup, keep_going=args.keep_going, profile_to=args.profile,
-            )  # fmt: skip
-
-        result["batch"] = with_mock((args.racks, args.servers), folder / "batch", batch_body)
-        if not args.skip_split:
-
-            def split_body(base, pid, scenario, uses, points):
+            def body(base, pid, scenario, uses, points, key=key, layout=layout, batched=batched):
                 return ramp(
-                    folder / "split", base, pid, scenario, uses, points,
-                    intervals=[float(x) for x in args.intervals.split(",")], batch_size=args.batch_size, batched=True,
-                    seconds=seconds, warmup=args.warmup, keep_going=args.keep_going, profile_to=args.profile,
-                    store_process=True,
+                    folder / key, base, pid, scenario, uses, points,
+                    intervals=[float(x) for x in (args.intervals if batched else args.item_intervals).split(",")],
+                    batch_size=args.batch_size if batched else 10, batched=batched,
+                    seconds=seconds if batched else item_seconds, warmup=args.warmup, keep_going=args.keep_going,
+                    profile_to=args.profile, layout=layout, replicas=args.replicas,
                 )  # fmt: skip
 
-            result["batch_store_in_own_process"] = with_mock((args.racks, args.servers), folder / "split", split_body)
-        if not args.skip_item:
-
-            def item_body(base, pid, scenario, uses, points):
-                return ramp(
-                    folder / "item", base, pid, scenario, uses, points,
-                    intervals=[float(x) for x in args.item_intervals.split(",")], batch_size=10, batched=False,
-                    seconds=item_seconds, warmup=args.warmup, keep_going=args.keep_going, profile_to=args.profile,
-                )  # fmt: skip
-
-            result["per_item"] = with_mock((args.item_racks, args.servers), folder / "item", item_body)
-    best = max(r["highest_sustained_points_per_s"] for k, r in result.items() if k.startswith("batch"))
+            scale = (args.racks, args.servers) if batched else (args.item_racks, args.servers)
+            result[key] = with_mock(scale, folder / key, body)
+    best = max((result[k]["highest_sustained_points_per_s"] for k in ramps if k.startswith("batch")), default=0)
     result["target"] = {"points_per_s": TARGET_POINTS_PER_S, "met": best >= TARGET_POINTS_PER_S}
     print(json.dumps(result, indent=2))
 
