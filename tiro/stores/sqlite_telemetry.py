@@ -1,12 +1,16 @@
 """The embedded telemetry store on sqlite (standard library): WAL, batched idempotent writes, latest and history reads.
 
-Layout: `telemetry_series` (one row per data-point path with its type path, asset path, category, name, unit and the
-timestamp of its newest sample) and `telemetry_samples` keyed by (nanosecond timestamp, series id), WITHOUT ROWID: a
-replayed sample replaces itself, new samples append at the end of the tree (measured 2.5x faster than series-major
-keys), time ranges are key range scans and the latest value is one key lookup per series via `last_ns`.
+Layout: `telemetry_paths` (one row per data-point path with its type path, asset path, category, name and unit),
+`telemetry_latest` (series id -> timestamp of its newest sample) and `telemetry_samples` keyed by (nanosecond
+timestamp, series id), WITHOUT ROWID: a replayed sample replaces itself, new samples append at the end of the tree
+(measured 2.5x faster than series-major keys), time ranges are key range scans and the latest value is one key lookup
+per series. The view `telemetry_series` shows paths with `last_ns` as the earlier one-table layout did; a file of that
+layout is migrated by `bootstrap`.
 Timestamps are keyed in nanoseconds computed like the line protocol (`int(seconds * 1e9)`), so `write_records` and
 `write_lines` of the same data store the same rows.
 Values keep their Python type: int, float and str natively, bools and anything else (dicts, huge ints) with a kind tag.
+Writes bind many rows per statement (`sqlite_rows.MultiRowInsert`) and update the latest timestamps of a whole batch in
+one statement: per-statement overhead, not b-tree work, was most of the cost of `executemany`.
 
 `SqliteDatabase` (connections, pragmas, locking) is shared with the graph store of the same file.
 """
@@ -30,7 +34,7 @@ from tiro_models.paths import asset_type_path, compile_pattern
 from tiro_models.records import record_point
 from tiro_models.spec import CATEGORIES
 
-__all__ = ["SqliteDatabase", "SqliteTelemetryStore", "decode_value", "encode_value"]
+__all__ = ["SqliteDatabase", "SqliteTelemetryStore", "StoreLayoutError", "decode_value", "encode_value"]
 
 _INT64 = (-(2**63), 2**63 - 1)
 _BOOL = "b"
@@ -133,38 +137,52 @@ class SqliteDatabase:
             self.writer.close()
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS telemetry_series (
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS telemetry_paths (
     id INTEGER PRIMARY KEY,
     dp_path TEXT NOT NULL UNIQUE,
     type_path TEXT NOT NULL,
     asset_path TEXT NOT NULL,
     category TEXT NOT NULL,
     name TEXT NOT NULL,
-    unit TEXT,
-    last_ns INTEGER
-);
-CREATE INDEX IF NOT EXISTS telemetry_series_type_path ON telemetry_series (type_path);
-CREATE TABLE IF NOT EXISTS telemetry_samples (
+    unit TEXT
+)""",
+    "CREATE INDEX IF NOT EXISTS telemetry_series_type_path ON telemetry_paths (type_path)",
+    "CREATE TABLE IF NOT EXISTS telemetry_latest (series INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS telemetry_samples (
     series INTEGER NOT NULL,
     ts_ns INTEGER NOT NULL,
     value,
     kind TEXT,
     PRIMARY KEY (ts_ns, series)
-) WITHOUT ROWID;
-"""
+) WITHOUT ROWID""",
+    # the earlier one-table layout, for readers of the file that know only that (reliability and bench probes)
+    """CREATE VIEW IF NOT EXISTS telemetry_series AS
+    SELECT p.id, p.dp_path, p.type_path, p.asset_path, p.category, p.name, p.unit, l.ts_ns AS last_ns
+    FROM telemetry_paths p LEFT JOIN telemetry_latest l ON l.series = p.id""",
+)
+_TABLES = ("telemetry_paths", "telemetry_latest", "telemetry_samples")
+# the layout before telemetry_latest, migrated on bootstrap: last_ns lived in the series table
+_WIDE_SERIES_COLUMNS = ("id", "dp_path", "type_path", "asset_path", "category", "name", "unit", "last_ns")
+_MIGRATE_WIDE_SERIES = (
+    "ALTER TABLE telemetry_series RENAME TO telemetry_paths",
+    "CREATE TABLE telemetry_latest (series INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL)",
+    "INSERT INTO telemetry_latest (series, ts_ns) SELECT id, last_ns FROM telemetry_paths WHERE last_ns IS NOT NULL",
+    "ALTER TABLE telemetry_paths DROP COLUMN last_ns",
+)
 
 _UPSERT_SERIES = (
-    "INSERT INTO telemetry_series (dp_path, type_path, asset_path, category, name, unit) VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO telemetry_paths (dp_path, type_path, asset_path, category, name, unit) VALUES (?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (dp_path) DO UPDATE SET unit = excluded.unit RETURNING id"
 )
 # plain values leave `kind` NULL: rows of three bind measured about twice as fast as rows of four
 _INSERT_PLAIN = MultiRowInsert("INSERT OR REPLACE INTO telemetry_samples (series, ts_ns, value)", width=3)
 _INSERT_TAGGED = MultiRowInsert("INSERT OR REPLACE INTO telemetry_samples (series, ts_ns, value, kind)", width=4)
-# one statement for the newest timestamp of every series in the batch, given as a JSON object {series id: ts_ns}
-_UPDATE_LAST = (
-    "UPDATE telemetry_series SET last_ns = j.value FROM json_each(?1) j"
-    " WHERE telemetry_series.id = CAST(j.key AS INTEGER) AND (last_ns IS NULL OR last_ns < j.value)"
+# one statement for the newest timestamp of every series in the batch, given as a JSON object {series id: ts_ns};
+# a narrow table of its own: measured cheaper to upsert (and to commit) than a column of the wide series rows
+_UPDATE_LATEST = (
+    "INSERT INTO telemetry_latest (series, ts_ns) SELECT CAST(j.key AS INTEGER), j.value FROM json_each(?1) j WHERE 1"
+    " ON CONFLICT (series) DO UPDATE SET ts_ns = excluded.ts_ns WHERE excluded.ts_ns > telemetry_latest.ts_ns"
 )
 _PRUNE_EVERY = 60.0
 
@@ -192,6 +210,10 @@ def _with_kinds(rows: list[Any], kinds: dict[int, str]) -> list[Any]:
     return wide
 
 
+class StoreLayoutError(RuntimeError):
+    """The sqlite file holds tables of the telemetry store's names in a shape this version cannot use."""
+
+
 class SqliteTelemetryStore(TelemetryStore):
     """Telemetry in a sqlite file (`path`) or in memory (`path=None`); `retention` seconds prunes older samples."""
 
@@ -206,14 +228,24 @@ class SqliteTelemetryStore(TelemetryStore):
 
     # ----- setup -----
     def bootstrap(self) -> BootstrapReport:
-        """Create the tables and indexes if missing (and prune by retention); idempotent."""
+        """Create the tables and indexes if missing, migrate the earlier layout (and prune by retention); idempotent."""
         report = BootstrapReport(store=self.db.describe())
         with self.db.lock:
-            existing = {row[0] for row in self.db.writer.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            self.db.writer.executescript(_SCHEMA)
-            for table in ("telemetry_series", "telemetry_samples"):
-                if table not in existing:
-                    report.created.append(f"table {table}")
+            writer = self.db.writer
+            writer.execute("BEGIN IMMEDIATE")  # one bootstrap at a time per file, also across processes
+            try:
+                kinds = dict(writer.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')"))
+                if kinds.get("telemetry_series") == "table":
+                    self._migrate_wide_series(writer)
+                    report.changed.append("table telemetry_series split into telemetry_paths and telemetry_latest")
+                    kinds = dict(writer.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')"))
+                for statement in _SCHEMA:
+                    writer.execute(statement)
+                writer.execute("COMMIT")
+            except BaseException:
+                writer.execute("ROLLBACK")
+                raise
+            report.created.extend(f"table {t}" for t in _TABLES if t not in kinds)
             self._load_series()
             self._ready = True
             if self.retention is not None:
@@ -222,12 +254,23 @@ class SqliteTelemetryStore(TelemetryStore):
                     report.removed.append(f"{removed} samples older than the retention of {self.retention:g} s")
         return report
 
+    def _migrate_wide_series(self, writer: sqlite3.Connection) -> None:
+        """Move `last_ns` of the earlier one-table layout into telemetry_latest (refusing a table of another shape)."""
+        columns = tuple(row[1] for row in writer.execute("PRAGMA table_info(telemetry_series)"))
+        if columns != _WIDE_SERIES_COLUMNS:
+            raise StoreLayoutError(
+                f"{self.db.describe()}: table telemetry_series has columns {', '.join(columns)}, not those of a Tiro"
+                f" telemetry store ({', '.join(_WIDE_SERIES_COLUMNS)}); use another file"
+            )
+        for statement in _MIGRATE_WIDE_SERIES:
+            writer.execute(statement)
+
     def _ensure_ready(self) -> None:
         if not self._ready:
             self.bootstrap()
 
     def _load_series(self) -> None:
-        rows = self.db.writer.execute("SELECT asset_path, category, name, id, unit FROM telemetry_series").fetchall()
+        rows = self.db.writer.execute("SELECT asset_path, category, name, id, unit FROM telemetry_paths").fetchall()
         self._series = {(asset, category, name): (sid, unit) for asset, category, name, sid, unit in rows}
 
     def prune(self, now: float | None = None) -> int:
@@ -279,7 +322,7 @@ class SqliteTelemetryStore(TelemetryStore):
                 else:
                     _INSERT_PLAIN.execute(cur, rows)
                 if last:
-                    cur.execute(_UPDATE_LAST, (orjson.dumps(last, option=orjson.OPT_NON_STR_KEYS),))
+                    cur.execute(_UPDATE_LATEST, (orjson.dumps(last, option=orjson.OPT_NON_STR_KEYS),))
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
@@ -373,11 +416,11 @@ class SqliteTelemetryStore(TelemetryStore):
 
     # ----- reading -----
     def _series_filter(self, pattern: str | None) -> tuple[str, tuple[Any, ...]]:
-        """SQL condition on `s` (a telemetry_series alias) selecting the pattern's type paths."""
+        """SQL condition on `s` (a telemetry_paths alias) selecting the pattern's type paths."""
         if pattern is None:
             return "1", ()
         fullmatch = compile_pattern(pattern).fullmatch
-        type_paths = [tp for (tp,) in self.db.read("SELECT DISTINCT type_path FROM telemetry_series") if fullmatch(tp)]
+        type_paths = [tp for (tp,) in self.db.read("SELECT DISTINCT type_path FROM telemetry_paths") if fullmatch(tp)]
         return "s.type_path IN (SELECT value FROM json_each(?))", (orjson.dumps(type_paths).decode(),)
 
     def latest(self, pattern: str | None = None) -> dict[str, Sample]:
@@ -385,8 +428,9 @@ class SqliteTelemetryStore(TelemetryStore):
         self._ensure_ready()
         where, params = self._series_filter(pattern)
         rows = self.db.read(
-            "SELECT s.dp_path, v.value, v.kind, v.ts_ns, s.unit FROM telemetry_series s"
-            " JOIN telemetry_samples v ON v.ts_ns = s.last_ns AND v.series = s.id"
+            "SELECT s.dp_path, v.value, v.kind, v.ts_ns, s.unit FROM telemetry_paths s"
+            " JOIN telemetry_latest l ON l.series = s.id"
+            " JOIN telemetry_samples v ON v.ts_ns = l.ts_ns AND v.series = s.id"
             f" WHERE {where} ORDER BY s.dp_path",
             params,
         )
@@ -414,7 +458,7 @@ class SqliteTelemetryStore(TelemetryStore):
         if step is None:
             rows = self.db.read(
                 "SELECT s.dp_path, v.ts_ns, v.value, v.kind FROM telemetry_samples v"
-                " CROSS JOIN telemetry_series s ON s.id = v.series"  # CROSS: scan the time range, look series up
+                " CROSS JOIN telemetry_paths s ON s.id = v.series"  # CROSS: scan the time range, look series up
                 f" WHERE v.ts_ns >= ? AND v.ts_ns < ? AND {where} ORDER BY s.dp_path, v.ts_ns",
                 (lo, hi, *params),
             )
@@ -433,7 +477,7 @@ class SqliteTelemetryStore(TelemetryStore):
             numeric = " AND v.kind IS NULL AND typeof(v.value) IN ('integer', 'real')"
         rows = self.db.read(
             f"SELECT s.dp_path, (v.ts_ns / ?) * ? AS bucket, {select} FROM telemetry_samples v"
-            " CROSS JOIN telemetry_series s ON s.id = v.series"
+            " CROSS JOIN telemetry_paths s ON s.id = v.series"
             f" WHERE v.ts_ns >= ? AND v.ts_ns < ?{numeric} AND {where} GROUP BY s.dp_path, bucket"
             " ORDER BY s.dp_path, bucket",
             (step_ns, step_ns, lo, hi, *params),

@@ -1,0 +1,146 @@
+"""The sqlite telemetry write path: multi-row statements, odd values in a batch, bad timestamps, layout migration."""
+
+from __future__ import annotations
+
+import math
+import random
+import sqlite3
+
+import orjson
+import pytest
+
+from tiro.stores.sqlite_rows import MultiRowInsert
+from tiro.stores.sqlite_telemetry import SqliteTelemetryStore, StoreLayoutError
+from tiro_models.errors import SnapshotError
+from tiro_models.records import decompose_point
+
+T0 = 1_800_000_000.0
+CRAC = "DataHall.data_hall_0.CRAC.crac_0"
+
+
+def rec(name: str, value, ts, unit=None) -> dict:
+    dp = {"value": value, "timestamp": ts}
+    if unit is not None:
+        dp["unit"] = unit
+    return decompose_point(f"{CRAC}.Telemetry.{name}", dp)
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 7, 8, 9, 255, 256, 257, 600])
+def test_multi_row_insert_writes_every_row_in_order(count):
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, a, b)")
+    conn.execute("CREATE TABLE log (k INTEGER PRIMARY KEY, v)")  # a replayed key keeps the value written last
+    insert = MultiRowInsert("INSERT INTO t (seq, a, b)", width=3, max_rows=8)
+    values = [v for i in range(count) for v in (i, f"a{i}", i * 0.5)]
+    assert insert.execute(conn.cursor(), values) == count
+    assert conn.execute("SELECT seq, a, b FROM t ORDER BY seq").fetchall() == [
+        (i, f"a{i}", i * 0.5) for i in range(count)
+    ]
+    replace = MultiRowInsert("INSERT OR REPLACE INTO log (k, v)", width=2, max_rows=4)
+    replace.execute(conn.cursor(), [v for i in range(count) for v in (i % 5, i)])
+    assert dict(conn.execute("SELECT k, v FROM log")) == {
+        k: max(i for i in range(count) if i % 5 == k) for k in range(min(count, 5))
+    }
+
+
+def test_multi_row_insert_refuses_ragged_values_and_odd_sizes():
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    with pytest.raises(ValueError, match="do not make rows of 3"):
+        MultiRowInsert("INSERT INTO t (a, b, c)", width=3).execute(conn.cursor(), [1, 2])
+    with pytest.raises(ValueError, match="power of two"):
+        MultiRowInsert("INSERT INTO t (a)", width=1, max_rows=100)
+
+
+def test_a_batch_with_odd_values_keeps_the_order_of_its_replays():
+    store = SqliteTelemetryStore()
+    # one (series, timestamp) three times: the value written last wins, whatever its kind
+    store.write_records([rec("A", 1.0, T0), rec("A", True, T0), rec("A", {"x": 1}, T0), rec("B", 2**70, T0)])
+    store.write_records([rec("C", {"x": 1}, T0), rec("C", 3.5, T0)])
+    latest = {p.rsplit(".", 1)[1]: s.value for p, s in store.latest().items()}
+    assert latest == {"A": {"x": 1}, "B": 2**70, "C": 3.5}
+    assert type(latest["C"]) is float
+
+
+def test_floats_and_timestamps_survive_exactly():
+    random.seed(5)
+    values = [random.uniform(-1e6, 1e6) for _ in range(500)] + [1e-300, 5e-324, -0.0, 1.7976931348623157e308]
+    store = SqliteTelemetryStore()
+    records = [rec(f"P{i}", v, T0 + random.random() * 1e5) for i, v in enumerate(values)]
+    assert store.write_records(orjson.loads(orjson.dumps(records))) == len(records)
+    latest = store.latest()
+    for record in records:
+        sample = latest[f"{CRAC}.Telemetry.{record['field']}"]
+        assert sample.value == record["value"] and math.copysign(1, sample.value) == math.copysign(1, record["value"])
+        assert round(sample.timestamp * 1e9) == int(record["timestamp"] * 1e9)
+
+
+@pytest.mark.parametrize("timestamp", [float("inf"), float("nan"), -float("inf"), 1e11, 10**12, True, "yesterday", [1]])
+def test_a_timestamp_the_store_cannot_key_is_refused_by_path_and_writes_nothing(timestamp):
+    store = SqliteTelemetryStore()
+    with pytest.raises(SnapshotError, match=r"crac_0\.Telemetry\.Bad: .*timestamp"):
+        store.write_records([rec("Good", 1.0, T0), rec("Bad", 1.0, timestamp)])
+    assert store.latest() == {}
+
+
+def test_records_that_are_not_mappings_or_have_unhashable_parts_are_refused_by_name():
+    store = SqliteTelemetryStore()
+    with pytest.raises(SnapshotError, match="not a mapping"):
+        store.write_records([["not", "a", "record"]])
+    with pytest.raises(SnapshotError, match="not a data-point record"):
+        store.write_records([{"asset_path": {"a": 1}, "type": "Telemetry", "field": "X", "value": 1, "timestamp": T0}])
+    with pytest.raises(SnapshotError, match="unit 5 is not text"):
+        store.write_records([rec("X", 1.0, T0, unit=5)])
+
+
+def test_the_latest_timestamp_only_moves_forward_within_and_across_batches():
+    store = SqliteTelemetryStore()
+    store.write_records([rec("A", 2.0, T0 + 2), rec("A", 3.0, T0 + 3), rec("A", 1.0, T0 + 1)])
+    store.write_records([rec("A", 0.5, T0)])  # a late, older sample does not become the latest
+    assert store.latest()[f"{CRAC}.Telemetry.A"].value == 3.0
+    assert [v for _, v in store.history("%%", since=0)[f"{CRAC}.Telemetry.A"]] == [0.5, 1.0, 2.0, 3.0]
+
+
+# the one-table layout of the earlier store (facts of the format: its columns and keys)
+_WIDE_LAYOUT = """
+CREATE TABLE telemetry_series (id INTEGER PRIMARY KEY, dp_path TEXT NOT NULL UNIQUE, type_path TEXT NOT NULL,
+    asset_path TEXT NOT NULL, category TEXT NOT NULL, name TEXT NOT NULL, unit TEXT, last_ns INTEGER);
+CREATE INDEX telemetry_series_type_path ON telemetry_series (type_path);
+CREATE TABLE telemetry_samples (series INTEGER NOT NULL, ts_ns INTEGER NOT NULL, value, kind TEXT,
+    PRIMARY KEY (ts_ns, series)) WITHOUT ROWID;
+INSERT INTO telemetry_series VALUES (1, 'DataHall.data_hall_0.CRAC.crac_0.Telemetry.A', 'DataHall.CRAC.A',
+    'DataHall.data_hall_0.CRAC.crac_0', 'Telemetry', 'A', 'W', 1800000001000000000);
+INSERT INTO telemetry_samples VALUES (1, 1800000000000000000, 1.5, NULL), (1, 1800000001000000000, 2.5, NULL);
+"""
+
+
+def test_a_file_of_the_earlier_layout_is_migrated_and_keeps_its_data(tmp_path):
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_WIDE_LAYOUT)
+    store = SqliteTelemetryStore(str(path))
+    report = store.bootstrap()
+    assert report.changed == ["table telemetry_series split into telemetry_paths and telemetry_latest"]
+    assert report.created == []
+    assert store.latest()[f"{CRAC}.Telemetry.A"].value == 2.5
+    store.write_records([rec("A", 3.5, T0 + 2, "W"), rec("B", 1.0, T0)])
+    assert [v for _, v in store.history("%%CRAC%A", since=0)[f"{CRAC}.Telemetry.A"]] == [1.5, 2.5, 3.5]
+    assert store.bootstrap().changed == []  # migrated once
+    store.close()
+    with sqlite3.connect(path) as conn:  # readers of the one-table layout still find paths and last_ns
+        rows = conn.execute("SELECT dp_path, last_ns FROM telemetry_series ORDER BY id").fetchall()
+    assert rows == [
+        (f"{CRAC}.Telemetry.A", 1_800_000_002_000_000_000),
+        (f"{CRAC}.Telemetry.B", 1_800_000_000_000_000_000),
+    ]
+
+
+def test_a_telemetry_series_table_of_another_shape_is_refused_naming_the_file(tmp_path):
+    path = tmp_path / "foreign.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE telemetry_series (id INTEGER PRIMARY KEY, name TEXT)")
+    store = SqliteTelemetryStore(str(path))
+    with pytest.raises(StoreLayoutError, match=r"foreign\.db: table telemetry_series has columns id, name"):
+        store.bootstrap()
+    store.close()
+    with sqlite3.connect(path) as conn:  # left as it was
+        assert conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall() == [("telemetry_series",)]
