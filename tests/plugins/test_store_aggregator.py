@@ -173,3 +173,26 @@ def test_config_errors_are_clear():
     assert role.targets == ("telemetry",)
     assert _role(None, "influx+http://localhost:8086").targets == ("telemetry",)
     assert _role(None, "arango+http://localhost:8529").targets == ("graph",)
+
+
+async def test_bad_records_in_a_buffered_batch_are_dropped_alone_and_the_rest_is_written(tmp_path):
+    url = f"sqlite:///{tmp_path / 'tiro.db'}"
+    role = _role(None, url, targets="telemetry", batch_size=10_000)
+    role.open_stores()
+    records = _records()
+    bad = [
+        {**records[3], "asset_path": "DataHall"},  # not Type.id pairs
+        {**records[5], "timestamp": "yesterday"},
+        {**records[7], "timestamp": float("inf")},
+    ]
+    batch = [*records[:10], bad[0], *records[10:20], bad[1], bad[2], *records[20:], {"not": "a record"}]
+    try:
+        await role.handle_items(batch, "karez.graph_data.x")
+        await role.flush_buffer()
+    finally:
+        await role.close()
+    assert role.stats.dropped == 4 and role.written == len(records) and role._buffer == []
+    history, _ = _stored(url)
+    assert {path: [v for _, v in samples] for path, samples in history.items()} == {
+        _path(r): [r["value"]] for r in records
+    }

@@ -101,16 +101,19 @@ class TiroStoreAggregator(AggregatorBase):
             await asyncio.to_thread(self.write, records)
 
     # ----- receiving -----
-    def _accept(self, payload: Any) -> bool:
-        if isinstance(payload, dict) and all(key in payload for key in _RECORD_KEYS):
-            return True
-        self.stats.dropped += 1
-        self.log("error", f"Dropped an item that is not a data-point record: {str(payload)[:120]}")
-        return False
+    def _records(self, items: list[Any]) -> list[Any]:
+        """The items that are data-point records; the others are dropped, counted and logged."""
+        records = [i for i in items if isinstance(i, dict) and "asset_path" in i and "type" in i and "field" in i]
+        if len(records) < len(items):  # rare: find the others to name them
+            for item in items:
+                if not (isinstance(item, dict) and all(key in item for key in _RECORD_KEYS)):
+                    self.stats.dropped += 1
+                    self.log("error", f"Dropped an item that is not a data-point record: {str(item)[:120]}")
+        return records
 
     async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
         """Buffer the records; in durable mode write them before returning (a failure raises: no ack)."""
-        records = [item for item in items if self._accept(item)]
+        records = self._records(items)
         if self.durable is not None:
             if records:
                 await self._write(records)
@@ -137,16 +140,23 @@ class TiroStoreAggregator(AggregatorBase):
             self._keep(batch, e)
 
     async def _write_separately(self, batch: list[Mapping[str, Any]]) -> None:
-        """After a data error, write one record at a time: a malformed record is dropped (and counted) instead of
-        failing its batch on every retry and blocking every record behind it."""
-        for i, record in enumerate(batch):
+        """After a data error, split the batch in halves until each malformed record stands alone: it is dropped (and
+        counted) instead of failing its batch on every retry, and the rest is written in about 2·log2(n) writes per
+        bad record rather than one write per record."""
+        pending = [batch]
+        while pending:
+            part = pending.pop()
             try:
-                await self._write([record])
+                await self._write(part)
             except _DATA_ERRORS as e:
-                self.stats.dropped += 1
-                self.log("error", f"Dropped a record the store refuses ({type(e).__name__}: {e})")
+                if len(part) == 1:
+                    self.stats.dropped += 1
+                    self.log("error", f"Dropped a record the store refuses ({type(e).__name__}: {e})")
+                else:
+                    middle = len(part) // 2
+                    pending += (part[middle:], part[:middle])  # the first half is written first
             except Exception as e:
-                self._keep(batch[i:], e)
+                self._keep([record for chunk in (part, *reversed(pending)) for record in chunk], e)
                 return
 
     def _keep(self, batch: list[Mapping[str, Any]], e: Exception) -> None:
