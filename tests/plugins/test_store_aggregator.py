@@ -13,6 +13,7 @@ from tiro.examples import example_dir, example_files
 from tiro.plugins.karez import TiroStoreAggregator
 from tiro.stores.urls import open_graph_store, open_telemetry_store
 from tiro_models.compile import load_model
+from tiro_models.errors import SnapshotError
 from tiro_models.instances import instantiate
 from tiro_models.mock import Mocker
 from tiro_models.records import decompose
@@ -196,3 +197,20 @@ async def test_bad_records_in_a_buffered_batch_are_dropped_alone_and_the_rest_is
     assert {path: [v for _, v in samples] for path, samples in history.items()} == {
         _path(r): [r["value"]] for r in records
     }
+
+
+async def test_durable_mode_drops_items_that_are_not_records_and_writes_the_rest_before_returning(tmp_path):
+    url = f"sqlite:///{tmp_path / 'tiro.db'}"
+    role = _role(None, url, targets="telemetry")
+    role.durable = DurableLink()  # not started: handle_items is what the durable consumer calls per message
+    role.open_stores()
+    records = _records()
+    try:
+        await role.handle_items([*records[:5], "junk", [1, 2], {"asset_path": "x"}, *records[5:]], "karez.graph_data.x")
+        assert role.written == len(records) and role.stats.dropped == 3
+        with pytest.raises(SnapshotError, match="malformed asset path"):  # a record the store refuses fails the message
+            await role.handle_items([{**records[0], "asset_path": "DataHall"}], "karez.graph_data.x")
+    finally:
+        await role.close()
+    history, _ = _stored(url)
+    assert set(history) == {_path(r) for r in records}
