@@ -175,12 +175,29 @@ def _type_group(parent: _Asset, type_name: Any, group: Any, path: str) -> Iterat
         yield from _entity(parent.child(type_name, asset_id), entity, f"{path}{PATH_SEP}{asset_id}")
 
 
+# Assets by asset path: the data points of one asset, and the assets under one parent, share their chain of tags.
+_ASSET_CACHE_LIMIT = 65_536
+_asset_cache: dict[tuple[str, ...], _Asset] = {}
+
+
 def _asset_from_segments(path: str, segments: list[str]) -> _Asset:
-    asset = _ROOT
-    for i in range(0, len(segments), 2):
+    key = tuple(segments)
+    asset = _asset_cache.get(key)
+    if asset is not None:
+        return asset
+    # start from the deepest cached ancestor (usually the parent: a rack's servers come one after the other)
+    start = len(segments) - 2
+    while start > 0 and (asset := _asset_cache.get(key[:start])) is None:
+        start -= 2
+    if start <= 0:
+        asset, start = _ROOT, 0
+    for i in range(start, len(segments), 2):
         _check_type_name(segments[i], path)
         _check_segment(segments[i + 1], path, "asset id")
         asset = asset.child(segments[i], segments[i + 1])
+        if len(_asset_cache) >= _ASSET_CACHE_LIMIT:
+            _asset_cache.clear()
+        _asset_cache[key[: i + 2]] = asset
     return asset
 
 

@@ -178,3 +178,13 @@ def test_decompose_point_is_the_single_point_record_and_a_fresh_dict():
         decompose_point("DataHall.data_hall_0.Other.X", 1)
     with pytest.raises(SnapshotError, match="collides"):
         decompose_point("value.v.Telemetry.X", 1)
+
+
+def test_points_under_a_known_parent_get_their_own_tags_and_checks():
+    first = decompose_point("Hall.h.Rack.r1.Server.s1.Telemetry.T", 1)
+    sibling = decompose_point("Hall.h.Rack.r1.Server.s2.Telemetry.T", 2)  # the rack's tags come from the first
+    deeper = decompose_point("Hall.h.Rack.r1.Server.s2.Zone.Server.Telemetry.T", 3)
+    assert (first["Server"], sibling["Server"], sibling["Rack"]) == ("s1", "s2", "r1")
+    assert sibling["asset_path"] == "Hall.h.Rack.r1.Server.s2" and deeper["Zone"] == "Server"
+    with pytest.raises(SnapshotError, match="'value' collides"):
+        decompose_point("Hall.h.Rack.r1.value.v.Telemetry.T", 4)
