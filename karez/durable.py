@@ -15,6 +15,7 @@ from karez import codec
 
 BACKOFF = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)
 DUPLICATE_WINDOW = 120.0
+PUBACK_TIMEOUT = 10.0  # a downstream PubAck this late is treated as lost: nak, redeliver, dedupe by Nats-Msg-Id
 _CAPTURE_TTL = 30.0
 _captured: dict[str, tuple[float, bool]] = {}
 
@@ -111,8 +112,32 @@ async def publish_bodies(
             await role.nc.publish(subject, body)
         role.stats.published += count
     if wait and futures:
-        await asyncio.gather(*futures)
+        await settle(futures)
+        failure = first_failure(futures)
+        if failure is not None:
+            raise failure
     return futures
+
+
+async def settle(futures: list[asyncio.Future], timeout: float = PUBACK_TIMEOUT) -> None:
+    """Wait for PubAcks; one that never comes (lost across a server restart) is cancelled after `timeout`.
+
+    nats-py's publish futures have no timeout of their own: without this a lost PubAck blocks the role forever."""
+    if not futures:
+        return
+    _, pending = await asyncio.wait(futures, timeout=timeout)
+    for future in pending:
+        future.cancel()  # also frees nats-py's pending-publish slot
+
+
+def first_failure(futures: list[asyncio.Future]) -> BaseException | None:
+    """The first error among settled publish futures (a cancelled one is a PubAck timeout), or None."""
+    for future in futures:
+        if future.cancelled():
+            return TimeoutError(f"no PubAck within {PUBACK_TIMEOUT:.0f} s")
+        if future.exception() is not None:
+            return future.exception()
+    return None
 
 
 class DurableLink:
@@ -184,9 +209,9 @@ class DurableLink:
                 await self.retry_or_dead_letter(msg, e)
                 continue
             pending.append((msg, futures))
+        await settle([future for _, futures in pending for future in futures])
         for msg, futures in pending:
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            failure = next((r for r in results if isinstance(r, BaseException)), None)
+            failure = first_failure(futures)
             if failure is None:
                 await msg.ack()
             else:
