@@ -228,7 +228,10 @@ class Runtime:
                 await self.nc.flush(timeout=5)
             except Exception as e:
                 logger.warning("final flush failed: %s: %s", type(e).__name__, e)
-            await self.nc.close()
+            try:
+                await self.nc.close()
+            except OSError as e:  # the server went away during shutdown (a restart): nothing left to send it
+                logger.warning("closing the NATS connection failed: %s: %s", type(e).__name__, e)
         if self.print_stats:
             print(self.format_stats(), flush=True)
 
