@@ -185,6 +185,7 @@ _UPDATE_LATEST = (
     " ON CONFLICT (series) DO UPDATE SET ts_ns = excluded.ts_ns WHERE excluded.ts_ns > telemetry_latest.ts_ns"
 )
 _PRUNE_EVERY = 60.0
+_MAX_SECONDS = 9.2e9  # epoch seconds whose nanoseconds surely fit sqlite's 64-bit integers (2**63 ns ≈ 9.22e9 s)
 
 
 def _record_error(record: Any, exc: Exception) -> SnapshotError:
@@ -362,18 +363,16 @@ class SqliteTelemetryStore(TelemetryStore):
                 unit = record.get("unit")
                 sid = known[0] if known is not None and known[1] == unit else self._series_id(cur, record, unit)
                 ts = record.get("timestamp")
-                if type(ts) is float:  # the preprocess output: skip the general conversion
+                if type(ts) is float and -_MAX_SECONDS < ts < _MAX_SECONDS:  # the preprocess output: the short path
                     ts_ns = int(ts * 1e9)
-                elif from_lines and type(ts) is int:
-                    ts_ns = ts
                 else:
-                    ts_ns = timestamp_ns(ts)
+                    ts_ns = ts if from_lines and type(ts) is int else timestamp_ns(ts)
                     if ts_ns is None:
                         if now_ns is None:
                             now_ns = time.time_ns()
                         ts_ns = now_ns
-                if not lowest <= ts_ns <= highest:
-                    raise OverflowError("timestamp out of range")
+                    if not lowest <= ts_ns <= highest:
+                        raise OverflowError("timestamp out of range")
                 if ts_ns > get_last(sid, before_all):
                     last[sid] = ts_ns
                 value = record.get("value")
