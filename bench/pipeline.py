@@ -89,6 +89,19 @@ def karez_config(
     }  # fmt: skip
 
 
+def cpu_per_point(memory: dict[str, dict[str, float]], collected: float, stored: float) -> dict[str, float]:
+    """CPU µs per data point of each karez process and of all of them (stores per stored point, the rest per
+    collected point): a cost that, unlike the rates, hardly depends on how busy the shared cores are."""
+    out: dict[str, float] = {}
+    for name, figures in memory.items():
+        if not name.startswith("karez"):
+            continue
+        per = stored if name == "karez_store" else collected
+        out[name] = round(figures["cpu_cores"] * 1e6 / per, 1) if per > 0 else 0.0
+    out["all_karez"] = round(sum(out.values()), 1)
+    return out
+
+
 def lay_out_plugins(folder: Path) -> Path:
     """The shipped datahall plugin folder plus the tiro_store aggregator (as the demo deployment adds it)."""
     plugins = folder / "karez"
@@ -261,6 +274,7 @@ async def run_step(
     collection_lagged = collected < SUSTAINED_FRACTION * offered
     backlog_grew = jetstream_grew or collection_lagged
     stored_series = store.series()
+    memory_summary = memory.summary()
     result = {
         "mode": ("batch, durable persistence" if batched else "per-item (upstream-compatible), core NATS")
         + LAYOUT_NOTES[layout].format(replicas=replicas),
@@ -286,7 +300,8 @@ async def run_step(
             name: c["errors"] + c["dropped"] for name, c in metrics.latest.items() if c["errors"] + c["dropped"]
         },
         "latency_mock_to_store": {**store.latency_summary(), "resolution_s": 0.2},
-        "memory": memory.summary(),
+        "memory": memory_summary,
+        "cpu_us_per_point": cpu_per_point(memory_summary, collected, achieved),
         "verified": {
             "store_samples": store.rows(),
             "store_points_with_data": stored_series,
@@ -403,6 +418,7 @@ def main() -> None:
             "latency": "poll time − mock sample timestamp of newly stored samples of 1 in 64 series (upper bound)",
             "role_received_per_s": "items per second per role (the connector counts tasks; replicated roles left out)",
             "memory": "per process over the measured window; cpu_cores 1.0 = one core busy (the machine has 2)",
+            "cpu_us_per_point": "CPU µs per collected point per karez process (karez_store: per stored point)",
         },
     }
     with tempfile.TemporaryDirectory(prefix="tiro-bench-pipeline-") as tmp:
