@@ -219,11 +219,14 @@ class DurableLink:
         await role.flush()
 
     async def retry_or_dead_letter(self, msg: Any, error: BaseException) -> None:
-        """Nak with backoff, or dead-letter after `max_deliver` deliveries."""
+        """Nak with backoff, or dead-letter after `max_deliver` deliveries.
+
+        An error marked `retryable = True` (a store or server that is unreachable, not a bad message) is never
+        dead-lettered: the message waits, with the longest backoff, until its destination is back."""
         role = self.role
         deliveries = msg.metadata.num_delivered
         role.log("warning", f"Failed message on {msg.subject} (delivery {deliveries}): {type(error).__name__}: {error}")
-        if deliveries >= int(role.config.max_deliver or 1):
+        if deliveries >= int(role.config.max_deliver or 1) and getattr(error, "retryable", False) is not True:
             await self.dead_letter(msg, f"{type(error).__name__}: {error}")
         else:
             await msg.nak(delay=BACKOFF[min(deliveries, len(BACKOFF)) - 1])
