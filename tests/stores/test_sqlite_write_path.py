@@ -144,3 +144,26 @@ def test_a_telemetry_series_table_of_another_shape_is_refused_naming_the_file(tm
     store.close()
     with sqlite3.connect(path) as conn:  # left as it was
         assert conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall() == [("telemetry_series",)]
+
+
+@pytest.mark.parametrize("samples", [3, 200])
+def test_latest_and_history_read_by_key_lookups_and_range_scans(samples):
+    store = SqliteTelemetryStore()
+    store.write_records([rec(f"P{i % 40}", float(i), T0 + i) for i in range(samples)])
+    statements: list[str] = []
+    store.db.writer.set_trace_callback(statements.append)
+    store.latest()
+    store.latest("%%CRAC%P1")
+    store.history("%%CRAC%P1", since=T0, until=T0 + 10)
+    store.db.writer.set_trace_callback(None)
+    plans = {
+        sql: " | ".join(row[3] for row in store.db.writer.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        for sql in statements
+        if "telemetry_samples" in sql
+    }
+    assert len(plans) == 3
+    for sql, plan in plans.items():
+        if "telemetry_latest" in sql:  # latest: one primary-key lookup per series, never a scan of the samples
+            assert "SEARCH v USING PRIMARY KEY (ts_ns=? AND series=?)" in plan and "SCAN v" not in plan, plan
+        else:  # history: a range of the time-major key
+            assert "SEARCH v USING PRIMARY KEY (ts_ns>? AND ts_ns<?)" in plan, plan

@@ -427,9 +427,9 @@ class SqliteTelemetryStore(TelemetryStore):
         self._ensure_ready()
         where, params = self._series_filter(pattern)
         rows = self.db.read(
-            "SELECT s.dp_path, v.value, v.kind, v.ts_ns, s.unit FROM telemetry_paths s"
-            " JOIN telemetry_latest l ON l.series = s.id"
-            " JOIN telemetry_samples v ON v.ts_ns = l.ts_ns AND v.series = s.id"
+            "SELECT s.dp_path, v.value, v.kind, v.ts_ns, s.unit FROM telemetry_paths s"  # CROSS: paths, then lookups
+            " CROSS JOIN telemetry_latest l ON l.series = s.id"
+            " CROSS JOIN telemetry_samples v ON v.ts_ns = l.ts_ns AND v.series = s.id"
             f" WHERE {where} ORDER BY s.dp_path",
             params,
         )
