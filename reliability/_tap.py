@@ -1,0 +1,120 @@
+"""Watching the pipeline from outside: what was dispatched, collected, dead-lettered, and the roles' counters.
+
+A core NATS subscriber sees every message published on a subject, JetStream-captured or not. The tap records
+- tasks on `karez.connector.<connector>`: how often each data-point path was dispatched;
+- the connector's output on `karez.converter.<first converter>`: the samples that entered the pipeline, keyed by
+  (path, nanosecond timestamp) exactly as the sqlite store keys them, grouped by `Nats-Msg-Id`. Messages sharing an
+  id are one task published again after a redelivery: JetStream keeps one of them (the accounting picks the one the
+  store holds) and deduplicates the others;
+- dead letters on `karez.dlq.>` with their reasons, and the newest `karez.metrics.>` counters per role.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import nats
+import orjson
+
+
+def timestamp_ns(iso: str) -> int:
+    """The sqlite store's key for a mock timestamp: float epoch seconds (as tiro_preprocess makes) × 1e9."""
+    return int(datetime.fromisoformat(iso).timestamp() * 1e9)
+
+
+def _items(data: bytes) -> list[Any]:
+    try:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return []
+    return body if isinstance(body, list) else [body]
+
+
+class Tap:
+    """Core NATS subscriptions that count what flows (reconnects on its own through a nats-server restart)."""
+
+    def __init__(self, connector: str, first_converter: str) -> None:
+        self.task_subject = f"karez.connector.{connector}"
+        self.collected_subject = f"karez.converter.{first_converter}"
+        self.tasks_per_path: Counter[str] = Counter()
+        self.tasks = 0
+        self.first_task_at: float | None = None
+        self.collected_by_id: dict[str, list[set[tuple[str, int]]]] = {}
+        self._messages = 0
+        self.dead_letters: list[dict[str, Any]] = []
+        self.metrics: dict[str, dict[str, int]] = {}
+        self.disconnects = 0
+        self.connection_errors = 0
+        self.nc: Any = None
+
+    async def connect(self, url: str) -> Tap:
+        """Connect and subscribe (flushed: the subscriptions are live when this returns)."""
+
+        async def disconnected() -> None:
+            self.disconnects += 1
+
+        async def error(e: Exception) -> None:
+            self.connection_errors += 1  # expected while a case restarts nats-server
+
+        self.nc = await nats.connect(
+            url, max_reconnect_attempts=-1, reconnect_time_wait=0.1, disconnected_cb=disconnected, error_cb=error,
+            pending_size=256 * 1024 * 1024,
+        )  # fmt: skip
+        await self.nc.subscribe(self.task_subject, cb=self._on_task, pending_msgs_limit=-1, pending_bytes_limit=-1)
+        await self.nc.subscribe(
+            self.collected_subject, cb=self._on_collected, pending_msgs_limit=-1, pending_bytes_limit=-1
+        )
+        await self.nc.subscribe("karez.dlq.>", cb=self._on_dead_letter)
+        await self.nc.subscribe("karez.metrics.>", cb=self._on_metrics)
+        await self.nc.flush()
+        return self
+
+    async def _on_task(self, msg: Any) -> None:
+        for item in _items(msg.data):
+            paths = item.get("tasks", []) if isinstance(item, dict) else item
+            if isinstance(paths, list):
+                self.tasks += 1
+                self.tasks_per_path.update(p for p in paths if isinstance(p, str))
+        if self.first_task_at is None:
+            self.first_task_at = time.monotonic()
+
+    async def _on_collected(self, msg: Any) -> None:
+        self._messages += 1
+        msg_id = (msg.headers or {}).get("Nats-Msg-Id") or f"core:{self._messages}"
+        keys: set[tuple[str, int]] = set()
+        for item in _items(msg.data):
+            try:
+                keys.add((item["path"], timestamp_ns(item["result"]["timestamp"])))
+            except (KeyError, TypeError, ValueError):
+                continue  # not a mock sample (e.g. an injected poison message)
+        self.collected_by_id.setdefault(msg_id, []).append(keys)
+
+    async def _on_dead_letter(self, msg: Any) -> None:
+        try:
+            body = orjson.loads(msg.data)
+        except orjson.JSONDecodeError:
+            body = {"data": msg.data.decode(errors="replace")}
+        self.dead_letters.append(
+            {"dlq_subject": msg.subject, "subject": body.get("subject"), "error": str(body.get("error"))[:200]}
+        )
+
+    async def _on_metrics(self, msg: Any) -> None:
+        body = orjson.loads(msg.data)
+        self.metrics[f"{body.get('kind')}.{body.get('name')}"] = {
+            k: body.get(k, 0) for k in ("received", "published", "errors", "dropped")
+        }
+
+    def roles_reporting(self) -> set[str]:
+        """Roles whose metrics have been seen."""
+        return set(self.metrics)
+
+    async def close(self) -> None:
+        """Drain and close the connection."""
+        if self.nc is not None:
+            try:
+                await self.nc.drain()
+            except Exception:
+                await self.nc.close()
