@@ -19,12 +19,29 @@ import sys
 import time
 import uuid
 
+import nats
+
 from karez.aggregator.base import AggregatorBase
+from karez.config import ConfigEntity
 from karez.connector.base import PullConnectorBase
+from karez.dispatcher.base import DispatcherBase
 from karez.embedded_nats import EmbeddedNats
 from karez.nats_options import NatsOptions
 from karez.plugins import BUILTIN_PLUGINS
 from karez.runtime import Runtime, build_roles
+
+
+class SyntheticDispatcher(DispatcherBase):
+    """`count` integer entities per round (generated, so that the config stays small)."""
+
+    @classmethod
+    def config_entities(cls):
+        """Number of entities."""
+        yield from super().config_entities()
+        yield ConfigEntity("count", "Entities per round")
+
+    def load_entities(self):
+        return list(range(int(self.config.count)))
 
 
 class SyntheticConnector(PullConnectorBase):
@@ -56,8 +73,8 @@ def config(n_items: int, batch: bool, durable: bool, task_size: int) -> dict:
     role = {"batch": batch, "durable": durable}
     return {
         "dispatchers": [
-            {"type": "default", "name": f"d{s}", "connector": f"src{s}", "interval": 3600,
-             "batch_size": task_size, "entities": list(range(n_items))}
+            {"type": "synthetic", "name": f"d{s}", "connector": f"src{s}", "interval": 3600,
+             "batch_size": task_size, "count": n_items}
         ],
         "connectors": [{"type": "synthetic", "name": f"src{s}", "converter": f"c1{s}", **role}],
         "converters": [
@@ -71,17 +88,18 @@ def config(n_items: int, batch: bool, durable: bool, task_size: int) -> dict:
 
 async def run_case(url: str, n_items: int, batch: bool, durable: bool, shared: bool, task_size: int) -> dict:
     plugins = {kind: dict(table) for kind, table in BUILTIN_PLUGINS.items()}
+    plugins["dispatcher"]["synthetic"] = SyntheticDispatcher
     plugins["connector"]["synthetic"] = SyntheticConnector
     plugins["aggregator"]["counting"] = CountingAggregator
     CountingAggregator.expected, CountingAggregator.count = n_items, 0
     CountingAggregator.done = asyncio.Event()
     roles = build_roles(config(n_items, batch, durable, task_size), plugins)
     runtime = Runtime(roles, NatsOptions.from_address(url), shared_connection=shared, metrics_interval=0)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     await runtime.start()
     try:
         await asyncio.wait_for(CountingAggregator.done.wait(), timeout=600)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         await runtime.shutdown()
     return {
@@ -91,7 +109,34 @@ async def run_case(url: str, n_items: int, batch: bool, durable: bool, shared: b
         "items": n_items,
         "seconds": round(elapsed, 3),
         "items_per_s": round(n_items / elapsed),
+        "cpu_us_per_item": round(cpu / n_items * 1e6, 2),  # this process only (nats-server excluded); steadier
     }
+
+
+async def nats_py_ceiling(url: str, n: int = 200_000, size: int = 100) -> dict:
+    """Bare nats-py pub→sub on one connection: the per-message ceiling under a per-item chain (3 messages/item)."""
+    nc = await nats.connect(url)
+    received = 0
+    done = asyncio.Event()
+
+    async def on_msg(msg) -> None:
+        nonlocal received
+        received += 1
+        if received >= n:
+            done.set()
+
+    await nc.subscribe("bench.ceiling", cb=on_msg, pending_msgs_limit=-1, pending_bytes_limit=-1)
+    await nc.flush()
+    body = b"x" * size
+    t0 = time.perf_counter()
+    for i in range(n):
+        await nc.publish("bench.ceiling", body)
+        if not i & 1023:
+            await nc.flush()  # bounded backlog, as the runtime's subscribers do
+    await asyncio.wait_for(done.wait(), timeout=300)
+    elapsed = time.perf_counter() - t0
+    await nc.close()
+    return {"case": "nats_py_pub_sub_ceiling", "messages": n, "bytes": size, "msgs_per_s": round(n / elapsed)}
 
 
 def line_protocol_rate(n: int = 300_000) -> dict:
@@ -119,6 +164,8 @@ async def main(args: argparse.Namespace) -> None:
     ]
     results = []
     with EmbeddedNats() as server:
+        results.append(await nats_py_ceiling(server.url))
+        print(json.dumps(results[-1]), file=sys.stderr)
         for items, batch, durable, shared in cases:
             results.append(await run_case(server.url, items, batch, durable, shared, args.task_size))
             print(json.dumps(results[-1]), file=sys.stderr)

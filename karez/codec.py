@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 _OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+_AS_IS_KEY = b'"_as_is"'
 
 
 def _fallback(value: Any) -> Any:
@@ -44,6 +45,9 @@ def encode_batch(payloads: list[Any]) -> bytes:
     """Batch body: raw lines joined by newline when every item is `_as_is` text, else a JSON array."""
     if payloads and all(isinstance(p, dict) and isinstance(p.get("_as_is"), str) for p in payloads):
         return "\n".join(p["_as_is"] for p in payloads).encode()
+    body = dumps(payloads)
+    if _AS_IS_KEY not in body:  # no item can have the key: the common case needs no per-item pass
+        return body
     return dumps([p["_as_is"] if isinstance(p, dict) and "_as_is" in p else p for p in payloads])
 
 

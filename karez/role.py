@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 
 import httpx
@@ -21,6 +22,8 @@ DEFAULT_CATEGORY = "telemetry"
 META_KEY = "_karez"
 MAX_BATCH_ITEMS = 1000
 MAX_BATCH_BYTES = 900_000  # below NATS' default max_payload of 1 MiB
+_first, _second = itemgetter(0), itemgetter(1)
+FLUSH_BYTES = 1 << 20  # bytes a subscriber publishes before it waits for a PING/PONG round trip
 
 
 def _sized_batches(subject: str, items: list[Any]) -> list[tuple[str, bytes, int]]:
@@ -51,6 +54,7 @@ class RoleBase(ConfigurableBase):
         self.raise_errors = False  # durable mode: failures must reach the consumer to be retried
         self._batch = bool(self.config.batch)
         self._handled = 0
+        self._unflushed_bytes = 0
         self._closing = False
         self._log_name = f"{type(self).__name__}[{self.name}]"
 
@@ -257,9 +261,13 @@ class RoleBase(ConfigurableBase):
     def encode_outputs(self, outputs: list[tuple[str, Any]]) -> list[tuple[str, bytes, int]]:
         """`(subject, body, item count)`: one body per item, or one array per subject with `batch: true`."""
         if self._batch:
-            grouped: dict[str, list[Any]] = {}
-            for subject, payload in outputs:
-                grouped.setdefault(subject, []).append(payload)
+            subjects = list(map(_first, outputs))
+            if subjects.count(subjects[0]) == len(subjects):  # the usual case, checked at C speed
+                grouped = {subjects[0]: list(map(_second, outputs))}
+            else:
+                grouped = {}
+                for subject, payload in outputs:
+                    grouped.setdefault(subject, []).append(payload)
             bodies: list[tuple[str, bytes, int]] = []
             for subject, items in grouped.items():
                 for start in range(0, len(items), MAX_BATCH_ITEMS):
@@ -282,6 +290,7 @@ class RoleBase(ConfigurableBase):
         for subject, body, count in bodies:
             await publish(subject, body)
             self.stats.published += count
+            self._unflushed_bytes += len(body)
 
     # ----- receiving -----
     async def _on_message(self, msg: Any) -> None:
@@ -291,7 +300,13 @@ class RoleBase(ConfigurableBase):
         except Exception as e:
             self.log_exception(e, f"Error handling message on {msg.subject}")
         self._handled += 1
-        if not self._handled & 31:
+        if self._unflushed_bytes > FLUSH_BYTES:
+            # Core NATS has no flow control: when every role shares a process, what they publish comes back to the
+            # same socket, and the server cuts a client off once 64 MiB wait for it. A PING/PONG round trip after
+            # each MiB published lets the reader catch up with everything queued before the PONG (backpressure).
+            self._unflushed_bytes = 0
+            await self.flush()
+        elif not self._handled & 31:
             # nats-py hands queued messages over without suspending; yield so that the socket reader and
             # flusher run, otherwise a backlog starves them and the server cuts us off as a slow consumer
             await asyncio.sleep(0)

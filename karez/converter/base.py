@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from itertools import repeat
 from types import GeneratorType
 from typing import Any
 
@@ -81,6 +82,22 @@ class ConverterBase(RoleBase):
                 if results:
                     outputs.extend(merged_outputs(self, results, payload, targets))
             return outputs
+        many = self.__dict__.get("_convert_many", False)
+        if many is False:
+            many = self.__dict__["_convert_many"] = in_place_batch_converter(type(self))
+        if many is not None:
+            objects = [p for p in items if type(p) is dict]
+            for _ in range(len(items) - len(objects)):
+                self._drop_non_object(subject)
+            try:
+                kept = many(self, objects, subject)
+            except Exception as e:  # it may have edited some inputs already: converting them again is not safe
+                self.log_exception(e, f"Error converting a batch of {len(objects)} items from {subject}")
+                return []
+            if not all(map(dict.__contains__, kept, repeat(META_KEY))):
+                for item in kept:
+                    item.setdefault(META_KEY, {})
+            return route_merged(self, kept, targets)
         convert = self.convert
         merged: list[Any] = []
         append = merged.append
@@ -108,9 +125,26 @@ class ConverterBase(RoleBase):
                     append(item)
         return route_merged(self, merged, targets)
 
+    def convert_many(self, payloads: list[dict], subject: str = "") -> list[dict]:
+        """Optional batch form of `convert` for converters that edit items in place: the kept inputs, in order.
+
+        Only used when the class defining it also defines the `convert` in effect (a subclass overriding `convert`
+        falls back to per-item calls). It must behave exactly like calling `convert` on each payload, including
+        logging (not raising) a failure of one item; an exception that escapes loses the whole message."""
+        raise NotImplementedError
+
     def _drop_non_object(self, subject: str) -> None:
         self.stats.dropped += 1
         self.log("error", f"Dropped a non-object item on {subject}")
+
+
+def in_place_batch_converter(cls: type) -> Any:
+    """`cls.convert_many` when the same class (or a subclass of it) also defines the `convert` in effect, else None."""
+    many_owner = next((k for k in cls.__mro__ if "convert_many" in k.__dict__), None)
+    convert_owner = next((k for k in cls.__mro__ if "convert" in k.__dict__), None)
+    if many_owner is None or many_owner is ConverterBase or convert_owner is None:
+        return None
+    return many_owner.__dict__["convert_many"] if issubclass(many_owner, convert_owner) else None
 
 
 def route_merged(role: Any, merged: list[Any], targets: list[Any]) -> list[tuple[str, Any]]:

@@ -13,3 +13,7 @@ class Converter(ConverterBase):
     def convert(self, payload: dict) -> Any:
         """Yield the payload."""
         yield payload
+
+    def convert_many(self, payloads: list[dict], subject: str = "") -> list[dict]:
+        """Batch form: every payload, unchanged."""
+        return payloads

@@ -41,13 +41,13 @@ class Converter(ConverterBase):
             plan = self.__dict__["_plan_cache"] = (cfg.key, cfg.default, self.allowed(), rename)
         return plan
 
-    def convert(self, payload: dict) -> Any:
-        """Yield the payload unless filtered out; rename writes the category."""
+    def keep(self, payload: dict) -> bool:
+        """Whether the payload passes the filter; applies the rename to its category in place."""
         key, default, allowed, rename = self._plan()
         meta = payload.get("_karez")
         value = meta.get(key, default) if (meta and key is not None) else default
         if allowed is not None and value not in allowed:
-            return
+            return False
         if rename:
             try:
                 new = rename.get(value)
@@ -57,4 +57,21 @@ class Converter(ConverterBase):
                 if meta is None:
                     meta = payload["_karez"] = {}
                 meta["category"] = new
-        yield payload
+        return True
+
+    def convert(self, payload: dict) -> Any:
+        """Yield the payload unless filtered out; rename writes the category."""
+        if self.keep(payload):
+            yield payload
+
+    def convert_many(self, payloads: list[dict], subject: str = "") -> list[dict]:
+        """Batch form of `convert`: the kept payloads; an item whose test fails is logged and dropped."""
+        keep = self.keep
+        kept = []
+        for payload in payloads:
+            try:
+                if keep(payload):
+                    kept.append(payload)
+            except Exception as e:
+                self.log_exception(e, f"Error converting message from {subject}")
+        return kept

@@ -1,0 +1,80 @@
+"""Batch fast paths give exactly what the per-item paths give: `convert_many`, grouped encoding."""
+
+from __future__ import annotations
+
+import copy
+
+import orjson
+
+from karez import codec
+from karez.converter.base import ConverterBase, in_place_batch_converter
+from karez.converter.extras.echo import Converter as Echo
+from karez.converter.extras.filter_and_update_meta import Converter as FilterMeta
+
+
+class PerItemFilter(FilterMeta):
+    """Overrides `convert`, so the inherited `convert_many` must not be used."""
+
+    def convert(self, payload):
+        yield from super().convert(payload)
+
+
+def _inputs() -> list:
+    return [
+        {"v": 1, "_karez": {"category": "telemetry", "src": "a"}},
+        {"v": 2, "_karez": {"category": "attribute"}},
+        {"v": 3, "_karez": {"category": "other"}},
+        {"v": 4},
+        "not an object",
+        {"v": 5, "_karez": {"category": ["unhashable"]}},
+        {"v": 6, "_karez": {"category": "telemetry"}},
+    ]
+
+
+def test_convert_many_is_only_used_by_the_class_that_defines_convert():
+    assert in_place_batch_converter(FilterMeta) is FilterMeta.__dict__["convert_many"]
+    assert in_place_batch_converter(Echo) is Echo.__dict__["convert_many"]
+    assert in_place_batch_converter(PerItemFilter) is None
+    assert in_place_batch_converter(ConverterBase) is None
+
+
+async def test_filter_batch_path_equals_per_item_path(caplog):
+    cfg = {"key": "category", "filter": "telemetry,attribute", "rename": {"telemetry": "graph"}, "next": [None, "z"]}
+    fast = FilterMeta({"type": "filter_and_update_meta", "name": "f", **cfg}, nats_addr=None)
+    slow = PerItemFilter({"type": "filter_and_update_meta", "name": "f", **cfg}, nats_addr=None)
+    fast_out = await fast.handle_items(copy.deepcopy(_inputs()), "karez.converter.f")
+    slow_out = await slow.handle_items(copy.deepcopy(_inputs()), "karez.converter.f")
+    assert fast_out == slow_out
+    assert [(s, item["v"]) for s, item in fast_out] == [
+        ("karez.graph.f", 1),
+        ("karez.attribute.f", 2),
+        ("karez.graph.f", 6),
+        ("karez.converter.z", 1),
+        ("karez.converter.z", 2),
+        ("karez.converter.z", 6),
+    ]
+    # the non-object is dropped and the unhashable value is logged with the subject, by both paths alike
+    assert (fast.stats.dropped, fast.stats.errors) == (slow.stats.dropped, slow.stats.errors) == (1, 1)
+    assert "karez.converter.f" in caplog.text
+
+
+async def test_echo_batch_path_adds_empty_meta_like_the_per_item_path():
+    echo = Echo({"type": "echo", "name": "e", "next": "n"}, nats_addr=None)
+    out = await echo.handle_items([{"a": 1}, {"b": 2, "_karez": {"k": 1}}], "s")
+    assert out == [("karez.converter.n", {"a": 1, "_karez": {}}), ("karez.converter.n", {"b": 2, "_karez": {"k": 1}})]
+
+
+def test_batch_encoding_replaces_as_is_items_only_when_present():
+    plain = [{"a": i, "text": 'says "_as_is" inside'} for i in range(3)]
+    assert codec.encode_batch(plain) == orjson.dumps(plain)
+    mixed = [{"a": 1}, {"_as_is": {"raw": True}}, {"nested": {"_as_is": "kept"}}]
+    assert orjson.loads(codec.encode_batch(mixed)) == [{"a": 1}, {"raw": True}, {"nested": {"_as_is": "kept"}}]
+    assert codec.encode_batch([{"_as_is": "l1"}, {"_as_is": "l2"}]) == b"l1\nl2"
+
+
+def test_batch_outputs_group_by_subject_keeping_order():
+    echo = Echo({"type": "echo", "name": "e", "batch": True}, nats_addr=None)
+    same = echo.encode_outputs([("s", {"i": i}) for i in range(5)])
+    assert [(s, orjson.loads(b), n) for s, b, n in same] == [("s", [{"i": i} for i in range(5)], 5)]
+    mixed = echo.encode_outputs([("a", {"i": 0}), ("b", {"i": 1}), ("a", {"i": 2})])
+    assert [(s, orjson.loads(b), n) for s, b, n in mixed] == [("a", [{"i": 0}, {"i": 2}], 2), ("b", [{"i": 1}], 1)]
