@@ -194,8 +194,15 @@ _plans: dict[tuple[str | None, str], dict[tuple[Any, ...], _TagPlan]] = {}
 _default_plans: dict[tuple[Any, ...], _TagPlan] = {}
 _plans[("field", "value")] = _default_plans
 _NO_PLANS: dict[tuple[Any, ...], _TagPlan] = {}
-# The plan of the last record `encode` wrote with the default field pair: records come in runs of one key set.
-_last_default: tuple[frozenset[Any], Any] = (frozenset({object()}), None)
+# Recent plans of the default field pair by number of keys: a length and one key-set comparison find a record's
+# plan without building the tuple of its keys (records of one batch have few key sets, mostly of distinct lengths).
+_default_by_len: dict[int, list[_TagPlan]] = {}
+_PLANS_PER_LEN = 4
+
+
+def _remember_by_len(by_len: dict[int, list[_TagPlan]], length: int, plan: _TagPlan) -> None:
+    """Put `plan` first among the recent plans of records with `length` keys (a new list: readers never see it grow)."""
+    by_len[length] = [plan, *by_len.get(length, ())[: _PLANS_PER_LEN - 1]]
 
 
 def _new_plan(record: Mapping[str, Any], field_name: str | None, field_value: str) -> _TagPlan:
@@ -238,16 +245,15 @@ def encode(
             raise SnapshotError(f"{_where(record)}: {exc}") from None
         if text is None:
             return ""
-    global _last_default
     if field_name == "field" and field_value == "value":
-        last = _last_default  # one read: another thread may swap it
-        if record.keys() == last[0]:
-            plan = last[1]
+        for plan in _default_by_len.get(len(record), ()):
+            if record.keys() == plan.keyset:
+                break
         else:
             plan = _default_plans.get(tuple(record))
             if plan is None:
                 plan = _new_plan(record, field_name, field_value)
-            _last_default = (plan.keyset, plan)
+            _remember_by_len(_default_by_len, len(record), plan)
     else:
         plan = _plans.get((field_name, field_value), _NO_PLANS).get(tuple(record))
         if plan is None:
@@ -294,7 +300,7 @@ def encode_lines(
     field_text = _field_text
     out: list[str] = []
     append = out.append
-    last_keyset: frozenset[Any] = frozenset({object()})  # matches no record
+    by_len: dict[int, list[_TagPlan]] = {}
     plan: Any = None
     for record in records:
         try:
@@ -321,12 +327,15 @@ def encode_lines(
             if text is None:
                 append("")
                 continue
-        if record.keys() != last_keyset:  # a batch's records mostly share one key set
+        for plan in by_len.get(len(record), ()):  # as in `encode`: a batch has few key sets
+            if record.keys() == plan.keyset:
+                break
+        else:
             plan = by_keys.get(tuple(record))
             if plan is None:
                 plan = _new_plan(record, field_name, field_value)
                 by_keys = _plans[(field_name, field_value)]
-            last_keyset = plan.keyset
+            _remember_by_len(by_len, len(record), plan)
         values = plan.getter(record)
         try:
             tags = plan.texts.get(values)
