@@ -381,7 +381,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--racks", type=int, default=2000)
     parser.add_argument("--servers", type=int, default=49)
     parser.add_argument("--batch-size", type=int, default=2000, help="paths per dispatched task in batch mode")
-    parser.add_argument("--intervals", default="10,5,2,1", help="batch-mode dispatch intervals, s (rates increase)")
+    parser.add_argument("--intervals", default="20,10,5,2,1", help="batch-mode dispatch intervals, s (rates increase)")
     parser.add_argument("--replicas", type=int, default=2, help="convert processes in the spread layout")
     parser.add_argument("--item-racks", type=int, default=20)
     parser.add_argument("--item-intervals", default="5,2,1,0.5", help="per-item dispatch intervals, s")
