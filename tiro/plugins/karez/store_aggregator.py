@@ -38,7 +38,7 @@ class TiroStoreAggregator(AggregatorBase):
         yield OptionalConfigEntity("scenario", None, "Scenario YAML (the graph store is bootstrapped from it)")
         yield OptionalConfigEntity("uses", None, "Uses YAML file(s): a list or a comma-separated string")
         yield OptionalConfigEntity("targets", None, "Stores to write: telemetry, graph (default: all of the URL's)")
-        yield OptionalConfigEntity("batch_size", 1000, "Write when this many records are waiting")
+        yield OptionalConfigEntity("batch_size", 5000, "Write when this many records are waiting")
         yield OptionalConfigEntity("flush_interval", 0.5, "Write waiting records at least this often (seconds)")
         yield OptionalConfigEntity("max_buffer", 200_000, "Records kept while the store fails before dropping")
 
