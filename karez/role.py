@@ -260,6 +260,8 @@ class RoleBase(ConfigurableBase):
 
     def encode_outputs(self, outputs: list[tuple[str, Any]]) -> list[tuple[str, bytes, int]]:
         """`(subject, body, item count)`: one body per item, or one array per subject with `batch: true`."""
+        if not outputs:
+            return []
         if self._batch:
             subjects = list(map(_first, outputs))
             if subjects.count(subjects[0]) == len(subjects):  # the usual case, checked at C speed

@@ -74,9 +74,10 @@ class AggregatorBase(RoleBase):
         if plain is None:
             plain = not self.config.offload and not inspect.iscoroutinefunction(self.process)
             self.__dict__["_plain_sync"] = plain
-        if plain and not self.raise_errors:
+        if plain:
             process = self.process
-            for payload in items:  # hot path: a sync process, no per-item coroutine
+            # hot path: a sync process, no per-item coroutine; in durable mode log_exception re-raises, as in consume
+            for payload in items:
                 try:
                     result = process(payload)
                     if result is not None and inspect.isawaitable(result):

@@ -74,6 +74,7 @@ def test_batch_encoding_replaces_as_is_items_only_when_present():
 
 def test_batch_outputs_group_by_subject_keeping_order():
     echo = Echo({"type": "echo", "name": "e", "batch": True}, nats_addr=None)
+    assert echo.encode_outputs([]) == []  # durable consumers encode whatever a message gave, nothing included
     same = echo.encode_outputs([("s", {"i": i}) for i in range(5)])
     assert [(s, orjson.loads(b), n) for s, b, n in same] == [("s", [{"i": i} for i in range(5)], 5)]
     mixed = echo.encode_outputs([("a", {"i": 0}), ("b", {"i": 1}), ("a", {"i": 2})])
