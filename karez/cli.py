@@ -88,6 +88,9 @@ def deploy(
         True, "--shared-connection/--connection-per-role", help="One NATS connection for all roles."
     ),
     metrics_interval: float = typer.Option(10.0, "--metrics-interval", help="Seconds between metrics publishes."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Processes running these roles (queue groups split the work; one dispatches)."
+    ),
     user: str = typer.Option(None, "--user", envvar="KAREZ_NATS_USER"),
     password: str = typer.Option(None, "--password", envvar="KAREZ_NATS_PASSWORD"),
     token: str = typer.Option(None, "--token", envvar="KAREZ_NATS_TOKEN"),
@@ -111,8 +114,10 @@ def deploy(
         k for k, on in zip(KINDS, (dispatcher, connector, converter, aggregator), strict=True) if on
     ) or tuple(KINDS)
     out.print(f"[KAREZ] Configurations: {files}.", highlight=False)
-    asyncio.run(
-        _deploy(
+    run = _deploy_workers if workers > 1 else _deploy_one
+    run(
+        workers,
+        (
             settings,
             plugins,
             selected,
@@ -134,11 +139,51 @@ def deploy(
                 metrics_interval=metrics_interval,
                 print_stats=stats,
             ),
-        )
+        ),
     )
 
 
-async def _deploy(settings, plugins, kinds, nats_addr, embedded, auth, runtime_kwargs) -> None:
+def _deploy_one(_: int, args: tuple) -> None:
+    asyncio.run(_deploy(*args))
+
+
+def _deploy_workers(count: int, args: tuple) -> None:
+    """Fork the extra workers before any event loop exists; stop them with this process, and wait for them."""
+    from contextlib import ExitStack
+
+    from karez.embedded_nats import EmbeddedNats
+    from karez.workers import fork_workers, signal_workers, wait_workers, worker_kinds
+
+    settings, plugins, kinds, nats_addr, embedded, auth, runtime_kwargs = args
+    with ExitStack() as stack:
+        if embedded:  # one server for all workers, started before they fork
+            nats_addr = stack.enter_context(EmbeddedNats()).url
+
+        def run_worker(index: int) -> int:
+            try:
+                asyncio.run(
+                    _deploy(settings, plugins, worker_kinds(kinds, index), nats_addr, False, auth, runtime_kwargs)
+                )
+            except typer.Exit as e:
+                return e.exit_code
+            return 0
+
+        children = fork_workers(count, run_worker)
+        out.print(f"[KAREZ] Started {count} worker processes.", highlight=False)
+        signalled: list[int] = []
+        try:
+            asyncio.run(_deploy(settings, plugins, kinds, nats_addr, False, auth, runtime_kwargs, children, signalled))
+        finally:
+            if not signalled:  # stopped by an error, not a signal: the workers must stop too
+                signal_workers(children)
+            code = wait_workers(children)
+    if code:
+        raise typer.Exit(code)
+
+
+async def _deploy(
+    settings, plugins, kinds, nats_addr, embedded, auth, runtime_kwargs, children=(), signalled=None
+) -> None:
     from karez.embedded_nats import EmbeddedNats
     from karez.runtime import Runtime, build_roles
 
@@ -147,6 +192,12 @@ async def _deploy(settings, plugins, kinds, nats_addr, embedded, auth, runtime_k
     main_task = asyncio.current_task()
 
     def on_signal() -> None:
+        if children:  # a supervisor may signal only this process: pass it on (a second one stops draining there too)
+            from karez.workers import signal_workers
+
+            signal_workers(list(children))
+            if signalled is not None:
+                signalled.append(1)
         if stop.is_set() and main_task is not None:
             main_task.cancel()  # a second signal: stop draining
         stop.set()

@@ -1,0 +1,46 @@
+"""`karez deploy --workers N`: the processes split the queue groups, one dispatches, SIGTERM drains all."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import orjson
+from test_karez_routing import capture
+
+from karez.workers import worker_kinds
+
+
+def test_only_the_first_worker_runs_dispatchers():
+    kinds = ("dispatcher", "connector", "converter", "aggregator")
+    assert worker_kinds(kinds, 0) == kinds
+    assert worker_kinds(kinds, 1) == ("connector", "converter", "aggregator")
+
+
+async def test_two_workers_split_the_work_and_dispatch_once(nc, deploy, tmp_path):
+    s = uuid.uuid4().hex[:8]
+    config = {
+        "dispatchers": [
+            {"type": "numbers", "name": f"d{s}", "connector": f"n{s}", "interval": 3600, "count": 40, "batch_size": 4}
+        ],
+        "connectors": [{"type": "numbers", "name": f"n{s}"}],
+        "converters": [{"type": "slow", "name": f"q{s}", "delay": 0.001}],
+    }
+    dispatched = await capture(nc, f"karez.telemetry.n{s}")
+    converted = await capture(nc, f"karez.telemetry.q{s}")
+    proc = await deploy(config, tmp_path, "--workers", "2")
+    await proc._read_until("[KAREZ] Running.")  # the second process is subscribed too
+    n = 300
+    for i in range(n):
+        await nc.publish(f"karez.converter.q{s}", orjson.dumps({"i": i}))
+    await nc.flush()
+    await converted.wait(n)
+    items = await dispatched.wait(40)
+    output = await proc.terminate()  # SIGTERM to the first process only: it passes the signal on
+    assert proc.proc.returncode == 0, output
+    assert sorted(json.loads(m.data)["n"] for m in items) == list(range(40))  # one dispatcher, not two
+    assert sorted(json.loads(m.data)["i"] for m in converted.msgs) == list(range(n))
+    prefix = f"[KAREZ] converter q{s}: "
+    finals = [line for line in proc.lines if line.startswith(prefix)][-2:]  # each process prints its counters last
+    received = [int(line.split("received=")[1].split()[0]) for line in finals]
+    assert sum(received) == n and min(received) > 0, output
