@@ -167,3 +167,21 @@ def test_latest_and_history_read_by_key_lookups_and_range_scans(samples):
             assert "SEARCH v USING PRIMARY KEY (ts_ns=? AND series=?)" in plan and "SCAN v" not in plan, plan
         else:  # history: a range of the time-major key
             assert "SEARCH v USING PRIMARY KEY (ts_ns>? AND ts_ns<?)" in plan, plan
+
+
+def test_bootstrapping_a_current_file_takes_no_write_lock(tmp_path):
+    path = tmp_path / "t.db"
+    first = SqliteTelemetryStore(str(path))
+    assert first.bootstrap().created == ["table telemetry_paths", "table telemetry_latest", "table telemetry_samples"]
+    first.write_records([rec("A", 1.0, T0)])
+    first.close()
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process is writing
+    try:
+        store = SqliteTelemetryStore(str(path))
+        assert store.bootstrap().to_dict()["created"] == []  # would wait on the lock if it wrote anything
+        assert store.latest()[f"{CRAC}.Telemetry.A"].value == 1.0
+        store.close()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

@@ -162,6 +162,7 @@ _SCHEMA = (
     FROM telemetry_paths p LEFT JOIN telemetry_latest l ON l.series = p.id""",
 )
 _TABLES = ("telemetry_paths", "telemetry_latest", "telemetry_samples")
+_OBJECTS = {**dict.fromkeys(_TABLES, "table"), "telemetry_series_type_path": "index", "telemetry_series": "view"}
 # the layout before telemetry_latest, migrated on bootstrap: last_ns lived in the series table
 _WIDE_SERIES_COLUMNS = ("id", "dp_path", "type_path", "asset_path", "category", "name", "unit", "last_ns")
 _MIGRATE_WIDE_SERIES = (
@@ -186,6 +187,11 @@ _UPDATE_LATEST = (
 )
 _PRUNE_EVERY = 60.0
 _MAX_SECONDS = 9.2e9  # epoch seconds whose nanoseconds surely fit sqlite's 64-bit integers (2**63 ns ≈ 9.22e9 s)
+
+
+def _schema_objects(conn: sqlite3.Connection) -> dict[str, str]:
+    """Name -> type (table, view, index) of the schema objects in the file."""
+    return dict(conn.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view', 'index')"))
 
 
 def _record_error(record: Any, exc: Exception) -> SnapshotError:
@@ -233,19 +239,21 @@ class SqliteTelemetryStore(TelemetryStore):
         report = BootstrapReport(store=self.db.describe())
         with self.db.lock:
             writer = self.db.writer
-            writer.execute("BEGIN IMMEDIATE")  # one bootstrap at a time per file, also across processes
-            try:
-                kinds = dict(writer.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')"))
-                if kinds.get("telemetry_series") == "table":
-                    self._migrate_wide_series(writer)
-                    report.changed.append("table telemetry_series split into telemetry_paths and telemetry_latest")
-                    kinds = dict(writer.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')"))
-                for statement in _SCHEMA:
-                    writer.execute(statement)
-                writer.execute("COMMIT")
-            except BaseException:
-                writer.execute("ROLLBACK")
-                raise
+            kinds = _schema_objects(writer)
+            if any(kinds.get(name) != kind for name, kind in _OBJECTS.items()):  # else no write: read-only files work
+                writer.execute("BEGIN IMMEDIATE")  # one bootstrap at a time per file, also across processes
+                try:
+                    kinds = _schema_objects(writer)
+                    if kinds.get("telemetry_series") == "table":
+                        self._migrate_wide_series(writer)
+                        report.changed.append("table telemetry_series split into telemetry_paths and telemetry_latest")
+                        kinds = _schema_objects(writer)
+                    for statement in _SCHEMA:
+                        writer.execute(statement)
+                    writer.execute("COMMIT")
+                except BaseException:
+                    writer.execute("ROLLBACK")
+                    raise
             report.created.extend(f"table {t}" for t in _TABLES if t not in kinds)
             self._load_series()
             self._ready = True
