@@ -1,6 +1,9 @@
 """Karez bus benchmark: dispatcher → connector → two converters → aggregator on a real nats-server.
 
-Prints JSON: items/s for per-item vs batch messages, core vs durable (JetStream), shared vs per-role connection.
+Prints JSON: items/s for per-item vs batch messages, core vs durable (JetStream), shared vs per-role connection,
+one process vs two (`processes: 2`: a second process runs every role but the dispatcher, as `karez deploy --workers 2`
+does; the targets are for the machine, i.e. both cores). Same-run baselines: nats-py's own pub→sub rate on one
+connection (the per-item chain costs 3 messages per item) and per-item durable mode.
 Usage: python bench/bus.py [--items N] [--task-size N]
 
 Connection choice: `karez deploy` shares one NATS connection between all roles of a process. Measured here the
@@ -14,10 +17,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import sys
 import time
 import uuid
+from typing import Any
 
 import nats
 
@@ -27,8 +32,9 @@ from karez.connector.base import PullConnectorBase
 from karez.dispatcher.base import DispatcherBase
 from karez.embedded_nats import EmbeddedNats
 from karez.nats_options import NatsOptions
-from karez.plugins import BUILTIN_PLUGINS
+from karez.plugins import BUILTIN_PLUGINS, KINDS
 from karez.runtime import Runtime, build_roles
+from karez.workers import worker_kinds
 
 
 class SyntheticDispatcher(DispatcherBase):
@@ -55,17 +61,41 @@ class SyntheticConnector(PullConnectorBase):
 
 
 class CountingAggregator(AggregatorBase):
-    """Counts items and signals when the expected total arrived."""
+    """Counts items into its slot of a shared array (one slot per process); the bench polls the sum."""
 
-    expected = 0
+    counts: Any = None
+    slot = 0
     count = 0
-    done: asyncio.Event | None = None
 
     def process(self, payload):
         cls = CountingAggregator
         cls.count += 1
-        if cls.count >= cls.expected and cls.done is not None:
-            cls.done.set()
+        cls.counts[cls.slot] = cls.count
+
+
+def bench_plugins() -> dict:
+    plugins = {kind: dict(table) for kind, table in BUILTIN_PLUGINS.items()}
+    plugins["dispatcher"]["synthetic"] = SyntheticDispatcher
+    plugins["connector"]["synthetic"] = SyntheticConnector
+    plugins["aggregator"]["counting"] = CountingAggregator
+    return plugins
+
+
+def worker_process(url: str, cfg: dict, counts: Any, cpu: Any, slot: int, ready: Any, stop: Any) -> None:
+    """An extra process running every role but the dispatcher (as `karez deploy --workers` does)."""
+
+    async def run() -> None:
+        CountingAggregator.counts, CountingAggregator.slot, CountingAggregator.count = counts, slot, 0
+        roles = build_roles(cfg, bench_plugins(), kinds=worker_kinds(KINDS, slot))
+        runtime = Runtime(roles, NatsOptions.from_address(url), metrics_interval=0)
+        await runtime.start()
+        c0 = time.process_time()
+        ready.set()
+        await asyncio.to_thread(stop.wait)
+        cpu[slot] = time.process_time() - c0
+        await runtime.shutdown()
+
+    asyncio.run(run())
 
 
 def config(n_items: int, batch: bool, durable: bool, task_size: int) -> dict:
@@ -86,30 +116,48 @@ def config(n_items: int, batch: bool, durable: bool, task_size: int) -> dict:
     }  # fmt: skip
 
 
-async def run_case(url: str, n_items: int, batch: bool, durable: bool, shared: bool, task_size: int) -> dict:
-    plugins = {kind: dict(table) for kind, table in BUILTIN_PLUGINS.items()}
-    plugins["dispatcher"]["synthetic"] = SyntheticDispatcher
-    plugins["connector"]["synthetic"] = SyntheticConnector
-    plugins["aggregator"]["counting"] = CountingAggregator
-    CountingAggregator.expected, CountingAggregator.count = n_items, 0
-    CountingAggregator.done = asyncio.Event()
-    roles = build_roles(config(n_items, batch, durable, task_size), plugins)
+async def run_case(
+    url: str, n_items: int, batch: bool, durable: bool, shared: bool, task_size: int, processes: int = 1
+) -> dict:
+    """Items/s through the chain; with processes > 1 the extra ones are started (and subscribed) before the clock."""
+    cfg = config(n_items, batch, durable, task_size)
+    ctx = multiprocessing.get_context("spawn")  # this process already runs an event loop: no fork
+    counts, cpu = ctx.RawArray("q", processes), ctx.RawArray("d", processes)
+    stop = ctx.Event()
+    workers = []
+    for slot in range(1, processes):
+        ready = ctx.Event()
+        proc = ctx.Process(target=worker_process, args=(url, cfg, counts, cpu, slot, ready, stop))
+        proc.start()
+        workers.append(proc)
+        await asyncio.to_thread(ready.wait, 120)
+    CountingAggregator.counts, CountingAggregator.slot, CountingAggregator.count = counts, 0, 0
+    roles = build_roles(cfg, bench_plugins())
     runtime = Runtime(roles, NatsOptions.from_address(url), shared_connection=shared, metrics_interval=0)
     t0, c0 = time.perf_counter(), time.process_time()
     await runtime.start()
     try:
-        await asyncio.wait_for(CountingAggregator.done.wait(), timeout=600)
-        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+        deadline = t0 + 600
+        while sum(counts) < n_items:
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"{sum(counts)} of {n_items} items arrived")
+            await asyncio.sleep(0.005)  # polling a counter shared with other processes
+        elapsed, cpu[0] = time.perf_counter() - t0, time.process_time() - c0
     finally:
+        stop.set()
         await runtime.shutdown()
+        for proc in workers:
+            await asyncio.to_thread(proc.join, 60)
     return {
         "mode": "batch" if batch else "per-item",
         "delivery": "durable" if durable else "core",
         "connection": "shared" if shared else "per-role",
+        "processes": processes,
         "items": n_items,
         "seconds": round(elapsed, 3),
         "items_per_s": round(n_items / elapsed),
-        "cpu_us_per_item": round(cpu / n_items * 1e6, 2),  # this process only (nats-server excluded); steadier
+        # CPU of the karez processes (nats-server excluded), summed: steadier than wall time on shared cores
+        "cpu_us_per_item": round(sum(cpu) / n_items * 1e6, 2),
     }
 
 
@@ -154,20 +202,22 @@ def line_protocol_rate(n: int = 300_000) -> dict:
 async def main(args: argparse.Namespace) -> None:
     n = args.items
     cases = [
-        # (items, batch, durable, shared)
-        (n // 4, False, False, True),
-        (n // 4, False, False, False),
-        (n, True, False, True),
-        (n, True, False, False),
-        (n, True, True, True),
-        (n // 40, False, True, True),
+        # (items, batch, durable, shared connection, processes)
+        (n // 4, False, False, True, 1),
+        (n // 4, False, False, True, 2),
+        (n, True, False, True, 1),
+        (n, True, False, False, 1),
+        (n, True, False, True, 2),
+        (n, True, True, True, 1),
+        (n, True, True, True, 2),
+        (n // 40, False, True, True, 1),
     ]
     results = []
     with EmbeddedNats() as server:
         results.append(await nats_py_ceiling(server.url))
         print(json.dumps(results[-1]), file=sys.stderr)
-        for items, batch, durable, shared in cases:
-            results.append(await run_case(server.url, items, batch, durable, shared, args.task_size))
+        for items, batch, durable, shared, processes in cases:
+            results.append(await run_case(server.url, items, batch, durable, shared, args.task_size, processes))
             print(json.dumps(results[-1]), file=sys.stderr)
     results.append(line_protocol_rate())
     print(json.dumps({"benchmark": "karez_bus", "cpus": os.cpu_count(), "results": results}, indent=2))

@@ -98,13 +98,16 @@ def encode_line(
         if value_text is None:
             return ""
     try:
-        cache_key = (measurement, field_key, *tags.items())
+        # a flat tuple of strings hashes about twice as fast as one of (key, value) pairs; its length fixes the
+        # number of tags, so keys and values cannot be confused
+        cache_key = (measurement, field_key, *tags, *tags.values())
         head = _head_cache.get(cache_key)
     except TypeError:  # unhashable tag value: no caching
         cache_key, head = None, None
     if head is None:
         head = f"{_encode_head(measurement, tags)} {escape_key(field_key)}="
-        if cache_key is not None and len(_head_cache) < _CACHE_LIMIT:
+        # only all-text keys are stored: 1, 1.0 and True are equal dict keys but are written differently
+        if cache_key is not None and len(_head_cache) < _CACHE_LIMIT and all(type(k) is str for k in cache_key):
             _head_cache[cache_key] = head
     if time_ns is None:
         return head + value_text

@@ -67,3 +67,10 @@ def test_dropped_field_gives_empty_line_and_default_field_key():
 def test_converter_yields_as_is():
     conv = Converter({"type": "influx_line_protocol", "measurement": "m"}, nats_addr=None)
     assert list(conv.convert({"value": 1, "timestamp": 2})) == [{"_as_is": "m value=1i 2000000000"}]
+
+
+def test_equal_but_differently_written_tag_values_do_not_share_a_cached_head():
+    # 1 == 1.0 == True as dict keys, yet influxdb-client writes "1", "1.0" and "True"
+    for value in (1, 1.0, True, "1", 1, True):
+        tags = {"a": value}
+        assert encode_line("m", tags, "f", 2.5, 7) == reference("m", tags, "f", 2.5, 7)
