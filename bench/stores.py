@@ -177,10 +177,11 @@ def sqlite_records(total: int = 300_000, batch: int = 5_000) -> dict[str, Any]:
         out["aggregator_durable_records_per_s"] = round(durable)
         out["raw_sqlite_rows_per_cpu_s"] = round(raw_cpu)
         out["aggregator_records_per_cpu_s"] = round(cpu)
-        with_graph, _ = _aggregator_rates(
+        with_graph, with_graph_cpu = _aggregator_rates(
             f"sqlite:///{folder / 'both.db'}", bodies, count, batch, targets="telemetry,graph"
         )
         out["aggregator_with_graph_records_per_s"] = round(with_graph)
+        out["aggregator_with_graph_records_per_cpu_s"] = round(with_graph_cpu)
 
         records = [record for body in bodies for record in codec.loads(body)]
         telemetry = SqliteTelemetryStore(str(folder / "t.db"))

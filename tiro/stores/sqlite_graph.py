@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from tiro.stores.base import BootstrapReport, GraphStore, Sample
+from tiro.stores.sqlite_rows import MultiRowInsert
 from tiro.stores.sqlite_telemetry import SqliteDatabase, decode_value, encode_value
 from tiro_models.errors import SnapshotError
 from tiro_models.graph_docs import EDGE_COLLECTIONS, ROOT_COLLECTION, ROOT_KEY, collections_for_model
@@ -31,6 +32,7 @@ __all__ = ["SqliteGraphStore"]
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS graph_collections (name TEXT PRIMARY KEY, kind TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS graph_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS graph_assets (
     path TEXT PRIMARY KEY,
     collection TEXT NOT NULL,
@@ -61,18 +63,36 @@ CREATE VIEW IF NOT EXISTS has_data_point AS
 """
 
 _INSERT_ASSET = "INSERT OR IGNORE INTO graph_assets (path, collection, name, type_path, parent) VALUES (?, ?, ?, ?, ?)"
-# The newest sample wins, so a replayed or late older message never overwrites a newer value.
-_UPSERT_POINT = (
-    "INSERT INTO graph_points (dp_path, asset_path, category, name, type_path, value, kind, unit, ts)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dp_path) DO UPDATE SET"
+_INSERT_ASSETS = MultiRowInsert(
+    "INSERT OR IGNORE INTO graph_assets (path, collection, name, type_path, parent)", width=5
+)
+# The newest sample wins, so a replayed or late older message never overwrites a newer value; a row that would not
+# change (a replay of the stored sample) is not written at all.
+_UPSERT_POINTS = MultiRowInsert(
+    "INSERT INTO graph_points (dp_path, asset_path, category, name, type_path, value, kind, unit, ts)",
+    width=9,
+    tail="ON CONFLICT (dp_path) DO UPDATE SET"
     " value = excluded.value, kind = excluded.kind, unit = excluded.unit, ts = excluded.ts"
-    " WHERE graph_points.ts IS NULL OR excluded.ts >= graph_points.ts"
+    " WHERE graph_points.ts IS NULL OR excluded.ts > graph_points.ts OR (excluded.ts = graph_points.ts AND ("
+    "graph_points.value IS NOT excluded.value OR typeof(graph_points.value) IS NOT typeof(excluded.value)"
+    " OR graph_points.kind IS NOT excluded.kind OR graph_points.unit IS NOT excluded.unit))",
 )
 _INSERT_DEFAULT = (
     "INSERT OR IGNORE INTO graph_points (dp_path, asset_path, category, name, type_path, value, kind, unit, ts)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_CHAIN_CACHE_LIMIT = 200_000
+# Writers skip assets (and samples) they know are stored; a topology sync that removes anything bumps this counter,
+# so every writer, in any process, forgets what it knew.
+_TOPOLOGY = "SELECT value FROM graph_meta WHERE key = 'topology'"
+_BUMP_TOPOLOGY = (
+    "INSERT INTO graph_meta (key, value) VALUES ('topology', 1) ON CONFLICT (key) DO UPDATE SET value = value + 1"
+)
+_CACHE_LIMIT = 500_000
+_NUMBERS = frozenset((float, int))
+
+
+# dp path, asset path, category, name, type path, and the asset rows along the asset path (root first)
+_Point = tuple[str, str, str, str, str, tuple[tuple[str, str, str, str, str], ...]]
 
 
 def _json(items: Iterable[str]) -> str:
@@ -93,15 +113,22 @@ class SqliteGraphStore(GraphStore):
     def __init__(self, path: str | None = None, *, database: SqliteDatabase | None = None) -> None:
         self.db = database or SqliteDatabase(path)
         self._ready = False
-        # asset path -> asset rows along it (root first) and the asset's type path
-        self._chains: dict[str, tuple[list[tuple[str, str, str, str, str]], str]] = {}
+        self._points: dict[tuple[Any, Any, Any], _Point] = {}  # (asset path, category, name) -> its parts
+        # what this store wrote, valid while the topology counter stays `_topology`
+        self._topology: int | None = None
+        self._stored_assets: set[str] = set()
+        self._written: dict[tuple[Any, Any, Any], tuple[float, Any, str | None, str | None]] = {}
 
     def _ensure_schema(self) -> list[str]:
         with self.db.lock:
             existing = {r[0] for r in self.db.writer.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             self.db.writer.executescript(_SCHEMA)
             self._ready = True
-        return [f"table {t}" for t in ("graph_collections", "graph_assets", "graph_points") if t not in existing]
+        return [
+            f"table {t}"
+            for t in ("graph_collections", "graph_meta", "graph_assets", "graph_points")
+            if t not in existing
+        ]
 
     # ----- bootstrap and topology sync -----
     def bootstrap(self, model: Model, instances: Instances | None = None) -> BootstrapReport:
@@ -115,6 +142,7 @@ class SqliteGraphStore(GraphStore):
             conn = self.db.writer
             cur = conn.cursor()
             cur.execute("BEGIN")
+            self._topology = None  # forget what was written: this sync may remove it
             try:
                 existing = dict(cur.execute("SELECT name, kind FROM graph_collections").fetchall())
                 for name, kind in wanted.items():
@@ -147,12 +175,11 @@ class SqliteGraphStore(GraphStore):
                     cur.executemany("DELETE FROM graph_assets WHERE path = ?", [(p,) for p in removed])
                     cur.execute("DELETE FROM graph_points WHERE asset_path NOT IN (SELECT path FROM graph_assets)")
                     report.removed.extend(f"asset {p}" for p in sorted(removed))
+                    cur.execute(_BUMP_TOPOLOGY)
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
-            finally:
-                self._chains.clear()
         return report
 
     @staticmethod
@@ -172,77 +199,130 @@ class SqliteGraphStore(GraphStore):
         cur.executemany(_INSERT_DEFAULT, rows)
 
     # ----- upserts -----
-    def _chain(self, asset_path: str, where: str) -> tuple[list[tuple[str, str, str, str, str]], str]:
-        chain = self._chains.get(asset_path)
-        if chain is None:
+    def _point(self, key: tuple[Any, Any, Any]) -> _Point:
+        """The checked, derived parts of a data point (cached: they depend on its path only)."""
+        asset_path, category, name = key
+        where = f"{asset_path}.{category}.{name}"
+        if category not in CATEGORIES:
+            raise SnapshotError(f"{where}: type must be one of {CATEGORIES}")
+        if not isinstance(name, str) or not name or PATH_SEP in name:
+            raise SnapshotError(f"{where}: invalid data-point name {name!r}")
+        if not isinstance(asset_path, str) or not asset_path:
+            raise SnapshotError(f"{where}: a data point needs an asset path")
+        try:
+            pairs = asset_pairs(asset_path)
+        except SnapshotError as exc:
+            raise SnapshotError(f"{where}: {exc.message}") from None
+        chain = []
+        parent = type_path = ""
+        for type_name, asset_id in pairs:
+            path = (
+                f"{parent}{PATH_SEP}{type_name}{PATH_SEP}{asset_id}" if parent else f"{type_name}{PATH_SEP}{asset_id}"
+            )
+            type_path = f"{type_path}{PATH_SEP}{type_name}" if type_path else type_name
+            chain.append((path, type_name, asset_id, type_path, parent))
+            parent = path
+        if len(self._points) >= _CACHE_LIMIT:
+            self._points.clear()
+        point = self._points[key] = (where, asset_path, category, name, f"{type_path}{PATH_SEP}{name}", tuple(chain))
+        return point
+
+    def _newest(self, records: list[Mapping[str, Any]]) -> dict[tuple[Any, Any, Any], tuple[float, Any]]:
+        """The newest (epoch seconds, record) per data point of a batch; of equal timestamps the later record wins.
+
+        Batches of numeric timestamps take a shortcut: a stable sort by timestamp, then the last index per point."""
+        try:
+            keys = [(r["asset_path"], r["type"], r["field"]) for r in records]
+            stamps = [r.get("timestamp") for r in records]
+        except (KeyError, TypeError, AttributeError):
+            return self._newest_checked(records)
+        if not _NUMBERS.issuperset(map(type, stamps)):
+            return self._newest_checked(records)
+        try:
+            last = {keys[i]: i for i in sorted(range(len(stamps)), key=stamps.__getitem__)}
+        except TypeError:  # unhashable parts
+            return self._newest_checked(records)
+        return {key: (float(stamps[i]), records[i]) for key, i in last.items()}
+
+    def _newest_checked(self, records: list[Mapping[str, Any]]) -> dict[tuple[Any, Any, Any], tuple[float, Any]]:
+        """`_newest` record by record: any timestamp the records may carry, and errors that name the record."""
+        newest: dict[tuple[Any, Any, Any], tuple[float, Any]] = {}
+        for record in records:
+            if not isinstance(record, Mapping):
+                raise SnapshotError(f"record {record!r}"[:200] + ": not a mapping of data-point keys")
+            key = record_point(record)
             try:
-                pairs = asset_pairs(asset_path)
-            except SnapshotError as exc:
-                raise SnapshotError(f"{where}: {exc.message}") from None
-            if not pairs:
-                raise SnapshotError(f"{where}: a data point needs an asset path")
-            rows = []
-            parent = type_path = ""
-            for type_name, asset_id in pairs:
-                path = (
-                    f"{parent}{PATH_SEP}{type_name}{PATH_SEP}{asset_id}"
-                    if parent
-                    else f"{type_name}{PATH_SEP}{asset_id}"
-                )
-                type_path = f"{type_path}{PATH_SEP}{type_name}" if type_path else type_name
-                rows.append((path, type_name, asset_id, type_path, parent))
-                parent = path
-            if len(self._chains) >= _CHAIN_CACHE_LIMIT:
-                self._chains.clear()
-            chain = self._chains[asset_path] = (rows, type_path)
-        return chain
+                hash(key)
+            except TypeError:
+                self._point(key)  # raises the SnapshotError naming the point
+                raise
+            ts = epoch_seconds(record.get("timestamp"), "{}.{}.{}".format(*key))
+            seen = newest.get(key)
+            if seen is None or ts >= seen[0]:
+                newest[key] = (ts, record)
+        return newest
 
     def upsert_records(self, records: Iterable[Mapping[str, Any]]) -> int:
-        """Upsert the assets along each record's asset path and its data point (the newest timestamp wins)."""
+        """Upsert the assets along each record's asset path and its data point (the newest timestamp wins).
+
+        Only the newest sample per data point of a batch is written, in one multi-row upsert per table, and neither
+        assets nor samples this store already wrote are written again (until a topology sync removes anything)."""
         if not self._ready:
             self._ensure_schema()
-        asset_rows: list[tuple[str, str, str, str, str]] = []
-        point_rows = []
-        known: set[str] = set()  # per batch: another process may have removed assets since the last one
-        for record in records:
-            asset_path, category, name = record_point(record)
-            where = f"{asset_path}.{category}.{name}"
-            if category not in CATEGORIES:
-                raise SnapshotError(f"{where}: type must be one of {CATEGORIES}")
-            if not isinstance(name, str) or not name or PATH_SEP in name:
-                raise SnapshotError(f"{where}: invalid data-point name {name!r}")
-            if asset_path not in known:
-                rows, _ = self._chain(asset_path, where)
-                for row in rows:
-                    if row[0] not in known:
-                        asset_rows.append(row)
-                        known.add(row[0])
-            type_path = self._chain(asset_path, where)[1]
-            value, kind = encode_value(record.get("value"))
-            point_rows.append(
-                (
-                    where,
-                    asset_path,
-                    category,
-                    name,
-                    f"{type_path}{PATH_SEP}{name}",
-                    value,
-                    kind,
-                    record.get("unit"),
-                    epoch_seconds(record.get("timestamp"), where),
-                )
-            )
+        records = records if isinstance(records, list) else list(records)
+        newest = self._newest(records)
         with self.db.lock:
             cur = self.db.writer.cursor()
-            cur.execute("BEGIN")
+            cur.execute("BEGIN IMMEDIATE")  # the topology read and the writes see the same state
             try:
-                cur.executemany(_INSERT_ASSET, asset_rows)
-                cur.executemany(_UPSERT_POINT, point_rows)
+                topology = cur.execute(_TOPOLOGY).fetchone()
+                topology = topology[0] if topology else 0
+                if topology != self._topology or len(self._written) > _CACHE_LIMIT:
+                    self._stored_assets.clear()
+                    self._written.clear()
+                    self._topology = topology
+                assets, rows, written = self._rows(newest)
+                _INSERT_ASSETS.execute(cur, [v for asset in assets.values() for v in asset])
+                _UPSERT_POINTS.execute(cur, rows)
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
-        return len(point_rows)
+            self._stored_assets.update(assets)
+            self._written.update(written)
+        return len(records)
+
+    def _rows(self, newest: dict[tuple[Any, Any, Any], tuple[float, Any]]) -> tuple[dict[str, Any], list[Any], dict]:
+        """The asset rows not known to be stored, the flat point rows that change a stored sample, and those samples."""
+        points = self._points
+        stored_assets = self._stored_assets
+        previous = self._written.get
+        assets: dict[str, tuple[str, str, str, str, str]] = {}
+        rows: list[Any] = []
+        extend = rows.extend
+        written = {}
+        for key, (ts, record) in newest.items():
+            point = points.get(key) or self._point(key)
+            value = record.get("value")
+            cls = type(value)
+            kind = None
+            if cls is not float and cls is not str:
+                value, kind = encode_value(value)
+            unit = record.get("unit")
+            if unit is not None and not isinstance(unit, str):
+                raise SnapshotError(f"{point[0]}: unit {unit!r} is not text")
+            sample = (ts, value, kind, unit)
+            before = previous(key)
+            # an older sample never overwrites; the same one again needs no write (same types: 1 == 1.0 == True)
+            if before is not None and (ts < before[0] or (before == sample and type(before[1]) is type(value))):
+                continue
+            if point[1] not in stored_assets and point[1] not in assets:
+                for asset in point[5]:
+                    if asset[0] not in stored_assets:
+                        assets[asset[0]] = asset
+            written[key] = sample
+            extend((*point[:5], value, kind, unit, ts))
+        return assets, rows, written
 
     # ----- queries -----
     def _fresh_clause(self, max_age: float | None) -> tuple[str, tuple[Any, ...]]:

@@ -3,6 +3,7 @@
 `executemany` steps and resets one statement per row, and that bookkeeping (not the b-tree work) is most of its cost:
 measured 2-3x slower than the same rows bound to statements of 256 rows. Sizes are powers of two, so a batch of any
 length needs at most one statement per size and every statement text stays in the connection's statement cache.
+An optional tail (an `ON CONFLICT ... DO UPDATE` clause) makes the statements multi-row upserts.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ _MAX_ROWS = 256
 
 
 class MultiRowInsert:
-    """An INSERT head (`INSERT ... INTO table (columns)`) run over flat row values, `width` values per row."""
+    """An INSERT head (`INSERT ... INTO table (columns)`) run over flat row values, `width` values per row; `tail`
+    follows the VALUES (an upsert clause)."""
 
-    def __init__(self, head: str, width: int, max_rows: int = _MAX_ROWS) -> None:
+    def __init__(self, head: str, width: int, max_rows: int = _MAX_ROWS, *, tail: str = "") -> None:
         if width < 1 or max_rows < 1 or max_rows & (max_rows - 1):
             raise ValueError(f"width must be ≥ 1 and max_rows a power of two, got {width}, {max_rows}")
         self.head = head
+        self.tail = f" {tail}" if tail else ""
         self.width = width
         self.max_rows = max_rows
         self._sql: dict[int, str] = {}
@@ -31,7 +34,7 @@ class MultiRowInsert:
         sql = self._sql.get(rows)
         if sql is None:
             row = "(" + ",".join("?" * self.width) + ")"
-            sql = self._sql[rows] = f"{self.head} VALUES {','.join([row] * rows)}"
+            sql = self._sql[rows] = f"{self.head} VALUES {','.join([row] * rows)}{self.tail}"
         return sql
 
     def _fit(self, conn: sqlite3.Connection) -> None:
