@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import random
 import sys
 from datetime import UTC, datetime
 
@@ -336,6 +337,14 @@ def test_a_nester_reusing_its_tree_gives_the_results_of_a_fresh_nesting(model) -
             reused = validate(model, dict(window), now=NOW, strict=strict, nester=nester)
             assert sorted(map(str, reused.errors)) == sorted(map(str, fresh.errors))
             assert reused.counts == fresh.counts
+    # windows with a few points more or fewer than the last one: the kept tree is edited, not rebuilt
+    rng = random.Random(5)
+    paths = list(flat)
+    for _ in range(30):
+        window = {p: flat[p] for p in paths if rng.random() < 0.9}
+        nested, bad = nester.nest(dict(window))
+        assert (nested, bad) == nest_flat(window)
+        assert validate(model, dict(window), now=NOW, nester=nester).counts == validate(model, window, now=NOW).counts
     nested, bad = nester.nest(odd)
     assert (nested, sorted(bad)) == (nest_flat(odd)[0], sorted(nest_flat(odd)[1]))
     assert nester.nest({1: {"value": 1}}) == ({}, ["1"])  # a non-string key: built fresh, not remembered

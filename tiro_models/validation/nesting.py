@@ -28,8 +28,15 @@ def _group(flat: Mapping[str, Any], bad: list[str], slots: dict[str, Slot] | Non
     return by_prefix
 
 
-def _attach(by_prefix: dict[str, dict[str, Any]], bad: list[str]) -> dict[str, Any]:
-    """Nest each prefix's points dict once; points under a malformed prefix go to `bad`."""
+# The containers from the root down to a prefix's points dict: (container, key) pairs, the last (entity, category).
+Chain = tuple[tuple[dict[str, Any], str], ...]
+
+
+def _attach(
+    by_prefix: dict[str, dict[str, Any]], bad: list[str], chains: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Nest each prefix's points dict once; points under a malformed prefix go to `bad`. With `chains`, remember
+    each attached prefix's points dict and Chain there."""
     root: dict[str, Any] = {}
     for prefix, points in by_prefix.items():
         asset, _, category = prefix.rpartition(PATH_SEP)
@@ -38,8 +45,11 @@ def _attach(by_prefix: dict[str, dict[str, Any]], bad: list[str]) -> dict[str, A
             bad.extend(f"{prefix}{PATH_SEP}{name}" if prefix else name for name in points)
             continue
         entity: Any = root
+        chain: list[tuple[Any, str]] | None = [] if chains is not None else None
         for i in range(0, len(parts), 2):
             slot_map = entity.setdefault(parts[i], {})
+            if chain is not None:
+                chain += ((entity, parts[i]), (slot_map, parts[i + 1]))
             entity = slot_map.setdefault(parts[i + 1], {}) if slot_map.__class__ is dict else None
             if entity.__class__ is not dict:
                 break  # a path running through a data point: reported as not a dp path below
@@ -47,6 +57,9 @@ def _attach(by_prefix: dict[str, dict[str, Any]], bad: list[str]) -> dict[str, A
             bad.extend(f"{prefix}{PATH_SEP}{name}" for name in points)
             continue
         entity[category] = points
+        if chains is not None and chain is not None:
+            chain.append((entity, category))
+            chains[prefix] = (points, tuple(chain))
     return root
 
 
@@ -58,34 +71,93 @@ def nest_flat(flat: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
 
 
 class SnapshotNester:
-    """Nests the flat snapshots of successive windows; a window holding the same paths as the last one refills the
-    last one's tree (one lookup and one store per point) instead of building a new one.
+    """Nests the flat snapshots of successive windows into one tree kept between windows: a window holding the same
+    paths as the last one refills it (one lookup and one store per point); a window with some paths more or fewer
+    adds and removes just those; only a window unlike the last one (or with keys that are not dp paths) is nested
+    from scratch.
 
-    The returned tree is reused by the next call: use it before nesting the next window. Refilled trees keep the key
-    order of the window they were built from, so errors come in the order the points first arrived."""
+    The returned tree is reused by the next call: use it before nesting the next window. Kept trees keep the key
+    order of the windows they were built from, so errors come in the order the points first arrived."""
 
-    __slots__ = ("_bad", "_slots", "_tree")
+    __slots__ = ("_bad", "_prefixes", "_slots", "_tree")
 
     def __init__(self) -> None:
         self._slots: dict[str, Slot] = {}
+        self._prefixes: dict[str, tuple[dict[str, Any], Chain]] = {}
         self._tree: dict[str, Any] = {}
         self._bad: list[str] = []
 
     def nest(self, flat: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """The nested snapshot of `flat` and its keys that are not dp paths (as `nest_flat`)."""
         slots = self._slots
-        if len(flat) == len(slots) and flat.keys() == slots.keys():
+        same = len(flat) == len(slots) and flat.keys() == slots.keys()
+        if same or (slots and not self._bad and self._update(flat)):
             for path, dp in flat.items():
                 points, name = slots[path]
                 points[name] = dp
             return self._tree, list(self._bad)
+        return self._rebuild(flat)
+
+    def _rebuild(self, flat: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         bad: list[str] = []
-        slots = {}
+        slots: dict[str, Slot] = {}
+        prefixes: dict[str, Any] = {}
         by_prefix = _group(flat, bad, slots)
         non_string_keys = bool(bad)
-        tree = _attach(by_prefix, bad)
+        tree = _attach(by_prefix, bad, prefixes)
         if non_string_keys:  # such a window is not worth remembering
-            self._slots, self._tree, self._bad = {}, {}, []
+            self._slots, self._prefixes, self._tree, self._bad = {}, {}, {}, []
         else:
-            self._slots, self._tree, self._bad = slots, tree, bad
+            self._slots, self._prefixes, self._tree, self._bad = slots, prefixes, tree, bad
         return tree, list(bad)
+
+    def _update(self, flat: Mapping[str, Any]) -> bool:
+        """Remove the kept tree's paths that `flat` lacks and add its new ones; False when a rebuild is simpler."""
+        slots = self._slots
+        stale = [path for path in slots if path not in flat]
+        new = [path for path in flat if path not in slots]
+        if 2 * (len(stale) + len(new)) > len(flat):
+            return False
+        for path in stale:
+            self._remove(path)
+        # a False leaves the tree half changed: the caller then rebuilds it from scratch
+        return all(path.__class__ is str and self._add(path) for path in new)
+
+    def _remove(self, path: str) -> None:
+        points, name = self._slots.pop(path)
+        del points[name]
+        if points:
+            return
+        _, chain = self._prefixes.pop(path.rpartition(PATH_SEP)[0])
+        for container, key in reversed(chain):  # drop the containers this left empty, as a fresh nesting has none
+            del container[key]
+            if container:
+                break
+
+    def _add(self, path: str) -> bool:
+        prefix, _, name = path.rpartition(PATH_SEP)
+        known = self._prefixes.get(prefix)
+        if known is None:
+            asset, _, category = prefix.rpartition(PATH_SEP)
+            parts = asset.split(PATH_SEP)
+            if not asset or category not in CATEGORIES or len(parts) % 2:
+                return False
+            if any(parts[i] in CATEGORIES for i in range(0, len(parts), 2)):
+                return False  # could run through a category's data points: the rebuild reports it
+            entity: Any = self._tree
+            chain: list[tuple[Any, str]] = []
+            for i in range(0, len(parts), 2):
+                slot_map = entity.setdefault(parts[i], {})
+                chain += ((entity, parts[i]), (slot_map, parts[i + 1]))
+                entity = slot_map.setdefault(parts[i + 1], {}) if slot_map.__class__ is dict else None
+                if entity.__class__ is not dict:
+                    return False
+            if category in entity:
+                return False
+            points: dict[str, Any] = {}
+            entity[category] = points
+            chain.append((entity, category))
+            known = self._prefixes[prefix] = (points, tuple(chain))
+        known[0][name] = None  # a place in the tree; the caller stores the DP
+        self._slots[path] = (known[0], name)
+        return True
