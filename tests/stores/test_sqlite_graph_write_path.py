@@ -136,3 +136,40 @@ def test_bad_records_are_refused_by_name_and_write_nothing():
     assert graph.latest() == {}
     graph.upsert_records([good])
     assert values(graph) == {"A": (1.0, T0, None)}
+
+
+# the graph_points table of the earlier layout, as files written before graph_dps/graph_values hold it
+_WIDE_LAYOUT = """
+CREATE TABLE graph_assets (path TEXT PRIMARY KEY, collection TEXT NOT NULL, name TEXT NOT NULL,
+    type_path TEXT NOT NULL, parent TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE graph_points (dp_path TEXT PRIMARY KEY, asset_path TEXT NOT NULL, category TEXT NOT NULL,
+    name TEXT NOT NULL, type_path TEXT NOT NULL, value, kind TEXT, unit TEXT, ts REAL) WITHOUT ROWID;
+CREATE INDEX graph_points_asset ON graph_points (asset_path);
+CREATE INDEX graph_points_type_path ON graph_points (type_path);
+CREATE VIEW has_data_point AS SELECT asset_path AS _from, dp_path AS _to, name AS next_category FROM graph_points;
+INSERT INTO graph_assets VALUES ('DataHall.data_hall_0', 'DataHall', 'data_hall_0', 'DataHall', ''),
+    ('DataHall.data_hall_0.CRAC.crac_0', 'CRAC', 'crac_0', 'DataHall.CRAC', 'DataHall.data_hall_0');
+INSERT INTO graph_points VALUES
+    ('DataHall.data_hall_0.CRAC.crac_0.Telemetry.FanSpeed', 'DataHall.data_hall_0.CRAC.crac_0', 'Telemetry',
+     'FanSpeed', 'DataHall.CRAC.FanSpeed', 55.5, NULL, '%', 1800000000.0),
+    ('DataHall.data_hall_0.CRAC.crac_0.Attribute.Eco', 'DataHall.data_hall_0.CRAC.crac_0', 'Attribute',
+     'Eco', 'DataHall.CRAC.Eco', 1, 'b', NULL, 1800000000.0);
+"""
+
+
+def test_a_file_of_the_wide_points_layout_is_migrated_and_keeps_its_data(tmp_path):
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_WIDE_LAYOUT)
+    graph = SqliteGraphStore(str(path))
+    assert values(graph) == {"FanSpeed": (55.5, T0, "%"), "Eco": (True, T0, None)}
+    graph.upsert_records([rec("FanSpeed", 60.0, T0 + 1, "%"), rec("FanSpeed", 1.0, T0 - 1, "%")])
+    assert values(graph)["FanSpeed"] == (60.0, T0 + 1, "%")
+    edges = graph.db.read("SELECT _from, _to FROM has_data_point ORDER BY _to")
+    assert edges == [(CRAC, f"{CRAC}.Attribute.Eco"), (CRAC, f"{CRAC}.Telemetry.FanSpeed")]
+    kinds = dict(graph.db.read("SELECT name, type FROM sqlite_master WHERE name LIKE 'graph_points%'"))
+    assert kinds == {"graph_points": "view"}
+    graph.close()
+    again = SqliteGraphStore(str(path))  # the migrated file opens as it is
+    assert values(again)["FanSpeed"] == (60.0, T0 + 1, "%")
+    again.close()

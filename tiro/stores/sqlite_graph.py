@@ -42,19 +42,20 @@ CREATE TABLE IF NOT EXISTS graph_assets (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS graph_assets_type_path ON graph_assets (type_path);
 CREATE INDEX IF NOT EXISTS graph_assets_parent ON graph_assets (parent, type_path);
-CREATE TABLE IF NOT EXISTS graph_points (
-    dp_path TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS graph_dps (
+    id INTEGER PRIMARY KEY,
+    dp_path TEXT NOT NULL UNIQUE,
     asset_path TEXT NOT NULL,
     category TEXT NOT NULL,
     name TEXT NOT NULL,
-    type_path TEXT NOT NULL,
-    value,
-    kind TEXT,
-    unit TEXT,
-    ts REAL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS graph_points_asset ON graph_points (asset_path);
-CREATE INDEX IF NOT EXISTS graph_points_type_path ON graph_points (type_path);
+    type_path TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS graph_dps_asset ON graph_dps (asset_path);
+CREATE INDEX IF NOT EXISTS graph_dps_type_path ON graph_dps (type_path);
+CREATE TABLE IF NOT EXISTS graph_values (id INTEGER PRIMARY KEY, value, kind TEXT, unit TEXT, ts REAL);
+CREATE VIEW IF NOT EXISTS graph_points AS
+    SELECT d.dp_path, d.asset_path, d.category, d.name, d.type_path, v.value, v.kind, v.unit, v.ts
+    FROM graph_dps d JOIN graph_values v ON v.id = d.id;
 CREATE VIEW IF NOT EXISTS is_parent_of AS
     SELECT CASE parent WHEN '' THEN '{ROOT_COLLECTION}/{ROOT_KEY}' ELSE parent END AS _from,
            path AS _to, collection AS next_category FROM graph_assets;
@@ -66,21 +67,43 @@ _INSERT_ASSET = "INSERT OR IGNORE INTO graph_assets (path, collection, name, typ
 _INSERT_ASSETS = MultiRowInsert(
     "INSERT OR IGNORE INTO graph_assets (path, collection, name, type_path, parent)", width=5
 )
+_INSERT_DPS = MultiRowInsert(
+    "INSERT INTO graph_dps (dp_path, asset_path, category, name, type_path)",
+    width=5,
+    tail="ON CONFLICT (dp_path) DO NOTHING",
+)
+_DP_IDS = "SELECT dp_path, id FROM graph_dps WHERE dp_path IN (SELECT value FROM json_each(?))"
 # The newest sample wins, so a replayed or late older message never overwrites a newer value; a row that would not
 # change (a replay of the stored sample) is not written at all.
-_UPSERT_POINTS = MultiRowInsert(
-    "INSERT INTO graph_points (dp_path, asset_path, category, name, type_path, value, kind, unit, ts)",
-    width=9,
-    tail="ON CONFLICT (dp_path) DO UPDATE SET"
+_UPSERT_VALUES = MultiRowInsert(
+    "INSERT INTO graph_values (id, value, kind, unit, ts)",
+    width=5,
+    tail="ON CONFLICT (id) DO UPDATE SET"
     " value = excluded.value, kind = excluded.kind, unit = excluded.unit, ts = excluded.ts"
-    " WHERE graph_points.ts IS NULL OR excluded.ts > graph_points.ts OR (excluded.ts = graph_points.ts AND ("
-    "graph_points.value IS NOT excluded.value OR typeof(graph_points.value) IS NOT typeof(excluded.value)"
-    " OR graph_points.kind IS NOT excluded.kind OR graph_points.unit IS NOT excluded.unit))",
+    " WHERE graph_values.ts IS NULL OR excluded.ts > graph_values.ts OR (excluded.ts = graph_values.ts AND ("
+    "graph_values.value IS NOT excluded.value OR typeof(graph_values.value) IS NOT typeof(excluded.value)"
+    " OR graph_values.kind IS NOT excluded.kind OR graph_values.unit IS NOT excluded.unit))",
 )
-_INSERT_DEFAULT = (
-    "INSERT OR IGNORE INTO graph_points (dp_path, asset_path, category, name, type_path, value, kind, unit, ts)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_DEFAULT_DP = (
+    "INSERT OR IGNORE INTO graph_dps (dp_path, asset_path, category, name, type_path) VALUES (?, ?, ?, ?, ?)"
 )
+_INSERT_DEFAULT_VALUE = (
+    "INSERT OR IGNORE INTO graph_values (id, value, kind, unit, ts)"
+    " SELECT id, ?, ?, ?, ? FROM graph_dps WHERE dp_path = ?"
+)
+# the layout before graph_dps/graph_values: one wide WITHOUT ROWID table graph_points, migrated by the schema check
+_MIGRATE_WIDE_POINTS = (
+    "DROP VIEW IF EXISTS has_data_point",
+    "ALTER TABLE graph_points RENAME TO graph_points_wide",
+    *(statement for statement in _SCHEMA.split(";\n") if statement.strip()),
+    "INSERT INTO graph_dps (dp_path, asset_path, category, name, type_path)"
+    " SELECT dp_path, asset_path, category, name, type_path FROM graph_points_wide ORDER BY dp_path",
+    "INSERT INTO graph_values (id, value, kind, unit, ts)"
+    " SELECT d.id, w.value, w.kind, w.unit, w.ts FROM graph_points_wide w JOIN graph_dps d ON d.dp_path = w.dp_path",
+    "DROP TABLE graph_points_wide",
+)
+_WIDE_POINTS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'graph_points'"
+_TABLES = ("graph_collections", "graph_meta", "graph_assets", "graph_dps", "graph_values")
 # Writers skip assets (and samples) they know are stored; a topology sync that removes anything bumps this counter,
 # so every writer, in any process, forgets what it knew.
 _TOPOLOGY = "SELECT value FROM graph_meta WHERE key = 'topology'"
@@ -92,7 +115,7 @@ _NUMBERS = frozenset((float, int))
 
 
 # dp path, asset path, category, name, type path, and the asset rows along the asset path (root first)
-_Point = tuple[str, str, str, str, str, tuple[tuple[str, str, str, str, str], ...]]
+_Parts = tuple[str, str, str, str, str, tuple[tuple[str, str, str, str, str], ...]]
 
 
 def _json(items: Iterable[str]) -> str:
@@ -113,22 +136,31 @@ class SqliteGraphStore(GraphStore):
     def __init__(self, path: str | None = None, *, database: SqliteDatabase | None = None) -> None:
         self.db = database or SqliteDatabase(path)
         self._ready = False
-        self._points: dict[tuple[Any, Any, Any], _Point] = {}  # (asset path, category, name) -> its parts
-        # what this store wrote, valid while the topology counter stays `_topology`
+        # (asset path, category, name) -> [its parts, its graph_dps id, the sample this store wrote]: ids and
+        # samples, like the assets this store wrote, are valid while the topology counter stays `_topology`
+        self._points: dict[tuple[Any, Any, Any], list[Any]] = {}
+        self._chains: dict[str, tuple[tuple[str, str, str, str, str], ...]] = {}  # asset path -> rows along it
         self._topology: int | None = None
         self._stored_assets: set[str] = set()
-        self._written: dict[tuple[Any, Any, Any], tuple[float, Any, str | None, str | None]] = {}
 
     def _ensure_schema(self) -> list[str]:
+        """Create the tables if missing (moving a file of the wide graph_points layout to graph_dps/graph_values)."""
         with self.db.lock:
-            existing = {r[0] for r in self.db.writer.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            self.db.writer.executescript(_SCHEMA)
+            writer = self.db.writer
+            existing = dict(writer.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')"))
+            if existing.get("graph_points") == "table":
+                writer.execute("BEGIN IMMEDIATE")
+                try:
+                    if writer.execute(_WIDE_POINTS).fetchone():  # not migrated by another process meanwhile
+                        for statement in _MIGRATE_WIDE_POINTS:
+                            writer.execute(statement)
+                    writer.execute("COMMIT")
+                except BaseException:
+                    writer.execute("ROLLBACK")
+                    raise
+            writer.executescript(_SCHEMA)
             self._ready = True
-        return [
-            f"table {t}"
-            for t in ("graph_collections", "graph_meta", "graph_assets", "graph_points")
-            if t not in existing
-        ]
+        return [f"table {t}" for t in _TABLES if existing.get(t) != "table"]
 
     # ----- bootstrap and topology sync -----
     def bootstrap(self, model: Model, instances: Instances | None = None) -> BootstrapReport:
@@ -141,8 +173,11 @@ class SqliteGraphStore(GraphStore):
         with self.db.lock:
             conn = self.db.writer
             cur = conn.cursor()
-            cur.execute("BEGIN")
+            cur.execute("BEGIN IMMEDIATE")  # what is read is what is changed, whatever other processes do
             self._topology = None  # forget what was written: this sync may remove it
+            self._points.clear()
+            self._stored_assets.clear()
+            stored_after: set[str] | None = None
             try:
                 existing = dict(cur.execute("SELECT name, kind FROM graph_collections").fetchall())
                 for name, kind in wanted.items():
@@ -170,37 +205,45 @@ class SqliteGraphStore(GraphStore):
                     )
                     if new_assets:
                         report.created.append(f"{len(new_assets)} assets")
-                    self._insert_defaults(cur, instances, {a.path for a in new_assets})
+                    new_paths = {a.path for a in new_assets}
+                    self._insert_defaults(cur, instances, new_paths)
+                    stored_after = (stored - set(removed)) | new_paths
                 if removed:
                     cur.executemany("DELETE FROM graph_assets WHERE path = ?", [(p,) for p in removed])
-                    cur.execute("DELETE FROM graph_points WHERE asset_path NOT IN (SELECT path FROM graph_assets)")
+                    cur.execute("DELETE FROM graph_dps WHERE asset_path NOT IN (SELECT path FROM graph_assets)")
+                    cur.execute("DELETE FROM graph_values WHERE id NOT IN (SELECT id FROM graph_dps)")
                     report.removed.extend(f"asset {p}" for p in sorted(removed))
                     cur.execute(_BUMP_TOPOLOGY)
+                topology = cur.execute(_TOPOLOGY).fetchone()
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
+            if stored_after is not None and len(stored_after) < _CACHE_LIMIT:  # writers need not insert these
+                self._stored_assets = stored_after
+                self._topology = topology[0] if topology else 0
         return report
 
     @staticmethod
     def _insert_defaults(cur: Any, instances: Instances, new_assets: set[str]) -> None:
         """Points with a default value for newly created assets, as upstream did for new vertices (0/False kept)."""
         now = time.time()
-        rows = []
+        dps = []
+        values = []
         for dp_path, spec in instances.points.items():
             if not spec.has_default:
                 continue
             asset_path = dp_path[: -len(spec.category) - len(spec.name) - 2]
             if asset_path in new_assets:
                 value, kind = encode_value(spec.default)
-                rows.append(
-                    (dp_path, asset_path, spec.category, spec.name, spec.type_path, value, kind, spec.unit, now)
-                )
-        cur.executemany(_INSERT_DEFAULT, rows)
+                dps.append((dp_path, asset_path, spec.category, spec.name, spec.type_path))
+                values.append((value, kind, spec.unit, now, dp_path))
+        cur.executemany(_INSERT_DEFAULT_DP, dps)
+        cur.executemany(_INSERT_DEFAULT_VALUE, values)
 
     # ----- upserts -----
-    def _point(self, key: tuple[Any, Any, Any]) -> _Point:
-        """The checked, derived parts of a data point (cached: they depend on its path only)."""
+    def _point(self, key: tuple[Any, Any, Any]) -> list[Any]:
+        """The cache entry of a data point: its checked, derived parts, no id and no sample yet."""
         asset_path, category, name = key
         where = f"{asset_path}.{category}.{name}"
         if category not in CATEGORIES:
@@ -210,22 +253,37 @@ class SqliteGraphStore(GraphStore):
         if not isinstance(asset_path, str) or not asset_path:
             raise SnapshotError(f"{where}: a data point needs an asset path")
         try:
-            pairs = asset_pairs(asset_path)
+            chain = self._chain(asset_path)
         except SnapshotError as exc:
-            raise SnapshotError(f"{where}: {exc.message}") from None
-        chain = []
-        parent = type_path = ""
-        for type_name, asset_id in pairs:
-            path = (
-                f"{parent}{PATH_SEP}{type_name}{PATH_SEP}{asset_id}" if parent else f"{type_name}{PATH_SEP}{asset_id}"
-            )
-            type_path = f"{type_path}{PATH_SEP}{type_name}" if type_path else type_name
-            chain.append((path, type_name, asset_id, type_path, parent))
-            parent = path
+            message = exc.message
+            try:  # the error about the whole path, not the ancestor where the walk up failed
+                asset_pairs(asset_path)
+            except SnapshotError as whole:
+                message = whole.message
+            raise SnapshotError(f"{where}: {message}") from None
         if len(self._points) >= _CACHE_LIMIT:
             self._points.clear()
-        point = self._points[key] = (where, asset_path, category, name, f"{type_path}{PATH_SEP}{name}", tuple(chain))
-        return point
+        parts = (where, asset_path, category, name, f"{chain[-1][3]}{PATH_SEP}{name}", chain)
+        entry = self._points[key] = [parts, None, None]
+        return entry
+
+    def _chain(self, asset_path: str) -> tuple[tuple[str, str, str, str, str], ...]:
+        """The asset rows (path, collection, name, type path, parent) along an asset path, root first.
+
+        Built from the parent's cached chain: the assets of a batch share most of their ancestors."""
+        chain = self._chains.get(asset_path)
+        if chain is None:
+            parent, _, asset_id = asset_path.rpartition(PATH_SEP)
+            parent, _, type_name = parent.rpartition(PATH_SEP)
+            if not type_name or not asset_id:
+                asset_pairs(asset_path)  # raises the error that says what is wrong with the path
+                raise SnapshotError(f"malformed asset path {asset_path!r}")
+            above = self._chain(parent) if parent else ()
+            type_path = f"{above[-1][3]}{PATH_SEP}{type_name}" if above else type_name
+            if len(self._chains) >= _CACHE_LIMIT:
+                self._chains.clear()
+            chain = self._chains[asset_path] = (*above, (asset_path, type_name, asset_id, type_path, parent))
+        return chain
 
     def _newest(self, records: list[Mapping[str, Any]]) -> dict[tuple[Any, Any, Any], tuple[float, Any]]:
         """The newest (epoch seconds, record) per data point of a batch; of equal timestamps the later record wins.
@@ -265,8 +323,8 @@ class SqliteGraphStore(GraphStore):
     def upsert_records(self, records: Iterable[Mapping[str, Any]]) -> int:
         """Upsert the assets along each record's asset path and its data point (the newest timestamp wins).
 
-        Only the newest sample per data point of a batch is written, in one multi-row upsert per table, and neither
-        assets nor samples this store already wrote are written again (until a topology sync removes anything)."""
+        Only the newest sample per data point of a batch is written, in one multi-row upsert, and neither assets nor
+        samples this store already wrote are written again (until a topology sync removes anything)."""
         if not self._ready:
             self._ensure_schema()
         records = records if isinstance(records, list) else list(records)
@@ -277,32 +335,40 @@ class SqliteGraphStore(GraphStore):
             try:
                 topology = cur.execute(_TOPOLOGY).fetchone()
                 topology = topology[0] if topology else 0
-                if topology != self._topology or len(self._written) > _CACHE_LIMIT:
+                if topology != self._topology:
+                    self._points.clear()
                     self._stored_assets.clear()
-                    self._written.clear()
                     self._topology = topology
-                assets, rows, written = self._rows(newest)
+                changed = self._changed(newest)
+                assets = self._new_assets(changed)
                 _INSERT_ASSETS.execute(cur, [v for asset in assets.values() for v in asset])
-                _UPSERT_POINTS.execute(cur, rows)
+                ids = self._new_ids(cur, changed)
+                rows: list[Any] = []
+                extend = rows.extend
+                for entry, sample in changed:
+                    extend((entry[1] or ids[entry[0][0]], *sample))
+                _UPSERT_VALUES.execute(cur, rows)
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
+            # only now: what a rolled-back transaction wrote is not stored
+            if len(self._stored_assets) >= _CACHE_LIMIT:
+                self._stored_assets.clear()
             self._stored_assets.update(assets)
-            self._written.update(written)
+            for entry, sample in changed:
+                entry[2] = sample
+                if entry[1] is None:
+                    entry[1] = ids[entry[0][0]]
         return len(records)
 
-    def _rows(self, newest: dict[tuple[Any, Any, Any], tuple[float, Any]]) -> tuple[dict[str, Any], list[Any], dict]:
-        """The asset rows not known to be stored, the flat point rows that change a stored sample, and those samples."""
+    def _changed(self, newest: dict[tuple[Any, Any, Any], tuple[float, Any]]) -> list[tuple[list[Any], tuple]]:
+        """(cache entry, (value, kind, unit, ts)) of the newest samples that may change what is stored."""
         points = self._points
-        stored_assets = self._stored_assets
-        previous = self._written.get
-        assets: dict[str, tuple[str, str, str, str, str]] = {}
-        rows: list[Any] = []
-        extend = rows.extend
-        written = {}
+        changed = []
+        append = changed.append
         for key, (ts, record) in newest.items():
-            point = points.get(key) or self._point(key)
+            entry = points.get(key) or self._point(key)
             value = record.get("value")
             cls = type(value)
             kind = None
@@ -310,25 +376,40 @@ class SqliteGraphStore(GraphStore):
                 value, kind = encode_value(value)
             unit = record.get("unit")
             if unit is not None and not isinstance(unit, str):
-                raise SnapshotError(f"{point[0]}: unit {unit!r} is not text")
-            sample = (ts, value, kind, unit)
-            before = previous(key)
+                raise SnapshotError(f"{entry[0][0]}: unit {unit!r} is not text")
+            sample = (value, kind, unit, ts)
+            before = entry[2]
             # an older sample never overwrites; the same one again needs no write (same types: 1 == 1.0 == True)
-            if before is not None and (ts < before[0] or (before == sample and type(before[1]) is type(value))):
+            if before is not None and (ts < before[3] or (before == sample and type(before[0]) is type(value))):
                 continue
-            if point[1] not in stored_assets and point[1] not in assets:
-                for asset in point[5]:
-                    if asset[0] not in stored_assets:
+            append((entry, sample))
+        return changed
+
+    def _new_assets(self, changed: list[tuple[list[Any], tuple]]) -> dict[str, tuple[str, str, str, str, str]]:
+        """The asset rows along the changed points' asset paths that this store has not stored yet."""
+        stored = self._stored_assets
+        assets: dict[str, tuple[str, str, str, str, str]] = {}
+        for entry, _ in changed:
+            parts = entry[0]
+            if parts[1] not in stored and parts[1] not in assets:
+                for asset in parts[5]:
+                    if asset[0] not in stored:
                         assets[asset[0]] = asset
-            written[key] = sample
-            extend((*point[:5], value, kind, unit, ts))
-        return assets, rows, written
+        return assets
+
+    def _new_ids(self, cur: Any, changed: list[tuple[list[Any], tuple]]) -> dict[str, int]:
+        """dp path -> id of the changed points without a known id (their rows are created when missing)."""
+        new = [entry[0] for entry, _ in changed if entry[1] is None]
+        if not new:
+            return {}
+        _INSERT_DPS.execute(cur, [v for parts in new for v in parts[:5]])
+        return dict(cur.execute(_DP_IDS, (_json(parts[0] for parts in new),)))
 
     # ----- queries -----
     def _fresh_clause(self, max_age: float | None) -> tuple[str, tuple[Any, ...]]:
         if max_age is None:
             return "1", ()
-        return f"(p.category = '{ATTRIBUTE}' OR p.ts >= ?)", (time.time() - max_age,)
+        return f"(p.category = '{ATTRIBUTE}' OR v.ts >= ?)", (time.time() - max_age,)
 
     def latest(self, pattern: str | None = None, *, max_age: float | None = None) -> dict[str, Sample]:
         """The latest value per data-point path whose type path matches the %-pattern (fresh telemetry with max_age)."""
@@ -338,11 +419,12 @@ class SqliteGraphStore(GraphStore):
         where = "1"
         if pattern is not None:
             fullmatch = compile_pattern(pattern).fullmatch
-            type_paths = [tp for (tp,) in self.db.read("SELECT DISTINCT type_path FROM graph_points") if fullmatch(tp)]
+            type_paths = [tp for (tp,) in self.db.read("SELECT DISTINCT type_path FROM graph_dps") if fullmatch(tp)]
             where = "p.type_path IN (SELECT value FROM json_each(?))"
             params = (_json(type_paths), *params)
         rows = self.db.read(
-            f"SELECT p.dp_path, p.value, p.kind, p.ts, p.unit FROM graph_points p WHERE {where} AND {fresh}"
+            f"SELECT p.dp_path, v.value, v.kind, v.ts, v.unit FROM graph_dps p JOIN graph_values v ON v.id = p.id"
+            f" WHERE {where} AND {fresh}"
             " ORDER BY p.dp_path",
             params,
         )
@@ -362,8 +444,9 @@ class SqliteGraphStore(GraphStore):
         parents_json = _json(parents)
         for node in nodes:
             rows = self.db.read(
-                "SELECT a.path, a.name, a.parent, p.category, p.name, p.value, p.kind, p.ts, p.unit"
-                " FROM graph_assets a LEFT JOIN graph_points p ON p.asset_path = a.path"
+                "SELECT a.path, a.name, a.parent, p.category, p.name, v.value, v.kind, v.ts, v.unit"
+                " FROM graph_assets a LEFT JOIN graph_dps p ON p.asset_path = a.path"
+                " LEFT JOIN graph_values v ON v.id = p.id"
                 " WHERE a.parent IN (SELECT value FROM json_each(?)) AND a.type_path = ? ORDER BY a.path, p.dp_path",
                 (parents_json, node.type_path),
             )
@@ -407,7 +490,7 @@ class SqliteGraphStore(GraphStore):
         stored = {
             path: Sample(decode_value(value, kind), ts, unit)
             for path, value, kind, ts, unit in self.db.read(
-                "SELECT p.dp_path, p.value, p.kind, p.ts, p.unit FROM graph_points p"
+                "SELECT p.dp_path, v.value, v.kind, v.ts, v.unit FROM graph_dps p JOIN graph_values v ON v.id = p.id"
                 f" WHERE p.type_path IN (SELECT value FROM json_each(?)) AND {fresh}",
                 (_json(model.points), *params),
             )
