@@ -9,7 +9,10 @@ Usage: python bench/bus.py [--items N] [--task-size N]
 Connection choice: `karez deploy` shares one NATS connection between all roles of a process. Measured here the
 two are equal within run-to-run noise (per-item 6.8k vs 8.5k, batch 85k vs 82k items/s, other runs the other way
 round), so the shared one wins on resources (one socket, one reader/flusher task) and keeps publish order across
-hops; `--connection-per-role` remains available.
+hops; `--connection-per-role` remains available (batch, rerun with the two-process cases: 80–97k vs 84–99k items/s).
+
+`cpu_us_per_item` is the CPU time of the karez processes per item (nats-server excluded). When other work shares the
+cores, wall-clock items/s swing by 2× between runs while this figure moves by about ±10%: compare it first.
 """
 
 from __future__ import annotations
