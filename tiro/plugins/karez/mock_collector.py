@@ -14,6 +14,14 @@ from karez.dispatcher.base import DispatcherBase
 
 BY_CHOICES = ("path", "uuid")
 _CATEGORY_CACHE_LIMIT = 1 << 20  # remembered path categories (a 10^6-point hall fits)
+# Answers that say "not now" rather than "not this": 429 and 5xx; other 4xx answers are about the request itself.
+_UNAVAILABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class MockServerUnavailable(ConnectionError):
+    """The mock server could not answer (unreachable, timed out, 5xx): the task is fine and worth retrying later."""
+
+    retryable = True  # karez.durable: wait with backoff, never dead-letter
 
 
 def _check_by(role: Any) -> str:
@@ -82,44 +90,81 @@ class ConnectorForMockServer(RestfulConnectorBase):
         self._by = _check_by(self)
 
     async def fetch_data(self, client: httpx.AsyncClient, entities: list[Any]) -> list[dict]:
-        """Items `{path, result, _karez.category}` (by path) or `{name, value}` (by uuid); failures are logged."""
+        """Items `{path, result, _karez.category}` (by path) or `{name, value}` (by uuid).
+
+        A path the server refuses (4xx) or answers with garbage is logged and skipped. A server that cannot answer
+        (unreachable, timeout, 5xx) counts one error per task batch; in durable mode it raises MockServerUnavailable
+        so that the task is redelivered once the server is back (in core mode the batch is lost, as core mode is)."""
         if self._by == "uuid":
-            return [item for item in await asyncio.gather(*(self._by_uuid(client, e) for e in entities)) if item]
-        if self.config.batch and len(entities) > 1:
-            return await self._by_batch(client, entities)
-        return [item for item in await asyncio.gather(*(self._by_path(client, e) for e in entities)) if item]
+            outcomes = await asyncio.gather(*(self._by_uuid(client, e) for e in entities))
+        elif self.config.batch and len(entities) > 1:
+            outcomes = await self._by_batch(client, entities)
+        else:
+            outcomes = await asyncio.gather(*(self._by_path(client, e) for e in entities))
+        down = [o for o in outcomes if o.__class__ is MockServerUnavailable]
+        if down:
+            self._unavailable(down[0], len(down), len(entities))
+            outcomes = [o for o in outcomes if o.__class__ is not MockServerUnavailable]
+        return [o for o in outcomes if o is not None]
+
+    def _unavailable(self, first: MockServerUnavailable, failed: int, asked: int) -> None:
+        """Raise (durable mode: the task is redelivered later) or log and count the lost batch (core mode)."""
+        error = first if failed == 1 else MockServerUnavailable(f"{failed} of {asked} requests failed, e.g. {first}")
+        if self.raise_errors:
+            raise error  # PullConnectorBase.process counts and logs it before the durable consumer sees it
+        self.stats.errors += 1
+        self.log("error", f"{error} (core mode: those tasks are not retried)")
 
     async def _get(self, client: httpx.AsyncClient, url: str) -> Any:
+        """The JSON answer of GET `url`; None (logged) for a refused or malformed answer; MockServerUnavailable."""
         async with self.semaphore:
             try:
                 response = await client.get(url)
             except httpx.HTTPError as e:
-                self.log("error", f"GET {url} failed: {type(e).__name__}: {e}")
-                return None
+                return MockServerUnavailable(f"GET {url} failed: {type(e).__name__}: {e}")
+        if response.status_code in _UNAVAILABLE_STATUSES:
+            return MockServerUnavailable(f"GET {url} returned {response.status_code}: {response.text[:200]}")
         if response.status_code != 200:
-            self.log("error", f"GET {url} returned {response.status_code}: {response.text[:200]}")
+            self._data_error(f"GET {url} returned {response.status_code}: {response.text[:200]}")
             return None
-        return response.json()
+        try:
+            return loads(response.content)
+        except ValueError as e:
+            self._data_error(f"GET {url} returned a body that is not JSON: {e}")
+            return None
 
-    async def _by_path(self, client: httpx.AsyncClient, path: str) -> dict | None:
+    def _data_error(self, text: str) -> None:
+        """A path the server cannot answer (not worth retrying): logged, counted, and the rest goes on."""
+        self.stats.errors += 1
+        self.log("error", text)
+
+    async def _by_path(self, client: httpx.AsyncClient, path: str) -> Any:
         result = await self._get(client, f"/points/{path}")
-        if result is None:
-            return None
+        if result is None or result.__class__ is MockServerUnavailable:
+            return result
         return self.update_meta({"path": path, "result": result}, category=_category_of(path))
 
-    async def _by_uuid(self, client: httpx.AsyncClient, uuid: str) -> dict | None:
+    async def _by_uuid(self, client: httpx.AsyncClient, uuid: str) -> Any:
         value = await self._get(client, f"/values/{uuid}")
-        return None if value is None else {"name": uuid, "value": value}
+        if value is None or value.__class__ is MockServerUnavailable:
+            return value
+        return {"name": uuid, "value": value}
 
-    async def _by_batch(self, client: httpx.AsyncClient, paths: list[str]) -> list[dict]:
+    async def _by_batch(self, client: httpx.AsyncClient, paths: list[str]) -> list[Any]:
         async with self.semaphore:
             try:
                 response = await client.post("/points/batch", json=paths)
             except httpx.HTTPError as e:
-                self.log("error", f"POST /points/batch ({len(paths)} paths) failed: {type(e).__name__}: {e}")
-                return []
+                return [
+                    MockServerUnavailable(f"POST /points/batch ({len(paths)} paths) failed: {type(e).__name__}: {e}")
+                ]
+        if response.status_code in _UNAVAILABLE_STATUSES:
+            text = f"POST /points/batch ({len(paths)} paths) returned {response.status_code}: {response.text[:200]}"
+            return [MockServerUnavailable(text)]
         if response.status_code != 200:
-            self.log("error", f"POST /points/batch returned {response.status_code}: {response.text[:200]}")
+            self._data_error(
+                f"POST /points/batch ({len(paths)} paths) returned {response.status_code}: {response.text[:200]}"
+            )
             return []
         try:
             body = loads(response.content)  # orjson: the stdlib decoder was a hot spot at 10^5 points/s
@@ -128,10 +173,10 @@ class ConnectorForMockServer(RestfulConnectorBase):
             if not isinstance(points, dict):
                 raise ValueError(f"'points' is a {type(points).__name__}, not an object")
         except (ValueError, AttributeError) as e:
-            self.log("error", f"POST /points/batch returned a body that is not a batch answer: {e}")
+            self._data_error(f"POST /points/batch ({len(paths)} paths) returned a body that is not a batch answer: {e}")
             return []
         if unknown:
-            self.log("error", f"mock server does not know {len(unknown)} paths, e.g. {unknown[0]}")
+            self._data_error(f"mock server does not know {len(unknown)} paths, e.g. {unknown[0]}")
         categories = self.__dict__.get("_categories")
         if categories is None or len(categories) > _CATEGORY_CACHE_LIMIT:
             categories = self.__dict__["_categories"] = {}

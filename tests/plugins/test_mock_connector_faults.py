@@ -1,0 +1,211 @@
+"""tiro_mock connector when the mock server fails: down, 5xx, 4xx, garbage answers; durable redelivery end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import nats
+import pytest
+
+from karez.durable import DurableLink, ensure_stream, stream_for
+from tiro.mock.app import create_asgi
+from tiro.mock.server import BackgroundServer, free_port
+from tiro.mock.service import example_service
+from tiro.plugins.karez import ConnectorForMockServer
+from tiro.plugins.karez.mock_collector import MockServerUnavailable
+
+PATHS = ["DataHall.data_hall_0.CRAC.crac_0.Telemetry.ActivePower", "DataHall.data_hall_0.Rack.rack_1.Telemetry.X"]
+
+
+def _connector(url: str, *, batch: bool, durable: bool, **config) -> ConnectorForMockServer:
+    connector = ConnectorForMockServer({"type": "tiro_mock", "base_url": url, "batch": batch, **config}, nats_addr=None)
+    connector.raise_errors = durable  # what DurableLink.start sets: failures must reach the durable consumer
+    return connector
+
+
+async def _fetch(connector: ConnectorForMockServer, paths: list[str]) -> list[dict]:
+    try:
+        return await connector.process(paths)
+    finally:
+        await connector.close_http_client()
+
+
+async def _http_server(answer: Callable[[str, str], tuple[int, bytes]]) -> AsyncIterator[str]:
+    """A minimal HTTP/1.1 server on 127.0.0.1 answering `answer(method, path)`; yields its base URL."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+                length = next(
+                    (
+                        int(line.split(b":", 1)[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                await reader.readexactly(length)
+                status, body = answer(method, target)
+                head = f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                writer.write(head.encode() + body)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.fixture
+async def answering():
+    """answering(fn): start a tiny HTTP server that answers every request with fn(method, path)."""
+    servers = []
+
+    async def start(answer: Callable[[str, str], tuple[int, bytes]]) -> str:
+        gen = _http_server(answer)
+        servers.append(gen)
+        return await gen.__anext__()
+
+    yield start
+    for gen in servers:
+        await gen.aclose()
+
+
+@pytest.mark.parametrize("batch", [False, True])
+async def test_a_server_that_is_down_is_an_error_and_in_durable_mode_a_retryable_one(batch):
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    core = _connector(down, batch=batch, durable=False)
+    assert await _fetch(core, PATHS) == []
+    assert core.stats.errors == 1  # one per task batch, not silence
+    durable = _connector(down, batch=batch, durable=True)
+    with pytest.raises(MockServerUnavailable, match="ConnectError") as raised:
+        await _fetch(durable, PATHS)
+    assert raised.value.retryable is True
+    assert durable.stats.errors == 1
+
+
+@pytest.mark.parametrize("batch", [False, True])
+async def test_5xx_is_retryable_and_4xx_is_a_data_error_named_by_its_path(answering, batch, caplog):
+    def answer(method: str, target: str) -> tuple[int, bytes]:
+        if target.endswith("ActivePower") or method == "POST":
+            return 503, b'{"detail": "busy"}'
+        return 404, b'{"detail": "unknown path"}'
+
+    url = await answering(answer)
+    with pytest.raises(MockServerUnavailable, match="503") as raised:
+        await _fetch(_connector(url, batch=batch, durable=True), PATHS)
+    assert raised.value.retryable is True
+
+    refused = await answering(lambda method, target: (404, b'{"detail": "not found"}'))
+    connector = _connector(refused, batch=batch, durable=True)
+    with caplog.at_level(logging.ERROR, logger="karez"):
+        assert await _fetch(connector, PATHS) == []  # not raised: redelivering cannot make the path known
+    assert connector.stats.errors == (1 if batch else 2)
+    if not batch:
+        assert all(any(path in r.getMessage() and "404" in r.getMessage() for r in caplog.records) for path in PATHS)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<html>not json", b"[1, 2]", b'{"points": [1, 2]}', b'"just a string"'],
+    ids=["not-json", "array", "points-not-object", "string"],
+)
+async def test_a_malformed_batch_answer_is_logged_and_counted(answering, body, caplog):
+    url = await answering(lambda method, target: (200, body))
+    connector = _connector(url, batch=True, durable=True)
+    with caplog.at_level(logging.ERROR, logger="karez"):
+        assert await _fetch(connector, PATHS) == []
+    assert connector.stats.errors == 1
+    assert any("not a batch answer" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_malformed_per_point_answer_skips_only_that_point(answering):
+    def answer(method: str, target: str) -> tuple[int, bytes]:
+        return (200, b'{"value": 1, "timestamp": "2026-01-01T00:00:00+00:00"}') if "CRAC" in target else (200, b"{")
+
+    connector = _connector(await answering(answer), batch=False, durable=True)
+    items = await _fetch(connector, PATHS)
+    assert [i["path"] for i in items] == PATHS[:1] and connector.stats.errors == 1
+
+
+async def _until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    """Poll what the role updates as it works (the bound only stops a hung test; nothing is timed)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("batch", [False, True])
+async def test_durable_mode_collects_every_point_exactly_once_across_a_mock_outage(nats_server, batch):
+    service = example_service(seed=3)
+    port = free_port()
+    mock = BackgroundServer(create_asgi(service), port=port).start()
+    paths = httpx.get(f"{mock.url}/points/", timeout=30).json()
+    tasks = [paths[i : i + 10] for i in range(0, len(paths), 10)]
+    connector = ConnectorForMockServer(
+        {"type": "tiro_mock", "name": "mock", "base_url": mock.url, "batch": batch, "durable": True, "max_deliver": 2},
+        nats_addr=nats_server.url,
+    )
+    connector.durable = DurableLink()
+    client = await nats.connect(nats_server.url)
+    js = client.jetstream()
+    stream, subject, durable_name = stream_for(connector)
+    await ensure_stream(js, stream, subject)
+    collected: Counter[str] = Counter()
+    dead: list[dict] = []
+
+    async def on_items(msg) -> None:
+        body = json.loads(msg.data)
+        collected.update(item["path"] for item in (body if isinstance(body, list) else [body]))
+
+    async def on_dead(msg) -> None:
+        dead.append(json.loads(msg.data))
+
+    await client.subscribe("karez.telemetry.mock", cb=on_items)
+    await client.subscribe("karez.attribute.mock", cb=on_items)
+    await client.subscribe("karez.dlq.>", cb=on_dead)
+    role = asyncio.create_task(connector.run())
+    half = len(tasks) // 2
+    try:
+        for task in tasks[:half]:
+            await js.publish(subject, json.dumps({"tasks": task}).encode())
+        await _until(lambda: sum(collected.values()) == sum(map(len, tasks[:half])), "the first half")
+        await asyncio.to_thread(mock.stop)
+        for task in tasks[half:]:
+            await js.publish(subject, json.dumps({"tasks": task}).encode())
+        # past max_deliver (2): the failing tasks keep waiting instead of going to the dead-letter subject
+        await _until(lambda: connector.stats.errors >= 4, "deliveries that fail while the mock is down")
+        mock = BackgroundServer(create_asgi(service), port=port).start()
+        await _until(lambda: sum(collected.values()) >= len(paths), "every point after the mock is back")
+        for _ in range(3000):
+            info = await js.consumer_info(stream, durable_name)
+            if info.num_ack_pending == 0 and info.num_pending == 0:
+                break
+            await asyncio.sleep(0.02)
+        await client.flush()
+        assert (info.num_ack_pending, info.num_pending) == (0, 0)
+        assert collected == Counter(paths)  # every point, exactly once
+        assert dead == []
+    finally:
+        await client.close()
+        role.cancel()
+        await asyncio.gather(role, return_exceptions=True)
+        await connector.drain()
+        await connector.close()
+        await asyncio.to_thread(mock.stop)
