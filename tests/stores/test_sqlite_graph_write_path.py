@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import replace
 
 import pytest
@@ -80,6 +81,10 @@ def test_batches_of_mixed_timestamps_keep_the_same_rules():
     )
     latest = values(graph)
     assert latest["A"] == (2.0, T0 + 1, None) and latest["B"] == (5.0, T0, None) and latest["C"][0] == 3.0
+    before = time.time()
+    graph.upsert_records([rec("D", 1.0, None), rec("D", 2.0, 1_000_000_000.0), rec("E", 3.0, None)])  # numbers, None
+    latest = values(graph)
+    assert latest["D"][0] == 1.0 and latest["D"][1] >= before and latest["E"][1] == latest["D"][1]
 
 
 def test_a_replayed_batch_writes_nothing_and_a_changed_type_is_written():

@@ -2,9 +2,15 @@
 
 Same model as the Arango layout (tiro-upstream §5, path-qualified as tiro_models.graph_docs): vertex "collections" are
 the model's slot names (recorded in `graph_collections`), an asset row is a vertex whose `parent` column is its
-`is_parent_of` edge (every asset has exactly one parent, "" being the root `Scenario/000`), and a point row is a
-data-point document whose `asset_path` is its `has_data_point` edge. Views `is_parent_of` and `has_data_point` expose
+`is_parent_of` edge (every asset has exactly one parent, "" being the root `Scenario/000`), and a data-point document
+is a `graph_dps` row (paths; its `asset_path` is its `has_data_point` edge) plus its `graph_values` row (value, kind,
+unit, timestamp) under the same id; the view `graph_points` joins them. Views `is_parent_of` and `has_data_point` expose
 the edges in Arango's `_from`/`_to` form. A point keeps the sample with the newest timestamp, so replays are harmless.
+
+Writes: the latest values live in a narrow table of their own because a telemetry stream rewrites them all the time
+(measured twice as fast as upserting wide path-keyed rows). A batch writes only the newest sample per point, in one
+multi-row upsert, and a store skips what it knows it wrote: assets, and samples not newer than its last one. That
+knowledge lasts while the `topology` counter in `graph_meta` stays the same; a sync that removes anything bumps it.
 
 Freshness (`max_age`) applies to Telemetry only: attributes are static and always count as present.
 """
@@ -112,6 +118,7 @@ _BUMP_TOPOLOGY = (
 )
 _CACHE_LIMIT = 500_000
 _NUMBERS = frozenset((float, int))
+_NUMBERS_OR_NONE = frozenset((float, int, type(None)))
 
 
 # dp path, asset path, category, name, type path, and the asset rows along the asset path (root first)
@@ -288,14 +295,19 @@ class SqliteGraphStore(GraphStore):
     def _newest(self, records: list[Mapping[str, Any]]) -> dict[tuple[Any, Any, Any], tuple[float, Any]]:
         """The newest (epoch seconds, record) per data point of a batch; of equal timestamps the later record wins.
 
-        Batches of numeric timestamps take a shortcut: a stable sort by timestamp, then the last index per point."""
+        Batches of numeric (or missing) timestamps take a shortcut: a stable sort by timestamp, then the last index per
+        point."""
         try:
             keys = [(r["asset_path"], r["type"], r["field"]) for r in records]
             stamps = [r.get("timestamp") for r in records]
         except (KeyError, TypeError, AttributeError):
             return self._newest_checked(records)
-        if not _NUMBERS.issuperset(map(type, stamps)):
-            return self._newest_checked(records)
+        types = set(map(type, stamps))
+        if not _NUMBERS.issuperset(types):
+            if not _NUMBERS_OR_NONE.issuperset(types):
+                return self._newest_checked(records)
+            now = time.time()  # a missing timestamp means now, as in the other stores
+            stamps = [now if ts is None else ts for ts in stamps]
         try:
             last = {keys[i]: i for i in sorted(range(len(stamps)), key=stamps.__getitem__)}
         except TypeError:  # unhashable parts
@@ -328,6 +340,8 @@ class SqliteGraphStore(GraphStore):
         if not self._ready:
             self._ensure_schema()
         records = records if isinstance(records, list) else list(records)
+        if not records:
+            return 0
         newest = self._newest(records)
         with self.db.lock:
             cur = self.db.writer.cursor()
