@@ -87,6 +87,11 @@ class EmbeddedNats:
         self.process: subprocess.Popen | None = None
 
     @property
+    def log_file(self) -> Path:
+        """The server's log file (rotated at 10 MB, three files kept)."""
+        return self.store_dir / "nats-server.log"
+
+    @property
     def url(self) -> str:
         """Client URL (with credentials if configured)."""
         scheme = "tls" if self.tls_cert else "nats"
@@ -103,6 +108,10 @@ class EmbeddedNats:
             f"listen: {q(f'127.0.0.1:{self.port}')}",
             f"http: {q(f'127.0.0.1:{self.monitor_port}')}",
             f"jetstream {{ store_dir: {q(str(self.store_dir))} }}",
+            # Logs go to a size-capped file: a stderr pipe nobody reads fills up and blocks the server in long runs.
+            f"log_file: {q(str(self.log_file))}",
+            "logfile_size_limit: 10MB",
+            "logfile_max_num: 3",
         ]
         if self.user:
             lines.append(f"authorization {{ user: {q(self.user)}, password: {q(self.password)} }}")
@@ -126,12 +135,13 @@ class EmbeddedNats:
         """Start the server and wait for `/healthz?js-enabled-only=true`."""
         self.store_dir.mkdir(parents=True, exist_ok=True)
         conf = self._config_file()
-        self.process = subprocess.Popen(
-            [find_nats_server(), "-c", str(conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # a Ctrl-C to our process group must not kill it before we drain
-        )
+        with open(self.store_dir / "nats-server.stderr", "wb") as early_errors:  # config errors come before logging
+            self.process = subprocess.Popen(
+                [find_nats_server(), "-c", str(conf)],
+                stdout=subprocess.DEVNULL,
+                stderr=early_errors,
+                start_new_session=True,  # a Ctrl-C to our process group must not kill it before we drain
+            )
         self._wait_healthy()
         return self
 
@@ -141,7 +151,7 @@ class EmbeddedNats:
         with httpx.Client(timeout=1.0) as client:
             while time.monotonic() < deadline:
                 if self.process is not None and self.process.poll() is not None:
-                    err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                    err = self._last_words()
                     raise EmbeddedNatsError(f"nats-server exited with {self.process.returncode}: {err[-500:]}")
                 try:
                     if client.get(url).status_code == 200:
@@ -151,6 +161,13 @@ class EmbeddedNats:
                 time.sleep(0.02)  # polling a child process, not test synchronisation
         self.stop()
         raise EmbeddedNatsError(f"nats-server not healthy after {self.startup_timeout}s on port {self.port}")
+
+    def _last_words(self) -> str:
+        texts = []
+        for path in (self.store_dir / "nats-server.stderr", self.log_file):
+            if path.exists():
+                texts.append(path.read_bytes()[-500:].decode(errors="replace"))
+        return " ".join(t.strip() for t in texts if t.strip())
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL); the store dir stays until `close()`."""
@@ -163,8 +180,6 @@ class EmbeddedNats:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stderr:
-            proc.stderr.close()
 
     def restart(self) -> EmbeddedNats:
         """Stop and start again on the same port and store (file-backed streams survive)."""
