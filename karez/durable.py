@@ -15,6 +15,8 @@ from karez import codec
 
 BACKOFF = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)
 DUPLICATE_WINDOW = 120.0
+DLQ_STREAM = "KAREZ_DLQ"
+DLQ_MAX_AGE = 14 * 24 * 3600.0  # dead letters are kept two weeks for inspection and replay, then expire
 PUBACK_TIMEOUT = 10.0  # a downstream PubAck this late is treated as lost: nak, redeliver, dedupe by Nats-Msg-Id
 _CAPTURE_TTL = 30.0
 _captured: dict[str, tuple[float, bool]] = {}
@@ -49,7 +51,11 @@ def stream_for(role: Any) -> tuple[str, str, str]:
 
 
 async def ensure_stream(
-    js: Any, name: str, subject: str, retention: RetentionPolicy = RetentionPolicy.WORK_QUEUE
+    js: Any,
+    name: str,
+    subject: str,
+    retention: RetentionPolicy = RetentionPolicy.WORK_QUEUE,
+    max_age: float | None = None,
 ) -> None:
     """Create the stream if it does not exist (concurrent creators are fine).
 
@@ -67,6 +73,7 @@ async def ensure_stream(
         retention=retention,
         storage=StorageType.FILE,
         duplicate_window=DUPLICATE_WINDOW,
+        max_age=max_age,
     )
     try:
         await js.add_stream(config)
@@ -160,6 +167,8 @@ class DurableLink:
         stream, subject, durable = stream_for(role)
         shared = kind_token(role) == "aggregator"
         await ensure_stream(js, stream, subject, RetentionPolicy.INTEREST if shared else RetentionPolicy.WORK_QUEUE)
+        # Dead letters are stored, not just published: with nobody subscribed a core publish would lose them.
+        await ensure_stream(js, DLQ_STREAM, "karez.dlq.>", RetentionPolicy.LIMITS, max_age=DLQ_MAX_AGE)
         config = ConsumerConfig(
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=float(role.config.ack_wait or 30),
@@ -232,7 +241,9 @@ class DurableLink:
             await msg.nak(delay=BACKOFF[min(deliveries, len(BACKOFF)) - 1])
 
     async def dead_letter(self, msg: Any, error: str) -> None:
-        """Publish the message and its error on `karez.dlq.<kind>.<name>`, then ack the original."""
+        """Store the message and its error on `karez.dlq.<kind>.<name>` (stream KAREZ_DLQ), then ack the original.
+
+        The original is acked only after the dead letter's PubAck; if that fails the message is redelivered later."""
         role = self.role
         body = {
             "subject": msg.subject,
@@ -242,7 +253,16 @@ class DurableLink:
             "stream_sequence": msg.metadata.sequence.stream,
             "data": msg.data.decode(errors="replace"),
         }
-        await role.nc.publish(f"karez.dlq.{kind_token(role)}.{role.name}", codec.dumps(body))
+        subject = f"karez.dlq.{kind_token(role)}.{role.name}"
+        stream_seq = body["stream_sequence"]
+        try:
+            futures = await publish_bodies(role, [(subject, codec.dumps(body), 0)], f"dlq:{subject}:{stream_seq}")
+        except Exception as e:
+            role.log("warning", f"Dead letter for {msg.subject} not stored ({type(e).__name__}: {e}); retrying later")
+            await msg.nak(delay=BACKOFF[-1])
+            return
+        if not futures:  # the DLQ stream was deleted meanwhile: the letter went out on core NATS only
+            role.log("warning", f"Dead letter for {msg.subject} published without a {DLQ_STREAM} stream to keep it")
         role.stats.dropped += 1
         await msg.ack()
 

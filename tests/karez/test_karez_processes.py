@@ -131,3 +131,20 @@ async def test_roles_recover_after_nats_server_restart(private_nats, start_runti
         assert len(runtime.nc._subs) == 1  # no subscription leak on reconnect
     finally:
         await client.close()
+
+
+async def test_dead_letters_are_kept_in_a_stream_when_nobody_listens(nc, start_runtime, tmp_path):
+    s = uid()
+    config = {"converters": [{"type": "poison", "name": f"k{s}", "durable": True, "max_deliver": 1}]}
+    await start_runtime(config, tmp_path)
+    ok = await capture(nc, f"karez.telemetry.k{s}")
+    js = nc.jetstream()
+    await js.publish(f"karez.converter.k{s}", b'{"poison": true, "id": 7}')
+    await js.publish(f"karez.converter.k{s}", b'{"id": 8}')
+    assert json.loads((await ok.wait(1))[0].data)["id"] == 8
+    info = await js.stream_info("KAREZ_DLQ")
+    assert info.config.max_age and info.config.max_age > 0
+    stored = await js.get_last_msg("KAREZ_DLQ", f"karez.dlq.converter.k{s}")
+    letter = json.loads(stored.data)
+    assert letter["role"] == f"k{s}" and "ValueError: poisoned item" in letter["error"]
+    assert json.loads(letter["data"]) == {"poison": True, "id": 7}
