@@ -23,6 +23,19 @@ _CATEGORY_SET = frozenset(CATEGORIES)
 _TAGS_LIMIT = 262_144  # data points whose tags one converter remembers (a 10^5-point hall fits)
 
 
+class ItemDataError(ValueError):
+    """An item that cannot be converted (no or non-string path, wrong shape): retrying it can never help."""
+
+    retryable = False  # karez.durable: not a destination that is down
+    data_error = True  # the whole message is bad: it belongs in the dead-letter subject, not in another delivery
+
+
+def describe_item(payload: Any) -> str:
+    """`path '<path>'` (or what stands in its place), for naming an item in an error."""
+    path = payload.get("path", "<missing>") if payload.__class__ is dict else f"<{type(payload).__name__} item>"
+    return f"path {path!r:.160}"
+
+
 class _EpochTimestamps(FixTimestampConverter):
     """fix_timestamp whose `tz_infos` is optional, with a cached fast path for aware ISO strings."""
 
@@ -52,9 +65,15 @@ class TiroPreprocessConverter(_EpochTimestamps):
         return "Decompose Tiro data into flat records with epoch timestamps."
 
     def convert(self, payload: dict) -> Iterator[dict]:
-        """One record per data point under `payload["path"]` (spec §3.4 shape)."""
+        """One record per data point under `payload["path"]` (spec §3.4 shape); ItemDataError for a bad item."""
+        path = payload.get("path")
+        if path.__class__ is not str:
+            what = "has no 'path'" if path is None else f"has a {type(path).__name__} 'path', not a string"
+            raise ItemDataError(f"item {what}: {str(payload)[:160]}")
+        if "result" not in payload:
+            raise ItemDataError(f"item for path {path!r:.160} has no 'result'")
         epoch = self.epoch
-        for record in decompose(payload["path"], payload["result"]):
+        for record in decompose(path, payload["result"]):
             record["timestamp"] = epoch(record.get("timestamp"))
             yield record
 
@@ -68,7 +87,10 @@ class TiroPreprocessConverter(_EpochTimestamps):
         return route_merged(self, self.records_of(items, subject), targets)
 
     def records_of(self, items: list[Any], subject: str) -> list[dict]:
-        """Records with `_karez` meta for a batch of `{path, result}` items (bad items logged and skipped)."""
+        """Records with `_karez` meta for a batch of `{path, result}` items.
+
+        Bad items are logged (naming their path) and skipped one by one; the valid rest goes on. A message with no
+        good item at all raises ItemDataError in durable mode, so that it is dead-lettered with the reason."""
         tags_by_path: dict[str, dict] | None = self.__dict__.get("_tags_by_path")
         if tags_by_path is None:
             tags_by_path = self.__dict__["_tags_by_path"] = {}
@@ -77,10 +99,12 @@ class TiroPreprocessConverter(_EpochTimestamps):
         last_seconds = 0.0
         out: list[dict] = []
         append = out.append
+        bad: list[str] = []
         for payload in items:
             if payload.__class__ is not dict:
                 self.stats.dropped += 1
                 self.log("error", f"Dropped a non-object item on {subject}")
+                bad.append(f"a {type(payload).__name__} item, not an object")
                 continue
             # Hot path: one data point whose tags are known from an earlier round and whose DP keys are not tags.
             path = payload.get("path")
@@ -90,23 +114,43 @@ class TiroPreprocessConverter(_EpochTimestamps):
             if tags is None and path.__class__ is str:
                 tags = self._learn_tags(tags_by_path, path)
             if tags is None or result.__class__ is not dict or (meta is not None and meta.__class__ is not dict):
-                out.extend(self._records_one_by_one(payload, subject))
+                self._one_by_one(payload, subject, out, bad)
                 continue
             record = {**tags, **result}
             if len(record) != len(tags) + len(result):  # a DP key equal to a tag: the per-item path reports it
-                out.extend(self._records_one_by_one(payload, subject))
+                self._one_by_one(payload, subject, out, bad)
                 continue
             ts = result.get("timestamp")
             if ts.__class__ is str and ts == last_ts:  # a batch shares one or a few timestamps
                 record["timestamp"] = last_seconds
             else:
-                record["timestamp"] = seconds = epoch(ts)
+                try:
+                    record["timestamp"] = seconds = epoch(ts)
+                except Exception:  # an unreadable timestamp: the per-item path reports it
+                    self._one_by_one(payload, subject, out, bad)
+                    continue
                 if ts.__class__ is str:
                     last_ts, last_seconds = ts, seconds
             # the payload is dropped after conversion, so its meta dict can move to the single record
             record[META_KEY] = meta if meta is not None else {}
             append(record)
+        if bad and len(bad) == len(items) and self.raise_errors:
+            shown = "; ".join(bad[:3]) + ("; …" if len(bad) > 3 else "")
+            raise ItemDataError(f"none of the {len(items)} items on {subject} can be converted: {shown}")
         return out
+
+    def _one_by_one(self, payload: dict, subject: str, out: list[dict], bad: list[str]) -> None:
+        """Add the records of one item to `out`, or log its error, count it and add it to `bad`.
+
+        Logged rather than raised in durable mode too: one bad item must not send its valid neighbours round the
+        redelivery loop and into the dead-letter subject with it."""
+        try:
+            out.extend(self._records_one_by_one(payload))
+        except Exception as e:
+            reason = f"{describe_item(payload)}: {type(e).__name__}: {e}"
+            self.stats.errors += 1
+            self.log("error", f"Dropped the item with {reason} on {subject}")
+            bad.append(reason)
 
     @staticmethod
     def _learn_tags(tags_by_path: dict[str, dict], path: str) -> dict | None:
@@ -123,13 +167,9 @@ class TiroPreprocessConverter(_EpochTimestamps):
         tags_by_path[path] = tags
         return tags
 
-    def _records_one_by_one(self, payload: dict, subject: str) -> list[dict]:
-        """`convert` of one item with the runtime's meta merge; a failure is logged and yields nothing."""
-        try:
-            records = list(self.convert(payload))
-        except Exception as e:
-            self.log_exception(e, f"Error converting message from {subject}")
-            return []
+    def _records_one_by_one(self, payload: dict) -> list[dict]:
+        """`convert` of one item with the runtime's meta merge (its errors are the caller's to report)."""
+        records = list(self.convert(payload))
         source_meta = payload.get(META_KEY)
         for record in records:
             own = record.get(META_KEY)
