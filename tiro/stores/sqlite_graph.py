@@ -309,7 +309,11 @@ class SqliteGraphStore(GraphStore):
             now = time.time()  # a missing timestamp means now, as in the other stores
             stamps = [now if ts is None else ts for ts in stamps]
         try:
-            last = {keys[i]: i for i in sorted(range(len(stamps)), key=stamps.__getitem__)}
+            if stamps == sorted(stamps):  # the usual batch, in time order: a point's last record is its newest
+                last = dict(zip(keys, range(len(keys)), strict=True))
+            else:
+                order = sorted(range(len(stamps)), key=stamps.__getitem__)
+                last = dict(zip(map(keys.__getitem__, order), order, strict=True))
         except TypeError:  # unhashable parts
             return self._newest_checked(records)
         return {key: (float(stamps[i]), records[i]) for key, i in last.items()}
