@@ -231,10 +231,14 @@ class DurableLink:
         """Nak with backoff, or dead-letter after `max_deliver` deliveries.
 
         An error marked `retryable = True` (a store or server that is unreachable, not a bad message) is never
-        dead-lettered: the message waits, with the longest backoff, until its destination is back."""
+        dead-lettered: the message waits, with the longest backoff, until its destination is back. One marked
+        `data_error = True` (the message itself is bad) is dead-lettered at once."""
         role = self.role
         deliveries = msg.metadata.num_delivered
         role.log("warning", f"Failed message on {msg.subject} (delivery {deliveries}): {type(error).__name__}: {error}")
+        if getattr(error, "data_error", False) is True:  # the message itself is bad: another delivery cannot help
+            await self.dead_letter(msg, f"{type(error).__name__}: {error}")
+            return
         if deliveries >= int(role.config.max_deliver or 1) and getattr(error, "retryable", False) is not True:
             await self.dead_letter(msg, f"{type(error).__name__}: {error}")
         else:

@@ -148,3 +148,13 @@ async def test_dead_letters_are_kept_in_a_stream_when_nobody_listens(nc, start_r
     letter = json.loads(stored.data)
     assert letter["role"] == f"k{s}" and "ValueError: poisoned item" in letter["error"]
     assert json.loads(letter["data"]) == {"poison": True, "id": 7}
+
+
+async def test_a_data_error_is_dead_lettered_at_its_first_delivery(nc, start_runtime, tmp_path):
+    s = uid()
+    config = {"converters": [{"type": "poison", "name": f"d{s}", "durable": True, "max_deliver": 5}]}
+    await start_runtime(config, tmp_path)
+    dlq = await capture(nc, f"karez.dlq.converter.d{s}")
+    await nc.jetstream().publish(f"karez.converter.d{s}", b'{"poison": "data"}')
+    letter = json.loads((await dlq.wait(1))[0].data)
+    assert letter["deliveries"] == 1 and "BadItem: item is bad data" in letter["error"]
