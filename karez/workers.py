@@ -18,11 +18,25 @@ def worker_kinds(kinds: tuple[str, ...], index: int) -> tuple[str, ...]:
     return kinds if index == 0 else tuple(k for k in kinds if k != "dispatcher")
 
 
+def stop_with_parent(parent: int) -> None:
+    """Ask Linux to SIGTERM this process when its parent dies (a SIGKILLed first process must not leave workers)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: workers then outlive a killed first process
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def fork_workers(count: int, run: Callable[[int], int]) -> list[int]:
     """Fork `count - 1` children running `run(index)` (index 1..count-1); returns their pids.
 
     Call it before any event loop or thread exists: fork copies only the calling thread."""
     pids = []
+    parent = os.getpid()
     for index in range(1, count):
         sys.stdout.flush()
         sys.stderr.flush()
@@ -31,6 +45,7 @@ def fork_workers(count: int, run: Callable[[int], int]) -> list[int]:
             code = 1
             # its own process group: a terminal's Ctrl-C reaches the first process only, which passes it on once
             os.setpgid(0, 0)
+            stop_with_parent(parent)
             try:
                 code = run(index)
             except SystemExit as e:

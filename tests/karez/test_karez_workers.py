@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
+from pathlib import Path
 
 import orjson
 from test_karez_routing import capture
@@ -44,3 +47,28 @@ async def test_two_workers_split_the_work_and_dispatch_once(nc, deploy, tmp_path
     finals = [line for line in proc.lines if line.startswith(prefix)][-2:]  # each process prints its counters last
     received = [int(line.split("received=")[1].split()[0]) for line in finals]
     assert sum(received) == n and min(received) > 0, output
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")  # a zombie has exited; only its parent's reaping is pending
+
+
+async def test_workers_stop_when_the_first_process_is_killed(nc, deploy, tmp_path):
+    s = uuid.uuid4().hex[:8]
+    proc = await deploy({"converters": [{"type": "echo", "name": f"k{s}"}]}, tmp_path, "--workers", "2")
+    await proc._read_until("[KAREZ] Running.")
+    workers = _children(proc.proc.pid)
+    assert workers, "the first process forked no worker"
+    proc.proc.kill()
+    deadline = time.monotonic() + 30
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)  # polling other processes' state, not synchronising with our own code
+    assert not any(_running(pid) for pid in workers), "a worker outlived the killed first process"
