@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import nats
+import orjson
 import pytest
 
 from karez.durable import DurableLink, ensure_stream, stream_for
@@ -23,6 +24,7 @@ PATHS = ["DataHall.data_hall_0.CRAC.crac_0.Telemetry.ActivePower", "DataHall.dat
 
 
 def _connector(url: str, *, batch: bool, durable: bool, **config) -> ConnectorForMockServer:
+    config = {"batch_fetch": batch, **config}  # per-item tests mean per-point GETs unless they say otherwise
     connector = ConnectorForMockServer({"type": "tiro_mock", "base_url": url, "batch": batch, **config}, nats_addr=None)
     connector.raise_errors = durable  # what DurableLink.start sets: failures must reach the durable consumer
     return connector
@@ -209,3 +211,42 @@ async def test_durable_mode_collects_every_point_exactly_once_across_a_mock_outa
         await connector.drain()
         await connector.close()
         await asyncio.to_thread(mock.stop)
+
+
+async def test_per_item_messages_still_fetch_a_task_with_one_batch_request(answering):
+    calls: list[tuple[str, str]] = []
+
+    def answer(method: str, target: str) -> tuple[int, bytes]:
+        calls.append((method, target))
+        points = {p: {"value": 1.5, "timestamp": 1664251882.5} for p in PATHS}
+        return 200, orjson.dumps({"points": points, "unknown": []})
+
+    connector = _connector(await answering(answer), batch=False, durable=False, batch_fetch="auto")
+    items = await _fetch(connector, PATHS)
+    assert [i["path"] for i in items] == PATHS and calls == [("POST", "/points/batch")]
+
+
+async def test_a_mock_without_the_batch_route_is_fetched_point_by_point_from_then_on(answering, caplog):
+    caplog.set_level(logging.INFO)
+    calls: list[tuple[str, str]] = []
+
+    def answer(method: str, target: str) -> tuple[int, bytes]:  # Tiro 0.13's mock: GET /points/{path} only
+        calls.append((method, target))
+        if method == "POST":
+            return 405, b'{"detail": "Method Not Allowed"}'
+        return 200, orjson.dumps({"value": 2.5, "timestamp": 1664251882.5})
+
+    connector = ConnectorForMockServer({"type": "tiro_mock", "base_url": await answering(answer)}, nats_addr=None)
+    try:
+        first = await connector.process(PATHS)
+        second = await connector.process(PATHS)
+    finally:
+        await connector.close_http_client()
+    assert [i["path"] for i in first] == PATHS == [i["path"] for i in second]
+    assert [m for m, _ in calls].count("POST") == 1 and len(calls) == 1 + 2 * len(PATHS)
+    assert connector.stats.errors == 0 and "no POST /points/batch" in caplog.text
+
+
+def test_batch_fetch_must_be_auto_true_or_false():
+    with pytest.raises(ValueError, match="batch_fetch must be auto, true or false"):
+        ConnectorForMockServer({"type": "tiro_mock", "batch_fetch": "sometimes"}, nats_addr=None)

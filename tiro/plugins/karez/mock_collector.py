@@ -68,7 +68,11 @@ class DispatcherForMockServer(DispatcherBase):
 
 
 class ConnectorForMockServer(RestfulConnectorBase):
-    """Fetches the values of dispatched paths: concurrent GETs, or one POST /points/batch with `batch: true`."""
+    """Fetches the values of dispatched paths: one POST /points/batch per task, or concurrent per-point GETs.
+
+    `batch_fetch` is about HTTP only (NATS messages stay per item unless `batch: true`): `auto` uses the batch route
+    and falls back to per-point GETs for good when the server has no such route (Tiro 0.13's mock), `false` always
+    GETs each point as Tiro 0.13's connector did, `true` always posts."""
 
     @classmethod
     def config_entities(cls):
@@ -79,6 +83,7 @@ class ConnectorForMockServer(RestfulConnectorBase):
         # requests opened and closed a TCP connection, which cost more CPU than the request itself.
         yield OptionalConfigEntity("max_connections", 4, "Maximum concurrent HTTP connections")
         yield OptionalConfigEntity("max_keepalive_connections", None, "HTTP keep-alive connections (null: all)")
+        yield OptionalConfigEntity("batch_fetch", "auto", "POST /points/batch per task: auto, true or false")
 
     @classmethod
     def role_description(cls) -> str:
@@ -88,6 +93,7 @@ class ConnectorForMockServer(RestfulConnectorBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._by = _check_by(self)
+        self._batch_fetch = _check_batch_fetch(self)
 
     async def fetch_data(self, client: httpx.AsyncClient, entities: list[Any]) -> list[dict]:
         """Items `{path, result, _karez.category}` (by path) or `{name, value}` (by uuid).
@@ -97,8 +103,10 @@ class ConnectorForMockServer(RestfulConnectorBase):
         so that the task is redelivered once the server is back (in core mode the batch is lost, as core mode is)."""
         if self._by == "uuid":
             outcomes = await asyncio.gather(*(self._by_uuid(client, e) for e in entities))
-        elif self.config.batch and len(entities) > 1:
+        elif len(entities) > 1 and self._batch_fetch is not False:
             outcomes = await self._by_batch(client, entities)
+            if outcomes is _NO_BATCH_ROUTE:
+                outcomes = await asyncio.gather(*(self._by_path(client, e) for e in entities))
         else:
             outcomes = await asyncio.gather(*(self._by_path(client, e) for e in entities))
         down = [o for o in outcomes if o.__class__ is MockServerUnavailable]
@@ -161,6 +169,10 @@ class ConnectorForMockServer(RestfulConnectorBase):
         if response.status_code in _UNAVAILABLE_STATUSES:
             text = f"POST /points/batch ({len(paths)} paths) returned {response.status_code}: {response.text[:200]}"
             return [MockServerUnavailable(text)]
+        if response.status_code in (404, 405) and self._batch_fetch == "auto":
+            self._batch_fetch = False  # a mock without the batch route (Tiro 0.13): per-point GETs from now on
+            self.log("info", "mock server has no POST /points/batch: fetching each point with GET")
+            return _NO_BATCH_ROUTE
         if response.status_code != 200:
             self._data_error(
                 f"POST /points/batch ({len(paths)} paths) returned {response.status_code}: {response.text[:200]}"
@@ -188,6 +200,21 @@ class ConnectorForMockServer(RestfulConnectorBase):
                 category = categories[path] = _category_of(path)
             append({"path": path, "result": dp, "_karez": {"category": category}})
         return items
+
+
+_NO_BATCH_ROUTE: list[Any] = []  # identity sentinel: the server has no batch route
+
+
+def _check_batch_fetch(role: Any) -> bool | str:
+    """`auto`, True or False from the `batch_fetch` key (`batch: true` on NATS implies posting, as before)."""
+    value = role.config.batch_fetch
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "auto"):
+        value = {"true": True, "false": False, "auto": "auto"}[value.strip().lower()]
+    if value not in (True, False, "auto"):
+        raise ValueError(f"{role.name}: batch_fetch must be auto, true or false, not {value!r}")
+    if value == "auto" and role.config.batch:
+        return True
+    return value
 
 
 def _category_of(path: str) -> str:
