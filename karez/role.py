@@ -52,6 +52,7 @@ class RoleBase(ConfigurableBase):
         self.durable: Any = None  # a karez.durable.DurableLink when consuming through JetStream
         self.owns_connection = True
         self.raise_errors = False  # durable mode: failures must reach the consumer to be retried
+        self.publish_durably = False  # durable mode for a role that only publishes (dispatchers)
         self._batch = bool(self.config.batch)
         self._handled = 0
         self._unflushed_bytes = 0

@@ -133,8 +133,11 @@ class Runtime:
                     role.nc = self.nc
                     role.owns_connection = False
                 wants_durable = role.config.durable
-                if role.listens and (wants_durable if wants_durable is not None else self.durable):
-                    role.durable = DurableLink()
+                if wants_durable if wants_durable is not None else self.durable:
+                    if role.listens:
+                        role.durable = DurableLink()
+                    else:  # a dispatcher: publishes through JetStream with PubAcks, nothing to consume
+                        role.publish_durably = True
                 await role.start()
             if roles and self.on_launched:
                 self.on_launched(kind, len(roles))

@@ -73,9 +73,34 @@ class DispatcherBase(RoleBase):
         if wait_time > 0:
             await asyncio.sleep(wait_time)
         self._seq += 1
-        msg_id = f"{self.name}:{self._boot}:{self._seq}" if self.durable else None
-        await self.emit([(topic, content)], msg_id)
+        durable = self.durable is not None or self.publish_durably
+        msg_id = f"{self.name}:{self._boot}:{self._seq}" if durable else None
+        if msg_id is None:
+            await self.emit([(topic, content)], None)
+        else:
+            await self._publish_until_stored(topic, content, msg_id)
         self.log("info", f"{len(content.get('tasks', []))} tasks published to {topic}.")
+
+    async def _publish_until_stored(self, topic: str, content: Any, msg_id: str) -> None:
+        """Durable mode: retry a task publish until JetStream acknowledges it (a NATS restart must not lose tasks).
+
+        Retries carry the same `Nats-Msg-Id`, so the stream stores the task once; past the stream's duplicate window
+        that promise ends, so we give up there and say so."""
+        from karez.durable import DUPLICATE_WINDOW
+
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + DUPLICATE_WINDOW
+        delay = 0.1
+        while True:
+            try:
+                await self.emit([(topic, content)], msg_id)
+                return
+            except Exception as e:
+                if loop.time() + delay >= give_up:
+                    raise
+                self.log("warning", f"Publishing tasks to {topic} failed ({type(e).__name__}: {e}); retrying")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def _track(self, task: asyncio.Task) -> None:
         self._pending.add(task)

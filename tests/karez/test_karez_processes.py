@@ -158,3 +158,31 @@ async def test_a_data_error_is_dead_lettered_at_its_first_delivery(nc, start_run
     await nc.jetstream().publish(f"karez.converter.d{s}", b'{"poison": "data"}')
     letter = json.loads((await dlq.wait(1))[0].data)
     assert letter["deliveries"] == 1 and "BadItem: item is bad data" in letter["error"]
+
+
+async def test_a_durable_dispatcher_retries_a_task_publish_across_a_nats_restart(private_nats, start_runtime, tmp_path):
+    s = uid()
+    config = {
+        "dispatchers": [
+            {"type": "numbers", "name": f"t{s}", "connector": f"c{s}", "interval": 3600, "count": 1, "durable": True}
+        ],
+        "connectors": [{"type": "numbers", "name": f"c{s}", "durable": True}],
+    }
+    runtime = await start_runtime(config, tmp_path, private_nats.url)
+    client = await nats.connect(private_nats.url, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
+    try:
+        out = Capture()
+        await client.subscribe(f"karez.telemetry.c{s}", cb=out.cb)
+        await out.wait(1)  # the start-up round went through
+        dispatcher = runtime.roles["dispatcher"][0]
+        await asyncio.to_thread(private_nats.stop)
+        publish = asyncio.create_task(dispatcher.wait_and_publish(f"karez.connector.c{s}", {"tasks": [41]}, 0))
+        done, _ = await asyncio.wait({publish}, timeout=1)
+        assert not done, "the publish returned without a PubAck while the server was down"
+        await asyncio.to_thread(private_nats.start)
+        await asyncio.wait_for(publish, 60)  # returns only once JetStream stored the task
+        await client.flush(timeout=30)
+        info = await client.jetstream().stream_info(f"KAREZ_CONNECTOR_c{s}")
+        assert info.state.last_seq == 2  # the start-up round's task and ours, each stored once
+    finally:
+        await client.close()
