@@ -62,9 +62,7 @@ def batch_points_per_s(base: str, paths: list[str], chunk: int = 10_000, seconds
             while time.perf_counter() - start < seconds:
                 pair = [chunks[(i + k) % len(chunks)] for k in range(2)]
                 i += 2
-                bodies = await asyncio.gather(
-                    *(client.post("/points/batch", content=orjson.dumps(c)) for c in pair)
-                )
+                bodies = await asyncio.gather(*(client.post("/points/batch", content=orjson.dumps(c)) for c in pair))
                 served += sum(len(orjson.loads(b.content)["points"]) for b in bodies)
             return served / (time.perf_counter() - start)
 
