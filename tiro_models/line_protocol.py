@@ -194,9 +194,8 @@ _plans: dict[tuple[str | None, str], dict[tuple[Any, ...], _TagPlan]] = {}
 _default_plans: dict[tuple[Any, ...], _TagPlan] = {}
 _plans[("field", "value")] = _default_plans
 _NO_PLANS: dict[tuple[Any, ...], _TagPlan] = {}
-# Recent plans of the default field pair by number of keys: a length and one key-set comparison find a record's
-# plan without building the tuple of its keys (records of one batch have few key sets, mostly of distinct lengths).
-_default_by_len: dict[int, list[_TagPlan]] = {}
+# encode_lines keeps recent plans by number of keys: a length and one key-set comparison find a record's plan
+# without building the tuple of its keys (records of one batch have few key sets, mostly of distinct lengths).
 _PLANS_PER_LEN = 4
 
 
@@ -222,65 +221,8 @@ def encode(
     field_value: str = "value",
 ) -> str:
     """One line of line protocol for a record, byte-identical to Karez influx_line_protocol ("" if no field)."""
-    # Hot path (100,000+ records/s): inlined lookups, no helper calls unless a cache misses.
-    try:
-        value = record[field_value]
-        key = "value" if field_name is None else record[field_name]
-    except KeyError as exc:
-        raise SnapshotError(
-            f"{_where(record)}: record has no {exc.args[0]!r} key for the line-protocol field"
-        ) from None
-    if type(value) is float:
-        if value - value != 0.0:  # NaN or infinite: the field is dropped
-            return ""
-        text = repr(value)
-        if text[-2:] == ".0":
-            text = text[:-2]
-    elif type(value) is int:
-        text = f"{value}i"
-    else:
-        try:
-            text = _field_text(value)
-        except TypeError as exc:
-            raise SnapshotError(f"{_where(record)}: {exc}") from None
-        if text is None:
-            return ""
-    if field_name == "field" and field_value == "value":
-        for plan in _default_by_len.get(len(record), ()):
-            if record.keys() == plan.keyset:
-                break
-        else:
-            plan = _default_plans.get(tuple(record))
-            if plan is None:
-                plan = _new_plan(record, field_name, field_value)
-            _remember_by_len(_default_by_len, len(record), plan)
-    else:
-        plan = _plans.get((field_name, field_value), _NO_PLANS).get(tuple(record))
-        if plan is None:
-            plan = _new_plan(record, field_name, field_value)
-    values = plan.getter(record)
-    try:
-        tags = plan.texts.get(values)
-    except TypeError:  # an unhashable tag value
-        tags = None
-    if tags is None:
-        tags = plan.add(values)
-    measurement_text = _measurement_cache.get(measurement)
-    if measurement_text is None:
-        measurement_text = _escape_measurement(measurement)
-    field_key = _key_cache.get(key) if type(key) is str else None
-    if field_key is None:
-        field_key = _escape_key(str(key))
-    timestamp = record.get(_SKIPPED_TAG)
-    if timestamp is None:
-        return f"{measurement_text}{tags} {field_key}={text}"
-    if type(timestamp) is float:
-        return f"{measurement_text}{tags} {field_key}={text} {int(timestamp * 1e9)}"
-    try:
-        ns = timestamp_ns(timestamp)
-    except SnapshotError as exc:
-        raise SnapshotError(f"{_where(record)}: {exc.message}") from None
-    return f"{measurement_text}{tags} {field_key}={text} {ns}"
+    # One loop serves single records and batches alike; writers with many records call encode_lines directly.
+    return encode_lines((record,), measurement=measurement, field_name=field_name, field_value=field_value)[0]
 
 
 def encode_lines(
@@ -291,7 +233,7 @@ def encode_lines(
     field_value: str = "value",
 ) -> list[str]:
     """`encode` of every record ("" for a dropped one), with the per-call lookups done once per batch."""
-    # The same steps as `encode`, inlined in one loop: a batch of 10^3-10^5 records pays no call per record.
+    # Hot path (10^5+ records/s): every step inlined in one loop, so a batch pays no call per record.
     measurement_text = _measurement_cache.get(measurement)
     if measurement_text is None:
         measurement_text = _escape_measurement(measurement)

@@ -23,7 +23,7 @@ from tiro.stores.influx_errors import (
 )
 from tiro.stores.influx_flux import history_query, latest_query
 from tiro.stores.influx_settings import InfluxSettings
-from tiro_models.line_protocol import encode
+from tiro_models.line_protocol import encode_lines
 from tiro_models.spec import PATH_SEP, TELEMETRY
 
 if TYPE_CHECKING:
@@ -180,15 +180,8 @@ class InfluxTelemetryStore(TelemetryStore):
 
     def write_records(self, records: Iterable[Mapping[str, Any]]) -> int:
         """Encode flat records as the §6 line protocol (NaN/None values skipped) and write them."""
-        measurement = self.settings.measurement
-
-        def lines() -> Iterator[str]:
-            for record in records:
-                line = encode(record, measurement=measurement)
-                if line:
-                    yield line
-
-        return self.write_lines(lines())
+        lines = encode_lines(records, measurement=self.settings.measurement)
+        return self.write_lines(line for line in lines if line)
 
     # ----- reads (InfluxDB 2 only: Flux) -----
     def _query(self, flux: str) -> Iterator[dict[str, Any]]:
