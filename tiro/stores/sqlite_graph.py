@@ -26,6 +26,7 @@ import orjson
 from tiro.stores.base import BootstrapReport, GraphStore, Sample
 from tiro.stores.sqlite_rows import MultiRowInsert
 from tiro.stores.sqlite_telemetry import SqliteDatabase, decode_value, encode_value
+from tiro.stores.sqlite_tx import transaction
 from tiro_models.errors import SnapshotError
 from tiro_models.graph_docs import EDGE_COLLECTIONS, ROOT_COLLECTION, ROOT_KEY, collections_for_model
 from tiro_models.line_protocol import epoch_seconds
@@ -156,15 +157,10 @@ class SqliteGraphStore(GraphStore):
             writer = self.db.writer
             existing = dict(writer.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')"))
             if existing.get("graph_points") == "table":
-                writer.execute("BEGIN IMMEDIATE")
-                try:
+                with transaction(writer):
                     if writer.execute(_WIDE_POINTS).fetchone():  # not migrated by another process meanwhile
                         for statement in _MIGRATE_WIDE_POINTS:
                             writer.execute(statement)
-                    writer.execute("COMMIT")
-                except BaseException:
-                    writer.execute("ROLLBACK")
-                    raise
             writer.executescript(_SCHEMA)
             self._ready = True
         return [f"table {t}" for t in _TABLES if existing.get(t) != "table"]
@@ -180,12 +176,11 @@ class SqliteGraphStore(GraphStore):
         with self.db.lock:
             conn = self.db.writer
             cur = conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")  # what is read is what is changed, whatever other processes do
             self._topology = None  # forget what was written: this sync may remove it
             self._points.clear()
             self._stored_assets.clear()
             stored_after: set[str] | None = None
-            try:
+            with transaction(cur):  # what is read is what is changed, whatever other processes do
                 existing = dict(cur.execute("SELECT name, kind FROM graph_collections").fetchall())
                 for name, kind in wanted.items():
                     if name not in existing:
@@ -222,10 +217,6 @@ class SqliteGraphStore(GraphStore):
                     report.removed.extend(f"asset {p}" for p in sorted(removed))
                     cur.execute(_BUMP_TOPOLOGY)
                 topology = cur.execute(_TOPOLOGY).fetchone()
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
             if stored_after is not None and len(stored_after) < _CACHE_LIMIT:  # writers need not insert these
                 self._stored_assets = stored_after
                 self._topology = topology[0] if topology else 0
@@ -349,8 +340,7 @@ class SqliteGraphStore(GraphStore):
         newest = self._newest(records)
         with self.db.lock:
             cur = self.db.writer.cursor()
-            cur.execute("BEGIN IMMEDIATE")  # the topology read and the writes see the same state
-            try:
+            with transaction(cur):  # the topology read and the writes see the same state
                 topology = cur.execute(_TOPOLOGY).fetchone()
                 topology = topology[0] if topology else 0
                 if topology != self._topology:
@@ -366,10 +356,6 @@ class SqliteGraphStore(GraphStore):
                 for entry, sample in changed:
                     extend((entry[1] or ids[entry[0][0]], *sample))
                 _UPSERT_VALUES.execute(cur, rows)
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
             # only now: what a rolled-back transaction wrote is not stored
             if len(self._stored_assets) >= _CACHE_LIMIT:
                 self._stored_assets.clear()

@@ -28,6 +28,7 @@ import orjson
 
 from tiro.stores.base import AGGREGATIONS, BootstrapReport, Sample, TelemetryStore
 from tiro.stores.sqlite_rows import MultiRowInsert
+from tiro.stores.sqlite_tx import transaction
 from tiro_models.errors import SnapshotError
 from tiro_models.line_protocol import parse_many, timestamp_ns
 from tiro_models.paths import asset_type_path, compile_pattern
@@ -241,8 +242,7 @@ class SqliteTelemetryStore(TelemetryStore):
             writer = self.db.writer
             kinds = _schema_objects(writer)
             if any(kinds.get(name) != kind for name, kind in _OBJECTS.items()):  # else no write: read-only files work
-                writer.execute("BEGIN IMMEDIATE")  # one bootstrap at a time per file, also across processes
-                try:
+                with transaction(writer):  # one bootstrap at a time per file, also across processes
                     kinds = _schema_objects(writer)
                     if kinds.get("telemetry_series") == "table":
                         self._migrate_wide_series(writer)
@@ -250,10 +250,6 @@ class SqliteTelemetryStore(TelemetryStore):
                         kinds = _schema_objects(writer)
                     for statement in _SCHEMA:
                         writer.execute(statement)
-                    writer.execute("COMMIT")
-                except BaseException:
-                    writer.execute("ROLLBACK")
-                    raise
             report.created.extend(f"table {t}" for t in _TABLES if t not in kinds)
             self._load_series()
             self._ready = True
@@ -323,18 +319,16 @@ class SqliteTelemetryStore(TelemetryStore):
         self._ensure_ready()
         with self.db.lock:
             cur = self.db.writer.cursor()
-            cur.execute("BEGIN")
             try:
-                rows, kinds, last = self._rows(cur, records, from_lines)
-                if kinds:
-                    _INSERT_TAGGED.execute(cur, _with_kinds(rows, kinds))
-                else:
-                    _INSERT_PLAIN.execute(cur, rows)
-                if last:
-                    cur.execute(_UPDATE_LATEST, (orjson.dumps(last, option=orjson.OPT_NON_STR_KEYS),))
-                cur.execute("COMMIT")
+                with transaction(cur, "BEGIN"):
+                    rows, kinds, last = self._rows(cur, records, from_lines)
+                    if kinds:
+                        _INSERT_TAGGED.execute(cur, _with_kinds(rows, kinds))
+                    else:
+                        _INSERT_PLAIN.execute(cur, rows)
+                    if last:
+                        cur.execute(_UPDATE_LATEST, (orjson.dumps(last, option=orjson.OPT_NON_STR_KEYS),))
             except BaseException:
-                cur.execute("ROLLBACK")
                 self._load_series()  # ids handed out inside the rolled-back transaction are gone
                 raise
         if self.retention is not None and time.time() - self._pruned_at > _PRUNE_EVERY:
