@@ -1,10 +1,16 @@
 """Constants and helpers shared by the security tests: credentials, nkeys and NATS JWTs for authenticated servers."""
 
+import asyncio
 import base64
 import hashlib
 import json
 import os
+import signal
+import sys
 import time
+from pathlib import Path
+
+import yaml
 
 USER, PASSWORD, TOKEN = "alice", "pw-S3cret-7f2a", "tok-S3cret-91c4"
 
@@ -74,3 +80,22 @@ def creds_text(user_jwt: str, user_seed: str) -> str:
         f"-----BEGIN USER NKEY SEED-----\n{user_seed}\n------END USER NKEY SEED------\n\n"
         "*************************************************************\n"
     )
+
+
+async def run_karez_until_running(
+    args: list[str], cwd: Path, config: dict, env: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """Run `karez <args>` with `config` as karez.yaml in `cwd`, SIGTERM it once it runs; (exit code, output)."""
+    (cwd / "karez.yaml").write_text(yaml.safe_dump(config))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "karez.cli", *args,
+        cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", **(env or {})},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    lines: list[str] = []
+    assert proc.stdout is not None
+    while raw := await asyncio.wait_for(proc.stdout.readline(), timeout=60):
+        lines.append(raw.decode().rstrip())
+        if "[KAREZ] Running." in lines[-1]:
+            proc.send_signal(signal.SIGTERM)
+    return await asyncio.wait_for(proc.wait(), timeout=60), "\n".join(lines)

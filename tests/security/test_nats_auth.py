@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import ssl
-import sys
 from pathlib import Path
 
 import nats
 import nats.errors
 import pytest
 import yaml
-from security_support import PASSWORD, TOKEN, USER
+from security_support import PASSWORD, TOKEN, USER, run_karez_until_running
 
 from karez.embedded_nats import EmbeddedNats
 from karez.nats_options import NatsAuthError, NatsOptions, connect
@@ -95,20 +92,7 @@ async def test_tls_with_a_self_signed_certificate(self_signed: tuple[Path, Path]
 
 async def _deploy(args: list[str], cwd: Path) -> tuple[int | None, str]:
     """`karez deploy`; stopped with SIGTERM once it runs. Returns (exit code, output)."""
-    (cwd / "karez.yaml").write_text(yaml.safe_dump(CONFIG))
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "karez.cli", "deploy", "-c", "karez.yaml", *args, "--metrics-interval", "0",
-        cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    lines: list[str] = []
-    assert proc.stdout is not None
-    while raw := await asyncio.wait_for(proc.stdout.readline(), timeout=60):
-        lines.append(raw.decode().rstrip())
-        if "[KAREZ] Running." in lines[-1]:
-            proc.send_signal(signal.SIGTERM)
-    code = await asyncio.wait_for(proc.wait(), timeout=60)
-    return code, "\n".join(lines)
+    return await run_karez_until_running(["deploy", "-c", "karez.yaml", *args, "--metrics-interval", "0"], cwd, CONFIG)
 
 
 async def test_karez_deploy_with_the_right_password_runs_and_never_prints_it(

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +14,7 @@ import yaml
 
 pytest.importorskip("nkeys", reason="nkey and creds authentication need the nkeys package")
 
-from security_support import creds_text, new_nkey, operator_setup
+from security_support import creds_text, new_nkey, operator_setup, run_karez_until_running
 
 from karez.embedded_nats import EmbeddedNats
 from karez.nats_options import NatsAuthError, NatsCredentialsError, NatsOptions, connect
@@ -218,19 +216,7 @@ async def test_runtime_logs_never_show_the_creds(operator: dict, tmp_path: Path,
 
 async def _karez(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
     """Run `karez <args>`, SIGTERM it once it runs; (exit code, stdout + stderr)."""
-    (cwd / "karez.yaml").write_text(yaml.safe_dump(CONFIG))
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "karez.cli", *args,
-        cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", **(env or {})},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    lines: list[str] = []
-    assert proc.stdout is not None
-    while raw := await asyncio.wait_for(proc.stdout.readline(), timeout=60):
-        lines.append(raw.decode().rstrip())
-        if "[KAREZ] Running." in lines[-1]:
-            proc.send_signal(signal.SIGTERM)
-    return await asyncio.wait_for(proc.wait(), timeout=60), "\n".join(lines)
+    return await run_karez_until_running(args, cwd, CONFIG, env)
 
 
 def _deploy_args(server: EmbeddedNats) -> list[str]:
