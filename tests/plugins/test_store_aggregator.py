@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+import threading
 
 import nats
 import pytest
@@ -214,3 +216,52 @@ async def test_durable_mode_drops_items_that_are_not_records_and_writes_the_rest
         await role.close()
     history, _ = _stored(url)
     assert set(history) == {_path(r) for r in records}
+
+
+async def test_sqlite_writes_run_on_the_loop_thread(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'tiro.db'}"
+    role = _role(None, url)
+    role.open_stores()
+    threads = []
+    write = role.write
+    monkeypatch.setattr(role, "write", lambda records: threads.append(threading.get_ident()) or write(records))
+    records = _records()
+    try:
+        await role._write(records)
+    finally:
+        await role.close()
+    assert threads == [threading.get_ident()]
+    history, latest = _stored(url)
+    assert set(history) == set(latest) == {_path(r) for r in records}
+
+
+async def test_a_write_waiting_for_another_writers_lock_moves_off_the_loop_and_succeeds(tmp_path):
+    path = tmp_path / "tiro.db"
+    url = f"sqlite:///{path}"
+    role = _role(None, url)
+    role.open_stores()
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another process's write transaction holds the file's write lock
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.create_task(tick())
+    records = _records()
+    try:
+        write = asyncio.create_task(role._write(records))
+        await _wait(lambda: ticks >= 20, "the loop to keep running while the write waits for the lock")
+        assert not write.done()
+        blocker.execute("COMMIT")
+        await write
+    finally:
+        ticker.cancel()
+        blocker.close()
+        await role.close()
+    assert role.written == len(records)
+    history, latest = _stored(url)
+    assert set(history) == set(latest) == {_path(r) for r in records}

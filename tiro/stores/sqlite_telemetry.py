@@ -21,7 +21,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -35,9 +36,18 @@ from tiro_models.paths import asset_type_path, compile_pattern
 from tiro_models.records import record_point
 from tiro_models.spec import CATEGORIES
 
-__all__ = ["SqliteDatabase", "SqliteTelemetryStore", "StoreLayoutError", "decode_value", "encode_value"]
+__all__ = [
+    "SqliteDatabase",
+    "SqliteTelemetryStore",
+    "StoreLayoutError",
+    "decode_value",
+    "encode_value",
+    "is_lock_timeout",
+]
 
 _INT64 = (-(2**63), 2**63 - 1)
+_LOCK_WAIT_S = 30.0  # how long a write waits for another connection's write lock before "database is locked"
+_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 _BOOL = "b"
 _BIG_INT = "i"  # beyond sqlite's 64-bit integers: kept as decimal text
 _JSON = "j"
@@ -92,7 +102,7 @@ class SqliteDatabase:
             if self._memory:
                 conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
             else:
-                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=_LOCK_WAIT_S)
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # durable across application crashes in WAL mode
             conn.execute("PRAGMA temp_store=MEMORY")
@@ -100,6 +110,18 @@ class SqliteDatabase:
         except sqlite3.Error as exc:
             raise ConnectionError(f"cannot open sqlite database {self.describe()}: {exc}") from None
         return conn
+
+    @contextmanager
+    def lock_wait(self, seconds: float) -> Iterator[None]:
+        """Inside the block, writes wait at most `seconds` for another connection's write lock (then they raise
+        "database is locked", see `is_lock_timeout`) instead of the usual 30 s."""
+        with self.lock:
+            self.writer.execute(f"PRAGMA busy_timeout = {max(0, int(seconds * 1000))}")
+            try:
+                yield
+            finally:
+                if not self._closed:
+                    self.writer.execute(f"PRAGMA busy_timeout = {int(_LOCK_WAIT_S * 1000)}")
 
     def describe(self) -> str:
         """The store URL of this database."""
@@ -136,6 +158,12 @@ class SqliteDatabase:
                 conn.close()
             self._readers.clear()
             self.writer.close()
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """Whether `exc` is sqlite giving up on a lock another connection holds (the write itself may succeed later)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.OperationalError) and code is not None and code & 0xFF in _BUSY_CODES
 
 
 _SCHEMA = (
