@@ -152,6 +152,7 @@ class DurableLink:
 
     def __init__(self, fetch_batch: int = 64) -> None:
         self.fetch_batch = fetch_batch
+        self.ack_wait = 30.0
         self.role: Any = None
         self.psub: Any = None
         self._task: asyncio.Task | None = None
@@ -169,9 +170,10 @@ class DurableLink:
         await ensure_stream(js, stream, subject, RetentionPolicy.INTEREST if shared else RetentionPolicy.WORK_QUEUE)
         # Dead letters are stored, not just published: with nobody subscribed a core publish would lose them.
         await ensure_stream(js, DLQ_STREAM, "karez.dlq.>", RetentionPolicy.LIMITS, max_age=DLQ_MAX_AGE)
+        self.ack_wait = float(role.config.ack_wait or 30)
         config = ConsumerConfig(
             ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=float(role.config.ack_wait or 30),
+            ack_wait=self.ack_wait,
             max_deliver=-1,  # we count deliveries ourselves to dead-letter with the error
             max_ack_pending=max(1024, self.fetch_batch * 4),
         )
@@ -203,7 +205,15 @@ class DurableLink:
         """Process fetched messages, wait for downstream PubAcks, then ack (or nak / dead-letter)."""
         role = self.role
         pending: list[tuple[Any, list[asyncio.Future]]] = []
-        for msg in msgs:
+        loop = asyncio.get_running_loop()
+        # a batch can take longer than ack_wait on an overloaded process: its unacked messages are then redelivered
+        # while still queued here and done twice, which overloads it further. "In progress" restarts their clocks.
+        refresh_every = self.ack_wait / 3
+        refresh_at = loop.time() + refresh_every
+        for index, msg in enumerate(msgs):
+            if loop.time() > refresh_at:
+                await self._still_working([*(m for m, _ in pending), *msgs[index:]])
+                refresh_at = loop.time() + refresh_every
             items = role.decode(msg)
             if items is None:
                 await self.dead_letter(msg, "message is not JSON")
@@ -226,6 +236,15 @@ class DurableLink:
             else:
                 await self.retry_or_dead_letter(msg, failure)
         await role.flush()
+
+    async def _still_working(self, msgs: list[Any]) -> None:
+        """Tell JetStream these messages are being worked on, so their ack_wait starts again."""
+        for msg in msgs:
+            try:
+                await msg.in_progress()
+            except Exception as e:  # a lost connection: the messages may be redelivered, which is safe
+                self.role.log("warning", f"Could not extend ack_wait of {msg.subject}: {type(e).__name__}: {e}")
+                return
 
     async def retry_or_dead_letter(self, msg: Any, error: BaseException) -> None:
         """Nak with backoff, or dead-letter after `max_deliver` deliveries.

@@ -37,3 +37,34 @@ async def test_two_durable_aggregators_on_one_category_each_get_a_copy(nc, start
         await asyncio.sleep(0.05)
         info = await js.stream_info(f"KAREZ_CATEGORY_{category}")
     assert info.state.messages == 0
+
+
+async def test_a_fetched_batch_slower_than_ack_wait_is_not_redelivered_while_it_is_worked_on(
+    nc, start_runtime, tmp_path
+):
+    s = uuid.uuid4().hex[:8]
+    category = f"slow{s}"
+    config = {
+        "aggregators": [
+            {"type": "slow_collect", "name": f"a{s}", "category": category, "delay": 0.25, "durable": True,
+             "ack_wait": 1},
+        ]
+    }  # fmt: skip
+    js = nc.jetstream()
+    first = await start_runtime(config, tmp_path)
+    n = 12  # fetched together after the first one: about 3 s of work, three times ack_wait
+    for i in range(n):
+        await js.publish(f"karez.{category}.producer", json.dumps({"i": i}).encode())
+    await asyncio.sleep(0.6)  # the first runtime has fetched its batch
+    second = await start_runtime(config, tmp_path)  # a second process on the same durable consumer keeps pulling
+    roles = [role for runtime in (first, second) for _, role in runtime.all_roles()]
+
+    def received() -> list[int]:
+        return sorted(item["i"] for role in roles for item in role.__dict__.get("items", []))
+
+    for _ in range(400):
+        if len(received()) >= n:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1.5)  # a redelivery would come within ack_wait after the batch
+    assert received() == list(range(n))
