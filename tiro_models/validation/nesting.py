@@ -38,29 +38,41 @@ def _attach(
     """Nest each prefix's points dict once; points under a malformed prefix go to `bad`. With `chains`, remember
     each attached prefix's points dict and Chain there."""
     root: dict[str, Any] = {}
+    assets: dict[str, tuple[dict[str, Any], Chain]] = {}  # asset path -> its entity dict and the Chain down to it
     for prefix, points in by_prefix.items():
         asset, _, category = prefix.rpartition(PATH_SEP)
-        parts = asset.split(PATH_SEP)
-        if not asset or category not in CATEGORIES or len(parts) % 2:
+        found = assets.get(asset) or _entity(root, asset, assets) if asset and category in CATEGORIES else None
+        if found is None or category in found[0]:
             bad.extend(f"{prefix}{PATH_SEP}{name}" if prefix else name for name in points)
             continue
-        entity: Any = root
-        chain: list[tuple[Any, str]] | None = [] if chains is not None else None
-        for i in range(0, len(parts), 2):
-            slot_map = entity.setdefault(parts[i], {})
-            if chain is not None:
-                chain += ((entity, parts[i]), (slot_map, parts[i + 1]))
-            entity = slot_map.setdefault(parts[i + 1], {}) if slot_map.__class__ is dict else None
-            if entity.__class__ is not dict:
-                break  # a path running through a data point: reported as not a dp path below
-        if entity.__class__ is not dict or category in entity:
-            bad.extend(f"{prefix}{PATH_SEP}{name}" for name in points)
-            continue
+        entity, chain = found
         entity[category] = points
-        if chains is not None and chain is not None:
-            chain.append((entity, category))
-            chains[prefix] = (points, tuple(chain))
+        if chains is not None:
+            chains[prefix] = (points, (*chain, (entity, category)))
     return root
+
+
+def _entity(
+    root: dict[str, Any], asset: str, assets: dict[str, tuple[dict[str, Any], Chain]]
+) -> tuple[dict[str, Any], Chain] | None:
+    """The entity dict at `asset` ("Type.id" pairs) and its Chain, created as needed and remembered in `assets`
+    (siblings then share their parents' walk); None for an odd number of segments or a path through a data point."""
+    head, _, ident = asset.rpartition(PATH_SEP)
+    if not head:
+        return None
+    parent_path, _, slot = head.rpartition(PATH_SEP)
+    parent = (assets.get(parent_path) or _entity(root, parent_path, assets)) if parent_path else (root, ())
+    if parent is None:
+        return None
+    entity, chain = parent
+    slot_map = entity.setdefault(slot, {})
+    if slot_map.__class__ is not dict:
+        return None
+    child = slot_map.setdefault(ident, {})
+    if child.__class__ is not dict:
+        return None
+    found = assets[asset] = (child, (*chain, (entity, slot), (slot_map, ident)))
+    return found
 
 
 def nest_flat(flat: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
