@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 
 import nats
+import pytest
 
 from tiro.examples import example_dir, example_files
 from tiro.plugins.karez import ValidationAggregator
@@ -37,6 +39,19 @@ def test_first_window_is_partial_and_ignores_missing_points_then_full_windows_do
     assert not empty.result.valid
     assert empty.result.counts["received"] == 0 and empty.result.completeness == 0
     assert windows.start == 1020.0
+
+
+def test_closing_a_window_pauses_the_garbage_collector_and_always_restarts_it():
+    seen = []
+
+    def check(flat, start, end):
+        seen.append(gc.isenabled())
+        raise RuntimeError("broken check")
+
+    windows = WindowedValidator(check, 10, started_at=1000.0)
+    with pytest.raises(RuntimeError, match="broken check"):
+        windows.close()
+    assert seen == [False] and gc.isenabled()
 
 
 def test_full_window_of_mock_data_is_valid():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -70,7 +71,15 @@ class WindowedValidator:
         snapshot = self.collector.snapshot()
         start = datetime.fromtimestamp(self.start, UTC)
         end = datetime.fromtimestamp(self.end, UTC)
-        result = self.check(snapshot, start, end)
+        # Nesting a window builds a container per asset, none of them garbage: with the collector running, closing a
+        # 104,003-point window that changed took 1.6–2 s (measured), without it 0.5 s, all of it blocking the loop.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            result = self.check(snapshot, start, end)
+        finally:
+            if collecting:
+                gc.enable()
         if self.partial:
             # Points missing from a window the role joined late are expected, not a failure of the data.
             result = replace(result, errors=[e for e in result.errors if e.type != "missing"])
