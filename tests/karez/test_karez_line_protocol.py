@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from influxdb_client import Point
 
+from karez.converter.base import ConverterBase
 from karez.converter.extras.influx_line_protocol import Converter, item_to_line
 from karez.line_protocol import encode_line
 
@@ -74,3 +76,31 @@ def test_equal_but_differently_written_tag_values_do_not_share_a_cached_head():
     for value in (1, 1.0, True, "1", 1, True):
         tags = {"a": value}
         assert encode_line("m", tags, "f", 2.5, 7) == reference("m", tags, "f", 2.5, 7)
+
+
+def test_converter_batch_gives_the_per_item_outputs_and_skips_bad_items_alone():
+    config = {"type": "influx_line_protocol", "measurement": "m", "field_name": "field", "next": [None, "other"]}
+
+    def items():
+        return [
+            {"field": "t", "value": 1.5, "timestamp": 2.0, "asset_path": "A.a", "_karez": {"category": "telemetry"}},
+            "not an object",
+            {"field": "t", "timestamp": 3.0},  # no value: logged and skipped
+            {"field": "u", "value": math.nan, "timestamp": 4.0, "_karez": {"category": "x", "extra": 1}},
+            {"field": "v", "value": "on", "timestamp": 5.0, "_hidden": 1},
+        ]
+
+    batch = asyncio.run(Converter(config, nats_addr=None).handle_items(items(), "karez.converter.lp"))
+    per_item_role = Converter(config, nats_addr=None)
+    per_item = asyncio.run(ConverterBase.handle_items(per_item_role, items(), "karez.converter.lp"))
+    assert batch == per_item
+    assert [item["_as_is"] for subject, item in batch if subject.startswith("karez.converter.")] == [
+        "m,asset_path=A.a t=1.5 2000000000",
+        "",
+        'm v="on" 5000000000',
+    ]
+    assert {subject for subject, _ in batch} == {
+        "karez.telemetry.influx_line_protocol",
+        "karez.x.influx_line_protocol",
+        "karez.converter.other",
+    }

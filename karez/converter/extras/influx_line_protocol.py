@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
-from karez.converter.base import ConverterBase
+from karez.converter.base import ConverterBase, next_targets, route_merged
 from karez.line_protocol import encode_line
+from karez.role import META_KEY
 
 
 def item_to_line(payload: dict, measurement: str, field_name: str | None, field_value: str) -> str:
@@ -38,3 +39,27 @@ class Converter(ConverterBase):
         """Yield `{"_as_is": line}`."""
         cfg = self.config
         yield {"_as_is": item_to_line(payload, cfg.measurement, cfg.field_name, cfg.field_value)}
+
+    async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
+        """The lines of a batch, routed: the per-item path's outputs without a generator and a meta copy per item."""
+        if type(self).convert is not Converter.convert or type(self).process is not ConverterBase.process:
+            return await super().handle_items(items, subject)  # a subclass changed the conversion
+        targets = self.__dict__.get("_targets")
+        if targets is None:
+            targets = self.__dict__["_targets"] = next_targets(self)
+        cfg = self.config
+        measurement, field_name, field_value = cfg.measurement, cfg.field_name, cfg.field_value
+        lines: list[dict[str, Any]] = []
+        append = lines.append
+        for payload in items:
+            if payload.__class__ is not dict:
+                self._drop_non_object(subject)
+                continue
+            try:
+                line = item_to_line(payload, measurement, field_name, field_value)
+            except Exception as e:
+                self.log_exception(e, f"Error converting message from {subject}")
+                continue
+            meta = payload.get(META_KEY)  # the payload is dropped now: its meta moves to the line unchanged
+            append({"_as_is": line, META_KEY: meta if meta.__class__ is dict else {}})
+        return route_merged(self, lines, targets)
