@@ -214,6 +214,10 @@ class DurableLink:
             if loop.time() > refresh_at:
                 await self._still_working([*(m for m, _ in pending), *msgs[index:]])
                 refresh_at = loop.time() + refresh_every
+            elif index:
+                # handling a message rarely suspends (publishes are buffered): without this a fetched batch of big
+                # messages holds the loop for seconds and the process's other roles and timers wait
+                await asyncio.sleep(0)
             items = role.decode(msg)
             if items is None:
                 await self.dead_letter(msg, "message is not JSON")

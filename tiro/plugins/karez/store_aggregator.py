@@ -120,6 +120,7 @@ class TiroStoreAggregator(AggregatorBase):
                         for db in databases:
                             waits.enter_context(db.lock_wait(_INLINE_LOCK_WAIT_S))
                         self.write(records)
+                    await asyncio.sleep(0)  # the write held the loop: let the process's other work run first
                     return
                 except sqlite3.OperationalError as e:
                     if not is_lock_timeout(e):
