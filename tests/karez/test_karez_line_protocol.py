@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from influxdb_client import Point
 
 from karez.converter.base import ConverterBase
 from karez.converter.extras.influx_line_protocol import Converter, item_to_line
-from karez.line_protocol import encode_line
+from karez.line_protocol import ItemLineEncoder, encode_line
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
 tag_values = st.one_of(st.none(), text, st.integers(-1000, 1000), st.floats(allow_nan=False), st.booleans())
@@ -104,3 +105,32 @@ def test_converter_batch_gives_the_per_item_outputs_and_skips_bad_items_alone():
         "karez.x.influx_line_protocol",
         "karez.converter.other",
     }
+
+
+items = st.dictionaries(
+    st.one_of(text, st.sampled_from(["_karez", "_x", "", "asset_path", "type"])),
+    st.one_of(tag_values, st.dictionaries(text, text, max_size=2)),
+    max_size=6,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    extra=st.lists(items, min_size=1, max_size=6),
+    value=field_values,
+    field=st.one_of(text, st.integers(0, 3)),
+    timestamp=st.floats(0, 4e9),
+)
+def test_item_line_encoder_writes_what_item_to_line_writes(extra, value, field, timestamp):
+    encoder = ItemLineEncoder("m", "field", "value")
+    for tags in [*extra, extra[0]]:  # the repeat takes the cached head
+        item = {**tags, "field": field, "value": value, "timestamp": timestamp}
+        expected_item, got_item = dict(item), dict(item)
+        try:
+            expected = item_to_line(expected_item, "m", "field", "value")
+        except Exception as e:
+            with pytest.raises(type(e)):
+                encoder.line(got_item)
+            continue
+        assert encoder.line(got_item) == expected
+        assert got_item == expected_item

@@ -6,7 +6,7 @@ from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.converter.base import ConverterBase, next_targets, route_merged
-from karez.line_protocol import encode_line
+from karez.line_protocol import ItemLineEncoder, encode_line
 from karez.role import META_KEY
 
 
@@ -47,8 +47,11 @@ class Converter(ConverterBase):
         targets = self.__dict__.get("_targets")
         if targets is None:
             targets = self.__dict__["_targets"] = next_targets(self)
-        cfg = self.config
-        measurement, field_name, field_value = cfg.measurement, cfg.field_name, cfg.field_value
+        encoder = self.__dict__.get("_encoder")
+        if encoder is None:
+            cfg = self.config
+            encoder = self.__dict__["_encoder"] = ItemLineEncoder(cfg.measurement, cfg.field_name, cfg.field_value)
+        line_of = encoder.line
         lines: list[dict[str, Any]] = []
         append = lines.append
         for payload in items:
@@ -56,7 +59,7 @@ class Converter(ConverterBase):
                 self._drop_non_object(subject)
                 continue
             try:
-                line = item_to_line(payload, measurement, field_name, field_value)
+                line = line_of(payload)
             except Exception as e:
                 self.log_exception(e, f"Error converting message from {subject}")
                 continue
