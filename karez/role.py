@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Iterable
-from operator import itemgetter
+from operator import is_, itemgetter
 from typing import Any
 
 import httpx
@@ -272,9 +272,19 @@ class RoleBase(ConfigurableBase):
                 for subject, payload in outputs:
                     grouped.setdefault(subject, []).append(payload)
             bodies: list[tuple[str, bytes, int]] = []
+            # `next` fans the same items out to several converters: encode them once and send the bytes to each
+            encoded: list[tuple[list[Any], list[tuple[str, bytes, int]]]] = []
             for subject, items in grouped.items():
-                for start in range(0, len(items), MAX_BATCH_ITEMS):
-                    bodies.extend(_sized_batches(subject, items[start : start + MAX_BATCH_ITEMS]))
+                for earlier, earlier_bodies in encoded:
+                    if len(earlier) == len(items) and all(map(is_, earlier, items)):
+                        bodies.extend((subject, body, count) for _, body, count in earlier_bodies)
+                        break
+                else:
+                    own: list[tuple[str, bytes, int]] = []
+                    for start in range(0, len(items), MAX_BATCH_ITEMS):
+                        own.extend(_sized_batches(subject, items[start : start + MAX_BATCH_ITEMS]))
+                    encoded.append((items, own))
+                    bodies.extend(own)
             return bodies
         encode = codec.encode_payload
         return [(s, encode(p), 1) for s, p in outputs]

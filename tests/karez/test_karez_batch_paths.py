@@ -79,3 +79,18 @@ def test_batch_outputs_group_by_subject_keeping_order():
     assert [(s, orjson.loads(b), n) for s, b, n in same] == [("s", [{"i": i} for i in range(5)], 5)]
     mixed = echo.encode_outputs([("a", {"i": 0}), ("b", {"i": 1}), ("a", {"i": 2})])
     assert [(s, orjson.loads(b), n) for s, b, n in mixed] == [("a", [{"i": 0}, {"i": 2}], 2), ("b", [{"i": 1}], 1)]
+
+
+def test_items_fanned_out_to_several_subjects_are_encoded_once(monkeypatch):
+    echo = Echo({"type": "echo", "name": "e", "batch": True}, nats_addr=None)
+    items = [{"i": i} for i in range(2500)]
+    equal_copies = [{"i": i} for i in range(2500)]  # equal but other objects: encoded on their own
+    calls = []
+    encode = codec.encode_batch
+    monkeypatch.setattr(codec, "encode_batch", lambda batch: calls.append(len(batch)) or encode(batch))
+    outputs = [*(("a", m) for m in items), *(("b", m) for m in items), *(("c", m) for m in equal_copies)]
+    bodies = echo.encode_outputs(outputs)
+    assert calls == [1000, 1000, 500] * 2  # a's three bodies serve b too; c's are its own
+    assert [(s, n) for s, _, n in bodies] == [(s, n) for s in "abc" for n in (1000, 1000, 500)]
+    by_subject = {s: [item for t, b, _ in bodies if t == s for item in orjson.loads(b)] for s in "abc"}
+    assert by_subject == {"a": items, "b": items, "c": items}
