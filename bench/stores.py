@@ -106,7 +106,7 @@ def _aggregator_rates(
 ) -> tuple[float, float]:
     """Records/s through the tiro_store aggregator: message bytes decoded as karez does, handled, committed.
 
-    Returns (records per wall second, records per CPU second of this process, the writer thread included)."""
+    Returns (records per wall second, records per CPU second of this process; sqlite is written on the loop)."""
     role = TiroStoreAggregator(
         {
             "type": "tiro_store",
