@@ -100,6 +100,27 @@ def test_the_latest_timestamp_only_moves_forward_within_and_across_batches():
     assert [v for _, v in store.history("%%", since=0)[f"{CRAC}.Telemetry.A"]] == [0.5, 1.0, 2.0, 3.0]
 
 
+def test_a_batch_creating_series_and_changing_units_keeps_every_sample_and_the_last_unit(tmp_path):
+    path = tmp_path / "t.db"
+    store = SqliteTelemetryStore(str(path))
+    store.bootstrap()
+    store.write_records([rec("Known", 1.0, T0, unit="W")])
+    names = [f"P{i}" for i in range(700)]  # more new series than one multi-row statement takes
+    batch = [rec(name, float(i), T0 + 1, unit="W") for i, name in enumerate(names)]
+    batch += [rec("Known", 2.0, T0 + 2, unit="kW"), rec("P0", 9.0, T0 + 3, unit="V"), rec("P0", 8.0, T0 + 2, unit="A")]
+    assert store.write_records(batch) == len(batch)
+    store.close()
+    reopened = SqliteTelemetryStore(str(path))  # ids and units as stored, not as cached
+    latest = reopened.latest()
+    assert latest[f"{CRAC}.Telemetry.P0"].value == 9.0 and latest[f"{CRAC}.Telemetry.P0"].unit == "A"
+    assert latest[f"{CRAC}.Telemetry.Known"].value == 2.0 and latest[f"{CRAC}.Telemetry.Known"].unit == "kW"
+    assert all(latest[f"{CRAC}.Telemetry.{name}"].value == float(i) for i, name in enumerate(names) if i)
+    history = reopened.history("%%", since=0)
+    assert [v for _, v in history[f"{CRAC}.Telemetry.P0"]] == [0.0, 8.0, 9.0]
+    assert sum(map(len, history.values())) == len(batch) + 1
+    reopened.close()
+
+
 # the one-table layout of the earlier store (facts of the format: its columns and keys)
 _WIDE_LAYOUT = """
 CREATE TABLE telemetry_series (id INTEGER PRIMARY KEY, dp_path TEXT NOT NULL UNIQUE, type_path TEXT NOT NULL,
