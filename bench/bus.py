@@ -36,7 +36,7 @@ from karez.dispatcher.base import DispatcherBase
 from karez.embedded_nats import EmbeddedNats
 from karez.nats_options import NatsOptions
 from karez.plugins import BUILTIN_PLUGINS, KINDS
-from karez.runtime import Runtime, build_roles
+from karez.runtime import Runtime, build_roles, tune_gc_for_batches
 from karez.workers import worker_kinds
 
 
@@ -227,6 +227,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
+    tune_gc_for_batches()  # as `karez deploy` runs its roles
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=400_000)
     parser.add_argument("--task-size", type=int, default=1000, help="entities per task message")
