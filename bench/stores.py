@@ -8,7 +8,11 @@ aggregator's rate per CPU second of this process (`*_per_cpu_s`), which other lo
 means telemetry and graph by default: `aggregator_with_graph_*` is that path, `aggregator_with_graph_vs_telemetry_cpu`
 its CPU rate against telemetry alone in the same run.
 
-    .venv/bin/python bench/stores.py [sqlite_records] [sqlite_graph_bootstrap] [influx_writer_victoria]
+`sqlite_large_hall` is the end-to-end pipeline's shape: 104,003 series, every point once per round, 1,000 records per
+durable message; its first round creates every series.
+
+    .venv/bin/python bench/stores.py [sqlite_records] [sqlite_large_hall] [sqlite_graph_bootstrap]
+        [influx_writer_victoria]
 """
 
 from __future__ import annotations
@@ -218,6 +222,50 @@ def sqlite_records(total: int = 300_000, batch: int = 5_000) -> dict[str, Any]:
     return out
 
 
+def sqlite_large_hall(racks: int = 2_000, servers: int = 49, message: int = 1_000) -> dict[str, Any]:
+    """The end-to-end pipeline's shape: a 104,003-point hall, each point once per round, `message` records per durable
+    message (a write per message, before its ack). The first round creates every series; later rounds are the steady
+    state. Records per second through the tiro_store aggregator from message bytes, telemetry alone and with the graph.
+    """
+    with tempfile.TemporaryDirectory(prefix="tiro-bench-hall-") as tmp:
+        folder = Path(tmp)
+        scenario, uses = scaled_datahall(folder / "model", racks=racks, servers=servers)
+        base = list(decompose("", Mocker(instantiate(load_model(scenario, uses), seed=1), seed=1).snapshot()))
+
+        def round_bodies(k: int) -> list[bytes]:
+            records = [{**r, "timestamp": 1_800_000_000.0 + k, "_karez": {"category": "store_data"}} for r in base]
+            return [codec.dumps(records[i : i + message]) for i in range(0, len(records), message)]
+
+        first, steady = round_bodies(0), round_bodies(1) + round_bodies(2)
+        out: dict[str, Any] = {"points": len(base), "records_per_message": message}
+        for name, targets in (("telemetry", "telemetry"), ("with_graph", "telemetry,graph")):
+            role = TiroStoreAggregator(
+                {
+                    "type": "tiro_store",
+                    "name": "bench",
+                    "category": "store_data",
+                    "store": f"sqlite:///{folder / name}.db",
+                    "targets": targets,
+                },
+                nats_addr=None,
+            )
+            role.durable = DurableLink()  # handle_items writes each message before it returns, as before an ack
+            role.open_stores()
+
+            async def feed(bodies: list[bytes], role: TiroStoreAggregator = role) -> float:
+                start = time.perf_counter()
+                for body in bodies:
+                    await role.handle_items(role.decode(_Message("karez.store_data.to_store", body)), "")
+                return time.perf_counter() - start
+
+            first_s = asyncio.run(feed(first))
+            steady_s = asyncio.run(feed(steady))
+            asyncio.run(role.close())
+            out[f"{name}_first_round_records_per_s"] = round(len(base) / first_s)
+            out[f"{name}_steady_records_per_s"] = round(2 * len(base) / steady_s)
+    return out
+
+
 def sqlite_graph_bootstrap(racks: int = 1_000, servers: int = 99) -> dict[str, Any]:
     """Bootstrap of the graph from a scenario of 1 + racks + racks*servers (+1 CRAC) assets, then re-syncs."""
     with tempfile.TemporaryDirectory(prefix="tiro-bench-graph-") as tmp:
@@ -281,6 +329,7 @@ def sqlite_graph_bootstrap(racks: int = 1_000, servers: int = 99) -> dict[str, A
 
 PARTS: dict[str, Callable[[], dict[str, Any]]] = {
     "sqlite_records": sqlite_records,
+    "sqlite_large_hall": sqlite_large_hall,
     "sqlite_graph_bootstrap": sqlite_graph_bootstrap,
     "influx_writer_victoria": influx_writer_victoria,
 }
