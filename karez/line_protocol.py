@@ -114,6 +114,18 @@ def encode_line(
     return f"{head}{value_text} {time_ns}"
 
 
+def take_field(payload: dict[str, Any], field_name: str | None, field_value: str) -> tuple[int, Any, Any]:
+    """Pop an item's timestamp (seconds, as ns) and field (upstream rules: key from `field_name`, or "value"), leaving
+    its tags (and `_`-prefixed keys) in it: (time_ns, field key, field value)."""
+    time_ns = int(payload.pop("timestamp") * 1e9)
+    if field_name:
+        key = payload[field_name]
+        value = payload.pop(field_value)
+        payload.pop(field_name, None)
+        return time_ns, key, value
+    return time_ns, "value", payload.pop(field_value)
+
+
 class ItemLineEncoder:
     """The influx_line_protocol converter's `item_to_line` for a stream of items: which keys are tags is worked out
     once per key set, and the text before the field value once per series (measured 2x faster per item)."""
@@ -127,15 +139,7 @@ class ItemLineEncoder:
 
     def line(self, payload: dict[str, Any]) -> str:
         """`item_to_line(payload, …)`: the same text and the same changes to `payload`."""
-        time_ns = int(payload.pop("timestamp") * 1e9)
-        field_name = self.field_name
-        if field_name:
-            key = payload[field_name]
-            value = payload.pop(self.field_value)
-            payload.pop(field_name, None)
-        else:
-            key = "value"
-            value = payload.pop(self.field_value)
+        time_ns, key, value = take_field(payload, self.field_name, self.field_value)
         keys = tuple(payload)
         plan = self._plans.get(keys)
         if plan is None:

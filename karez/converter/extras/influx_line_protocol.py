@@ -6,20 +6,13 @@ from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.converter.base import ConverterBase, next_targets, route_merged
-from karez.line_protocol import ItemLineEncoder, encode_line
+from karez.line_protocol import ItemLineEncoder, encode_line, take_field
 from karez.role import META_KEY
 
 
 def item_to_line(payload: dict, measurement: str, field_name: str | None, field_value: str) -> str:
     """Line of one item: upstream field/tag rules, timestamp (seconds) → ns; mutates the item like upstream."""
-    time_ns = int(payload.pop("timestamp") * 1e9)
-    if field_name:
-        key = payload[field_name]
-        value = payload.pop(field_value)
-        payload.pop(field_name, None)
-    else:
-        key = "value"
-        value = payload.pop(field_value)
+    time_ns, key, value = take_field(payload, field_name, field_value)
     tags = {k: v for k, v in payload.items() if k[:1] != "_"}
     return encode_line(measurement, tags, key, value, time_ns)
 
