@@ -44,7 +44,11 @@ async def test_dispatcher_lists_paths_and_uuids(mock):
         {"type": "tiro_mock", "connector": "c", "interval": 1, "base_url": mock.url, "batch_size": 4}, nats_addr=None
     )
     batches = list(await by_path.process(None))
+    client = by_path._client()
     assert list(await by_path.process(None)) == batches  # the next round: an unchanged listing, parsed once
+    assert by_path._client() is client  # one HTTP client for every round
+    await by_path.close()
+    assert client.is_closed
     paths = [p for batch in batches for p in batch["tasks"]]
     assert paths[0] == "DataHall.data_hall_0.CRAC.crac_0.Telemetry.ActivePower"
     assert all(len(b["tasks"]) <= 4 for b in batches)
