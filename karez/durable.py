@@ -211,13 +211,13 @@ class DurableLink:
         refresh_every = self.ack_wait / 3
         refresh_at = loop.time() + refresh_every
         for index, msg in enumerate(msgs):
-            if loop.time() > refresh_at:
-                await self._still_working([*(m for m, _ in pending), *msgs[index:]])
-                refresh_at = loop.time() + refresh_every
-            elif index:
+            if index:
                 # handling a message rarely suspends (publishes are buffered): without this a fetched batch of big
                 # messages holds the loop for seconds and the process's other roles and timers wait
                 await asyncio.sleep(0)
+                if loop.time() > refresh_at:
+                    await self._still_working([*(m for m, _ in pending), *msgs[index:]])
+                    refresh_at = loop.time() + refresh_every
             items = role.decode(msg)
             if items is None:
                 await self.dead_letter(msg, "message is not JSON")
