@@ -384,7 +384,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--intervals", default="20,10,5,2,1", help="batch-mode dispatch intervals, s (rates increase)")
     parser.add_argument("--replicas", type=int, default=2, help="convert processes in the spread layout")
     parser.add_argument("--item-racks", type=int, default=20)
-    parser.add_argument("--item-intervals", default="5,2,1,0.5", help="per-item dispatch intervals, s")
+    parser.add_argument("--item-intervals", default="5,2,1,0.6,0.5", help="per-item dispatch intervals, s")
     parser.add_argument("--item-seconds", type=float, default=None, help="per-item seconds per rate (default half)")
     parser.add_argument(
         "--ramps", default="batch,spread,item",
