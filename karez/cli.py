@@ -165,7 +165,16 @@ def _deploy_workers(count: int, args: tuple) -> None:
         def run_worker(index: int) -> int:
             try:
                 asyncio.run(
-                    _deploy(settings, plugins, worker_kinds(kinds, index), nats_addr, False, auth, runtime_kwargs)
+                    _deploy(
+                        settings,
+                        plugins,
+                        worker_kinds(kinds, index),
+                        nats_addr,
+                        False,
+                        auth,
+                        runtime_kwargs,
+                        worker=index,
+                    )
                 )
             except typer.Exit as e:
                 return e.exit_code
@@ -185,7 +194,7 @@ def _deploy_workers(count: int, args: tuple) -> None:
 
 
 async def _deploy(
-    settings, plugins, kinds, nats_addr, embedded, auth, runtime_kwargs, children=(), signalled=None
+    settings, plugins, kinds, nats_addr, embedded, auth, runtime_kwargs, children=(), signalled=None, worker=0
 ) -> None:
     from karez.embedded_nats import EmbeddedNats
     from karez.runtime import Runtime, build_roles
@@ -218,7 +227,7 @@ async def _deploy(
     try:
         try:
             options.check_credential_files()  # also in per-role connection mode, where roles only log a failure
-            roles = build_roles(settings, plugins, kinds, address)
+            roles = build_roles(settings, plugins, kinds, address, worker=worker)
         except (ConfigError, NatsAuthError) as e:
             raise _fail(str(e)) from None
 

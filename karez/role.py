@@ -40,6 +40,9 @@ class RoleBase(ConfigurableBase):
 
     TYPE = "role"
     CHECKING_STATUS_INTERVAL = 10
+    # True for a role whose state must see every message of its subject (windowed validation): with
+    # `karez deploy --workers N` it runs in the first process only instead of sharing its queue group
+    ONE_WORKER = False
 
     def __init__(self, role_config: Any, nats_addr: str | None = "nats://localhost:4222") -> None:
         super().__init__(role_config)

@@ -38,8 +38,10 @@ def build_roles(
     plugins: Mapping[str, Mapping[str, type]],
     kinds: tuple[str, ...] = KINDS,
     nats_addr: str | None = None,
+    worker: int = 0,
 ) -> dict[str, list[RoleBase]]:
-    """Instantiate the roles of the selected kinds; construction errors name the role and its file:line."""
+    """Instantiate the roles of the selected kinds (for worker process `worker`: `ONE_WORKER` roles only in the
+    first); construction errors name the role and its file:line."""
     roles: dict[str, list[RoleBase]] = {kind: [] for kind in KINDS}
     for kind in kinds:
         for i, cfg in enumerate(role_configs(settings, kind)):
@@ -48,6 +50,8 @@ def build_roles(
             where = f"{getattr(cfg, 'origin', '') or kind + 's'}[{i}]"
             if cls is None:
                 raise ConfigError(f"{where}: Cannot find {kind.capitalize()} plugin: {type_name}")
+            if worker and getattr(cls, "ONE_WORKER", False):
+                continue
             try:
                 roles[kind].append(cls(cfg, nats_addr=nats_addr))
             except Exception as e:

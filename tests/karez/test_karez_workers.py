@@ -49,6 +49,26 @@ async def test_two_workers_split_the_work_and_dispatch_once(nc, deploy, tmp_path
     assert sum(received) == n and min(received) > 0, output
 
 
+async def test_a_one_worker_aggregator_runs_in_the_first_process_only(nc, deploy, tmp_path):
+    s = uuid.uuid4().hex[:8]
+    log = tmp_path / "items.log"
+    config = {"aggregators": [{"type": "one_worker_log", "name": f"v{s}", "category": f"w{s}", "log": str(log)}]}
+    proc = await deploy(config, tmp_path, "--workers", "2")
+    await proc._read_until("[KAREZ] Running.")
+    n = 200
+    for i in range(n):
+        await nc.publish(f"karez.w{s}.producer", orjson.dumps({"i": i}))
+    await nc.flush()
+    for _ in range(200):
+        if log.exists() and len(log.read_text().split()) >= n:
+            break
+        await asyncio.sleep(0.05)
+    output = await proc.terminate()
+    assert proc.proc.returncode == 0, output
+    assert log.read_text().split() == [str(proc.proc.pid)] * n  # every item, all in the first process
+    assert sum("Launched 1 Aggregators." in line for line in proc.lines) == 1, output  # the other worker has none
+
+
 def _children(pid: int) -> list[int]:
     return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 

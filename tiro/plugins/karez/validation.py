@@ -19,6 +19,8 @@ from tiro.plugins.karez.windows import WindowedValidator, WindowReport, model_ch
 class ValidationAggregator(AggregatorBase):
     """Validates `{path, result}` items against a scenario (or a JSON Schema) once per `retention` window."""
 
+    ONE_WORKER = True  # a window must see every point: `karez deploy --workers N` runs it in one process
+
     @classmethod
     def config_entities(cls):
         """Scenario and uses (or a JSON Schema file), window length, log file and strictness."""
