@@ -20,6 +20,22 @@ def next_targets(role: RoleBase) -> list[Any]:
     return [value] if isinstance(value, str) else list(value)
 
 
+def cached_next_targets(role: RoleBase) -> list[Any]:
+    """`next_targets(role)`, worked out once per role (it is read for every message)."""
+    targets = role.__dict__.get("_targets")
+    if targets is None:
+        targets = role.__dict__["_targets"] = next_targets(role)
+    return targets
+
+
+def batch_path_targets(role: RoleBase, owner: type) -> list[Any] | None:
+    """The `next` targets when `owner`'s `convert` and the stock `process` are the ones in effect, so `owner`'s batch
+    `handle_items` may run; None when a subclass changed the conversion (it must take the per-item path)."""
+    if type(role).convert is not owner.convert or type(role).process is not ConverterBase.process:
+        return None
+    return cached_next_targets(role)
+
+
 class ConverterBase(RoleBase):
     """Converts items; sync or async `convert`, generators and async generators all work."""
 
@@ -64,9 +80,7 @@ class ConverterBase(RoleBase):
 
     async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
         """Convert each input and route outputs with meta merged from the input."""
-        targets = self.__dict__.get("_targets")
-        if targets is None:
-            targets = self.__dict__["_targets"] = next_targets(self)
+        targets = cached_next_targets(self)
         fast = self.__dict__.get("_fast_convert")
         if fast is None:
             # plain sync generator `convert` and the stock `process`: call it directly (hot path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
-from karez.converter.base import ConverterBase, next_targets, route_merged
+from karez.converter.base import ConverterBase, batch_path_targets, route_merged
 from karez.line_protocol import ItemLineEncoder, encode_line, take_field
 from karez.role import META_KEY
 
@@ -35,11 +35,9 @@ class Converter(ConverterBase):
 
     async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
         """The lines of a batch, routed: the per-item path's outputs without a generator and a meta copy per item."""
-        if type(self).convert is not Converter.convert or type(self).process is not ConverterBase.process:
-            return await super().handle_items(items, subject)  # a subclass changed the conversion
-        targets = self.__dict__.get("_targets")
+        targets = batch_path_targets(self, Converter)
         if targets is None:
-            targets = self.__dict__["_targets"] = next_targets(self)
+            return await super().handle_items(items, subject)
         encoder = self.__dict__.get("_encoder")
         if encoder is None:
             cfg = self.config

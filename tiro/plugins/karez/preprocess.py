@@ -8,7 +8,7 @@ from typing import Any
 from dateutil import parser
 
 from karez.config import ConfigEntity, OptionalConfigEntity
-from karez.converter.base import ConverterBase, next_targets, route_merged
+from karez.converter.base import ConverterBase, batch_path_targets, route_merged
 from karez.converter.extras.fix_timestamp import Converter as FixTimestampConverter
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.plugins.karez.timestamps import EpochConverter
@@ -79,11 +79,9 @@ class TiroPreprocessConverter(_EpochTimestamps):
 
     async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
         """The records of a batch, routed; same outputs as the runtime's per-item path, without its copies."""
-        if type(self).convert is not TiroPreprocessConverter.convert or type(self).process is not ConverterBase.process:
-            return await super().handle_items(items, subject)  # a subclass changed the conversion
-        targets = self.__dict__.get("_targets")
+        targets = batch_path_targets(self, TiroPreprocessConverter)
         if targets is None:
-            targets = self.__dict__["_targets"] = next_targets(self)
+            return await super().handle_items(items, subject)
         return route_merged(self, self.records_of(items, subject), targets)
 
     def records_of(self, items: list[Any], subject: str) -> list[dict]:
