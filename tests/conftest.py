@@ -46,3 +46,34 @@ def _mock_collector_yaml(mock_url: str, converters: list[str], *, key: str = "co
 def mock_collector_yaml():
     """mock_collector_yaml(mock_url, converters, key="converter"): the Karez YAML of the walkthrough's collector."""
     return _mock_collector_yaml
+
+
+class LoopTicks:
+    """Passes of the event loop counted by a background task, and the longest time between two of them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.longest_gap = 0.0
+
+
+@pytest.fixture
+async def loop_ticks():
+    """A LoopTicks that a background task updates at every pass of the event loop: it stands still while the loop is
+    blocked, so a test can tell blocking work from work that lets the loop run."""
+    import asyncio
+    import time
+
+    ticks = LoopTicks()
+
+    async def tick() -> None:
+        last = time.monotonic()
+        while True:
+            now = time.monotonic()
+            ticks.longest_gap = max(ticks.longest_gap, now - last)
+            ticks.count += 1
+            last = now
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(tick())
+    yield ticks
+    task.cancel()

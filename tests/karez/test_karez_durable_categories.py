@@ -71,7 +71,9 @@ async def test_a_fetched_batch_slower_than_ack_wait_is_not_redelivered_while_it_
     assert received() == list(range(n))
 
 
-async def test_a_fetched_batch_lets_the_other_work_of_the_process_run_between_its_messages(nc, start_runtime, tmp_path):
+async def test_a_fetched_batch_lets_the_other_work_of_the_process_run_between_its_messages(
+    nc, start_runtime, tmp_path, loop_ticks
+):
     s = uuid.uuid4().hex[:8]
     category = f"fair{s}"
     config = {
@@ -79,30 +81,18 @@ async def test_a_fetched_batch_lets_the_other_work_of_the_process_run_between_it
     }
     runtime = await start_runtime(config, tmp_path)
     ((_, role),) = runtime.all_roles()
-    ticks = 0
     seen: list[int] = []
 
     def busy_process(payload):
-        seen.append(ticks)
+        seen.append(loop_ticks.count)
         time.sleep(0.02)  # blocking work, as a store write or a big conversion is
 
     role.process = busy_process
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0)
-
-    ticker = asyncio.create_task(tick())
-    try:
-        js = nc.jetstream()
-        for i in range(8):  # one fetched on its own, then the others in one batch
-            await js.publish(f"karez.{category}.producer", json.dumps({"i": i}).encode())
-        for _ in range(200):
-            if len(seen) >= 8:
-                break
-            await asyncio.sleep(0.05)
-    finally:
-        ticker.cancel()
+    js = nc.jetstream()
+    for i in range(8):  # one fetched on its own, then the others in one batch
+        await js.publish(f"karez.{category}.producer", json.dumps({"i": i}).encode())
+    for _ in range(200):
+        if len(seen) >= 8:
+            break
+        await asyncio.sleep(0.05)
     assert len(seen) == 8 and seen == sorted(set(seen))  # the ticker ran between every two messages

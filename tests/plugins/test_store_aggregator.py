@@ -235,31 +235,24 @@ async def test_sqlite_writes_run_on_the_loop_thread(tmp_path, monkeypatch):
     assert set(history) == set(latest) == {_path(r) for r in records}
 
 
-async def test_a_write_waiting_for_another_writers_lock_moves_off_the_loop_and_succeeds(tmp_path):
+async def test_a_write_waiting_for_another_writers_lock_moves_off_the_loop_and_succeeds(tmp_path, loop_ticks):
     path = tmp_path / "tiro.db"
     url = f"sqlite:///{path}"
     role = _role(None, url)
     role.open_stores()
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # another process's write transaction holds the file's write lock
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0.01)
-
-    ticker = asyncio.create_task(tick())
     records = _records()
     try:
+        loop_ticks.longest_gap = 0.0  # from here on
         write = asyncio.create_task(role._write(records))
-        await _wait(lambda: ticks >= 20, "the loop to keep running while the write waits for the lock")
+        await asyncio.sleep(1.0)  # the write tries on the loop, gives up after 50 ms and waits in a thread
         assert not write.done()
         blocker.execute("COMMIT")
         await write
+        # waiting for the lock never held the loop (sqlite would wait up to 30 s): the bound allows a slow machine
+        assert loop_ticks.longest_gap < 0.9
     finally:
-        ticker.cancel()
         blocker.close()
         await role.close()
     assert role.written == len(records)
