@@ -114,9 +114,6 @@ def deploy(
         k for k, on in zip(KINDS, (dispatcher, connector, converter, aggregator), strict=True) if on
     ) or tuple(KINDS)
     out.print(f"[KAREZ] Configurations: {files}.", highlight=False)
-    from karez.runtime import tune_gc_for_batches
-
-    tune_gc_for_batches()
     run = _deploy_workers if workers > 1 else _deploy_one
     run(
         workers,
@@ -197,8 +194,9 @@ async def _deploy(
     settings, plugins, kinds, nats_addr, embedded, auth, runtime_kwargs, children=(), signalled=None, worker=0
 ) -> None:
     from karez.embedded_nats import EmbeddedNats
-    from karez.runtime import Runtime, build_roles
+    from karez.runtime import Runtime, build_roles, tune_gc_for_batches
 
+    tune_gc_for_batches()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()

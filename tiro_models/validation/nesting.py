@@ -41,7 +41,7 @@ def _attach(
     assets: dict[str, tuple[dict[str, Any], Chain]] = {}  # asset path -> its entity dict and the Chain down to it
     for prefix, points in by_prefix.items():
         asset, _, category = prefix.rpartition(PATH_SEP)
-        found = assets.get(asset) or _entity(root, asset, assets) if asset and category in CATEGORIES else None
+        found = (assets.get(asset) or _entity(root, asset, assets)) if asset and category in CATEGORIES else None
         if found is None or category in found[0]:
             bad.extend(f"{prefix}{PATH_SEP}{name}" if prefix else name for name in points)
             continue
