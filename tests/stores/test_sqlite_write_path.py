@@ -49,6 +49,19 @@ def test_multi_row_insert_refuses_ragged_values_and_odd_sizes():
         MultiRowInsert("INSERT INTO t (a, b, c)", width=3).execute(conn.cursor(), [1, 2])
     with pytest.raises(ValueError, match="power of two"):
         MultiRowInsert("INSERT INTO t (a)", width=1, max_rows=100)
+    with pytest.raises(ValueError, match="does not have 2 placeholders"):
+        MultiRowInsert("INSERT INTO t (a, b)", width=2, row="(?, ?, ?)")
+
+
+def test_a_row_template_computes_columns_from_what_is_bound():
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE t (a, ns INTEGER)")
+    insert = MultiRowInsert("INSERT INTO t (a, ns)", width=2, max_rows=4, row="(?, CAST(? * 1e9 AS INTEGER))")
+    seconds = [T0 + i / 7 for i in range(11)]
+    insert.execute(conn.cursor(), [v for i, ts in enumerate(seconds) for v in (i, ts)])
+    assert conn.execute("SELECT a, ns FROM t ORDER BY a").fetchall() == [
+        (i, int(ts * 1e9)) for i, ts in enumerate(seconds)
+    ]
 
 
 def test_a_batch_with_odd_values_keeps_the_order_of_its_replays():
@@ -75,11 +88,16 @@ def test_floats_and_timestamps_survive_exactly():
 
 
 @pytest.mark.parametrize("timestamp", [float("inf"), float("nan"), -float("inf"), 1e11, 10**12, True, "yesterday", [1]])
-def test_a_timestamp_the_store_cannot_key_is_refused_by_path_and_writes_nothing(timestamp):
+@pytest.mark.parametrize("known", [False, True], ids=["new-series", "known-series"])
+def test_a_timestamp_the_store_cannot_key_is_refused_by_path_and_writes_nothing(timestamp, known):
     store = SqliteTelemetryStore()
-    with pytest.raises(SnapshotError, match=r"crac_0\.Telemetry\.Bad: .*timestamp"):
-        store.write_records([rec("Good", 1.0, T0), rec("Bad", 1.0, timestamp)])
-    assert store.latest() == {}
+    if known:
+        store.write_records([rec("Good", 0.0, T0 - 1), rec("Bad", 0.0, T0 - 1)])
+    before = store.latest()
+    for bad in ([rec("Good", 1.0, T0), rec("Bad", 1.0, timestamp)], [rec("Bad", 1.0, timestamp), rec("Good", 1.0, T0)]):
+        with pytest.raises(SnapshotError, match=r"crac_0\.Telemetry\.Bad: .*timestamp"):
+            store.write_records(bad)
+    assert store.latest() == before
 
 
 def test_records_that_are_not_mappings_or_have_unhashable_parts_are_refused_by_name():
@@ -206,3 +224,51 @@ def test_bootstrapping_a_current_file_takes_no_write_lock(tmp_path):
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def _stored(store: SqliteTelemetryStore) -> tuple[list, list, list]:
+    read = store.db.read
+    return (
+        read("SELECT series, ts_ns, value, typeof(value), kind FROM telemetry_samples ORDER BY ts_ns, series"),
+        read("SELECT series, ts_ns FROM telemetry_latest ORDER BY series"),
+        read("SELECT id, dp_path, unit FROM telemetry_paths ORDER BY id"),
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_usual_batch_stores_exactly_what_the_record_loop_stores(seed):
+    """Lists of known series with float timestamps take the comprehension path; a tuple of the same records takes the
+    record-by-record loop. Both must leave identical rows: nanoseconds, values, types, latest timestamps, units."""
+    rng = random.Random(seed)
+    names = [f"P{i}" for i in range(40)]
+    fast, loop = SqliteTelemetryStore(), SqliteTelemetryStore()
+    units = {name: "W" for name in names}
+    plain_batches = 0
+    for round_ in range(12):
+        batch = []
+        for _ in range(rng.randrange(1, 120)):
+            value = rng.choice([rng.uniform(-1e9, 1e9), "text", None, rng.random()])
+            if round_ > 2 and rng.random() < 0.02:  # now and then a batch the comprehensions must hand to the loop
+                value = rng.choice([7, True, {"x": 1}])
+            ts = T0 + rng.uniform(-1e4, 1e4) if seed % 2 else T0 + round_ + rng.random()
+            if seed == 5:  # the whole range the comprehensions take, fractions of a second and negatives included
+                ts = rng.choice([rng.uniform(-9e9, 9e9), rng.uniform(-2, 2)])
+            name = rng.choice(names)
+            if rng.random() < 0.01:  # a unit changes (or goes) now and then
+                units[name] = rng.choice(["W", "kW", None])
+            batch.append(rec(name, value, ts, unit=units[name]))
+        if seed % 2 == 0:
+            batch.sort(key=lambda r: r["timestamp"])
+        plain_batches += fast._plain_rows(batch) is not None
+        assert fast.write_records(orjson.loads(orjson.dumps(batch))) == len(batch)
+        assert loop.write_records(tuple(orjson.loads(orjson.dumps(batch)))) == len(batch)
+        assert _stored(fast) == _stored(loop)
+    assert fast.latest() == loop.latest()
+    assert plain_batches > 0  # the comprehension path was taken at all
+
+
+def test_a_unit_that_changes_back_is_stored_back():
+    store = SqliteTelemetryStore()
+    for i, unit in enumerate(["W", "W", "kW", "kW", "W", None, "W"]):
+        store.write_records([rec("A", float(i), T0 + i, unit=unit)])
+        assert store.latest()[f"{CRAC}.Telemetry.A"].unit == unit

@@ -3,7 +3,8 @@
 `executemany` steps and resets one statement per row, and that bookkeeping (not the b-tree work) is most of its cost:
 measured 2-3x slower than the same rows bound to statements of 256 rows. Sizes are powers of two, so a batch of any
 length needs at most one statement per size and every statement text stays in the connection's statement cache.
-An optional tail (an `ON CONFLICT ... DO UPDATE` clause) makes the statements multi-row upserts.
+An optional tail (an `ON CONFLICT ... DO UPDATE` clause) makes the statements multi-row upserts; an optional row
+template (`(?, CAST(? * 1e9 AS INTEGER), ?)`) lets sqlite compute a column from what is bound.
 """
 
 from __future__ import annotations
@@ -18,11 +19,16 @@ _MAX_ROWS = 256
 
 class MultiRowInsert:
     """An INSERT head (`INSERT ... INTO table (columns)`) run over flat row values, `width` values per row; `tail`
-    follows the VALUES (an upsert clause)."""
+    follows the VALUES (an upsert clause); `row` is the VALUES row with its `width` placeholders."""
 
-    def __init__(self, head: str, width: int, max_rows: int = _MAX_ROWS, *, tail: str = "") -> None:
+    def __init__(
+        self, head: str, width: int, max_rows: int = _MAX_ROWS, *, tail: str = "", row: str | None = None
+    ) -> None:
         if width < 1 or max_rows < 1 or max_rows & (max_rows - 1):
             raise ValueError(f"width must be ≥ 1 and max_rows a power of two, got {width}, {max_rows}")
+        self.row = row or "(" + ",".join("?" * width) + ")"
+        if self.row.count("?") != width:
+            raise ValueError(f"row {self.row!r} does not have {width} placeholders")
         self.head = head
         self.tail = f" {tail}" if tail else ""
         self.width = width
@@ -33,8 +39,7 @@ class MultiRowInsert:
     def _statement(self, rows: int) -> str:
         sql = self._sql.get(rows)
         if sql is None:
-            row = "(" + ",".join("?" * self.width) + ")"
-            sql = self._sql[rows] = f"{self.head} VALUES {','.join([row] * rows)}{self.tail}"
+            sql = self._sql[rows] = f"{self.head} VALUES {','.join([self.row] * rows)}{self.tail}"
         return sql
 
     def _fit(self, conn: sqlite3.Connection) -> None:
