@@ -38,10 +38,10 @@ async def serve_mock(
 ) -> str | State:
     """Serve mock data for SCENARIO + USES on host:port until `duration` elapses or the run is cancelled."""
     server = BackgroundServer(create_asgi(mock_service(scenario, uses, seed, faulty)), host=host, port=port)
-    await asyncio.to_thread(server.start)
-    get_run_logger().info("Mock server on %s", server.url)
     terminated = asyncio.Event()
-    with sigterm_sets(terminated):
+    with sigterm_sets(terminated):  # before the server answers: a cancel may come as soon as it does
+        await asyncio.to_thread(server.start)
+        get_run_logger().info("Mock server on %s", server.url)
         try:
             await asyncio.wait_for(terminated.wait(), timeout=duration)
         except TimeoutError:

@@ -84,10 +84,10 @@ async def run_karez_roles(
         os.chdir(workdir)
     load_store_secrets()
     settings = load_role_settings(config)
-    group = await start_role_group(settings, plugin_dir, resolve_address(nats_url), durable, kinds)
-    get_run_logger().info("Karez roles running: %s", group.role_counts())
     terminated = asyncio.Event()
-    with sigterm_sets(terminated):
+    with sigterm_sets(terminated):  # before the roles start: a cancel may come as soon as they run
+        group = await start_role_group(settings, plugin_dir, resolve_address(nats_url), durable, kinds)
+        get_run_logger().info("Karez roles running: %s", group.role_counts())
         try:
             await watch_roles(group, duration, terminated)
         except BaseException:  # cancelled in-process (CancelledError): drain, then let Prefect record it
