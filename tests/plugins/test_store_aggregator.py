@@ -218,6 +218,28 @@ async def test_durable_mode_drops_items_that_are_not_records_and_writes_the_rest
     assert set(history) == {_path(r) for r in records}
 
 
+async def test_a_sqlite_url_writes_each_sample_once_and_the_graph_reads_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'tiro.db'}"
+    scenario, uses = example_files(example_dir("datahall"))
+    role = _role(None, url, scenario=str(scenario), uses=[str(u) for u in uses], batch_size=10_000)
+    role.open_stores()
+    assert role.graph.telemetry is role.telemetry  # one file, one database: the graph is linked
+    records, later = _records(), _records(seed=5, ts=T0 + 1)
+    try:
+        for batch in (records, later):
+            await role.handle_items(batch, "karez.graph_data.x")
+            await role.flush_buffer()
+    finally:
+        await role.close()
+    with sqlite3.connect(tmp_path / "tiro.db") as conn:
+        tables = ("telemetry_samples", "graph_values")
+        counts = [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables]
+    assert counts == [len(records) + len(later), 0]
+    history, latest = _stored(url)
+    assert {path: sample.value for path, sample in latest.items()} == {_path(r): r["value"] for r in records + later}
+    assert set(history) == set(latest)
+
+
 async def test_sqlite_writes_run_on_the_loop_thread(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'tiro.db'}"
     role = _role(None, url)

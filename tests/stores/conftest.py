@@ -30,6 +30,10 @@ TELEMETRY_FACTORIES: dict[str, TelemetryFactory] = {
 GRAPH_FACTORIES: dict[str, GraphFactory] = {
     "sqlite-memory": lambda tmp: open_graph_store("sqlite://"),
     "sqlite-file": lambda tmp: open_graph_store(f"sqlite:///{tmp / 'graph.db'}"),
+    # what tiro_store opens for a sqlite URL: samples written once, as telemetry, and read by the graph from there
+    "sqlite-linked": lambda tmp: open_graph_store(
+        f"sqlite:///{tmp / 'both.db'}", telemetry=open_telemetry_store(f"sqlite:///{tmp / 'both.db'}")
+    ),
 }
 
 

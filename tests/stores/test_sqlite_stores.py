@@ -192,6 +192,16 @@ def test_retention_prunes_old_samples():
     assert report.removed == []
 
 
+def test_retention_keeps_the_newest_sample_of_a_series_that_went_quiet():
+    store = SqliteTelemetryStore(retention=3600)
+    now = time.time()
+    store.write_records([rec("Quiet", float(i), now - age) for i, age in enumerate((9000, 8000, 7200))])
+    store.write_records([rec("Busy", float(i), now - age) for i, age in enumerate((7200, 10))])
+    assert store.prune(now) == 3  # Quiet's two older samples and Busy's old one
+    assert store.latest()[f"{CRAC}.Telemetry.Quiet"].value == 2.0
+    assert store.history("%%", since=now - 3600) == {f"{CRAC}.Telemetry.Busy": [(pytest.approx(now - 10), 1.0)]}
+
+
 def test_one_writer_and_concurrent_readers(tmp_path):
     url = f"sqlite:///{tmp_path / 'tiro.db'}"
     store = open_telemetry_store(url)

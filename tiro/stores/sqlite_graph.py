@@ -7,10 +7,18 @@ is a `graph_dps` row (paths; its `asset_path` is its `has_data_point` edge) plus
 unit, timestamp) under the same id; the view `graph_points` joins them. Views `is_parent_of` and `has_data_point` expose
 the edges in Arango's `_from`/`_to` form. A point keeps the sample with the newest timestamp, so replays are harmless.
 
-Writes: the latest values live in a narrow table of their own because a telemetry stream rewrites them all the time
-(measured twice as fast as upserting wide path-keyed rows). A batch writes only the newest sample per point, in one
-multi-row upsert, and a store skips what it knows it wrote: assets, and samples not newer than its last one. That
-knowledge lasts while the `topology` counter in `graph_meta` stays the same; a sync that removes anything bumps it.
+
+A point's value is the newer of its `graph_values` row and the newest sample of the same path in the file's telemetry
+tables (`telemetry_latest`, `telemetry_samples`; on equal timestamps telemetry's). A graph store linked to the
+telemetry store of its file (`telemetry=`, what `tiro_store` opens for a sqlite URL) writes each sample once, as
+telemetry, and adds only assets and data points of its own: the graph then costs nothing per sample. The graph creates
+the telemetry tables of its file for that (empty unless something writes telemetry).
+
+Writes of a graph store on its own: the latest values live in a narrow table because a telemetry stream rewrites them
+all the time (measured twice as fast as upserting wide path-keyed rows). A batch writes only the newest sample per
+point, in one multi-row upsert, and a store skips what it knows it wrote: assets, and samples not newer than its last
+one. That knowledge lasts while the `topology` counter in `graph_meta` stays the same; a sync that removes anything
+bumps it.
 
 Freshness (`max_age`) applies to Telemetry only: attributes are static and always count as present.
 """
@@ -25,7 +33,13 @@ import orjson
 
 from tiro.stores.base import BootstrapReport, GraphStore, Sample
 from tiro.stores.sqlite_rows import MultiRowInsert
-from tiro.stores.sqlite_telemetry import SqliteDatabase, decode_value, encode_value
+from tiro.stores.sqlite_telemetry import (
+    SqliteDatabase,
+    SqliteTelemetryStore,
+    decode_value,
+    encode_value,
+    ensure_telemetry_schema,
+)
 from tiro.stores.sqlite_tx import transaction
 from tiro_models.errors import SnapshotError
 from tiro_models.graph_docs import EDGE_COLLECTIONS, ROOT_COLLECTION, ROOT_KEY, collections_for_model
@@ -37,7 +51,7 @@ from tiro_models.spec import ATTRIBUTE, CATEGORIES, PATH_SEP, Instances, Model
 
 __all__ = ["SqliteGraphStore"]
 
-_SCHEMA = f"""
+_SCHEMA = """
 CREATE TABLE IF NOT EXISTS graph_collections (name TEXT PRIMARY KEY, kind TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS graph_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS graph_assets (
@@ -59,16 +73,39 @@ CREATE TABLE IF NOT EXISTS graph_dps (
 );
 CREATE INDEX IF NOT EXISTS graph_dps_asset ON graph_dps (asset_path);
 CREATE INDEX IF NOT EXISTS graph_dps_type_path ON graph_dps (type_path);
-CREATE TABLE IF NOT EXISTS graph_values (id INTEGER PRIMARY KEY, value, kind TEXT, unit TEXT, ts REAL);
-CREATE VIEW IF NOT EXISTS graph_points AS
-    SELECT d.dp_path, d.asset_path, d.category, d.name, d.type_path, v.value, v.kind, v.unit, v.ts
-    FROM graph_dps d JOIN graph_values v ON v.id = d.id;
-CREATE VIEW IF NOT EXISTS is_parent_of AS
-    SELECT CASE parent WHEN '' THEN '{ROOT_COLLECTION}/{ROOT_KEY}' ELSE parent END AS _from,
-           path AS _to, collection AS next_category FROM graph_assets;
-CREATE VIEW IF NOT EXISTS has_data_point AS
-    SELECT asset_path AS _from, dp_path AS _to, name AS next_category FROM graph_points;
-"""
+CREATE TABLE IF NOT EXISTS graph_values (id INTEGER PRIMARY KEY, value, kind TEXT, unit TEXT, ts REAL)"""
+
+# the value columns of a data point `p`: its graph_values row `v` or the newest telemetry sample `t` of its path,
+# whichever is newer (telemetry on equal timestamps: nanoseconds compared as the telemetry store computes them)
+_VALUE_JOINS = (
+    " LEFT JOIN graph_values v ON v.id = p.id"
+    " LEFT JOIN telemetry_paths tp ON tp.dp_path = p.dp_path"
+    " LEFT JOIN telemetry_latest tl ON tl.series = tp.id"
+    " LEFT JOIN telemetry_samples t ON t.ts_ns = tl.ts_ns AND t.series = tl.series"
+)
+_TELEMETRY_NEWER = "t.ts_ns IS NOT NULL AND (v.ts IS NULL OR t.ts_ns >= CAST(v.ts * 1e9 AS INTEGER))"
+_VALUE, _KIND, _UNIT, _TS = (
+    f"CASE WHEN {_TELEMETRY_NEWER} THEN {telemetry} ELSE {graph} END"
+    for telemetry, graph in (
+        ("t.value", "v.value"),
+        ("t.kind", "v.kind"),
+        ("tp.unit", "v.unit"),
+        ("t.ts_ns / 1e9", "v.ts"),
+    )
+)
+_HAS_VALUE = "(v.id IS NOT NULL OR t.ts_ns IS NOT NULL)"
+# views for readers of the file (the store's own queries join the tables: a view on the right of a LEFT JOIN is not
+# flattened); replaced when their definition changes
+_VIEWS = {
+    "graph_points": "CREATE VIEW graph_points AS SELECT p.dp_path, p.asset_path, p.category, p.name, p.type_path,"
+    f" {_VALUE} AS value, {_KIND} AS kind, {_UNIT} AS unit, {_TS} AS ts FROM graph_dps p{_VALUE_JOINS}"
+    f" WHERE {_HAS_VALUE}",
+    "is_parent_of": "CREATE VIEW is_parent_of AS"
+    f" SELECT CASE parent WHEN '' THEN '{ROOT_COLLECTION}/{ROOT_KEY}' ELSE parent END AS _from,"
+    " path AS _to, collection AS next_category FROM graph_assets",
+    "has_data_point": "CREATE VIEW has_data_point AS"
+    " SELECT asset_path AS _from, dp_path AS _to, name AS next_category FROM graph_points",
+}
 
 _INSERT_ASSET = "INSERT OR IGNORE INTO graph_assets (path, collection, name, type_path, parent) VALUES (?, ?, ?, ?, ?)"
 _INSERT_ASSETS = MultiRowInsert(
@@ -102,7 +139,7 @@ _INSERT_DEFAULT_VALUE = (
 _MIGRATE_WIDE_POINTS = (
     "DROP VIEW IF EXISTS has_data_point",
     "ALTER TABLE graph_points RENAME TO graph_points_wide",
-    *(statement for statement in _SCHEMA.split(";\n") if statement.strip()),
+    *(statement for statement in _SCHEMA.split(";\n") if statement.strip()),  # the tables; views come after
     "INSERT INTO graph_dps (dp_path, asset_path, category, name, type_path)"
     " SELECT dp_path, asset_path, category, name, type_path FROM graph_points_wide ORDER BY dp_path",
     "INSERT INTO graph_values (id, value, kind, unit, ts)"
@@ -139,10 +176,23 @@ def _dp(value: Any, ts: float | None, unit: str | None) -> dict[str, Any]:
 
 
 class SqliteGraphStore(GraphStore):
-    """Assets and latest values in a sqlite file (`path`) or in memory (`path=None`)."""
+    """Assets and latest values in a sqlite file (`path`) or in memory (`path=None`); given the `telemetry` store of
+    the same database, samples are written there once and the graph reads its values from it."""
 
-    def __init__(self, path: str | None = None, *, database: SqliteDatabase | None = None) -> None:
+    def __init__(
+        self,
+        path: str | None = None,
+        *,
+        database: SqliteDatabase | None = None,
+        telemetry: SqliteTelemetryStore | None = None,
+    ) -> None:
+        if telemetry is not None:
+            other_path = path is not None and path != telemetry.db.path
+            if other_path or (database is not None and database is not telemetry.db):
+                raise ValueError("a graph store linked to a telemetry store must use that store's database")
+            database = telemetry.db
         self.db = database or SqliteDatabase(path)
+        self.telemetry = telemetry
         self._ready = False
         # (asset path, category, name) -> [its parts, its graph_dps id, the sample this store wrote]: ids and
         # samples, like the assets this store wrote, are valid while the topology counter stays `_topology`
@@ -150,11 +200,14 @@ class SqliteGraphStore(GraphStore):
         self._chains: dict[str, tuple[tuple[str, str, str, str, str], ...]] = {}  # asset path -> rows along it
         self._topology: int | None = None
         self._stored_assets: set[str] = set()
+        self._linked_series: set[int] = set()  # telemetry series whose data point this (linked) store has stored
 
     def _ensure_schema(self) -> list[str]:
-        """Create the tables if missing (moving a file of the wide graph_points layout to graph_dps/graph_values)."""
+        """Create the tables if missing (moving a file of the wide graph_points layout to graph_dps/graph_values), the
+        telemetry tables the values are also read from, and the views."""
         with self.db.lock:
             writer = self.db.writer
+            created, _ = ensure_telemetry_schema(writer, self.db.describe())
             existing = dict(writer.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')"))
             if existing.get("graph_points") == "table":
                 with transaction(writer):
@@ -162,8 +215,14 @@ class SqliteGraphStore(GraphStore):
                         for statement in _MIGRATE_WIDE_POINTS:
                             writer.execute(statement)
             writer.executescript(_SCHEMA)
+            views = dict(writer.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view'"))
+            if any(views.get(name) != sql for name, sql in _VIEWS.items()):
+                with transaction(writer):
+                    for name, sql in _VIEWS.items():
+                        writer.execute(f"DROP VIEW IF EXISTS {name}")
+                        writer.execute(sql)
             self._ready = True
-        return [f"table {t}" for t in _TABLES if existing.get(t) != "table"]
+        return [f"table {t}" for t in _TABLES if existing.get(t) != "table"] + created
 
     # ----- bootstrap and topology sync -----
     def bootstrap(self, model: Model, instances: Instances | None = None) -> BootstrapReport:
@@ -179,6 +238,7 @@ class SqliteGraphStore(GraphStore):
             self._topology = None  # forget what was written: this sync may remove it
             self._points.clear()
             self._stored_assets.clear()
+            self._linked_series.clear()
             stored_after: set[str] | None = None
             with transaction(cur):  # what is read is what is changed, whatever other processes do
                 existing = dict(cur.execute("SELECT name, kind FROM graph_collections").fetchall())
@@ -330,41 +390,81 @@ class SqliteGraphStore(GraphStore):
     def upsert_records(self, records: Iterable[Mapping[str, Any]]) -> int:
         """Upsert the assets along each record's asset path and its data point (the newest timestamp wins).
 
-        Only the newest sample per data point of a batch is written, in one multi-row upsert, and neither assets nor
-        samples this store already wrote are written again (until a topology sync removes anything)."""
+        Linked to a telemetry store, the records are written there and the graph adds only the points and assets it
+        has not stored. On its own, only the newest sample per data point of a batch is written, in one multi-row
+        upsert, and neither assets nor samples this store already wrote are written again (until a topology sync
+        removes anything)."""
         if not self._ready:
             self._ensure_schema()
         records = records if isinstance(records, list) else list(records)
         if not records:
             return 0
+        if self.telemetry is not None:
+            series = self.telemetry.write_records_series(records)  # checks every record: what follows relies on it
+            self._add_points(records, series)
+            return len(records)
         newest = self._newest(records)
         with self.db.lock:
             cur = self.db.writer.cursor()
             with transaction(cur):  # the topology read and the writes see the same state
-                topology = cur.execute(_TOPOLOGY).fetchone()
-                topology = topology[0] if topology else 0
-                if topology != self._topology:
-                    self._points.clear()
-                    self._stored_assets.clear()
-                    self._topology = topology
+                self._check_topology(cur)
                 changed = self._changed(newest)
-                assets = self._new_assets(changed)
+                entries = [entry for entry, _ in changed]
+                assets = self._new_assets(entries)
                 _INSERT_ASSETS.execute(cur, [v for asset in assets.values() for v in asset])
-                ids = self._new_ids(cur, changed)
+                ids = self._new_ids(cur, entries)
                 rows: list[Any] = []
                 extend = rows.extend
                 for entry, sample in changed:
                     extend((entry[1] or ids[entry[0][0]], *sample))
                 _UPSERT_VALUES.execute(cur, rows)
             # only now: what a rolled-back transaction wrote is not stored
-            if len(self._stored_assets) >= _CACHE_LIMIT:
-                self._stored_assets.clear()
-            self._stored_assets.update(assets)
+            self._remember(assets, entries, ids)
             for entry, sample in changed:
                 entry[2] = sample
-                if entry[1] is None:
-                    entry[1] = ids[entry[0][0]]
         return len(records)
+
+    def _add_points(self, records: list[Mapping[str, Any]], series: list[int]) -> None:
+        """Store the data points (and the assets along their paths) of the records that this store has not stored,
+        telling them by their telemetry series ids (checking ints is a tenth of the cost of building path keys)."""
+        with self.db.lock:
+            cur = self.db.writer.cursor()
+            linked = self._linked_series
+            if not linked.issuperset(series) or cur.execute(_TOPOLOGY).fetchone() != (self._topology,):
+                with transaction(cur):
+                    self._check_topology(cur)
+                    new = set(series).difference(linked)
+                    points = self._points
+                    pairs = zip(records, series, strict=True)
+                    keys = {(r["asset_path"], r["type"], r["field"]) for r, sid in pairs if sid in new}
+                    entries = [points[key] if key in points else self._point(key) for key in keys]
+                    entries = [entry for entry in entries if entry[1] is None]
+                    assets = self._new_assets(entries)
+                    _INSERT_ASSETS.execute(cur, [v for asset in assets.values() for v in asset])
+                    ids = self._new_ids(cur, entries)
+                self._remember(assets, entries, ids)
+                if len(linked) >= _CACHE_LIMIT:
+                    linked.clear()
+                linked.update(new)
+
+    def _check_topology(self, cur: Any) -> None:
+        """Forget which assets and points are stored when a sync removed anything since this store last looked."""
+        topology = cur.execute(_TOPOLOGY).fetchone()
+        topology = topology[0] if topology else 0
+        if topology != self._topology:
+            self._points.clear()
+            self._stored_assets.clear()
+            self._linked_series.clear()
+            self._topology = topology
+
+    def _remember(self, assets: dict[str, Any], entries: list[list[Any]], ids: dict[str, int]) -> None:
+        """Note the assets and data-point ids a committed transaction stored."""
+        if len(self._stored_assets) >= _CACHE_LIMIT:
+            self._stored_assets.clear()
+        self._stored_assets.update(assets)
+        for entry in entries:
+            if entry[1] is None:
+                entry[1] = ids[entry[0][0]]
 
     def _changed(self, newest: dict[tuple[Any, Any, Any], tuple[float, Any]]) -> list[tuple[list[Any], tuple]]:
         """(cache entry, (value, kind, unit, ts)) of the newest samples that may change what is stored."""
@@ -389,11 +489,11 @@ class SqliteGraphStore(GraphStore):
             append((entry, sample))
         return changed
 
-    def _new_assets(self, changed: list[tuple[list[Any], tuple]]) -> dict[str, tuple[str, str, str, str, str]]:
-        """The asset rows along the changed points' asset paths that this store has not stored yet."""
+    def _new_assets(self, entries: list[list[Any]]) -> dict[str, tuple[str, str, str, str, str]]:
+        """The asset rows along the points' asset paths that this store has not stored yet."""
         stored = self._stored_assets
         assets: dict[str, tuple[str, str, str, str, str]] = {}
-        for entry, _ in changed:
+        for entry in entries:
             parts = entry[0]
             if parts[1] not in stored and parts[1] not in assets:
                 for asset in parts[5]:
@@ -401,9 +501,9 @@ class SqliteGraphStore(GraphStore):
                         assets[asset[0]] = asset
         return assets
 
-    def _new_ids(self, cur: Any, changed: list[tuple[list[Any], tuple]]) -> dict[str, int]:
-        """dp path -> id of the changed points without a known id (their rows are created when missing)."""
-        new = [entry[0] for entry, _ in changed if entry[1] is None]
+    def _new_ids(self, cur: Any, entries: list[list[Any]]) -> dict[str, int]:
+        """dp path -> id of the points without a known id (their rows are created when missing)."""
+        new = [entry[0] for entry in entries if entry[1] is None]
         if not new:
             return {}
         _INSERT_DPS.execute(cur, [v for parts in new for v in parts[:5]])
@@ -412,8 +512,11 @@ class SqliteGraphStore(GraphStore):
     # ----- queries -----
     def _fresh_clause(self, max_age: float | None) -> tuple[str, tuple[Any, ...]]:
         if max_age is None:
-            return "1", ()
-        return f"(p.category = '{ATTRIBUTE}' OR v.ts >= ?)", (time.time() - max_age,)
+            return _HAS_VALUE, ()
+        cutoff = time.time() - max_age
+        # the value is the newer of the two: fresh when either is
+        fresh = f"((p.category = '{ATTRIBUTE}' AND {_HAS_VALUE}) OR v.ts >= ? OR t.ts_ns >= ?)"
+        return fresh, (cutoff, int(cutoff * 1e9))
 
     def latest(self, pattern: str | None = None, *, max_age: float | None = None) -> dict[str, Sample]:
         """The latest value per data-point path whose type path matches the %-pattern (fresh telemetry with max_age)."""
@@ -427,9 +530,8 @@ class SqliteGraphStore(GraphStore):
             where = "p.type_path IN (SELECT value FROM json_each(?))"
             params = (_json(type_paths), *params)
         rows = self.db.read(
-            f"SELECT p.dp_path, v.value, v.kind, v.ts, v.unit FROM graph_dps p JOIN graph_values v ON v.id = p.id"
-            f" WHERE {where} AND {fresh}"
-            " ORDER BY p.dp_path",
+            f"SELECT p.dp_path, {_VALUE}, {_KIND}, {_TS}, {_UNIT} FROM graph_dps p{_VALUE_JOINS}"
+            f" WHERE {where} AND {fresh} ORDER BY p.dp_path",
             params,
         )
         return {path: Sample(decode_value(value, kind), ts, unit) for path, value, kind, ts, unit in rows}
@@ -448,9 +550,8 @@ class SqliteGraphStore(GraphStore):
         parents_json = _json(parents)
         for node in nodes:
             rows = self.db.read(
-                "SELECT a.path, a.name, a.parent, p.category, p.name, v.value, v.kind, v.ts, v.unit"
-                " FROM graph_assets a LEFT JOIN graph_dps p ON p.asset_path = a.path"
-                " LEFT JOIN graph_values v ON v.id = p.id"
+                f"SELECT a.path, a.name, a.parent, p.category, p.name, {_VALUE}, {_KIND}, {_TS}, {_UNIT}"
+                f" FROM graph_assets a LEFT JOIN graph_dps p ON p.asset_path = a.path{_VALUE_JOINS}"
                 " WHERE a.parent IN (SELECT value FROM json_each(?)) AND a.type_path = ? ORDER BY a.path, p.dp_path",
                 (parents_json, node.type_path),
             )
@@ -459,7 +560,7 @@ class SqliteGraphStore(GraphStore):
                 entry = assets.get(path)
                 if entry is None:
                     entry = assets[path] = (parent, asset_id, {})
-                if name is None:
+                if name is None or ts is None:  # an asset without points, or a point without a value
                     continue
                 if cutoff is not None and category != ATTRIBUTE and (ts is None or ts < cutoff):
                     continue
@@ -494,7 +595,7 @@ class SqliteGraphStore(GraphStore):
         stored = {
             path: Sample(decode_value(value, kind), ts, unit)
             for path, value, kind, ts, unit in self.db.read(
-                "SELECT p.dp_path, v.value, v.kind, v.ts, v.unit FROM graph_dps p JOIN graph_values v ON v.id = p.id"
+                f"SELECT p.dp_path, {_VALUE}, {_KIND}, {_TS}, {_UNIT} FROM graph_dps p{_VALUE_JOINS}"
                 f" WHERE p.type_path IN (SELECT value FROM json_each(?)) AND {fresh}",
                 (_json(model.points), *params),
             )

@@ -42,6 +42,7 @@ __all__ = [
     "StoreLayoutError",
     "decode_value",
     "encode_value",
+    "ensure_telemetry_schema",
     "is_lock_timeout",
 ]
 
@@ -230,6 +231,10 @@ _UPDATE_LATEST_SECONDS = MultiRowInsert(
     tail="ON CONFLICT (series) DO UPDATE SET ts_ns = excluded.ts_ns WHERE excluded.ts_ns > telemetry_latest.ts_ns",
 )
 _PRUNE_EVERY = 60.0
+_PRUNE = (
+    "DELETE FROM telemetry_samples WHERE ts_ns < ?1 AND NOT EXISTS (SELECT 1 FROM telemetry_latest l"
+    " WHERE l.series = telemetry_samples.series AND l.ts_ns = telemetry_samples.ts_ns)"
+)
 _FLOAT = {float}
 _PLAIN = frozenset((float, str, type(None)))  # values stored as they are, with no kind tag
 _MAX_SECONDS = 9.2e9  # epoch seconds whose nanoseconds surely fit sqlite's 64-bit integers (2**63 ns ≈ 9.22e9 s)
@@ -253,6 +258,35 @@ def _record_error(record: Any, exc: Exception) -> SnapshotError:
     if isinstance(exc, OverflowError | ValueError):  # inf, NaN, or beyond sqlite's 64-bit nanoseconds
         return SnapshotError(f"{where}: timestamp {record.get('timestamp')!r} is out of range")
     return SnapshotError(f"{where}: {type(exc).__name__}: {exc}")
+
+
+def ensure_telemetry_schema(writer: sqlite3.Connection, where: str) -> tuple[list[str], list[str]]:
+    """Create the telemetry tables of a file if missing, migrating the earlier layout; (created, changed) as report
+    lines. Writes nothing when the file is current, so read-only files work."""
+    kinds = _schema_objects(writer)
+    changed = []
+    if any(kinds.get(name) != kind for name, kind in _OBJECTS.items()):
+        with transaction(writer):  # one bootstrap at a time per file, also across processes
+            kinds = _schema_objects(writer)
+            if kinds.get("telemetry_series") == "table":
+                _migrate_wide_series(writer, where)
+                changed.append("table telemetry_series split into telemetry_paths and telemetry_latest")
+                kinds = _schema_objects(writer)
+            for statement in _SCHEMA:
+                writer.execute(statement)
+    return [f"table {t}" for t in _TABLES if t not in kinds], changed
+
+
+def _migrate_wide_series(writer: sqlite3.Connection, where: str) -> None:
+    """Move `last_ns` of the earlier one-table layout into telemetry_latest (refusing a table of another shape)."""
+    columns = tuple(row[1] for row in writer.execute("PRAGMA table_info(telemetry_series)"))
+    if columns != _WIDE_SERIES_COLUMNS:
+        raise StoreLayoutError(
+            f"{where}: table telemetry_series has columns {', '.join(columns)}, not those of a Tiro"
+            f" telemetry store ({', '.join(_WIDE_SERIES_COLUMNS)}); use another file"
+        )
+    for statement in _MIGRATE_WIDE_SERIES:
+        writer.execute(statement)
 
 
 def _with_kinds(rows: list[Any], kinds: dict[int, str]) -> list[Any]:
@@ -285,18 +319,9 @@ class SqliteTelemetryStore(TelemetryStore):
         """Create the tables and indexes if missing, migrate the earlier layout (and prune by retention); idempotent."""
         report = BootstrapReport(store=self.db.describe())
         with self.db.lock:
-            writer = self.db.writer
-            kinds = _schema_objects(writer)
-            if any(kinds.get(name) != kind for name, kind in _OBJECTS.items()):  # else no write: read-only files work
-                with transaction(writer):  # one bootstrap at a time per file, also across processes
-                    kinds = _schema_objects(writer)
-                    if kinds.get("telemetry_series") == "table":
-                        self._migrate_wide_series(writer)
-                        report.changed.append("table telemetry_series split into telemetry_paths and telemetry_latest")
-                        kinds = _schema_objects(writer)
-                    for statement in _SCHEMA:
-                        writer.execute(statement)
-            report.created.extend(f"table {t}" for t in _TABLES if t not in kinds)
+            created, changed = ensure_telemetry_schema(self.db.writer, self.db.describe())
+            report.created.extend(created)
+            report.changed.extend(changed)
             self._load_series()
             self._ready = True
             if self.retention is not None:
@@ -304,17 +329,6 @@ class SqliteTelemetryStore(TelemetryStore):
                 if removed:
                     report.removed.append(f"{removed} samples older than the retention of {self.retention:g} s")
         return report
-
-    def _migrate_wide_series(self, writer: sqlite3.Connection) -> None:
-        """Move `last_ns` of the earlier one-table layout into telemetry_latest (refusing a table of another shape)."""
-        columns = tuple(row[1] for row in writer.execute("PRAGMA table_info(telemetry_series)"))
-        if columns != _WIDE_SERIES_COLUMNS:
-            raise StoreLayoutError(
-                f"{self.db.describe()}: table telemetry_series has columns {', '.join(columns)}, not those of a Tiro"
-                f" telemetry store ({', '.join(_WIDE_SERIES_COLUMNS)}); use another file"
-            )
-        for statement in _MIGRATE_WIDE_SERIES:
-            writer.execute(statement)
 
     def _ensure_ready(self) -> None:
         if not self._ready:
@@ -326,16 +340,15 @@ class SqliteTelemetryStore(TelemetryStore):
         self._ids = {(*key, unit): sid for key, (sid, unit) in self._series.items()}
 
     def prune(self, now: float | None = None) -> int:
-        """Delete samples older than the retention; returns how many (0 without a retention)."""
+        """Delete samples older than the retention but each series' newest; returns how many (0 without a retention).
+
+        The newest sample stays however old: it is the series' latest value, which the graph of the same file reads."""
         if self.retention is None:
             return 0
         now = time.time() if now is None else now
         cutoff = int((now - self.retention) * 1e9)
         with self.db.lock:
-            cur = self.db.writer.execute(
-                "DELETE FROM telemetry_samples WHERE ts_ns < ?",
-                (cutoff,),
-            )
+            cur = self.db.writer.execute(_PRUNE, (cutoff,))
             self._pruned_at = now
             return cur.rowcount
 
@@ -375,9 +388,14 @@ class SqliteTelemetryStore(TelemetryStore):
 
     def write_records(self, records: Iterable[Mapping[str, Any]]) -> int:
         """Write flat records in one transaction; a replayed (series, timestamp) replaces the stored sample."""
+        return len(self._write(records, from_lines=False))
+
+    def write_records_series(self, records: Iterable[Mapping[str, Any]]) -> list[int]:
+        """`write_records`, returning the series id of each record (in order) for the graph store of the file."""
         return self._write(records, from_lines=False)
 
-    def _write(self, records: Iterable[Mapping[str, Any]], *, from_lines: bool) -> int:
+    def _write(self, records: Iterable[Mapping[str, Any]], *, from_lines: bool) -> list[int]:
+        """Write in one transaction; the series id of each stored sample, in order."""
         self._ensure_ready()
         with self.db.lock:
             cur = self.db.writer.cursor()
@@ -401,7 +419,7 @@ class SqliteTelemetryStore(TelemetryStore):
                 raise
         if self.retention is not None and time.time() - self._pruned_at > _PRUNE_EVERY:
             self.prune()
-        return len(rows) // 3
+        return rows[0::3]
 
     def _rows(
         self, cur: sqlite3.Cursor, records: Iterable[Mapping[str, Any]], from_lines: bool
@@ -531,7 +549,7 @@ class SqliteTelemetryStore(TelemetryStore):
                         "unit": tags.get("unit"),
                     }
                 )
-        return self._write(records, from_lines=True)
+        return len(self._write(records, from_lines=True))
 
     # ----- reading -----
     def _series_filter(self, pattern: str | None) -> tuple[str, tuple[Any, ...]]:
