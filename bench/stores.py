@@ -1,12 +1,14 @@
 """Benchmark: records/s into the sqlite stores, and the graph bootstrap of a 100,000-asset scenario on sqlite.
 
 Prints JSON. Each part is an independent function returning a dict; `main` runs the parts named on the command line
-(default: all). Targets (issue 5): ≥ 200,000 records/s into sqlite (`aggregator_records_per_s`: message bytes through
-the tiro_store aggregator to committed rows); bootstrap of 100,000 assets ≤ 10 s. The machine is shared, so each
-figure comes with a same-run baseline (`raw_sqlite_rows_per_s`: bare executemany of ready rows) and the
-aggregator's rate per CPU second of this process (`*_per_cpu_s`), which other load disturbs much less. A sqlite URL
-means telemetry and graph by default: `aggregator_with_graph_*` is that path, `aggregator_with_graph_vs_telemetry_cpu`
-its CPU rate against telemetry alone in the same run.
+(default: all). Targets (issue 5): ≥ 200,000 records/s into sqlite (message bytes through the tiro_store aggregator
+to committed rows, both `aggregator_records_per_s`, telemetry alone, and `aggregator_with_graph_records_per_s`, the
+default of a sqlite URL, where the graph reads the samples from the telemetry tables); bootstrap of 100,000 assets
+≤ 10 s. The machine is shared, so each figure comes with a same-run baseline (`raw_sqlite_rows_per_s`: bare
+executemany of ready rows) and the aggregator's rate per CPU second of this process (`*_per_cpu_s`), which other load
+disturbs much less. `aggregator_with_graph_vs_telemetry_cpu` is the default path's CPU rate against telemetry alone in
+the same run. `sqlite_graph_bootstrap` times reads of a graph on its own and of one linked to its file's telemetry
+(`linked_*`).
 
 `sqlite_large_hall` is the end-to-end pipeline's shape: 104,003 series, every point once per round, 1,000 records per
 durable message; its first round creates every series.
@@ -218,7 +220,9 @@ def sqlite_records(total: int = 300_000, batch: int = 5_000) -> dict[str, Any]:
         graph.close()
         out["db_bytes_per_record"] = round(os.path.getsize(folder / "t.db") / count, 1)
     out["target_records_per_s"] = TARGET_RECORDS_PER_S
-    out["meets_target"] = out["aggregator_records_per_s"] >= TARGET_RECORDS_PER_S
+    # from message bytes to committed rows, telemetry alone and with the graph (the default of a sqlite URL)
+    from_bytes = min(out["aggregator_records_per_s"], out["aggregator_with_graph_records_per_s"])
+    out["meets_target"] = from_bytes >= TARGET_RECORDS_PER_S
     return out
 
 

@@ -146,3 +146,14 @@ def test_a_linked_graph_must_share_the_telemetry_database(tmp_path):
     with pytest.raises(ValueError, match="that store's database"):
         SqliteGraphStore(database=SqliteDatabase(None), telemetry=telemetry)
     telemetry.close()
+
+
+def test_a_batch_of_known_points_costs_the_graph_one_read(linked):
+    batch = [rec("A", 1.0, T0), rec("B", 2.0, T0, asset=SERVER)]
+    linked.upsert_records(batch)
+    statements: list[str] = []
+    linked.db.writer.set_trace_callback(statements.append)
+    linked.upsert_records([{**r, "timestamp": T0 + 1} for r in batch])
+    graph_statements = [s for s in statements if "graph_" in s or s.startswith("BEGIN IMMEDIATE")]
+    assert graph_statements == ["SELECT value FROM graph_meta WHERE key = 'topology'"]
+    assert values(linked) == {"A": (1.0, T0 + 1, None), "B": (2.0, T0 + 1, None)}

@@ -430,7 +430,7 @@ class SqliteGraphStore(GraphStore):
         with self.db.lock:
             cur = self.db.writer.cursor()
             linked = self._linked_series
-            if not linked.issuperset(series) or cur.execute(_TOPOLOGY).fetchone() != (self._topology,):
+            if not linked.issuperset(series) or self._read_topology(cur) != self._topology:
                 with transaction(cur):
                     self._check_topology(cur)
                     new = set(series).difference(linked)
@@ -447,10 +447,15 @@ class SqliteGraphStore(GraphStore):
                     linked.clear()
                 linked.update(new)
 
+    @staticmethod
+    def _read_topology(cur: Any) -> int:
+        """The file's topology counter (0 before any sync removed anything)."""
+        topology = cur.execute(_TOPOLOGY).fetchone()
+        return topology[0] if topology else 0
+
     def _check_topology(self, cur: Any) -> None:
         """Forget which assets and points are stored when a sync removed anything since this store last looked."""
-        topology = cur.execute(_TOPOLOGY).fetchone()
-        topology = topology[0] if topology else 0
+        topology = self._read_topology(cur)
         if topology != self._topology:
             self._points.clear()
             self._stored_assets.clear()
