@@ -7,28 +7,12 @@ import time
 from dataclasses import replace
 
 import pytest
+from graph_records import CRAC, SERVER, T0, rec, values
 
 from tiro.stores.sqlite_graph import SqliteGraphStore
 from tiro.stores.sqlite_rows import MultiRowInsert
 from tiro_models.errors import SnapshotError
 from tiro_models.instances import instantiate
-from tiro_models.records import decompose_point
-
-T0 = 1_800_000_000.0
-HALL = "DataHall.data_hall_0"
-CRAC = f"{HALL}.CRAC.crac_0"
-SERVER = f"{HALL}.Rack.rack_0.Server.server_0"
-
-
-def rec(name: str, value, ts, unit=None, asset=CRAC, category="Telemetry") -> dict:
-    dp = {"value": value, "timestamp": ts}
-    if unit is not None:
-        dp["unit"] = unit
-    return decompose_point(f"{asset}.{category}.{name}", dp)
-
-
-def values(graph: SqliteGraphStore) -> dict[str, tuple]:
-    return {path.rsplit(".", 1)[1]: (s.value, s.timestamp, s.unit) for path, s in graph.latest().items()}
 
 
 def changes(graph: SqliteGraphStore) -> int:
