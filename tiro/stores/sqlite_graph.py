@@ -280,6 +280,7 @@ class SqliteGraphStore(GraphStore):
             if stored_after is not None and len(stored_after) < _CACHE_LIMIT:  # writers need not insert these
                 self._stored_assets = stored_after
                 self._topology = topology[0] if topology else 0
+        self.db.wrote()
         return report
 
     @staticmethod
@@ -402,6 +403,7 @@ class SqliteGraphStore(GraphStore):
         if self.telemetry is not None:
             series = self.telemetry.write_records_series(records)  # checks every record: what follows relies on it
             self._add_points(records, series)
+            self.db.wrote()
             return len(records)
         newest = self._newest(records)
         with self.db.lock:
@@ -422,6 +424,7 @@ class SqliteGraphStore(GraphStore):
             self._remember(assets, entries, ids)
             for entry, sample in changed:
                 entry[2] = sample
+        self.db.wrote()
         return len(records)
 
     def _add_points(self, records: list[Mapping[str, Any]], series: list[int]) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from tiro.stores.base import AGGREGATIONS, BootstrapReport, Sample, TelemetryStore
+from tiro.stores.sqlite_checkpoints import BACKSTOP_PAGES, WalCheckpointer
 from tiro.stores.sqlite_rows import MultiRowInsert
 from tiro.stores.sqlite_tx import transaction
 from tiro_models.errors import SnapshotError
@@ -92,11 +93,14 @@ class SqliteDatabase:
         self._readers: list[sqlite3.Connection] = []
         self._closed = False
         self._memory = path is None  # a private in-memory database: readers share the writer connection
+        self._checkpointer: WalCheckpointer | None = None
         if path is not None:
             directory = os.path.dirname(os.path.abspath(path))
             if not os.path.isdir(directory):
                 raise FileNotFoundError(2, "the folder of the sqlite database does not exist", path)
         self.writer = self._connect()
+        if not self._memory:
+            self.writer.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -123,6 +127,14 @@ class SqliteDatabase:
             finally:
                 if not self._closed:
                     self.writer.execute(f"PRAGMA busy_timeout = {int(_LOCK_WAIT_S * 1000)}")
+
+    def wrote(self) -> None:
+        """Note a committed write: a thread of this database copies the log into the file (see sqlite_checkpoints)."""
+        if self._memory or self._closed:
+            return
+        if self._checkpointer is None:
+            self._checkpointer = WalCheckpointer(self.path)
+        self._checkpointer.wrote()
 
     def describe(self) -> str:
         """The store URL of this database."""
@@ -155,6 +167,8 @@ class SqliteDatabase:
             if self._closed:
                 return
             self._closed = True
+            if self._checkpointer is not None:
+                self._checkpointer.close()
             for conn in self._readers:
                 conn.close()
             self._readers.clear()
@@ -417,6 +431,7 @@ class SqliteTelemetryStore(TelemetryStore):
             except BaseException:
                 self._load_series()  # ids handed out inside the rolled-back transaction are gone
                 raise
+        self.db.wrote()
         if self.retention is not None and time.time() - self._pruned_at > _PRUNE_EVERY:
             self.prune()
         return rows[0::3]
