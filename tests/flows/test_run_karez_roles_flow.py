@@ -61,8 +61,9 @@ async def test_cancelling_durable_roles_loses_no_message(nats_server, tmp_path):
     js = nc.jetstream()
     run = asyncio.create_task(run_karez_roles([config], PLUGINS, nats_server.url, durable=True))
     await asyncio.wait_for(_stream_ready(js, "KAREZ_CONVERTER_busy"), timeout=60)
-    for n in range(COUNT):
-        await js.publish("karez.converter.busy", orjson.dumps({"n": n}))
+    # all sent at once: the roles share this event loop, and publishing one by one (each awaiting its ack between the
+    # converter's blocking batches) let them process nearly everything before the last message was even sent
+    await asyncio.gather(*(js.publish("karez.converter.busy", orjson.dumps({"n": n})) for n in range(COUNT)))
     while not _received(out):  # cancel as soon as work flows, while nearly all of it is still queued
         await asyncio.sleep(0.02)
     run.cancel()
