@@ -141,3 +141,26 @@ def test_a_batch_of_known_points_costs_the_graph_one_read(linked):
     graph_statements = [s for s in statements if "graph_" in s or s.startswith("BEGIN IMMEDIATE")]
     assert graph_statements == ["SELECT value FROM graph_meta WHERE key = 'topology'"]
     assert values(linked) == {"A": (1.0, T0 + 1, None), "B": (2.0, T0 + 1, None)}
+
+
+def test_two_linked_writers_of_one_file_share_points_they_both_create(tmp_path):
+    """As `karez deploy --workers 2` runs tiro_store: each process creates points the other may have created first."""
+    path = str(tmp_path / "both.db")
+    first = SqliteGraphStore(telemetry=SqliteTelemetryStore(path))
+    second = SqliteGraphStore(telemetry=SqliteTelemetryStore(path))
+    names = [f"P{i}" for i in range(30)]
+    for round_ in range(4):
+        writer, other = (first, second) if round_ % 2 == 0 else (second, first)
+        writer.upsert_records([rec(name, float(round_), T0 + round_) for name in names[: 10 + 5 * round_]])
+        other.upsert_records([rec(name, -1.0, T0 - 1, asset=SERVER) for name in names[round_::3]])
+    assert count(first.db, "graph_dps") == 25 + 30 and count(first.db, "graph_values") == 0  # 25 CRAC, 30 server
+    latest = second.latest()
+    assert {path: sample.value for path, sample in latest.items() if path.startswith(CRAC)} == {
+        f"{CRAC}.Telemetry.{name}": float(max(r for r in range(4) if i < 10 + 5 * r))
+        for i, name in enumerate(names[:25])
+    }
+    assert {path: sample.value for path, sample in latest.items() if path.startswith(SERVER)} == {
+        f"{SERVER}.Telemetry.{name}": -1.0 for name in names
+    }
+    first.close()
+    second.close()
