@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from graph_records import SERVER, T0, rec
+from sqlite_records import SERVER, T0, rec
 
 from tiro.stores.sqlite_checkpoints import BACKSTOP_PAGES, WalCheckpointer
 from tiro.stores.sqlite_graph import SqliteGraphStore

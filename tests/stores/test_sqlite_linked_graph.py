@@ -7,7 +7,7 @@ import time
 from dataclasses import replace
 
 import pytest
-from graph_records import CRAC, SERVER, T0, rec, values
+from sqlite_records import CRAC, SERVER, T0, rec, values
 
 from tiro.stores.sqlite_graph import SqliteGraphStore
 from tiro.stores.sqlite_telemetry import SqliteDatabase, SqliteTelemetryStore

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from sqlite_records import CRAC, T0, rec
 
 from tiro.stores.sqlite_graph import SqliteGraphStore
 from tiro.stores.sqlite_telemetry import SqliteTelemetryStore, decode_value, encode_value
@@ -22,17 +23,6 @@ from tiro.stores.urls import (
 )
 from tiro_models.errors import SnapshotError
 from tiro_models.instances import instantiate
-from tiro_models.records import decompose_point
-
-T0 = 1_800_000_000.0
-CRAC = "DataHall.data_hall_0.CRAC.crac_0"
-
-
-def rec(name: str, value, ts, unit=None, asset=CRAC, category="Telemetry") -> dict:
-    dp = {"value": value, "timestamp": ts}
-    if unit is not None:
-        dp["unit"] = unit
-    return decompose_point(f"{asset}.{category}.{name}", dp)
 
 
 @pytest.mark.parametrize(

@@ -8,21 +8,11 @@ import sqlite3
 
 import orjson
 import pytest
+from sqlite_records import CRAC, T0, rec
 
 from tiro.stores.sqlite_rows import MultiRowInsert
 from tiro.stores.sqlite_telemetry import SqliteTelemetryStore, StoreLayoutError
 from tiro_models.errors import SnapshotError
-from tiro_models.records import decompose_point
-
-T0 = 1_800_000_000.0
-CRAC = "DataHall.data_hall_0.CRAC.crac_0"
-
-
-def rec(name: str, value, ts, unit=None) -> dict:
-    dp = {"value": value, "timestamp": ts}
-    if unit is not None:
-        dp["unit"] = unit
-    return decompose_point(f"{CRAC}.Telemetry.{name}", dp)
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 3, 7, 8, 9, 255, 256, 257, 600])

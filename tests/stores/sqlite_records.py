@@ -1,4 +1,4 @@
-"""Records and readings shared by the sqlite graph tests: one CRAC and one server of the datahall example."""
+"""Records and readings shared by the sqlite store tests: one CRAC and one server of the datahall example."""
 
 from __future__ import annotations
 
