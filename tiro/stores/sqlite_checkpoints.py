@@ -1,11 +1,11 @@
 """WAL checkpoints of a sqlite file in a thread of their own, so that writers never wait for them.
 
-A checkpoint copies the pages of the write-ahead log into the database file and syncs it. sqlite runs one in the commit
-that takes the log past `wal_autocheckpoint` pages; measured here, a checkpoint of 1,000 pages takes 30-47 ms of which
-4-7 ms are CPU: the rest is waiting for the disk, which blocked the event loop the stores write on, and made the first
-round of a 10^5-point hall (every page new) spend 10 µs per record in commits. The thread runs PASSIVE checkpoints
-(they never block a writer or a reader) with its own connection; sqlite leaves the GIL while it works. Writers keep a
-high automatic threshold as a backstop, should this thread fall behind.
+A checkpoint copies the pages of the write-ahead log into the database file and syncs it. sqlite runs one in the
+commit that takes the log past `wal_autocheckpoint` pages; measured here, a checkpoint of 800-1,400 pages takes
+30-47 ms of which 4-7 ms are CPU: the rest is waiting for the disk, which blocked the event loop the stores write on,
+and made the first round of a 10^5-point hall (every page new) spend 10 µs per record in commits. The thread runs
+PASSIVE checkpoints (they never block a writer or a reader) with its own connection; sqlite leaves the GIL while it
+works. Writers keep a high automatic threshold as a backstop, should this thread fall behind.
 """
 
 from __future__ import annotations

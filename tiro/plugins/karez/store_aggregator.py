@@ -60,6 +60,7 @@ class TiroStoreAggregator(AggregatorBase):
         self.targets = self._targets()
         self.telemetry: TelemetryStore | None = None
         self.graph: GraphStore | None = None
+        self._graph_writes_telemetry = False  # a sqlite graph linked to the telemetry store writes the samples there
         self.written = 0
         self._buffer: list[Mapping[str, Any]] = []
         self._write_lock = asyncio.Lock()
@@ -90,6 +91,7 @@ class TiroStoreAggregator(AggregatorBase):
             # one sqlite file: the graph reads its values from the telemetry samples, which are written once
             linked = self.telemetry is not None and parse_store_url(url).kind == "sqlite"
             graph = open_graph_store(url, telemetry=self.telemetry) if linked else open_graph_store(url)
+            self._graph_writes_telemetry = linked
             if model is not None:
                 report = graph.bootstrap(model)
                 if report.removed:
@@ -99,10 +101,10 @@ class TiroStoreAggregator(AggregatorBase):
     def write(self, records: list[Mapping[str, Any]]) -> int:
         """Write records to every target store now (blocking); raises when a store fails."""
         self.open_stores()
-        if self.telemetry is not None and getattr(self.graph, "telemetry", None) is not self.telemetry:
+        if self.telemetry is not None and not self._graph_writes_telemetry:
             self.telemetry.write_records(records)
         if self.graph is not None:
-            self.graph.upsert_records(records)  # a graph linked to the telemetry store writes the samples there
+            self.graph.upsert_records(records)
         self.written += len(records)
         return len(records)
 
