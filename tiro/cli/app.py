@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from karez.cli_kit import plain_typer, version_option
 from tiro.cli import check_cmd, demo_cmd, draft_cmd, mock_cmd, query_cmd, schema_cmd, validate_cmd
 from tiro.cli.errors import excepthook_main, set_debug
 
-app = typer.Typer(
+app = plain_typer(
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
     help="Tiro: one data model for data-centre IoT data — schema, mock, validate, collect, persist.",
 )
 
@@ -18,6 +17,7 @@ app = typer.Typer(
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug/--no-debug", help="Show full tracebacks for errors."),
+    show_version: bool = version_option("tiro"),
 ) -> None:
     set_debug(debug)
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import typer
 
+from karez.cli_kit import plain_typer
 from tiro.cli.errors import guarded
 from tiro.cli.output import emit
 from tiro_models.draft import draft, dump_yaml
 
-app = typer.Typer(no_args_is_help=True, help="Draft scenario, uses and reference files from a snapshot CSV.")
+app = plain_typer(no_args_is_help=True, help="Draft scenario, uses and reference files from a snapshot CSV.")
 
 
 class NameStyle(StrEnum):

@@ -11,11 +11,12 @@ from typing import Any
 
 import typer
 
+from karez.cli_kit import plain_typer
 from tiro.cli.errors import fail, guarded
 from tiro.cli.output import emit, to_json
 from tiro.stores.base import AGGREGATIONS, Sample
 
-app = typer.Typer(no_args_is_help=True, help="Query stored data (latest values, history) from a store URL.")
+app = plain_typer(no_args_is_help=True, help="Query stored data (latest values, history) from a store URL.")
 
 STORE_ENV = "TIRO_STORE"
 DEFAULT_STORE = "sqlite:///tiro.db"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from karez.cli_kit import plain_typer
 from tiro.cli.errors import guarded
 from tiro.cli.loading import load
 from tiro.cli.output import emit, to_json
@@ -14,7 +15,7 @@ from tiro_models.mock import Mocker
 from tiro_models.records import to_compact
 from tiro_models.schema import json_schema
 
-app = typer.Typer(no_args_is_help=True, help="JSON Schema and example data of a scenario.")
+app = plain_typer(no_args_is_help=True, help="JSON Schema and example data of a scenario.")
 
 ScenarioArg = typer.Argument(..., exists=False, help="Scenario YAML file.")
 UsesArg = typer.Argument(..., help="One or more uses YAML files.")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
-
 from karez.aggregator.base import AggregatorBase
+from karez.cli_kit import unwrapped_console
 
-_console = Console()
+_console = unwrapped_console()
 
 
 class Aggregator(AggregatorBase):
