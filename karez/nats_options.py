@@ -262,7 +262,13 @@ async def connect(options: NatsOptions, name: str, **callbacks: Callback) -> Any
 
     nc = nats.NATS()
     attempt = asyncio.ensure_future(nc.connect(name=name, **options.connect_kwargs(), error_cb=error_cb, **callbacks))
-    await asyncio.wait({attempt, refused}, return_when=asyncio.FIRST_COMPLETED)
+    try:
+        await asyncio.wait({attempt, refused}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:  # a stop or a start-up timeout: the retrying attempt must not outlive us
+        attempt.cancel()
+        await asyncio.gather(attempt, return_exceptions=True)
+        await nc.close()
+        raise
     if attempt.done():
         refused.cancel()
         attempt.result()

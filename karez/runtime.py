@@ -88,6 +88,10 @@ def converter_drain_order(converters: list[RoleBase]) -> list[RoleBase]:
     return result
 
 
+class StartupTimeout(Exception):
+    """Start-up (connecting to NATS, subscribing) did not finish within the allowed time."""
+
+
 class Runtime:
     """All roles of one deploy process."""
 
@@ -100,8 +104,10 @@ class Runtime:
         metrics_interval: float = 10.0,
         print_stats: bool = False,
         on_launched: Callable[[str, int], None] | None = None,
+        connect_timeout: float | None = None,
     ) -> None:
         self.roles = roles
+        self.connect_timeout = connect_timeout
         self.options = options
         self.shared_connection = shared_connection
         self.durable = durable
@@ -254,12 +260,47 @@ class Runtime:
         if self.print_stats:
             print(self.format_stats(), flush=True)
 
-    async def run_until(self, stop: asyncio.Event, on_started: Callable[[], None] | None = None) -> None:
-        """Start, wait for `stop`, then drain."""
-        await self.start()
+    async def start_unless_stopped(self, stop: asyncio.Event) -> bool:
+        """Start, unless `stop` is set first (then close what was opened and return False).
+
+        nats-py retries an unreachable server forever, so a stop must be able to interrupt start-up; StartupTimeout
+        when start-up takes longer than `connect_timeout` seconds (None: wait forever)."""
+        timeout = self.connect_timeout
+        starting = asyncio.ensure_future(self.start())
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({starting, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not starting.done():
+                self.stopped = True  # the cancelled connection's close is not a disconnect to warn about
+                starting.cancel()
+                await asyncio.gather(starting, return_exceptions=True)
+                await self._close_unstarted()
+        if not starting.cancelled():
+            starting.result()  # start-up errors (refused credentials, a role that cannot start) propagate
+            return True
+        if stop.is_set():
+            return False
+        raise StartupTimeout(f"cannot connect to NATS at {self.options.display()} within {timeout:g} s")
+
+    async def _close_unstarted(self) -> None:
+        for _, role in self.all_roles():
+            try:
+                await role.close()
+            except Exception as e:
+                logger.warning("%s: close failed: %s", role, e)
+        if self.nc is not None and not self.nc.is_closed:
+            await self.nc.close()
+
+    async def run_until(self, stop: asyncio.Event, on_started: Callable[[], None] | None = None) -> bool:
+        """Start, wait for `stop`, then drain; False when `stop` came before start-up finished (nothing ran)."""
+        if not await self.start_unless_stopped(stop):
+            return False
         if on_started:
             on_started()
         try:
             await stop.wait()
         finally:
             await self.shutdown()
+        return True
