@@ -12,18 +12,39 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
+from rich.text import Text
 
+from karez.cli_kit import plain_typer, unreachable_address, unwrapped_console, version_option
 from karez.nats_options import NatsAuthError, NatsOptions, resolve_address
 from karez.plugins import KINDS, PluginError, all_plugins, search_plugins
 from karez.settings import ConfigError, default_config_files, load_settings, role_configs
 
-app = typer.Typer(add_completion=False, help="Karez-compatible role runtime on NATS.")
-out = Console()
-err = Console(stderr=True)
+app = plain_typer(help="Karez-compatible role runtime on NATS.")
+out = unwrapped_console()
+err = unwrapped_console(stderr=True)
 
-ConfigOpt = typer.Option(None, "-c", "--config", help="Config file (repeatable; later top-level keys win).")
-PluginOpt = typer.Option("plugins", "-p", "--plugin-directory", help="Directory with <kind>/<type>.py plugins.")
+_debug = {"on": False}
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug/--no-debug", help="Show full tracebacks for errors."),
+    show_version: bool = version_option("karez"),
+) -> None:
+    _debug["on"] = debug
+
+
+ConfigOpt = typer.Option(
+    None, "-c", "--config", metavar="FILE", help="Config file (repeatable; later top-level keys win)."
+)
+DEFAULT_PLUGIN_DIRECTORY = "plugins"
+PluginOpt = typer.Option(
+    None,
+    "-p",
+    "--plugin-directory",
+    metavar="DIR",
+    help=f"Directory with <kind>/<type>.py plugins (default: ./{DEFAULT_PLUGIN_DIRECTORY} when it exists).",
+)
 LevelOpt = typer.Option("WARNING", "-l", "--logging-level", help="Logging level.")
 
 
@@ -36,18 +57,34 @@ def _setup_logging(level: str) -> None:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]{message}[/red]", highlight=False)
+    """Print `message` as one red line on stderr (brackets in it are text, not markup); raise the Exit returned."""
+    err.print(Text(message, style="red"), highlight=False)
     return typer.Exit(code)
 
 
-def _load(configs: list[str] | None, plugin_dir: str, env_prefix: str | None = "KAREZ_"):
+def _plugin_directory(given: str | None) -> str | None:
+    """The plugin directory to search: an explicit one must exist; the default is used only when it exists."""
+    if given is None:
+        return DEFAULT_PLUGIN_DIRECTORY if Path(DEFAULT_PLUGIN_DIRECTORY).is_dir() else None
+    if not Path(given).is_dir():
+        raise _fail(f"{given}: plugin directory not found")
+    return given
+
+
+def _plugins(plugin_dir: str | None) -> dict[str, dict[str, type]]:
+    try:
+        return all_plugins(_plugin_directory(plugin_dir))
+    except PluginError as e:
+        raise _fail(str(e)) from None
+
+
+def _load(configs: list[str] | None, plugin_dir: str | None, env_prefix: str | None = "KAREZ_"):
     files = list(configs or default_config_files())
     try:
         settings = load_settings(files, env_prefix=env_prefix)
-        plugins = all_plugins(plugin_dir)
-    except (ConfigError, PluginError) as e:
+    except ConfigError as e:
         raise _fail(str(e)) from None
-    return files, settings, plugins
+    return files, settings, _plugins(plugin_dir)
 
 
 def _validate_or_exit(settings: Any, plugins: Any) -> None:
@@ -88,6 +125,9 @@ def deploy(
         True, "--shared-connection/--connection-per-role", help="One NATS connection for all roles."
     ),
     metrics_interval: float = typer.Option(10.0, "--metrics-interval", help="Seconds between metrics publishes."),
+    connect_timeout: float = typer.Option(
+        None, "--connect-timeout", min=0, help="Exit 2 when NATS is not reached in this many seconds (default: wait)."
+    ),
     workers: int = typer.Option(
         1, "--workers", min=1, help="Processes running these roles (queue groups split the work; one dispatches)."
     ),
@@ -138,13 +178,23 @@ def deploy(
                 durable=durable,
                 metrics_interval=metrics_interval,
                 print_stats=stats,
+                connect_timeout=connect_timeout,
             ),
         ),
     )
 
 
 def _deploy_one(_: int, args: tuple) -> None:
-    asyncio.run(_deploy(*args))
+    _run_deploy(*args)
+
+
+def _run_deploy(*args: Any, **kwargs: Any) -> None:
+    """Run `_deploy` on a new event loop; a second signal cancels its drain, which ends in one line, not a traceback."""
+    try:
+        asyncio.run(_deploy(*args, **kwargs))
+    except asyncio.CancelledError:
+        err.print("[KAREZ] Stopped by a second signal before draining finished.", markup=False, highlight=False)
+        raise typer.Exit(1) from None
 
 
 def _deploy_workers(count: int, args: tuple) -> None:
@@ -161,17 +211,8 @@ def _deploy_workers(count: int, args: tuple) -> None:
 
         def run_worker(index: int) -> int:
             try:
-                asyncio.run(
-                    _deploy(
-                        settings,
-                        plugins,
-                        worker_kinds(kinds, index),
-                        nats_addr,
-                        False,
-                        auth,
-                        runtime_kwargs,
-                        worker=index,
-                    )
+                _run_deploy(
+                    settings, plugins, worker_kinds(kinds, index), nats_addr, False, auth, runtime_kwargs, worker=index
                 )
             except typer.Exit as e:
                 return e.exit_code
@@ -181,7 +222,7 @@ def _deploy_workers(count: int, args: tuple) -> None:
         out.print(f"[KAREZ] Started {count} worker processes.", highlight=False)
         signalled: list[int] = []
         try:
-            asyncio.run(_deploy(settings, plugins, kinds, nats_addr, False, auth, runtime_kwargs, children, signalled))
+            _run_deploy(settings, plugins, kinds, nats_addr, False, auth, runtime_kwargs, children, signalled)
         finally:
             if not signalled:  # stopped by an error, not a signal: the workers must stop too
                 signal_workers(children)
@@ -194,7 +235,7 @@ async def _deploy(
     settings, plugins, kinds, nats_addr, embedded, auth, runtime_kwargs, children=(), signalled=None, worker=0
 ) -> None:
     from karez.embedded_nats import EmbeddedNats
-    from karez.runtime import Runtime, build_roles, tune_gc_for_batches
+    from karez.runtime import Runtime, StartupTimeout, build_roles, tune_gc_for_batches
 
     tune_gc_for_batches()
     stop = asyncio.Event()
@@ -234,10 +275,13 @@ async def _deploy(
 
         runtime = Runtime(roles, options, on_launched=launched, **runtime_kwargs)
         try:
-            await runtime.run_until(stop, lambda: out.print("[KAREZ] Running.", highlight=False))
-        except NatsAuthError as e:
+            ran = await runtime.run_until(stop, lambda: out.print("[KAREZ] Running.", highlight=False))
+        except (NatsAuthError, StartupTimeout) as e:
             raise _fail(str(e)) from None
-        out.print("[KAREZ] Stopped after draining.", highlight=False)
+        if ran:
+            out.print("[KAREZ] Stopped after draining.", highlight=False)
+        else:
+            out.print(f"[KAREZ] Stopped before start-up finished: never connected to NATS at {options.display()}.")
     finally:
         if server is not None:
             await server.__aexit__(None, None, None)
@@ -248,15 +292,20 @@ def _names(value: str | None) -> list[str]:
 
 
 def _find_role(settings: Any, plugins: Any, kind: str, name: str) -> Any:
-    for cfg in role_configs(settings, kind):
+    """The configured role of `kind` called `name`; exit 2 naming the roles that exist when there is none."""
+    configs = role_configs(settings, kind)
+    for cfg in configs:
         if (cfg.get("name") or cfg.get("type")) == name:
             cls = plugins[kind].get(cfg.get("type"))
             if cls is None:
-                err.print(f"Cannot find {kind.capitalize()} type {cfg.get('type')}.")
-                return None
-            return cls(cfg, nats_addr=None)
-    err.print(f"Cannot find {kind.capitalize()} named {name}")
-    return None
+                known = ", ".join(sorted(plugins[kind])) or "none"
+                raise _fail(f"{kind} {name!r}: unknown {kind} type {cfg.get('type')!r} (known: {known})")
+            try:
+                return cls(cfg, nats_addr=None)
+            except Exception as e:
+                raise _fail(f"{kind} {name!r}: cannot create it: {type(e).__name__}: {e}") from None
+    names = ", ".join(repr(c.get("name") or c.get("type")) for c in configs) or "none configured"
+    raise _fail(f"no {kind} named {name!r} in the configuration ({kind}s: {names})")
 
 
 def _emit_result(result: Any, output: str | None, as_json: bool) -> None:
@@ -289,13 +338,17 @@ def test(
     """Run roles offline (no NATS) and print the resulting items."""
     _setup_logging(logging_level)
     _, settings, plugins = _load(config, plugin_directory, env_prefix=None)
-    initial = json.loads(Path(input_file).read_text()) if input_file else None
+    initial = _read_input(input_file) if input_file else None
     try:
         result = asyncio.run(
             _test_chain(settings, plugins, dispatcher, connector, converter, initial, verbose, follow_next)
         )
     except ConfigError as e:
         raise _fail(str(e)) from None
+    except typer.Exit:
+        raise
+    except Exception as e:
+        raise _role_failure(e) from None
     from karez.offline import display_payload
 
     if with_subjects:
@@ -305,6 +358,32 @@ def test(
     else:
         payloads = [display_payload(p) for _, p in result]
         _emit_result(payloads[0] if len(payloads) == 1 else payloads, None, False)
+
+
+def _read_input(path: str) -> Any:
+    """The JSON payload of `karez test -i`; an unreadable file or bad JSON exits 2 naming the file (and line:column)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _fail(f"{path}: file not found") from None
+    except UnicodeDecodeError as e:
+        raise _fail(f"{path}: not UTF-8 text: {e.reason}") from None
+    except OSError as e:
+        raise _fail(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise _fail(f"{path}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
+
+
+def _role_failure(e: Exception) -> typer.Exit:
+    """One line for a role that failed offline: exit 2 naming the address of a server that cannot be reached."""
+    if _debug["on"]:
+        raise e
+    address = unreachable_address(e)
+    if address is not None:
+        return _fail(f"cannot reach {address}: {type(e).__name__}: {e}")
+    return _fail(f"a role failed: {type(e).__name__}: {e}", 1)
 
 
 async def _test_chain(settings, plugins, dispatchers, connectors, converters, initial, verbose, follow_next):
@@ -321,20 +400,17 @@ async def _test_chain(settings, plugins, dispatchers, connectors, converters, in
     current: list[tuple[str, Any]] = [("input", initial)] if initial is not None else []
     for name in _names(dispatchers):
         role = _find_role(settings, plugins, "dispatcher", name)
-        if role is not None:
-            current = [(role.connector_topic(role.target), m) for m in await dispatch(role)]
-            show(role, current)
+        current = [(role.connector_topic(role.target), m) for m in await dispatch(role)]
+        show(role, current)
     for name in _names(connectors):
         role = _find_role(settings, plugins, "connector", name)
-        if role is not None:
-            messages = [p if isinstance(p, dict) and "tasks" in p else {"tasks": p} for _, p in current]
-            current = await run_role(role, messages)
-            show(role, current)
+        messages = [p if isinstance(p, dict) and "tasks" in p else {"tasks": p} for _, p in current]
+        current = await run_role(role, messages)
+        show(role, current)
     for name in _names(converters):
         role = _find_role(settings, plugins, "converter", name)
-        if role is not None:
-            current = await run_role(role, [p for _, p in current])
-            show(role, current)
+        current = await run_role(role, [p for _, p in current])
+        show(role, current)
     if follow_next:
         by_name = {}
         for cfg in role_configs(settings, "converter"):
@@ -387,16 +463,17 @@ def collect(
             items.extend(fetched)
         return items
 
-    _emit_result(asyncio.run(run()), output, as_json)
+    try:
+        items = asyncio.run(run())
+    except Exception as e:
+        raise _role_failure(e) from None
+    _emit_result(items, output, as_json)
 
 
 @app.command()
 def plugins(plugin_directory: str = PluginOpt) -> None:
     """List the available plugin types of every kind."""
-    try:
-        table = all_plugins(plugin_directory)
-    except PluginError as e:
-        raise _fail(str(e)) from None
+    table = _plugins(plugin_directory)
     for kind in KINDS:
         out.print(f"[bold][{kind.capitalize()}][/bold]")
         for name, cls in sorted(table[kind].items()):
@@ -414,14 +491,14 @@ def plugin_doc(
     """Describe a plugin type and its configuration options."""
     kind = kind.lower()
     if kind not in KINDS:
-        raise _fail(f"Unknown kind {kind!r}: use one of {', '.join(KINDS)}.", 1)
+        raise _fail(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
     try:
-        table = search_plugins(plugin_directory, kind)
+        table = search_plugins(_plugin_directory(plugin_directory), kind)
     except PluginError as e:
         raise _fail(str(e)) from None
     cls = table.get(name)
     if cls is None:
-        raise _fail(f"Cannot find {kind.capitalize()} called {name}.", 1)
+        raise _fail(f"Cannot find {kind.capitalize()} called {name} (known: {', '.join(sorted(table)) or 'none'}).")
     out.print(f"[{kind.capitalize()}] {name}: {cls.role_description()}", markup=False, highlight=False)
     out.print("Configuration Options:")
     for line in cls.config_docs():

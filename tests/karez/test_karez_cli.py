@@ -77,7 +77,8 @@ def test_plugins_and_plugin_doc(tmp_path):
     assert doc.exit_code == 0, doc.output
     assert " - db_name: Database." in doc.output and " - category: Category of data to aggregate." in doc.output
     missing = runner.invoke(app, ["plugin-doc", "converter", "nope", "-p", PLUGINS])
-    assert missing.exit_code == 1 and "Cannot find Converter called nope." in missing.output
+    assert missing.exit_code == 2 and "Cannot find Converter called nope (known: " in missing.output
+    assert "influx_line_protocol" in missing.output  # the names that exist
 
 
 def test_bad_yaml_is_a_clear_error(tmp_path):
