@@ -18,6 +18,7 @@ class Diagnostic:
     message: str
     file: str | None = None
     line: int | None = None
+    unreadable: bool = False  # the file could not be read or parsed (a CLI reports bad input, not a lint finding)
 
     def __str__(self) -> str:
         where = ""
@@ -51,4 +52,4 @@ class Reporter:
         """Report an error that was already raised as an exception (re-raised unless collecting)."""
         if not self.collect:
             raise exc
-        self.diagnostics.append(Diagnostic(ERROR, exc.message, exc.file, exc.line))
+        self.diagnostics.append(Diagnostic(ERROR, exc.message, exc.file, exc.line, exc.unreadable))

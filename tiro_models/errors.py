@@ -10,10 +10,13 @@ class TiroError(Exception):
 class InputError(TiroError):
     """Bad input in a file: carries the file name and, where known, the 1-based line."""
 
-    def __init__(self, message: str, file: str | None = None, line: int | None = None) -> None:
+    def __init__(
+        self, message: str, file: str | None = None, line: int | None = None, *, unreadable: bool = False
+    ) -> None:
         self.message = message
         self.file = file
         self.line = line
+        self.unreadable = unreadable  # the file could not be read or parsed: bad input, not a finding about content
         super().__init__(self.__str__())
 
     def __str__(self) -> str:

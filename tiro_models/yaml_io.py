@@ -90,12 +90,12 @@ def parse_yaml(text: str, file: str | None = None, error: type[InputError] = Inp
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "malformed YAML"
-        raise error(f"malformed YAML: {problem}", file, line) from None
+        raise error(f"malformed YAML: {problem}", file, line, unreadable=True) from None
     except yaml.YAMLError as exc:
-        raise error(f"malformed YAML: {exc}", file, None) from None
+        raise error(f"malformed YAML: {exc}", file, None, unreadable=True) from None
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         # e.g. a timestamp scalar the constructor cannot represent
-        raise error(f"malformed YAML: {exc}", file, None) from None
+        raise error(f"malformed YAML: {exc}", file, None, unreadable=True) from None
 
 
 def load_yaml_file(path: str | os.PathLike, error: type[InputError] = InputError) -> Any:
@@ -105,13 +105,13 @@ def load_yaml_file(path: str | os.PathLike, error: type[InputError] = InputError
         with open(file, encoding="utf-8") as handle:
             text = handle.read()
     except FileNotFoundError:
-        raise error("file not found", file) from None
+        raise error("file not found", file, unreadable=True) from None
     except IsADirectoryError:
-        raise error("is a directory, expected a YAML file", file) from None
+        raise error("is a directory, expected a YAML file", file, unreadable=True) from None
     except UnicodeDecodeError as exc:
-        raise error(f"not UTF-8 text: {exc.reason}", file) from None
+        raise error(f"not UTF-8 text: {exc.reason}", file, unreadable=True) from None
     except OSError as exc:
-        raise error(f"cannot read: {exc.strerror or exc}", file) from None
+        raise error(f"cannot read: {exc.strerror or exc}", file, unreadable=True) from None
     return parse_yaml(text, file, error)
 
 

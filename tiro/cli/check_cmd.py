@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from tiro.cli.errors import EXIT_INVALID, guarded
+from tiro.cli.errors import EXIT_INVALID, fail, guarded
 from tiro_models.check import check
+from tiro_models.errors import InputError
 
 
 def check_command(
@@ -16,6 +17,9 @@ def check_command(
 ) -> None:
     """Report unknown types, children and points, bad $number/$ids/$defaults and library problems, with file:line."""
     diagnostics = guarded(check, scenario, uses)
+    unreadable = next((d for d in diagnostics if d.unreadable), None)
+    if unreadable is not None:  # nothing to lint in a file that cannot be read: bad input, like every other command
+        raise fail(str(InputError(unreadable.message, unreadable.file, unreadable.line)))
     errors = 0
     for diag in diagnostics:
         where = f"{diag.file}:{diag.line}: " if diag.line else (f"{diag.file}: " if diag.file else "")

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import typer
 
+from tiro.stores.base import StoreError
 from tiro_models.errors import TiroError
 
 EXIT_OK = 0
@@ -15,6 +16,9 @@ EXIT_INVALID = 1
 EXIT_BAD_INPUT = 2
 
 T = TypeVar("T")
+
+# Bad input files, unreachable services and stores that refuse: one line and exit 2, not a traceback.
+BAD_INPUT = (TiroError, OSError, ValueError, StoreError)
 
 _debug = {"on": False}
 
@@ -39,7 +43,7 @@ def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call `fn`; bad input (TiroError, missing files, bad JSON) becomes a one-line error and exit 2."""
     try:
         return fn(*args, **kwargs)
-    except (TiroError, OSError, ValueError) as exc:
+    except BAD_INPUT as exc:
         if debug_enabled():
             raise
         raise fail(_describe(exc)) from None
@@ -57,7 +61,7 @@ def excepthook_main(app: typer.Typer) -> None:
         app(standalone_mode=True)
     except SystemExit:
         raise
-    except (TiroError, OSError, ValueError) as exc:
+    except BAD_INPUT as exc:
         if debug_enabled():
             raise
         typer.secho(f"error: {_describe(exc)}", err=True, fg=typer.colors.RED)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import typer
 
-from tiro.cli.errors import guarded
+from karez.cli_kit import plain_typer
+from tiro.cli.errors import fail, guarded
 from tiro.cli.loading import show_warnings
 
-app = typer.Typer(no_args_is_help=True, help="Serve mock data generated from the model.")
+app = plain_typer(no_args_is_help=True, help="Serve mock data generated from the model.")
 
 
 @app.command("serve")
@@ -70,6 +71,8 @@ def push(
     data_url = f"{'https' if data_ssl else 'http'}://{data_addr}"
     recv_url = f"{'https' if recv_ssl else 'http'}://{recv_addr}"
     stats = asyncio.run(push_rounds(data_url, recv_url, interval=collect_interval, rounds=rounds, retries=retries))
+    if stats.rounds and stats.unlisted == stats.rounds:
+        raise fail(f"cannot reach the data server at {data_url}: no round could list its points")
     typer.echo(f"{stats.rounds} rounds, {stats.forwarded} points forwarded, {stats.failed} failed")
-    if stats.failed:
+    if stats.failed or stats.unlisted:
         raise typer.Exit(1)

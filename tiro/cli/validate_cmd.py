@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
+from karez.cli_kit import plain_typer
 from tiro.cli.errors import EXIT_INVALID, guarded
 from tiro.cli.loading import load
 from tiro.cli.output import emit, read_json, to_json
 from tiro.cli.validate_window import window_command
-from tiro_models.validate import validate
+from tiro_models.errors import SnapshotError
+from tiro_models.spec import Model
+from tiro_models.validate import ValidationResult, validate
 
-app = typer.Typer(no_args_is_help=True, help="Validate collected data against the model.")
+app = plain_typer(no_args_is_help=True, help="Validate collected data against the model.")
 app.command("window")(window_command)
 
 
@@ -29,14 +33,24 @@ def test(
         raise typer.BadParameter("give at least one uses file and the input JSON file")
     *uses, input_file = uses_and_input
     model = guarded(load, scenario, uses, strict=strict)
-    snapshot = guarded(read_json, input_file)
-    result = guarded(validate, model, snapshot, strict=strict, max_age=max_age)
+    result = guarded(_validate_file, model, input_file, strict=strict, max_age=max_age)
     if as_json:
         emit(to_json(result.to_dict()))
     else:
         _print_human(result)
     if not result.valid:
         raise typer.Exit(EXIT_INVALID)
+
+
+def _validate_file(model: Model, input_file: Path, **options: Any) -> ValidationResult:
+    """Validate the snapshot in `input_file`; a snapshot of the wrong shape is reported against that file."""
+    snapshot = read_json(input_file)
+    try:
+        return validate(model, snapshot, **options)
+    except SnapshotError as exc:
+        if exc.file is not None:
+            raise
+        raise SnapshotError(exc.message, str(input_file), exc.line) from None
 
 
 def _print_human(result) -> None:

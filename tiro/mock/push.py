@@ -18,6 +18,7 @@ class PushStats:
     rounds: int = 0
     forwarded: int = 0
     failed: int = 0
+    unlisted: int = 0  # rounds in which the data server's point list could not be read
 
 
 async def _request(client: httpx.AsyncClient, method: str, url: str, retries: int, **kwargs) -> httpx.Response | None:
@@ -80,6 +81,7 @@ async def push_rounds(
             if listing is not None and listing.status_code == 200:
                 await asyncio.gather(*(forward(p) for p in listing.json()))
             else:
+                stats.unlisted += 1
                 log.error("could not list points from %s", data_url)
             stats.rounds += 1
             if rounds is not None and stats.rounds >= rounds:

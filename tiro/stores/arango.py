@@ -25,7 +25,7 @@ from tiro.stores.arango_aql import (
     upsert_query,
 )
 from tiro.stores.arango_settings import ArangoSettings
-from tiro.stores.base import BootstrapReport, GraphStore, Sample
+from tiro.stores.base import BootstrapReport, GraphStore, Sample, StoreError
 from tiro_models.graph_docs import (
     EDGE_COLLECTIONS,
     HAS_DATA_POINT,
@@ -54,7 +54,7 @@ _ERR_DATABASE_NOT_FOUND = 1228
 _ERR_COLLECTION_NOT_FOUND = 1203
 
 
-class ArangoStoreError(RuntimeError):
+class ArangoStoreError(StoreError):
     """An ArangoDB request failed; the text names the server (without secrets) and the cause."""
 
 

@@ -35,6 +35,10 @@ class BootstrapReport:
         return {"store": self.store, "created": self.created, "changed": self.changed, "removed": self.removed}
 
 
+class StoreError(RuntimeError):
+    """A store could not be reached or used; the text names the store (without secrets) and the cause."""
+
+
 class TelemetryStore(ABC):
     """Time series of data-point values (InfluxDB in production, sqlite embedded)."""
 

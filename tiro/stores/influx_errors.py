@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from tiro.stores.base import StoreError
+
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-class InfluxError(RuntimeError):
+class InfluxError(StoreError):
     """An InfluxDB request failed; the text names the server (without secrets) and the cause."""
 
     def __init__(self, message: str, status: int | None = None, retryable: bool = False) -> None:

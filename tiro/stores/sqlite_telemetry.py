@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from tiro.stores.base import AGGREGATIONS, BootstrapReport, Sample, TelemetryStore
+from tiro.stores.base import AGGREGATIONS, BootstrapReport, Sample, StoreError, TelemetryStore
 from tiro.stores.sqlite_checkpoints import BACKSTOP_PAGES, WalCheckpointer
 from tiro.stores.sqlite_rows import MultiRowInsert
 from tiro.stores.sqlite_tx import transaction
@@ -311,7 +311,7 @@ def _with_kinds(rows: list[Any], kinds: dict[int, str]) -> list[Any]:
     return wide
 
 
-class StoreLayoutError(RuntimeError):
+class StoreLayoutError(StoreError):
     """The sqlite file holds tables of the telemetry store's names in a shape this version cannot use."""
 
 
