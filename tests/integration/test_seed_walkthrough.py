@@ -114,7 +114,9 @@ def test_deploy_validates_windows_and_writes_log(walkthrough, tmp_path, mock_url
         from datetime import datetime
 
         assert (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() == 2
-    assert '"valid": true' in output and "Collection size:" in output
+    summaries = [line for line in output.splitlines() if line.startswith("[tiro_validate] window ")]
+    assert any(": valid, completeness 100.0%" in line for line in summaries), output
+    assert '"valid"' not in output  # one line per window on the console; the JSON goes to validation.log
 
 
 def test_seed_validator_step_with_converters_spelling(

@@ -147,3 +147,30 @@ async def test_aggregator_batch_collects_good_items_and_drops_odd_ones_one_by_on
         role.windows.partial = False
         report = role.windows.close()
         assert report.collected == len(flat) and report.result.valid
+
+
+def _role(tmp_path, **extra):
+    config = {"type": "tiro_validate", "category": "validation_data", "retention": 10,
+              "log_file": str(tmp_path / "validation.log"), **extra}  # fmt: skip
+    scenario, uses = example_files(example_dir("datahall"))
+    return ValidationAggregator({**config, "scenario": str(scenario), "uses": ",".join(map(str, uses))}, nats_addr=None)
+
+
+def test_each_window_prints_one_summary_line_and_logs_the_full_report(tmp_path, capsys):
+    role = _role(tmp_path)
+    role.windows = WindowedValidator(model_check(_model()), 10, started_at=1_700_000_000.0)
+    role.report(role.windows.close())  # an empty full window: every point missing
+    printed = capsys.readouterr().out
+    assert printed.count("\n") == 1, printed
+    assert printed.startswith("[tiro_validate] window 2023-11-14 22:13:20–22:13:30 UTC: INVALID (")
+    assert "completeness 0.0%; expected " in printed and "received 0" in printed and "collection size 0" in printed
+    logged = json.loads((tmp_path / "validation.log").read_text())
+    assert logged["valid"] is False and logged["errors"] and logged["counts"]["received"] == 0
+
+
+def test_verbose_also_prints_the_full_json_report(tmp_path, capsys):
+    role = _role(tmp_path, verbose=True)
+    role.report(role.windows.close())
+    summary, _, report = capsys.readouterr().out.partition("\n")
+    assert summary.startswith("[tiro_validate] window ") and "(partial window): valid" in summary
+    assert json.loads(report)["partial"] is True

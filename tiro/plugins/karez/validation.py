@@ -30,6 +30,7 @@ class ValidationAggregator(AggregatorBase):
         yield OptionalConfigEntity("schema", None, "JSON Schema file, used when no scenario is given")
         yield OptionalConfigEntity("retention", 60, "Window length in seconds")
         yield OptionalConfigEntity("log_file", None, "Append one JSON line per window to this file")
+        yield OptionalConfigEntity("verbose", False, "Also print each window's full JSON report (not just one line)")
         yield OptionalConfigEntity("strict", False, "Strict validation (unknown points, counts, staleness)")
         yield OptionalConfigEntity("max_age", None, "Strict mode: seconds after which a value is stale")
 
@@ -99,11 +100,12 @@ class ValidationAggregator(AggregatorBase):
             self.report(self.windows.close())
 
     def report(self, report: WindowReport) -> None:
-        """Print the window's result and collection size, and append it to `log_file`."""
+        """Print one summary line (and the full JSON report when `verbose`), and append the report to `log_file`."""
         self.reports.append(report)
         body = report.to_dict()
-        print(f" Collection size: {report.collected}", flush=True)
-        print(json.dumps(body, indent=2, ensure_ascii=False), flush=True)
+        print(f"[{self.name}] {report.summary_line()}", flush=True)
+        if self.config.verbose:
+            print(json.dumps(body, indent=2, ensure_ascii=False), flush=True)
         if self.config.log_file:
             with open(self.config.log_file, "a", encoding="utf-8") as log:
                 log.write(json.dumps(body, ensure_ascii=False) + "\n")

@@ -43,6 +43,19 @@ class WindowReport:
         """Upstream result fields plus errors, counts, completeness, `partial` and `collection_size`."""
         return {**self.result.to_dict(), "partial": self.partial, "collection_size": self.collected}
 
+    def summary_line(self) -> str:
+        """One line for a console: the window in UTC, the verdict, completeness and the counts."""
+        result = self.result
+        start, end = (moment.astimezone(UTC) for moment in (result.start, result.end))
+        day = "" if start.date() == end.date() else f"{end:%Y-%m-%d} "
+        verdict = "valid" if result.valid else f"INVALID ({len(result.errors)} errors)"
+        counts = ", ".join(f"{key} {value}" for key, value in result.counts.items())
+        partial = " (partial window)" if self.partial else ""
+        return (
+            f"window {start:%Y-%m-%d %H:%M:%S}–{day}{end:%H:%M:%S} UTC{partial}: {verdict}, "
+            f"completeness {result.completeness:.1%}; {counts}; collection size {self.collected}"
+        )
+
 
 class WindowedValidator:
     """Collects the latest value per data-point path and validates each aligned window when it closes."""
