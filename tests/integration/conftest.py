@@ -25,6 +25,9 @@ def lay_out_walkthrough(target: Path, mock_url: str, *, retention: int = 2) -> P
     config = config.replace(
         'uses: "use-srv1.yaml,use-srv2.yaml"', 'uses: "scenario/use-srv1.yaml,scenario/use-srv2.yaml"'
     )
+    # The walkthrough's own typo, kept here only, so the test reproduces it literally (a warning, not a crash).
+    assert "SGT: Asia/Singapore" in config
+    config = config.replace("SGT: Asia/Singapore", "SGT: Aisa/Singapore")
     config = config.replace("http://localhost:8000", mock_url).replace("retention: 10", f"retention: {retention}")
     (target / "config" / "karez.yaml").write_text(config)
     return target
