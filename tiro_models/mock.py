@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import math
 import random
-import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from itertools import repeat
 from operator import setitem, truediv
 from typing import Any
 
+from tiro_models.seeding import SeededDraws
 from tiro_models.spec import ATTRIBUTE, CATEGORIES, NO_DEFAULT, Instances, PointSpec
 
 # Bounds for open ranges: wide enough to look real, narrow enough to stay readable.
@@ -130,12 +130,11 @@ class _ScaledDraw(_Draw):
         return super().one() / self.scale
 
 
-def value_column(spec: PointSpec, rng: random.Random, value_range: Any = None) -> Column:
+def value_column(spec: PointSpec, rng: random.Random, value_range: Any = None, seed: int | None = None) -> Column:
     """A function n → n fresh mock values for `spec` (the library faker if any, else from kind and constraints)."""
     d = spec.definition
     if d.faker is not None:
-        faker = d.faker
-        return lambda n: [_plain(faker()) for _ in range(n)]
+        return _faker_column(d.faker, seed, spec.type_path)
     kind = d.kind
     if kind == "any":
         kind, options, limits = _kind_of_annotation(d.py_type)
@@ -171,6 +170,40 @@ def value_column(spec: PointSpec, rng: random.Random, value_range: Any = None) -
     return _Draw(pool, rng)
 
 
+# Under a seed, single values of a library faker are drawn this many at a time: each draw reseeds and restores
+# the faker's generators (tens of µs with numpy), which one value per HTTP request could not amortise.
+_SEEDED_SPARE = 64
+
+
+class _SeededFakerColumn:
+    """A library faker under a seed: each call is one draw from generators seeded for (seed, point type, draw)."""
+
+    __slots__ = ("draws", "faker", "spare")
+
+    def __init__(self, faker: Callable[[], Any], seed: int, key: str) -> None:
+        self.faker = faker
+        self.draws = SeededDraws(faker, seed, key)
+        self.spare: list[Any] = []
+
+    def __call__(self, n: int) -> list[Any]:
+        faker = self.faker
+        with self.draws:
+            return [_plain(faker()) for _ in range(n)]
+
+    def one(self) -> Any:
+        """The next value of a draw made for single values (so the n-th single value is the same in every run)."""
+        if not self.spare:
+            self.spare = self(_SEEDED_SPARE)[::-1]
+        return self.spare.pop()
+
+
+def _faker_column(faker: Callable[[], Any], seed: int | None, key: str) -> Column:
+    """Values of a library faker; without a seed it is called as the library's own code would call it."""
+    if seed is None:
+        return lambda n: [_plain(faker()) for _ in range(n)]
+    return _SeededFakerColumn(faker, seed, key)
+
+
 def _kind_of_annotation(annotation: Any) -> tuple[str, tuple[Any, ...], dict[str, float]]:
     """Map an arbitrary pydantic annotation to a kind, enum options and numeric limits via its JSON Schema."""
     if annotation is None:
@@ -194,6 +227,7 @@ class Mocker:
 
     def __init__(self, instances: Instances, *, seed: int | None = None, reference: Mapping[str, Any] | None = None):
         self.instances = instances
+        self.seed = seed
         self.rng = random.Random(seed)
         ranges = (reference or {}).get("value_range") or {}
         self._ranges: Mapping[str, Any] = ranges if isinstance(ranges, Mapping) else {}
@@ -203,21 +237,19 @@ class Mocker:
         self._spec_index: tuple[dict[str, int], list[PointSpec]] | None = None
         self._batches: dict[tuple[str, ...], dict[int, list[int]]] = {}
         self._asset_index = {asset.path: i for i, asset in enumerate(instances.assets)}
-        if seed is not None:
-            _seed_library_fakers(instances, seed)
 
     # ------------------------------------------------------------------ values
     def _column(self, spec: PointSpec) -> Column:
         column = self._columns.get(spec.type_path)
         if column is None:
-            column = value_column(spec, self.rng, self._ranges.get(spec.type_path))
+            column = value_column(spec, self.rng, self._ranges.get(spec.type_path), self.seed)
             self._columns[spec.type_path] = column
         return column
 
     def _one(self, spec: PointSpec) -> Any:
         """One fresh value of a spec."""
         column = self._column(spec)
-        return column.one() if isinstance(column, _Draw) else column(1)[0]
+        return column.one() if isinstance(column, _Draw | _SeededFakerColumn) else column(1)[0]
 
     def _values(self, spec: PointSpec, paths: list[str], use_defaults: bool, change_attrs: bool) -> list[Any]:
         """Values of one spec for many dp paths: defaults, sticky attributes, else fresh."""
@@ -506,15 +538,6 @@ def example(
     """One example snapshot of `instances` (what `tiro schema example` prints)."""
     snap = Mocker(instances, seed=seed, reference=reference).snapshot(skip_defaults=skip_defaults, now=now)
     return compact(snap) if compact_form else snap
-
-
-def _seed_library_fakers(instances: Instances, seed: int) -> None:
-    """Seed Faker's shared generator so library `faker=` callables built on Faker() are reproducible too."""
-    if not any(spec.definition.faker is not None for spec in instances.model.points.values()):
-        return
-    faker_module = sys.modules.get("faker")  # only when a library already uses Faker: never import it for nothing
-    if faker_module is not None and hasattr(faker_module, "Faker"):
-        faker_module.Faker.seed(seed)
 
 
 def _now(now: datetime | None) -> datetime:
