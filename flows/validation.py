@@ -55,13 +55,15 @@ async def validate_window(
     max_age: float | None = None,
     fail_on_invalid: bool = False,
     log_file: str | None = None,
+    allowed_lateness: float | None = None,
 ) -> dict[str, Any]:
-    """Validate the latest value per data-point path retained in the window; report, log and return the result."""
+    """Validate the latest value per data-point path whose samples count in the window by event time, once its
+    allowed lateness has passed (None: twice the p99 of sample age on arrival); report, log and return the result."""
     bounds = window_bounds(window, start, end if end is not None else scheduled_end())
     address = resolve_address(nats_url)
     model = load_scenario(scenario, uses, strict)
     await ensure_retention(address, retention)
-    retained = await read_retained_window(address, *bounds)
+    retained = await read_retained_window(address, *bounds, allowed_lateness)
     result = validate_snapshot(model, retained.snapshot, *bounds, strict=strict, max_age=max_age)
     body = report_body(
         result,
@@ -69,6 +71,8 @@ async def validate_window(
         messages=retained.messages,
         items=retained.items,
         collection_size=len(retained.snapshot),
+        late=retained.late,
+        allowed_lateness=round(retained.allowed_lateness, 3),
         rejected=retained.rejected[:20],
     )
     publish_validation_report(body, log_file)

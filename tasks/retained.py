@@ -19,7 +19,10 @@ async def ensure_retention(nats_url: str, retention: float) -> str:
 
 
 @task(name="read-retained-window", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
-async def read_retained_window(nats_url: str, start: datetime, end: datetime) -> RetainedWindow:
-    """The latest value per data-point path among the messages retained in [start, end)."""
+async def read_retained_window(
+    nats_url: str, start: datetime, end: datetime, allowed_lateness: float | None = None
+) -> RetainedWindow:
+    """The latest value per data-point path of the retained samples that count in [start, end) by event time, read
+    once the allowed lateness after `end` has passed (None: estimated from the samples' ages on arrival)."""
     async with nats_connection(nats_url) as nc:
-        return await read_window(nc.jetstream(), start, end)
+        return await read_window(nc.jetstream(), start, end, lateness=allowed_lateness)

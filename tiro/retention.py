@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -13,6 +15,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from karez import codec
 from tiro_models.errors import SnapshotError
 from tiro_models.validate import Collector
+from tiro_models.validation.event_time import LatenessEstimate, event_time
 
 RETENTION_STREAM = "TIRO_VALIDATION_DATA"
 RETENTION_SUBJECT = "karez.validation_data.>"
@@ -25,19 +28,30 @@ class RetentionError(RuntimeError):
 
 @dataclass(slots=True)
 class RetainedWindow:
-    """The latest value per data-point path of the messages retained in [start, end)."""
+    """The latest value per data-point path of the samples that count in [start, end) by event time."""
 
     start: datetime
     end: datetime
     snapshot: dict[str, Any] = field(default_factory=dict)
-    messages: int = 0
+    messages: int = 0  # messages that brought at least one sample of this window
     items: int = 0
+    late: int = 0  # samples that arrived after the window's deadline (end + allowed lateness)
+    allowed_lateness: float = 0.0
     rejected: list[str] = field(default_factory=list)  # "subject #seq: reason", for items that were not data
 
     @property
     def empty(self) -> bool:
-        """No message fell into the window."""
+        """No message brought data of the window."""
         return self.messages == 0
+
+
+@dataclass(slots=True)
+class _Sample:
+    arrival: float
+    event: float | None
+    message: int
+    path: str
+    result: Any
 
 
 async def ensure_retention_stream(
@@ -83,73 +97,124 @@ async def ensure_retention_stream(
 
 
 async def read_window(
-    js: Any, start: datetime, end: datetime, *, stream: str = RETENTION_STREAM, fetch_timeout: float = 2.0
+    js: Any,
+    start: datetime,
+    end: datetime,
+    *,
+    lateness: float | None = None,
+    wait: bool = True,
+    stream: str = RETENTION_STREAM,
+    fetch_timeout: float = 2.0,
 ) -> RetainedWindow:
-    """Read the stream's messages stored in [start, end) and keep the latest value per data-point path."""
+    """The samples that count in [start, end) by event time (tiro_models.validation.event_time), latest per path.
+
+    Messages stored from one window before `start` on are read (a sample may arrive before its timestamp). The
+    window is judged at its deadline, end + the allowed lateness (`lateness` seconds, or None for the estimate from
+    the samples' ages on arrival): with `wait`, a read before the deadline waits for it, so that data in flight at
+    the window's end still counts; samples stored after the deadline count as `late`."""
     start, end = _aware(start), _aware(end)
-    window = RetainedWindow(start=start, end=end)
     if end <= start:
         raise RetentionError(f"stream {stream}: the window end {end.isoformat()} is not after its start")
     try:
         await js.stream_info(stream)
     except NotFoundError as e:
         raise RetentionError(f"stream {stream} does not exist: run validate_window once to create it") from e
+    retention = (end - start).total_seconds()
+    first, last = start.timestamp(), end.timestamp()
     config = ConsumerConfig(
         deliver_policy=DeliverPolicy.BY_START_TIME,
-        opt_start_time=start,
+        opt_start_time=start - timedelta(seconds=retention),
         ack_policy=AckPolicy.NONE,
         inactive_threshold=30.0,
         mem_storage=True,
     )
     psub = await js.pull_subscribe(RETENTION_SUBJECT, stream=stream, config=config)
-    collector = Collector()
+    window = RetainedWindow(start=start, end=end)
+    samples: list[_Sample] = []
+    estimate = LatenessEstimate(retention, lateness)
     try:
-        info = await psub.consumer_info()
-        if info.num_pending == 0:
-            return window
-        while True:
-            try:
-                msgs = await psub.fetch(FETCH_BATCH, timeout=fetch_timeout)
-            except (TimeoutError, NatsTimeoutError):
-                break  # the stream has nothing more for us
-            done = False
-            for msg in msgs:
-                stamp = msg.metadata.timestamp
-                if stamp is not None and _aware(stamp) >= end:
-                    done = True
-                    break
-                window.messages += 1
-                _collect(collector, window, msg)
-                if msg.metadata.num_pending == 0:
-                    done = True
-            if done:
-                break
+        horizon = last + 2 * retention  # late samples are accepted until end + retention + lateness ≤ this
+        await _read_samples(psub, window, samples, estimate, first, last, horizon, fetch_timeout)
+        deadline = last + estimate.value()
+        if wait and time.time() < deadline:
+            await asyncio.sleep(deadline - time.time())
+            await _read_samples(psub, window, samples, estimate, first, last, horizon, fetch_timeout)
     finally:
         try:
             await psub.unsubscribe()
         except Exception:
             pass
+    rule = estimate.rule(origin=first)
+    window.allowed_lateness = rule.lateness
+    collector = Collector()
+    counted: set[int] = set()
+    for sample in samples:
+        slot, late = rule.assign(sample.event, sample.arrival)
+        if slot != first:
+            continue
+        try:
+            collector.collect(sample.path, sample.result)
+        except SnapshotError as e:
+            window.rejected.append(f"#{sample.message}: {sample.path}: {e}")
+            continue
+        window.items += 1
+        window.late += late
+        counted.add(sample.message)
+    window.messages = len(counted)
     window.snapshot = collector.snapshot()
     return window
 
 
-def _collect(collector: Collector, window: RetainedWindow, msg: Any) -> None:
-    """Collect each `{path, result}` item of one message; anything else is noted, never fatal."""
+async def _read_samples(
+    psub: Any,
+    window: RetainedWindow,
+    samples: list[_Sample],
+    estimate: LatenessEstimate,
+    first: float,
+    last: float,
+    horizon: float,
+    fetch_timeout: float,
+) -> None:
+    """Fetch what the consumer has now; keep the samples stamped in [first, last) or stored in it (either may count
+    in the window, depending on the lateness), and record every sample's age on arrival."""
+    info = await psub.consumer_info()
+    if info.num_pending == 0:
+        return
+    while True:
+        try:
+            msgs = await psub.fetch(FETCH_BATCH, timeout=fetch_timeout)
+        except (TimeoutError, NatsTimeoutError):
+            return  # the stream has nothing more for us
+        for msg in msgs:
+            stamp = msg.metadata.timestamp
+            arrival = _aware(stamp).timestamp() if stamp is not None else time.time()
+            if arrival >= horizon:
+                return
+            for path, result in _items(window, msg):
+                event = event_time(result)
+                if event is not None:
+                    estimate.observe(arrival - event)
+                if (event is not None and first <= event < last) or first <= arrival < last:
+                    samples.append(_Sample(arrival, event, msg.metadata.sequence.stream, path, result))
+            if msg.metadata.num_pending == 0:
+                return
+
+
+def _items(window: RetainedWindow, msg: Any) -> list[tuple[str, Any]]:
+    """The `{path, result}` items of one message; anything else is noted, never fatal."""
     where = f"{msg.subject} #{msg.metadata.sequence.stream}"
     try:
         items = codec.split_items(codec.loads(msg.data))
     except Exception as e:
         window.rejected.append(f"{where}: not JSON ({type(e).__name__})")
-        return
+        return []
+    good = []
     for item in items:
         if not isinstance(item, dict) or "path" not in item or "result" not in item:
             window.rejected.append(f"{where}: an item without 'path' and 'result'")
             continue
-        window.items += 1
-        try:
-            collector.collect(str(item["path"]), item["result"])
-        except SnapshotError as e:
-            window.rejected.append(f"{where}: {item['path']}: {e}")
+        good.append((str(item["path"]), item["result"]))
+    return good
 
 
 def _aware(moment: datetime) -> datetime:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import time
+from datetime import UTC, datetime
 
 import nats
 import pytest
@@ -60,7 +62,7 @@ def test_full_window_of_mock_data_is_valid():
     assert not windows.partial
     flat = Mocker(instantiate(model, seed=1), seed=1).flat()
     for path, dp in flat.items():
-        windows.collect(path, dp)
+        windows.collect(path, dp, arrival=630.0)  # today's timestamps are far ahead of 1970: counted by arrival
     report = windows.close()
     body = report.to_dict()
     assert body["valid"] is True and body["exception"] is None
@@ -129,7 +131,7 @@ async def test_aggregator_schema_mode_reports_every_error(tmp_path):
     assert len(report.result.errors) >= len(bad) > 1  # upstream stopped at the first error
 
 
-async def test_aggregator_batch_collects_good_items_and_drops_odd_ones_one_by_one():
+async def test_aggregator_batch_collects_good_items_and_drops_odd_ones_one_by_one(monkeypatch):
     scenario, uses = example_files(example_dir("datahall"))
     role = ValidationAggregator(
         {"type": "tiro_validate", "category": "validation_data", "scenario": str(scenario),
@@ -137,9 +139,12 @@ async def test_aggregator_batch_collects_good_items_and_drops_odd_ones_one_by_on
         nats_addr=None,
     )  # fmt: skip
     flat = Mocker(instantiate(_model(), seed=4), seed=4).flat()
-    items = [{"path": path, "result": dp} for path, dp in flat.items()]
     odd = ["text", {"path": 3, "result": 1}, {"result": 1}, {"path": "DataHall.data_hall_0", "result": 5}]
     for window in range(2):  # the second window collects paths the collector already knows
+        # Each window's samples are stamped inside it and arrive a second later (windows are filled by event time).
+        stamp = datetime.fromtimestamp(role.windows.start + 1, UTC).isoformat()
+        items = [{"path": path, "result": {**dp, "timestamp": stamp}} for path, dp in flat.items()]
+        monkeypatch.setattr(time, "time", lambda start=role.windows.start: start + 2)
         outputs = await role.handle_items(items[:10] + odd + items[10:], "karez.validation_data.x")
         assert outputs == []
         assert role.stats.dropped == 3 * (window + 1)  # not an object, non-string path, no path

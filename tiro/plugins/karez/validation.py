@@ -14,6 +14,7 @@ from karez.config import OptionalConfigEntity
 from tiro.plugins.karez.schema_windows import schema_check
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.plugins.karez.windows import WindowedValidator, WindowReport, model_check
+from tiro_models.validation.event_time import parse_lateness
 
 
 class ValidationAggregator(AggregatorBase):
@@ -29,6 +30,9 @@ class ValidationAggregator(AggregatorBase):
         yield OptionalConfigEntity("uses", None, "Uses YAML file(s): a list or a comma-separated string")
         yield OptionalConfigEntity("schema", None, "JSON Schema file, used when no scenario is given")
         yield OptionalConfigEntity("retention", 60, "Window length in seconds")
+        yield OptionalConfigEntity(
+            "allowed_lateness", "auto", "Seconds a window waits for late samples after its end ('auto': 2 × p99 age)"
+        )
         yield OptionalConfigEntity("log_file", None, "Append one JSON line per window to this file")
         yield OptionalConfigEntity("verbose", False, "Also print each window's full JSON report (not just one line)")
         yield OptionalConfigEntity("strict", False, "Strict validation (unknown points, counts, staleness)")
@@ -56,7 +60,8 @@ class ValidationAggregator(AggregatorBase):
             if not schema:
                 raise ValueError(f"{self._log_name}: give either 'scenario' (with 'uses') or 'schema'")
             check = schema_check(json.loads(Path(schema).read_text(encoding="utf-8")))
-        return WindowedValidator(check, float(self.config.retention), started_at=now)
+        lateness = parse_lateness(self.config.allowed_lateness)
+        return WindowedValidator(check, float(self.config.retention), started_at=now, lateness=lateness)
 
     def process(self, payload: Any) -> None:
         """Collect one `{path, result}` item into the current window."""
@@ -68,23 +73,31 @@ class ValidationAggregator(AggregatorBase):
             self.stats.dropped += 1
             self.log("error", f"Dropped an item whose 'path' is not a string: {str(payload)[:120]}")
             return
-        self.windows.collect(payload["path"], payload["result"])
+        self.windows.collect(payload["path"], payload["result"], time.time())
 
     async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
         """Collect a batch into the current window; odd items go through `process` (dropped and logged there)."""
         if type(self).process is not ValidationAggregator.process or self.raise_errors or self.config.offload:
             return await super().handle_items(items, subject)
-        collect = self.windows.collector.collect
+        good: list[tuple[str, Any]] = []
         for payload in items:
-            try:
-                path = payload.get("path") if payload.__class__ is dict else None
-                if path.__class__ is str and "result" in payload:
-                    collect(path, payload["result"])
-                else:
-                    self.process(payload)
-            except Exception as e:
-                self.log_exception(e, f"Error processing message from {subject}")
+            path = payload.get("path") if payload.__class__ is dict else None
+            if path.__class__ is str and "result" in payload:
+                good.append((path, payload["result"]))
+            else:
+                self._process_one(payload, subject)
+        try:
+            self.windows.collect_many(good, time.time())
+        except Exception:  # one bad result must not cost the good ones: collect them one by one
+            for path, result in good:
+                self._process_one({"path": path, "result": result}, subject)
         return []
+
+    def _process_one(self, payload: Any, subject: str) -> None:
+        try:
+            self.process(payload)
+        except Exception as e:
+            self.log_exception(e, f"Error processing message from {subject}")
 
     async def run(self) -> None:
         """Subscribe, and close each window on time even when no data arrives."""
@@ -96,8 +109,9 @@ class ValidationAggregator(AggregatorBase):
 
     async def _close_windows(self) -> None:
         while True:
-            await asyncio.sleep(max(0.0, self.windows.end - time.time()))
-            self.report(self.windows.close())
+            await asyncio.sleep(max(0.0, self.windows.next_deadline() - time.time()))
+            for report in self.windows.due(time.time()):
+                self.report(report)
 
     def report(self, report: WindowReport) -> None:
         """Print one summary line (and the full JSON report when `verbose`), and append the report to `log_file`."""

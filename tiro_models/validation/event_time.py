@@ -1,0 +1,123 @@
+"""Event time: the validation window a sample counts in is chosen by the sample's own timestamp, not by when its
+message happened to arrive, and a window is judged only after an allowed lateness.
+
+With windows of R seconds and an allowed lateness of L seconds, window [s, s + R) is judged at its deadline s + R + L.
+A sample with event time t (its timestamp) that arrives at time a counts in the window of t when it arrives before that
+window's deadline (on time), and as *late* for it when it arrives after the deadline but before s + 2R + L (the window's
+verdict is then revised). A sample with no usable timestamp, one stamped more than one window ahead of its arrival
+(clock skew), or one whose window is older than that (a stale value, re-sent unchanged) counts in the window of its
+arrival, as before. The in-process `tiro_validate` aggregator and the scheduled Prefect flow both use `WindowRule`,
+so they give the same verdict for the same data.
+
+The default lateness ("auto") is twice the 99th percentile of sample age on arrival (a − t) over recent samples, at
+least 1 s and at most one window: it covers a batch still in a converter or a redelivery, and follows the pipeline
+when it gets slower, without holding windows open longer than the data needs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .checks import parse_time
+
+MIN_LATENESS = 1.0
+LATENESS_FACTOR = 2.0
+AGE_SAMPLES = 4096  # ages kept for the percentile: enough for a stable p99, small enough to sort at every deadline
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRule:
+    """Windows of `retention` seconds, judged `lateness` seconds after they end, aligned to multiples of the
+    retention after `origin` (epoch 0: wall-clock multiples, as the aggregator's; a flow's window start otherwise)."""
+
+    retention: float
+    lateness: float
+    origin: float = 0.0
+
+    def window_of(self, moment: float) -> float:
+        """The start of the window that contains `moment` (epoch seconds)."""
+        return self.origin + math.floor((moment - self.origin) / self.retention) * self.retention
+
+    def deadline(self, start: float) -> float:
+        """When the window starting at `start` is judged."""
+        return start + self.retention + self.lateness
+
+    def assign(self, event: float | None, arrival: float) -> tuple[float, bool]:
+        """(start of the window the sample counts in, whether it is late for that window)."""
+        retention, origin = self.retention, self.origin
+        if event is not None and event < arrival + retention:
+            start = origin + math.floor((event - origin) / retention) * retention
+            late_from = start + retention + self.lateness
+            if arrival < late_from:
+                return start, False
+            if arrival < late_from + retention:
+                return start, True
+        return origin + math.floor((arrival - origin) / retention) * retention, False
+
+
+def event_time(dp: Any) -> float | None:
+    """The epoch seconds of a data point's `timestamp`, or None when it has none that parses."""
+    if dp.__class__ is dict or isinstance(dp, Mapping):
+        stamp = dp.get("timestamp")
+        if stamp is not None:
+            return parse_time(stamp)
+    return None
+
+
+class LatenessEstimate:
+    """The allowed lateness: a fixed number of seconds, or (auto) twice the p99 of recent sample ages on arrival."""
+
+    __slots__ = ("_ages", "_next", "fixed", "retention")
+
+    def __init__(self, retention: float, fixed: float | None = None) -> None:
+        if fixed is not None and (not math.isfinite(fixed) or fixed < 0):
+            raise ValueError(f"allowed lateness must be 0 or more seconds, got {fixed}")
+        self.retention = retention
+        self.fixed = fixed
+        self._ages: list[float] = []
+        self._next = 0
+
+    def observe(self, age: float) -> None:
+        """Record one sample's age on arrival; stale values (older than two windows) say nothing of the pipeline."""
+        if self.fixed is not None or not 0.0 <= age < 2 * self.retention:
+            return
+        if len(self._ages) < AGE_SAMPLES:
+            self._ages.append(age)
+        else:
+            self._ages[self._next] = age
+            self._next = (self._next + 1) % AGE_SAMPLES
+
+    def p99_age(self) -> float | None:
+        """The 99th percentile of the recorded ages (None before the first)."""
+        if not self._ages:
+            return None
+        ordered = sorted(self._ages)
+        return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
+
+    def value(self) -> float:
+        """The lateness to allow now (seconds)."""
+        if self.fixed is not None:
+            return self.fixed
+        p99 = self.p99_age()
+        estimate = MIN_LATENESS if p99 is None else LATENESS_FACTOR * p99
+        return min(self.retention, max(MIN_LATENESS, estimate))
+
+    def rule(self, origin: float = 0.0) -> WindowRule:
+        """The window rule with the lateness allowed now."""
+        return WindowRule(self.retention, self.value(), origin)
+
+
+def parse_lateness(value: Any) -> float | None:
+    """A configured allowed lateness: "auto" (or None) for the estimate, else seconds (ValueError otherwise)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"allowed lateness must be 'auto' or seconds, got {value!r}") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"allowed lateness must be 0 or more seconds, got {value!r}")
+    return seconds
