@@ -125,6 +125,8 @@ class WindowedValidator:
         last_event: float | None = None
         window: _Window | None = None
         window_start_at = math.nan
+        # The usual sample is on time for the window of the one before it: [low, high) skips the rule for those.
+        low = high = math.nan
         for path, dp in items:
             stamp = dp.get("timestamp") if dp.__class__ is dict else None
             if stamp is None or stamp.__class__ is not str:
@@ -136,9 +138,16 @@ class WindowedValidator:
                 last_stamp = stamp
             if event is not None:
                 observe(arrival - event)
-            start = rule.assign(event, arrival)[0]
+                if low <= event < high:
+                    window.collector.collect(path, dp)  # type: ignore[union-attr]
+                    continue
+            start, late = rule.assign(event, arrival)
             if start != window_start_at:
                 window, window_start_at = self._window(start, arrival), start
+            if event is not None and not late and window.start == start >= self.start:
+                low, high = start, min(start + self.retention, arrival + self.retention)
+            else:
+                low = high = math.nan
             assert window is not None
             window.collector.collect(path, dp)
             if window.start < self.start:
