@@ -2,7 +2,8 @@
 
 The measured snapshot is realistic: each point carries its own timestamp (sampled over the last poll interval) and
 values spread over each point's range, so no per-timestamp memo helps. The same values under one shared timestamp
-(mock output without `time_var`) are measured too, in the `same_timestamp_*` fields. Targets apply to the first.
+(mock output without `time_var`) are measured too, in the `same_timestamp_*` fields. Targets apply to the first;
+they guard the timestamp column kernel (tiro_models/validation/time_column.py).
 """
 
 from __future__ import annotations

@@ -24,10 +24,14 @@ NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 WINDOW = (NOW.timestamp() - 10, NOW.timestamp())
 
 
-def _stamps(n: int, seed: int = 1, naive: bool = False) -> list[str]:
-    """n distinct ISO stamps in the 10 s before NOW, as a device samples them."""
+def _stamps(n: int, seed: int = 1, naive: bool = False, epoch: str = "") -> list:
+    """n distinct stamps in the 10 s before NOW, as a device samples them: ISO text, or epoch "s" or "ms"."""
     rand = random.Random(seed).random
     moments = [NOW - timedelta(seconds=rand() * 9.9) for _ in range(n)]
+    if epoch == "s":
+        return [m.timestamp() for m in moments]
+    if epoch == "ms":
+        return [round(m.timestamp() * 1000) for m in moments]
     return [(m.replace(tzinfo=None) if naive else m).isoformat() for m in moments]
 
 
@@ -47,6 +51,8 @@ def test_distinct_device_stamps_are_good_in_one_pass() -> None:
     assert all_times_good(stamps, None, None)
     assert all_times_good(stamps, WINDOW[0], WINDOW)
     assert all_times_good(_stamps(500, naive=True), WINDOW[0], WINDOW)  # naive means UTC, as in parse_time
+    assert all_times_good(_stamps(500, epoch="s"), WINDOW[0], WINDOW)
+    assert all_times_good(_stamps(500, epoch="ms"), WINDOW[0], WINDOW)  # milliseconds, as parse_time reads them
 
 
 @pytest.mark.parametrize(
@@ -63,8 +69,32 @@ def test_distinct_device_stamps_are_good_in_one_pass() -> None:
         "2024-05-01T11:59:55",  # naive among aware ones
     ],
 )
-def test_the_kernel_never_calls_a_bad_column_good(odd) -> None:
-    stamps = _stamps(50)
+@pytest.mark.parametrize("epoch", ["", "s", "ms"])
+def test_the_kernel_never_calls_a_bad_column_good(odd, epoch) -> None:
+    stamps = _stamps(50, epoch=epoch)
+    stamps[25] = odd
+    for floor, window in [(None, None), (WINDOW[0], None), (None, WINDOW), (WINDOW[0], WINDOW)]:
+        if all_times_good(stamps, floor, window):
+            assert _certainly_good(stamps, floor, window), (odd, floor, window)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        float("nan"),
+        float("inf"),
+        True,
+        10**30,
+        1714564790,  # stale and before the window, in seconds
+        1714564790_000,  # the same in milliseconds
+        1714564795.5,  # seconds among milliseconds: good, but the per-value path converts each
+        1714564795_500,  # milliseconds among seconds
+        "2024-05-01T11:59:55+00:00",
+    ],
+)
+@pytest.mark.parametrize("epoch", ["s", "ms"])
+def test_the_kernel_never_calls_a_bad_epoch_column_good(odd, epoch) -> None:
+    stamps = _stamps(50, epoch=epoch)
     stamps[25] = odd
     for floor, window in [(None, None), (WINDOW[0], None), (None, WINDOW), (WINDOW[0], WINDOW)]:
         if all_times_good(stamps, floor, window):
@@ -98,13 +128,25 @@ def _results(model, snapshot, monkeypatch) -> list[tuple]:
 
 
 @pytest.mark.parametrize(
-    "odd", [None, "garbage", "2024-05-01T24:00:00", 1714564795.5, "2024-05-01T11:59:55", "2024-05-01T12:00:00Z"]
+    "odd",
+    [
+        None,
+        "garbage",
+        "2024-05-01T24:00:00",
+        1714564795.5,
+        "2024-05-01T11:59:55",
+        "2024-05-01T12:00:00Z",
+        float("nan"),
+        True,
+        1714564790_000,
+    ],
 )
-def test_validation_reports_the_same_with_and_without_the_kernel(odd, monkeypatch) -> None:
+@pytest.mark.parametrize("epoch", ["", "s", "ms"])
+def test_validation_reports_the_same_with_and_without_the_kernel(odd, epoch, monkeypatch) -> None:
     model = _model()
     snapshot = Mocker(instantiate(model, seed=1), seed=1).snapshot(now=NOW)
     racks = snapshot["Hall"]["hall_0"]["Rack"]
-    for rack, ts in zip(racks.values(), _stamps(len(racks)), strict=True):
+    for rack, ts in zip(racks.values(), _stamps(len(racks), epoch=epoch), strict=True):
         rack["Telemetry"]["Power"]["timestamp"] = ts
         rack["Telemetry"]["Heat"]["timestamp"] = ts
     odd_rack = list(racks)[17]
@@ -134,3 +176,7 @@ def test_a_column_of_device_stamps_goes_through_the_kernel(monkeypatch) -> None:
     monkeypatch.setattr(walk, "all_times_good", counting)
     assert validate(model, snapshot).valid
     assert calls == [40]  # the Power column; Heat shares one timestamp and goes through the memo
+    for rack, ts in zip(racks.values(), _stamps(len(racks), epoch="ms"), strict=True):
+        rack["Telemetry"]["Heat"]["timestamp"] = ts
+    assert validate(model, snapshot).valid
+    assert calls == [40, 40, 40]  # and epoch numbers too

@@ -17,6 +17,7 @@ from .time_column import all_times_good
 _ONLY_DICT = {dict}
 _VALUE = itemgetter("value")
 _TIMESTAMP = itemgetter("timestamp")
+_STAMP_CLASSES = frozenset({str, float, int})
 
 
 class Run:
@@ -83,7 +84,7 @@ class Run:
         """True only if every timestamp of a column is good (False: the detailed walk reports what is not)."""
         first, last = stamps[0], stamps[-1]
         # Sampled one by one (a device's stamps): one C pass in column order beats a memo of distinct values.
-        distinct_looking = first.__class__ is str and last.__class__ is str and first != last
+        distinct_looking = first.__class__ in _STAMP_CLASSES and last.__class__ in _STAMP_CLASSES and first != last
         if distinct_looking and all_times_good(stamps, self.max_age_floor, self.window):
             return True
         try:
