@@ -142,6 +142,7 @@ def main() -> None:
                 "python": platform.python_version(),
                 "records": n,
                 "input_variety": variety(records),
+                "readme_shows": "warm (the steady state: the same series every interval) and batch; cold beside them",
                 "rounds": args.rounds,
                 "ours_records_per_s_warm": ours_warm,
                 "ours_records_per_s_cold": ours_cold,

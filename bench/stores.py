@@ -255,6 +255,7 @@ def sqlite_large_hall(racks: int = 2_000, servers: int = 49, message: int = 1_00
             "points": variety_of_round["points"],
             "input_variety_per_round": variety_of_round,
             "records_per_message": message,
+            "readme_shows": "*_steady_records_per_s, with *_first_round_records_per_s beside them",
         }
         for name, targets in (("telemetry", "telemetry"), ("with_graph", "telemetry,graph")):
             role = TiroStoreAggregator(
