@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "stores"))
 
 from _datahall import scaled_datahall
+from _realistic import POLL_INTERVAL_S, restamp
 from victoria import VictoriaMetrics, victoria_binary
 
 from karez.embedded_nats import EmbeddedNats
@@ -38,25 +39,23 @@ TARGET_POINTS_PER_S = 100_000
 
 
 def _lines(points: int, measurement: str) -> list[str]:
-    """`points` telemetry lines: every telemetry point of the datahall, one round per second."""
+    """`points` telemetry lines: every numeric telemetry point of the datahall, one round per poll interval, fresh
+    values each round and each point stamped at its own moment of its round."""
     with tempfile.TemporaryDirectory(prefix="tiro-bench-influx-") as tmp:
         scenario, uses = scaled_datahall(Path(tmp), racks=100, servers=10)
-        model = load_model(scenario, uses)
-        snapshot = Mocker(instantiate(model, seed=1), seed=1).snapshot()
-    base = [
-        r
-        for r in decompose("", snapshot)
-        if r["type"] == "Telemetry" and isinstance(r["value"], int | float) and not isinstance(r["value"], bool)
-    ]
+        mocker = Mocker(instantiate(load_model(scenario, uses), seed=1), seed=1)
     lines: list[str] = []
-    second = 0
+    second = 0.0
     while len(lines) < points:
-        ts = 1_700_000_000.0 + second  # in the past: VictoriaMetrics drops samples from the future
-        for record in base:
-            lines.append(encode({**record, "timestamp": ts}, measurement=measurement))
-            if len(lines) == points:
-                break
-        second += 1
+        records = [
+            r
+            for r in decompose("", mocker.snapshot())
+            if r["type"] == "Telemetry" and isinstance(r["value"], int | float) and not isinstance(r["value"], bool)
+        ]
+        # in the past: VictoriaMetrics drops samples from the future
+        restamp(records, now=1_700_000_000.0 + second, epoch=True, seed=int(second))
+        lines.extend(encode(record, measurement=measurement) for record in records[: points - len(lines)])
+        second += POLL_INTERVAL_S
     return lines
 
 

@@ -1,9 +1,10 @@
 """Benchmark: line-protocol encoding of data-point records, ours vs influxdb_client.Point (Karez 0.11's way).
 
 Prints one JSON object. Records come from `decompose` of a generated snapshot (racks x servers x points), so the tags
-look like production ones. `cold` is the first pass over distinct series (tag caches empty), `warm` the next passes
-(the steady state of a collector that sees the same series every interval); `batch` is `encode_lines` over 1,000-record
-batches; warm, batch and baseline rates are the best of `--rounds` rounds.
+look like production ones; values spread over each point's range and each point has its own timestamp. `cold` is the
+first pass over distinct series (tag caches empty), `warm` the next passes (the steady state of a collector that sees
+the same series every interval: the figure the README shows); `batch` is `encode_lines` over 1,000-record batches;
+warm, batch and baseline rates are the best of `--rounds` rounds.
 
     .venv/bin/python bench/encode.py [--racks 200] [--servers 25] [--rounds 3]
 """
@@ -13,10 +14,17 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import random
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from influxdb_client import Point
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _realistic import iter_dps, restamp, variety
 
 from tiro_models.graph_docs import documents_for_record
 from tiro_models.line_protocol import encode, encode_lines
@@ -24,26 +32,29 @@ from tiro_models.records import decompose, decompose_point
 
 
 def snapshot(racks: int, servers: int) -> dict[str, Any]:
-    """A DataHall with `racks` racks of `servers` servers, 4 telemetry points each (floats, ints, a string)."""
-    ts = 1664251882.666721
+    """A DataHall with `racks` racks of `servers` servers, 4 telemetry points each (floats, ints, a string), values
+    spread over each point's range and each point stamped at its own moment (epoch seconds, as records carry them)."""
+    rng = random.Random(1)
     rack_objs: dict[str, Any] = {}
     for r in range(racks):
         server_objs = {
             f"server_{r * servers + s}": {
                 "Telemetry": {
-                    "FlowRate": {"value": 378.61 + s, "timestamp": ts + s, "unit": "L/hr"},
-                    "CPUTemperature": {"value": 41.5, "timestamp": ts, "unit": "°C"},
-                    "FanSpeed": {"value": 4200 + s, "timestamp": ts},
-                    "Status": {"value": "ok", "timestamp": ts},
+                    "FlowRate": {"value": round(rng.uniform(0, 1000), 2), "timestamp": 0.0, "unit": "L/hr"},
+                    "CPUTemperature": {"value": round(rng.uniform(20, 90), 1), "timestamp": 0.0, "unit": "°C"},
+                    "FanSpeed": {"value": rng.randrange(10_000), "timestamp": 0.0},
+                    "Status": {"value": rng.choice(("ok", "warning", "fault")), "timestamp": 0.0},
                 }
             }
             for s in range(servers)
         }
         rack_objs[f"rack_{r}"] = {
-            "Telemetry": {"ActivePower": {"value": 812.5, "timestamp": ts}},
+            "Telemetry": {"ActivePower": {"value": round(rng.uniform(0, 1000), 2), "timestamp": 0.0}},
             "Server": server_objs,
         }
-    return {"DataHall": {"data_hall_0": {"Rack": rack_objs}}}
+    out = {"DataHall": {"data_hall_0": {"Rack": rack_objs}}}
+    restamp(iter_dps(out), now=1664251882.666721, epoch=True)
+    return out
 
 
 def karez_point_line(record: dict[str, Any]) -> str:
@@ -130,6 +141,8 @@ def main() -> None:
                 "benchmark": "line_protocol_encode",
                 "python": platform.python_version(),
                 "records": n,
+                "input_variety": variety(records),
+                "readme_shows": "warm (the steady state: the same series every interval) and batch; cold beside them",
                 "rounds": args.rounds,
                 "ours_records_per_s_warm": ours_warm,
                 "ours_records_per_s_cold": ours_cold,

@@ -1,4 +1,8 @@
-"""Benchmark: mock value generation in points/s (batch, snapshot, flat) against an upstream-style Faker baseline."""
+"""Benchmark: mock value generation in points/s (batch, snapshot, flat) against an upstream-style Faker baseline.
+
+The library has no `time_var`, so a round's points share one timestamp (what the mock gives for such a library; the
+target is about it); `time_var_snapshot_points_per_s` is the same model with every point stamped at its own moment.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from faker import Faker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _realistic import POLL_INTERVAL_S, iter_dps, variety
 from _synthetic import synthetic_model
 
 from tiro_models.instances import instantiate
@@ -71,6 +76,10 @@ def main() -> None:
     values_rate = _rate(lambda: mocker.values(paths), n)  # a poller repeating its batch (the grouping is reused)
     snapshot_rate = _rate(lambda: mocker.snapshot(), n)
     flat_rate = _rate(lambda: mocker.flat(), n)
+    # A library that gives every point a time_var: each point gets its own timestamp (one datetime per point).
+    stamped = Mocker(instantiate(synthetic_model(4, 50, 100, 10, time_var=POLL_INTERVAL_S), seed=1), seed=1)
+    stamped.snapshot()
+    stamped_rate = _rate(lambda: stamped.snapshot(), n)
     sample = paths[:: max(1, n // 20_000)]  # the baseline is slow: time it on a 20,000-point sample
     baseline_rate = _rate(lambda: upstream_style(sample, instances.points), len(sample), repeat=1)
     out = {
@@ -79,6 +88,9 @@ def main() -> None:
         "values_points_per_s": round(values_rate),
         "snapshot_points_per_s": round(snapshot_rate),
         "flat_points_per_s": round(flat_rate),
+        "input_variety": variety(iter_dps(mocker.snapshot())),
+        "time_var_snapshot_points_per_s": round(stamped_rate),
+        "time_var_input_variety": variety(iter_dps(stamped.snapshot())),
         "baseline_points": len(sample),
         "baseline_points_per_s": round(baseline_rate),
         "speedup_values_vs_baseline": round(values_rate / baseline_rate, 1),

@@ -11,7 +11,9 @@ the same run. `sqlite_graph_bootstrap` times reads of a graph on its own and of 
 (`linked_*`).
 
 `sqlite_large_hall` is the end-to-end pipeline's shape: 104,003 series, every point once per round, 1,000 records per
-durable message; its first round creates every series.
+durable message; its first round creates every series (`*_first_round_*`), later rounds are the steady state
+(`*_steady_*`, the figure the README shows first). Every round has fresh values and each point its own timestamp
+within the round's poll interval.
 
     .venv/bin/python bench/stores.py [sqlite_records] [sqlite_large_hall] [sqlite_graph_bootstrap]
         [influx_writer_victoria]
@@ -34,6 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _datahall import scaled_datahall
+from _realistic import POLL_INTERVAL_S, restamp, variety
 from _stores_influx import influx_writer_victoria
 
 from karez import codec
@@ -51,18 +54,19 @@ TARGET_RECORDS_PER_S = 200_000
 TARGET_BOOTSTRAP_S = 10.0
 
 
-def _records(folder: Path, rounds: int) -> list[dict[str, Any]]:
-    """`rounds` samples of every point of a 100-rack datahall (about 2,200 points), one second apart."""
-    scenario, uses = scaled_datahall(folder, racks=100, servers=10)
-    model = load_model(scenario, uses)
-    snapshot = Mocker(instantiate(model, seed=1), seed=1).snapshot()
-    base = list(decompose("", snapshot))
-    records = []
-    for r in range(rounds):
-        ts = 1_800_000_000.0 + r
-        for record in base:
-            records.append({**record, "timestamp": ts})
+def _round_records(mocker: Mocker, k: int) -> list[dict[str, Any]]:
+    """Round `k` of every point: fresh mock values, each point stamped at its own moment of the round's interval."""
+    records = list(decompose("", mocker.snapshot()))
+    end = 1_800_000_000.0 + (k + 1) * POLL_INTERVAL_S
+    restamp(records, now=end, epoch=True, seed=k)
     return records
+
+
+def _records(folder: Path, rounds: int) -> list[dict[str, Any]]:
+    """`rounds` samples of every point of a 100-rack datahall (about 2,200 points), one poll interval apart."""
+    scenario, uses = scaled_datahall(folder, racks=100, servers=10)
+    mocker = Mocker(instantiate(load_model(scenario, uses), seed=1), seed=1)
+    return [record for r in range(rounds) for record in _round_records(mocker, r)]
 
 
 def _rate(write: Callable[[list], Any], records: list, batch: int) -> float:
@@ -166,9 +170,11 @@ def sqlite_records(total: int = 300_000, batch: int = 5_000) -> dict[str, Any]:
         # NATS-shaped input: one JSON array per message, as tiro_preprocess publishes a batch
         bodies = [codec.dumps(records[i : i + batch]) for i in range(0, count, batch)]
         lines = encode_many(records, measurement="tiro_telemetry", field_name="field", field_value="value").split("\n")
+        input_variety = variety(records)
         del records  # the aggregator runs with a small heap, as in its own process
         gc.collect()
         out: dict[str, Any] = {"records": count, "batch": batch, "series": count // rounds}
+        out["input_variety"] = input_variety
         out["message_bytes_per_record"] = round(sum(map(len, bodies)) / count, 1)
 
         raw, raw_cpu = _raw_sqlite_rows_per_s(folder, count, batch)
@@ -234,14 +240,23 @@ def sqlite_large_hall(racks: int = 2_000, servers: int = 49, message: int = 1_00
     with tempfile.TemporaryDirectory(prefix="tiro-bench-hall-") as tmp:
         folder = Path(tmp)
         scenario, uses = scaled_datahall(folder / "model", racks=racks, servers=servers)
-        base = list(decompose("", Mocker(instantiate(load_model(scenario, uses), seed=1), seed=1).snapshot()))
+        mocker = Mocker(instantiate(load_model(scenario, uses), seed=1), seed=1)
+        variety_of_round: dict[str, int] = {}
 
         def round_bodies(k: int) -> list[bytes]:
-            records = [{**r, "timestamp": 1_800_000_000.0 + k, "_karez": {"category": "store_data"}} for r in base]
+            records = _round_records(mocker, k)
+            for record in records:
+                record["_karez"] = {"category": "store_data"}
+            variety_of_round.update(variety(records))
             return [codec.dumps(records[i : i + message]) for i in range(0, len(records), message)]
 
         first, steady = round_bodies(0), round_bodies(1) + round_bodies(2)
-        out: dict[str, Any] = {"points": len(base), "records_per_message": message}
+        out: dict[str, Any] = {
+            "points": variety_of_round["points"],
+            "input_variety_per_round": variety_of_round,
+            "records_per_message": message,
+            "readme_shows": "*_steady_records_per_s, with *_first_round_records_per_s beside them",
+        }
         for name, targets in (("telemetry", "telemetry"), ("with_graph", "telemetry,graph")):
             role = TiroStoreAggregator(
                 {
@@ -265,8 +280,8 @@ def sqlite_large_hall(racks: int = 2_000, servers: int = 49, message: int = 1_00
             first_s = asyncio.run(feed(first))
             steady_s = asyncio.run(feed(steady))
             asyncio.run(role.close())
-            out[f"{name}_first_round_records_per_s"] = round(len(base) / first_s)
-            out[f"{name}_steady_records_per_s"] = round(2 * len(base) / steady_s)
+            out[f"{name}_first_round_records_per_s"] = round(out["points"] / first_s)
+            out[f"{name}_steady_records_per_s"] = round(2 * out["points"] / steady_s)
     return out
 
 

@@ -12,10 +12,12 @@ from tiro_models.spec import CATEGORIES, PATH_SEP
 
 from .checks import MISSING, MISSING_VALUE, Failure, SlotCheck, parse_time
 from .result import ValidationError
+from .time_column import all_times_good
 
 _ONLY_DICT = {dict}
 _VALUE = itemgetter("value")
 _TIMESTAMP = itemgetter("timestamp")
+_STAMP_CLASSES = frozenset({str, float, int})
 
 
 class Run:
@@ -77,6 +79,21 @@ class Run:
         else:
             self.bad_times[ts] = failure
         return failure
+
+    def times_good(self, stamps: list[Any]) -> bool:
+        """True only if every timestamp of a column is good (False: the detailed walk reports what is not)."""
+        first, last = stamps[0], stamps[-1]
+        # Sampled one by one (a device's stamps): one C pass in column order beats a memo of distinct values.
+        distinct_looking = first.__class__ in _STAMP_CLASSES and last.__class__ in _STAMP_CLASSES and first != last
+        if distinct_looking and all_times_good(stamps, self.max_age_floor, self.window):
+            return True
+        try:
+            distinct = set(stamps)
+        except TypeError:
+            return False
+        return self.good_times.issuperset(distinct) or all(
+            self.time_failure(ts) is None for ts in distinct - self.good_times
+        )
 
     # -------------------------------------------------------------- tree
     def slots(self, checks: list[SlotCheck], parents: list[tuple[Any, tuple[str, ...]]]) -> None:
@@ -143,7 +160,6 @@ class Run:
             return False
         recognised = 0
         received = 0
-        good_times = self.good_times
         dict_get = dict.get
         for category, required, _n_required, points in slot.categories:
             cats = list(map(dict_get, entities, repeat(category)))
@@ -167,15 +183,11 @@ class Run:
                     return False
                 try:
                     values = list(map(_VALUE, dps))
-                    stamps = set(map(_TIMESTAMP, dps))
+                    stamps = list(map(_TIMESTAMP, dps))
                 except (KeyError, TypeError):
                     return False
-                if not column(values):
+                if not column(values) or not self.times_good(stamps):
                     return False
-                if not good_times.issuperset(stamps):
-                    for ts in stamps - good_times:
-                        if self.time_failure(ts) is not None:
-                            return False
                 found += len(dps)
                 if point_required:
                     received += len(dps)
