@@ -114,15 +114,26 @@ def lay_out_plugins(folder: Path) -> Path:
 
 
 def validation_windows(log: Path, points: int) -> dict[str, Any]:
-    """Complete validation windows, how many were valid, and how many distinct data points each one checked."""
-    windows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    full = [w for w in windows if not w.get("partial")]
+    """The final verdict of each full validation window (a revised record replaces the first one): how many were
+    valid and complete (nothing missing), how many distinct data points each one checked, and the late samples."""
+    records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    final: dict[str, dict[str, Any]] = {}
+    for record in records:
+        if not record.get("partial"):
+            final[record["start"]] = record  # records come in order: a revision follows its first verdict
+    full = list(final.values())
     sizes = [int(w.get("collection_size", 0)) for w in full]
     return {
         "validation_windows": len(full),
         "validation_windows_valid": sum(1 for w in full if w.get("valid")),
+        "validation_windows_complete": sum(1 for w in full if w.get("counts", {}).get("missing", 1) == 0),
+        "validation_windows_revised": sum(1 for w in full if w.get("revised")),
+        "late_samples_per_window": [int(w.get("late", 0)) for w in full],
+        "allowed_lateness_s": [w.get("allowed_lateness") for w in full],
         "validated_points_per_window_min": min(sizes, default=0),
         "every_window_has_every_point": bool(sizes) and min(sizes) == points,
+        "every_window_complete_and_valid": bool(full)
+        and all(w.get("valid") and w.get("counts", {}).get("missing", 1) == 0 for w in full),
     }
 
 
@@ -336,12 +347,23 @@ async def ramp(
             for prof in (folder / f"step-{i}").glob("*.prof"):
                 shutil.copy(prof, profile_to / f"{folder.name}-step-{i}-{prof.name}")
         steps.append(step)
-        print(json.dumps({k: step[k] for k in ("mode", "offered_points_per_s", "achieved_stored_points_per_s",
-                                               "sustained")}), file=sys.stderr)  # fmt: skip
+        print(json.dumps({**{k: step[k] for k in ("mode", "offered_points_per_s", "achieved_stored_points_per_s",
+                                                  "sustained")},
+                          "windows": {k: step["verified"][k] for k in ("validation_windows",
+                                      "validation_windows_complete", "late_samples_per_window")}}),
+              file=sys.stderr)  # fmt: skip
         if not step["sustained"] and not keep_going:
             break
-    sustained = [s["offered_points_per_s"] for s in steps if s["sustained"]]
-    return {"data_points": points, "steps": steps, "highest_sustained_points_per_s": max(sustained, default=0)}
+    sustained = [s for s in steps if s["sustained"]]
+    return {
+        "data_points": points,
+        "steps": steps,
+        "highest_sustained_points_per_s": max((s["offered_points_per_s"] for s in sustained), default=0),
+        # issue #19: no false "missing" at a sustained rate (the windows' final verdicts, late samples counted)
+        "windows_complete_and_valid_at_every_sustained_rate": all(
+            s["verified"]["every_window_complete_and_valid"] for s in sustained
+        ),
+    }
 
 
 def with_mock(scale: tuple[int, int], folder: Path, body, time_var: float) -> Any:
