@@ -243,11 +243,7 @@ class Runtime:
             await self.publish_metrics()
         except Exception:
             pass
-        for _, role in self.all_roles():
-            try:
-                await role.close()
-            except Exception as e:
-                logger.warning("%s: close failed: %s", role, e)
+        await self._close_roles()
         if self.nc is not None and not self.nc.is_closed:
             try:
                 await self.nc.flush(timeout=5)
@@ -284,12 +280,15 @@ class Runtime:
             return False
         raise StartupTimeout(f"cannot connect to NATS at {self.options.display()} within {timeout:g} s")
 
-    async def _close_unstarted(self) -> None:
+    async def _close_roles(self) -> None:
         for _, role in self.all_roles():
             try:
                 await role.close()
             except Exception as e:
                 logger.warning("%s: close failed: %s", role, e)
+
+    async def _close_unstarted(self) -> None:
+        await self._close_roles()
         if self.nc is not None and not self.nc.is_closed:
             await self.nc.close()
 

@@ -10,11 +10,9 @@ service that mounts a config below `/app`: it gets a copy of the affected folder
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -35,6 +33,7 @@ from compose_spec import (
     load_compose,
 )
 from image_programs import missing_programs
+from process_groups import stop_group
 
 from karez.embedded_nats import find_nats_server, free_port
 
@@ -267,13 +266,7 @@ class LocalStack:
     def stop_all(self) -> None:
         """SIGTERM each service's process group, newest first; SIGKILL what is still there after 20 s."""
         for process in reversed(list(self.processes.values())):
-            with contextlib.suppress(ProcessLookupError):  # the group may have ended by itself meanwhile
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+            stop_group(process)
 
     def __enter__(self) -> LocalStack:
         return self

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import nats
 import pytest
 import yaml
 from nats.js.errors import NotFoundError
+from process_groups import stop_group
 
 from flows.pipeline import pipeline
 from karez.embedded_nats import EmbeddedNats, free_port
@@ -41,16 +41,6 @@ def _wait_healthy(api: str, proc: subprocess.Popen, timeout: float = 120) -> Non
             pass
         time.sleep(0.5)  # polling a child process
     raise AssertionError("prefect server did not become healthy")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +71,7 @@ def prefect_env(tmp_path_factory):
         _wait_healthy(env["PREFECT_API_URL"], server)
         yield env
     finally:
-        _stop(server)
+        stop_group(server)
         log.close()
 
 
@@ -128,7 +118,7 @@ def worker(prefect_env, deployed, tmp_path_factory):
         try:
             yield log_path
         finally:
-            _stop(proc)
+            stop_group(proc)
 
 
 def _run(env: dict, deployment: str, **params: str) -> str:
