@@ -472,13 +472,19 @@ def collect(
 
 @app.command()
 def plugins(plugin_directory: str = PluginOpt) -> None:
-    """List the available plugin types of every kind."""
-    table = _plugins(plugin_directory)
+    """List the available plugin types of every kind, each with where it comes from."""
+    from karez.plugins import discover_all
+
+    try:
+        table = discover_all(_plugin_directory(plugin_directory))
+    except PluginError as e:
+        raise _fail(str(e)) from None
     for kind in KINDS:
         out.print(f"[bold][{kind.capitalize()}][/bold]")
-        for name, cls in sorted(table[kind].items()):
+        for name, found in sorted(table[kind].items()):
+            source = "; ".join([found.origin, *(f"hides {hidden}" for hidden in found.hides)])
             out.print(f"   [green]{name}[/green]: ", end="", highlight=False)
-            out.print(cls.role_description(), markup=False, highlight=False)
+            out.print(f"{found.cls.role_description()} [{source}]", markup=False, highlight=False)
         out.print()
 
 

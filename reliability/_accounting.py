@@ -9,17 +9,40 @@ Every sample is keyed by (data-point path, timestamp). The figures:
   (includes answers that never entered the pipeline: a response in flight when its process died, a re-fetch of a
   redelivered task whose first answer was already kept, a request cut by a fault);
 - `dispatched_points` / `dispatched_not_stored`: task-level view (a tick whose fetch failed shows up here).
+
+A store that holds only some series (VictoriaMetrics gets the telemetry, not the attributes) is counted over the
+paths it is expected to hold, which come from the model, never from what the store holds: a path whose every sample
+was lost must count as lost, not vanish from both "sent" and "lost".
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
-from _tap import Tap, timestamp_ns
+from _tap import timestamp_ns
+
+Key = tuple[str, int]  # (data-point path, timestamp in ns)
+
+
+class Observed(Protocol):
+    """What the counts need of the tap: samples per published message id (its variants) and tasks per path."""
+
+    collected_by_id: dict[str, list[set[Key]]]
+    tasks_per_path: Counter[str]
+
+
+@dataclass
+class ObservedSubset:
+    """The part of an observation that concerns some paths only."""
+
+    collected_by_id: dict[str, list[set[Key]]] = field(default_factory=dict)
+    tasks_per_path: Counter[str] = field(default_factory=Counter)
 
 
 def served_since(log: Path, offset: int) -> Counter[tuple[str, int]]:
@@ -63,9 +86,7 @@ def sqlite_count(db: Path) -> int:
         return -1
 
 
-def account(
-    served: Counter[tuple[str, int]], tap: Tap, rows: Counter[tuple[str, int]], resolution_ns: int = 1
-) -> dict[str, Any]:
+def account(served: Counter[Key], tap: Observed, rows: Counter[Key], resolution_ns: int = 1) -> dict[str, Any]:
     """The counts of one store; `resolution_ns` coarsens keys for stores that keep less precision (ms)."""
 
     def key(k: tuple[str, int]) -> tuple[str, int]:
@@ -97,3 +118,18 @@ def account(
         "refetched_deduplicated": len(refetched - stored_keys),
         "stored_never_served": len(stored_keys - served_keys),
     }
+
+
+def account_paths(
+    served: Counter[Key], tap: Observed, rows: Counter[Key], paths: AbstractSet[str], resolution_ns: int = 1
+) -> dict[str, Any]:
+    """`account` restricted to the samples of `paths`: the expected series of a store that holds only some."""
+    subset = ObservedSubset(
+        {
+            msg_id: [{k for k in keys if k[0] in paths} for keys in variants]
+            for msg_id, variants in tap.collected_by_id.items()
+        },
+        Counter({p: n for p, n in tap.tasks_per_path.items() if p in paths}),
+    )
+    on_paths = Counter({k: n for k, n in served.items() if k[0] in paths})
+    return account(on_paths, subset, rows, resolution_ns=resolution_ns)

@@ -12,18 +12,22 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from _accounting import account, served_since, sqlite_count, sqlite_rows
+from _accounting import account, account_paths, served_since, sqlite_count, sqlite_rows
 from _pipeline_probes import MemoryWatch
 from _processes import KarezProcess, RecordingMock, Victoria, lay_out_plugins
 from _tap import Tap
 
 from karez.embedded_nats import EmbeddedNats
 from tiro.mock.server import free_port
+from tiro.mock.service import build_service
+from tiro_models.spec import TELEMETRY
 
 STORE_CATEGORY = "store_data"
 BATCH_SIZE = 1000
@@ -39,6 +43,14 @@ class Setup:
     uses: list[Path]
     mock: RecordingMock
     round_points: int
+
+    @cached_property
+    def telemetry_paths(self) -> frozenset[str]:
+        """The paths the mock lists whose samples go on the telemetry subjects: every series influx_writer must get."""
+        # Built as the mock builds its own (same model, same seed): the expectation comes from the model, never
+        # from what a store happens to hold.
+        service = build_service(self.scenario, self.uses, seed=self.mock.seed)
+        return frozenset(path for path in service.listed if service.points[path].category == TELEMETRY)
 
 
 @dataclass
@@ -263,17 +275,10 @@ async def run_case(setup: Setup, plan: Plan, drain_timeout: float = 240) -> dict
 
 
 def victoria_counts(setup: Setup, tap: Tap, offset: int, vm_rows: dict[tuple[str, int], int]) -> dict[str, Any]:
-    """The same counts for VictoriaMetrics: millisecond keys, over the paths with numeric values (VM drops text)."""
-    from collections import Counter
-
-    numeric_paths = {path for path, _ in vm_rows}
-    served = Counter({k: n for k, n in served_since(setup.mock.log, offset).items() if k[0] in numeric_paths})
+    """The same counts for VictoriaMetrics: millisecond keys, over the telemetry paths of the model."""
+    # influx_writer reads the telemetry subjects only, and VictoriaMetrics keeps every field of a line it accepts
+    # (a text field as 0), so each telemetry path is an expected series whatever its values.
+    expected = setup.telemetry_paths
     ms_rows = Counter({(p, ts * 1_000_000): n for (p, ts), n in vm_rows.items()})
-    restricted = Tap(tap.task_subject.rsplit(".", 1)[1], tap.collected_subject.rsplit(".", 1)[1])
-    restricted.collected_by_id = {
-        msg_id: [{k for k in keys if k[0] in numeric_paths} for keys in variants]
-        for msg_id, variants in tap.collected_by_id.items()
-    }
-    restricted.tasks_per_path = Counter({p: n for p, n in tap.tasks_per_path.items() if p in numeric_paths})
-    counts = account(served, restricted, ms_rows, resolution_ns=1_000_000)
-    return {**counts, "series_paths": len(numeric_paths)}
+    counts = account_paths(served_since(setup.mock.log, offset), tap, ms_rows, expected, resolution_ns=1_000_000)
+    return {**counts, "series_paths": len(expected), "series_paths_stored": len({p for p, _ in vm_rows})}

@@ -55,6 +55,8 @@ def stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: floa
 class RecordingMock:
     """`reliability/_recording_mock.py` on a fixed port, appending what it serves to `log`."""
 
+    seed = 1  # of its values and instance ids: the accounting rebuilds the same listing from the model
+
     def __init__(self, scenario: Path, uses: list[Path], port: int, log: Path) -> None:
         self.scenario, self.uses, self.port, self.log = scenario, uses, port, log
         self.proc: subprocess.Popen | None = None
@@ -68,7 +70,7 @@ class RecordingMock:
         """Start and wait until `/points/` answers."""
         self.proc = subprocess.Popen(
             [sys.executable, str(HERE / "_recording_mock.py"), str(self.scenario), *map(str, self.uses),
-             "--port", str(self.port), "--seed", "1", "--log", str(self.log)],
+             "--port", str(self.port), "--seed", str(self.seed), "--log", str(self.log)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         wait_http(f"{self.url}/points/", 180, self.proc)

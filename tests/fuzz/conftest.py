@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fuzz_support import Tally
+from fuzz_support import OUTCOME, Outcome, Tally, record_outcome
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Keep how each phase of a test ended, so its tally line says whether the test passed."""
+    report = yield
+    record_outcome(item, call, report)
+    return report
 
 
 @pytest.fixture
@@ -13,4 +21,4 @@ def tally(request: pytest.FixtureRequest) -> Iterator[Tally]:
     """A Tally named after the test, printed as one line when the test ends."""
     t = Tally(request.node.name.removeprefix("test_"))
     yield t
-    print("\n" + t.line())
+    print("\n" + t.line(request.node.stash.get(OUTCOME, Outcome())))
