@@ -421,6 +421,7 @@ def parse_args() -> argparse.Namespace:
         " distinct, as from devices, while latency, measured from the timestamp, stays within 50 ms of the truth)",
     )  # fmt: skip
     parser.add_argument("--keep-going", action="store_true", help="run every rate even after one is not sustained")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (logs, validation.log, stores)")
     parser.add_argument("--profile", type=Path, help="run karez under cProfile; write <mode>-step-N.prof here")
     parser.add_argument("--skip-split", action="store_true", help="(kept for old command lines) no split ramp")
     parser.add_argument("--skip-item", action="store_true", help="batch mode only")
@@ -452,7 +453,7 @@ def main() -> None:
         },
     }
     with tempfile.TemporaryDirectory(prefix="tiro-bench-pipeline-") as tmp:
-        folder = Path(tmp)
+        folder = args.keep or Path(tmp)
         for key in ramps:
             layout, batched = RAMPS[key]
 

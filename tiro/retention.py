@@ -149,8 +149,8 @@ async def read_window(
     collector = Collector()
     counted: set[int] = set()
     for sample in samples:
-        slot, late = rule.assign(sample.event, sample.arrival)
-        if slot != first:
+        counts, late = rule.counts_in(first, sample.event, sample.arrival)
+        if not counts:
             continue
         try:
             collector.collect(sample.path, sample.result)
@@ -175,8 +175,8 @@ async def _read_samples(
     horizon: float,
     fetch_timeout: float,
 ) -> None:
-    """Fetch what the consumer has now; keep the samples stamped in [first, last) or stored in it (either may count
-    in the window, depending on the lateness), and record every sample's age on arrival."""
+    """Fetch what the consumer has now; keep the samples stamped in [first − retention, last) or stored in [first,
+    last) (any of them may count in the window, depending on the lateness), and record every sample's age."""
     info = await psub.consumer_info()
     if info.num_pending == 0:
         return
@@ -194,7 +194,7 @@ async def _read_samples(
                 event = event_time(result)
                 if event is not None:
                     estimate.observe(arrival - event)
-                if (event is not None and first <= event < last) or first <= arrival < last:
+                if (event is not None and 2 * first - last <= event < last) or first <= arrival < last:
                     samples.append(_Sample(arrival, event, msg.metadata.sequence.stream, path, result))
             if msg.metadata.num_pending == 0:
                 return

@@ -41,6 +41,17 @@ def test_window_rule(event, arrival, expected):
     assert WindowRule(retention=10.0, lateness=3.0).assign(event, arrival) == expected
 
 
+def test_a_sample_stamped_just_before_a_window_counts_in_it_too():
+    """A point polled once a window jitters across the boundary: the sample at 9.8 s also stands for window [10, 20)."""
+    rule = WindowRule(retention=10.0, lateness=3.0)
+    assert rule.carried(9.8, 0.0) and rule.carried(7.5, 0.0) and not rule.carried(7.4, 0.0)  # min(3, 10/4) = 2.5 s
+    assert rule.counts_in(10.0, 9.8, 10.5) == (True, False)
+    assert rule.counts_in(10.0, 5.0, 10.5) == (False, False)
+    assert rule.counts_in(10.0, 9.8, 22.0) == (True, False)  # late for [0, 10), still on time for [10, 20)
+    assert rule.counts_in(20.0, 9.8, 23.5) == (True, False)  # too old for either: a stale value, where it arrived
+    assert rule.counts_in(0.0, 9.8, 10.5) == (True, False)
+
+
 def test_window_rule_with_an_origin():
     rule = WindowRule(retention=10.0, lateness=3.0, origin=4.0)
     assert rule.window_of(13.9) == 4.0 and rule.assign(14.5, 15.0) == (14.0, False)
@@ -111,10 +122,10 @@ async def test_late_data_is_waited_for_then_counted_late_never_missing(nats_serv
         await _sleep_until(a + 0.2)
         await publish(_stamped(first, a + 0.1))
         await _sleep_until(a + retention + 0.5)  # A has ended; its deadline is 1.5 s away
-        await publish(_stamped(second, a + 1.9))
+        await publish(_stamped(second, a + 1.0))
         await publish(_stamped(first, b + 0.6))  # B's first half, on time
         await _sleep_until(b + retention + lateness + 0.3)  # B's deadline has passed
-        await publish(_stamped(second, b + 1.9))
+        await publish(_stamped(second, b + 1.0))
         await _until(lambda: any(r.revised for r in role.reports), "B's revised verdict", timeout=30)
     finally:
         task.cancel()

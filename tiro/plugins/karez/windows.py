@@ -13,7 +13,7 @@ from typing import Any
 
 from tiro_models.spec import Model
 from tiro_models.validate import Collector, SnapshotNester, ValidationResult, validate
-from tiro_models.validation.event_time import LatenessEstimate, event_time
+from tiro_models.validation.event_time import CARRY_FRACTION, LatenessEstimate, event_time
 
 # (flat snapshot, window start, window end) -> result
 Check = Callable[[dict[str, Any], datetime, datetime], ValidationResult]
@@ -124,8 +124,8 @@ class WindowedValidator:
         last_stamp: Any = None
         last_event: float | None = None
         window: _Window | None = None
-        window_start_at = math.nan
-        # The usual sample is on time for the window of the one before it: [low, high) skips the rule for those.
+        # The usual sample is on time for the window of the one before it, and not near that window's end:
+        # [low, high) skips the rule for those.
         low = high = math.nan
         for path, dp in items:
             stamp = dp.get("timestamp") if dp.__class__ is dict else None
@@ -142,17 +142,23 @@ class WindowedValidator:
                     window.collector.collect(path, dp)  # type: ignore[union-attr]
                     continue
             start, late = rule.assign(event, arrival)
-            if start != window_start_at:
-                window, window_start_at = self._window(start, arrival), start
+            window = self._place(start, path, dp, arrival)
+            if rule.carried(event, start):
+                self._place(start + self.retention, path, dp, arrival)
             if event is not None and not late and window.start == start >= self.start:
-                low, high = start, min(start + self.retention, arrival + self.retention)
+                carried_from = start + self.retention - min(rule.lateness, self.retention * CARRY_FRACTION)
+                low, high = start, min(carried_from, arrival + self.retention)
             else:
                 low = high = math.nan
-            assert window is not None
-            window.collector.collect(path, dp)
-            if window.start < self.start:
-                window.late += 1
-                window.unreported_late += 1
+
+    def _place(self, start: float, path: str, dp: Any, arrival: float) -> _Window:
+        """Collect one sample into the window at `start` (counted late when that window was judged already)."""
+        window = self._window(start, arrival)
+        window.collector.collect(path, dp)
+        if window.start < self.start:
+            window.late += 1
+            window.unreported_late += 1
+        return window
 
     def _window(self, start: float, arrival: float) -> _Window:
         if start >= self.start:
