@@ -42,7 +42,6 @@ from _pipeline_probes import MemoryWatch, StoreWatch, jetstream_backlog, slope_p
 from mock import batch_sample_variety, start_mock  # noqa: UP026 (bench/mock.py, not the PyPI package)
 
 from karez.embedded_nats import EmbeddedNats
-from tiro.examples import example_dir
 from tiro.mock.server import free_port
 
 BIN = Path(sys.executable).parent
@@ -100,17 +99,6 @@ def cpu_per_point(memory: dict[str, dict[str, float]], collected: float, stored:
         out[name] = round(figures["cpu_cores"] * 1e6 / per, 1) if per > 0 else 0.0
     out["all_karez"] = round(sum(out.values()), 1)
     return out
-
-
-def lay_out_plugins(folder: Path) -> Path:
-    """The shipped datahall plugin folder plus the tiro_store aggregator (as the demo deployment adds it)."""
-    plugins = folder / "karez"
-    if not plugins.exists():
-        shutil.copytree(example_dir("datahall") / "karez", plugins)
-        (plugins / "aggregator" / "tiro_store.py").write_text(
-            "from tiro.plugins.karez import TiroStoreAggregator as Aggregator\n"
-        )
-    return plugins
 
 
 def validation_windows(log: Path, points: int) -> dict[str, Any]:
@@ -179,7 +167,7 @@ def layout_configs(config: dict[str, Any], layout: str, replicas: int = 1) -> De
 
 
 def start_karez(
-    folder: Path, name: str, config: dict[str, Any], plugins: Path, nats_url: str, profiled: bool,
+    folder: Path, name: str, config: dict[str, Any], nats_url: str, profiled: bool,
     flags: tuple[str, ...] = (),
 ):  # fmt: skip
     """`karez deploy` of `config` (the kinds in `flags`, all without) in its own process (under cProfile when
@@ -188,7 +176,7 @@ def start_karez(
     profile = ["-m", "cProfile", "-o", str(folder / f"{name}.prof")] if profiled else []
     with open(folder / f"{name}.log", "wb") as log:
         return subprocess.Popen(
-            [sys.executable, *profile, "-m", "karez.cli", "deploy", "-c", f"{name}.yaml", "-p", str(plugins),
+            [sys.executable, *profile, "-m", "karez.cli", "deploy", "-c", f"{name}.yaml",
              "-a", nats_url, "--metrics-interval", "1", *flags],
             cwd=folder, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -222,7 +210,6 @@ async def run_step(
     folder.mkdir(parents=True)
     log = folder / "validation.log"
     config = karez_config(base, scenario, uses, interval, batch_size, batched, log)
-    plugins = lay_out_plugins(folder.parent)
     store = StoreWatch(folder / "tiro.db")
     metrics = Metrics()
     async with EmbeddedNats() as server:
@@ -230,7 +217,7 @@ async def run_step(
         await nc.subscribe("karez.metrics.>", cb=metrics.on_message)
         jsm = nc.jsm()
         procs = {
-            name: start_karez(folder, name, part, plugins, server.url, profiled, flags)
+            name: start_karez(folder, name, part, server.url, profiled, flags)
             for name, (part, flags) in layout_configs(config, layout, replicas).items()
         }
         pids = {"mock": mock_pid, "nats_server": server.process.pid, "bench": os.getpid()}

@@ -21,7 +21,7 @@ from typing import Any
 
 from _accounting import account, account_paths, served_since, sqlite_count, sqlite_rows
 from _pipeline_probes import MemoryWatch
-from _processes import KarezProcess, RecordingMock, Victoria, lay_out_plugins
+from _processes import KarezProcess, RecordingMock, Victoria
 from _tap import Tap
 
 from karez.embedded_nats import EmbeddedNats
@@ -195,14 +195,13 @@ async def run_case(setup: Setup, plan: Plan, drain_timeout: float = 240) -> dict
     """Run one case end to end and return its counts."""
     folder = setup.folder / plan.name
     folder.mkdir(parents=True)
-    plugins = lay_out_plugins(setup.folder)
     nats = EmbeddedNats(store_dir=folder / "nats", port=free_port())
     await asyncio.to_thread(nats.start)
     victoria = Victoria(free_port()).start() if plan.victoria else None
     tap = await Tap("tiro_mock", "tiro_preprocess").connect(nats.url)
     config = karez_config(setup, plan, victoria.url if victoria else None)
     kinds = {"dispatcher": ["-d"], "roles": ["-n", "-v"], "stores": ["-g"]}
-    procs = {name: KarezProcess(folder, name, config, k, plugins, nats.url, plan.durable) for name, k in kinds.items()}
+    procs = {name: KarezProcess(folder, name, config, k, nats.url, plan.durable) for name, k in kinds.items()}
     run = Run(setup, plan, folder, nats, tap, procs["roles"], procs["stores"], procs["dispatcher"], victoria)
     started = time.monotonic()
     try:

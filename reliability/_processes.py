@@ -18,8 +18,6 @@ from typing import Any
 
 import httpx
 
-from tiro.examples import example_dir
-
 HERE = Path(__file__).resolve().parent
 
 
@@ -90,9 +88,9 @@ class KarezProcess:
 
     Every process gets the whole configuration (references between roles are validated) and starts only its kinds."""
 
-    def __init__(self, folder: Path, name: str, config: dict[str, Any], kinds: list[str], plugins: Path, nats_url: str,
+    def __init__(self, folder: Path, name: str, config: dict[str, Any], kinds: list[str], nats_url: str,
                  durable: bool):  # fmt: skip
-        self.folder, self.name, self.plugins, self.nats_url, self.durable = folder, name, plugins, nats_url, durable
+        self.folder, self.name, self.nats_url, self.durable = folder, name, nats_url, durable
         self.kinds = kinds
         (folder / "karez.yaml").write_text(json.dumps(config))  # JSON is YAML
         self.proc: subprocess.Popen | None = None
@@ -102,7 +100,7 @@ class KarezProcess:
         """Launch (again); the log is appended to."""
         with open(self.folder / f"{self.name}.log", "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "karez.cli", "deploy", "-c", "karez.yaml", *self.kinds, "-p", str(self.plugins),
+                [sys.executable, "-m", "karez.cli", "deploy", "-c", "karez.yaml", *self.kinds,
                  "-a", self.nats_url, "--metrics-interval", "1", *(["--durable"] if self.durable else [])],
                 cwd=self.folder, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
@@ -125,16 +123,6 @@ class KarezProcess:
         """The last lines of its log (for notes on failures)."""
         path = self.folder / f"{self.name}.log"
         return path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
-
-
-def lay_out_plugins(folder: Path) -> Path:
-    """The shipped datahall plugin folder plus the tiro_store and influx_writer aggregator stubs."""
-    plugins = folder / "karez"
-    if not plugins.exists():
-        shutil.copytree(example_dir("datahall") / "karez", plugins)
-        for name, cls in (("tiro_store", "TiroStoreAggregator"), ("influx_writer", "InfluxWriterAggregator")):
-            (plugins / "aggregator" / f"{name}.py").write_text(f"from tiro.plugins.karez import {cls} as Aggregator\n")
-    return plugins
 
 
 class Victoria:
