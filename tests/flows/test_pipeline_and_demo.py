@@ -18,6 +18,11 @@ def test_demo_runs_the_pipeline_and_persists(tmp_path):
     served = len(example_service(seed=7).listed)
     assert counts["graph"] == served  # every point the mock serves reached the graph store
     assert counts["telemetry"] >= served  # at least one sample of each, usually several rounds
+    # It ends with what to do next (the store's own URL in ready-to-run commands) and states one duration.
+    store = f"sqlite:///{tmp_path / 'tiro.db'}"
+    assert f"  tiro query latest '%%' --store {store}" in result.stdout.splitlines()
+    assert result.stdout.count(" s\n") <= 1 and "duration" not in result.stdout
+    assert "EventsWorker" not in result.output and "| WARNING |" not in result.output  # no third-party log lines
 
 
 def test_bootstrap_stores_is_idempotent(tmp_path, datahall):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from rich.live import Live
 from rich.spinner import Spinner
 from rich.table import Table
 
+from karez.cli_kit import unwrapped_console
 from tiro.cli.errors import EXIT_INVALID, guarded
 from tiro.cli.loading import load
 from tiro.cli.validate_window import quiet_local_prefect
@@ -34,7 +36,7 @@ def demo_command(
     ),
 ) -> None:
     """Run the pipeline: mock server → Karez roles over an embedded NATS → sqlite stores, validated every window."""
-    console = Console()
+    console = unwrapped_console()
     directory = scenario_dir or example_dir()
     scenario, uses = guarded(example_files, directory)
     model = guarded(load, scenario, uses)
@@ -48,6 +50,8 @@ def demo_command(
         raise typer.BadParameter(f"--duration {duration} is shorter than one window ({window} s)")
     summary = run_pipeline(console, directory, duration, window, seed, workdir)
     console.print(summary_table(summary))
+    for line in next_steps(summary["store_url"], model):
+        console.print(line, markup=False, highlight=False)
     if summary["windows_invalid"]:
         raise typer.Exit(EXIT_INVALID)
 
@@ -133,7 +137,7 @@ def run_pipeline(
     console: Console, directory: Path, duration: float, window: float, seed: int, workdir: Path | None
 ) -> dict[str, Any]:
     """Run flows.pipeline with a live progress display; its summary."""
-    quiet_local_prefect()
+    quiet_local_prefect("ERROR")  # the demo shows its own progress: Prefect's own warnings are noise here
     from flows.pipeline import pipeline  # Prefect loads only now, after the model summary is on screen
     from flows.progress import watching
 
@@ -168,7 +172,6 @@ async def _refresh(live: Live, view: ProgressView) -> None:
 def summary_table(summary: dict[str, Any]) -> Table:
     """The final summary: points collected, persisted per store, windows valid/invalid."""
     table = Table("pipeline", "value", title="Summary")
-    table.add_row("duration", f"{summary['duration']:.1f} s")
     table.add_row("data points collected", str(summary["collected"]))
     table.add_row("records persisted", str(summary["persisted_records"]))
     for store, count in summary["persisted"].items():
@@ -177,3 +180,23 @@ def summary_table(summary: dict[str, Any]) -> Table:
     table.add_row("validation windows invalid", str(summary["windows_invalid"]))
     table.add_row("store", summary["store_url"])
     return table
+
+
+def next_steps(store_url: str, model: Model) -> list[str]:
+    """What to do next: the commands that show what the demo stored, and where Prefect keeps its runs."""
+    point = next((p for p in model.points.values() if p.category == "Telemetry"), None)
+    lines = [
+        "",
+        "Look at what the demo stored:",
+        f"  tiro query latest '%%' --store {store_url}",
+    ]
+    if point is not None:
+        lines.append(f"  tiro query history '{point.type_path.replace('.', '%')}' --since 10m --store {store_url}")
+    api = os.environ.get("PREFECT_API_URL")
+    if api:
+        ui = api.removesuffix("/").removesuffix("/api")
+        lines.append(f"Prefect UI (this run, its artifacts and logs): {ui}/runs")
+    else:
+        lines.append("Prefect ran on a throw-away local API: to keep runs and watch them in the UI, see the Prefect")
+        lines.append("quickstart (README) and set PREFECT_API_URL before `tiro demo`.")
+    return lines

@@ -15,9 +15,9 @@ from tiro.cli.loading import load
 from tiro.cli.output import emit, to_json
 
 
-def quiet_local_prefect() -> None:
-    """Defaults for running flows on Prefect's ephemeral API from the CLI: warnings only, no telemetry calls."""
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+def quiet_local_prefect(level: str = "WARNING") -> None:
+    """Defaults for running flows on Prefect's ephemeral API from the CLI: `level` and above only, no telemetry."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_UI_ENABLED", "false")
 
