@@ -13,7 +13,7 @@ from tiro.mock.service import example_service
 def test_demo_runs_the_pipeline_and_persists(tmp_path):
     result = CliRunner().invoke(app, ["demo", "--duration", "20", "--workdir", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "Summary" in result.stdout and "validation windows invalid │ 0" in result.stdout
+    assert "Summary" in result.stdout and "  validation windows invalid: 0" in result.stdout.splitlines()
     counts = persisted_counts(f"sqlite:///{tmp_path / 'tiro.db'}", f"sqlite:///{tmp_path / 'tiro.db'}")
     served = len(example_service(seed=7).listed)
     assert counts["graph"] == served  # every point the mock serves reached the graph store

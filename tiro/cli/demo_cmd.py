@@ -49,8 +49,7 @@ def demo_command(
     if duration < window:
         raise typer.BadParameter(f"--duration {duration} is shorter than one window ({window} s)")
     summary = run_pipeline(console, directory, duration, window, seed, workdir)
-    console.print(summary_table(summary))
-    for line in next_steps(summary["store_url"], model):
+    for line in [*summary_lines(summary), *next_steps(summary["store_url"], model)]:
         console.print(line, markup=False, highlight=False)
     if summary["windows_invalid"]:
         raise typer.Exit(EXIT_INVALID)
@@ -60,6 +59,8 @@ def model_table(model: Model, seed: int) -> Table:
     """Assets per slot with their required points and units (what the mock server will serve)."""
     instances = instantiate(model, seed=seed)
     table = Table("slot", "assets", "required points per asset", "unit(s)")
+    for column in table.columns:  # a narrow terminal folds a cell onto more lines, never cuts it
+        column.overflow = "fold"
     for slot in model.walk():
         count = sum(1 for asset in instances.assets if asset.slot is slot)
         units = sorted({p.unit for p in slot.points.values() if p.unit})
@@ -123,14 +124,17 @@ class ProgressView:
         """The current state as rich renderables."""
         elapsed = time.monotonic() - self.started
         head = "starting Prefect (ephemeral API)…" if not self.stages else f"running {elapsed:.0f} s"
-        lines: list[Any] = [f"done in {elapsed:.0f} s" if self.done else Spinner("dots", text=head)]
-        lines += [f"  ✓ {stage}" for stage in self.stages]
-        if self.counts:
+        first: Any = f"done in {elapsed:.0f} s" if self.done else Spinner("dots", text=head)
+        return Group(first, *self.lines(counts=True))
+
+    def lines(self, *, counts: bool) -> list[str]:
+        """The stages reached, the running counts (if `counts`) and the windows, one line each (rich markup)."""
+        lines = [f"  ✓ {stage}" for stage in self.stages]
+        if counts and self.counts:
             lines.append(
                 f"  collected {self.counts['collected']} values, persisted {self.counts['persisted_records']} records"
             )
-        lines += [f"  {w}" for w in self.windows]
-        return Group(*lines)
+        return lines + [f"  {w}" for w in self.windows]
 
 
 def run_pipeline(
@@ -142,7 +146,8 @@ def run_pipeline(
     from flows.progress import watching
 
     view = ProgressView(duration)
-    with Live(view.render(), console=console, refresh_per_second=4, transient=False) as live, watching(view):
+    # Transient: a live display crops its lines to the terminal; the final state is printed whole below.
+    with Live(view.render(), console=console, refresh_per_second=4, transient=True) as live, watching(view):
 
         async def main() -> dict[str, Any]:
             refresher = asyncio.create_task(_refresh(live, view))
@@ -158,8 +163,9 @@ def run_pipeline(
                 refresher.cancel()
 
         summary = asyncio.run(main())
-        live.update(view.render())
-    console.print()
+    console.print(f"done in {time.monotonic() - view.started:.0f} s")
+    for line in view.lines(counts=False):  # the summary has the final counts
+        console.print(line, highlight=False)
     return summary
 
 
@@ -169,17 +175,15 @@ async def _refresh(live: Live, view: ProgressView) -> None:
         await asyncio.sleep(0.25)
 
 
-def summary_table(summary: dict[str, Any]) -> Table:
-    """The final summary: points collected, persisted per store, windows valid/invalid."""
-    table = Table("pipeline", "value", title="Summary")
-    table.add_row("data points collected", str(summary["collected"]))
-    table.add_row("records persisted", str(summary["persisted_records"]))
-    for store, count in summary["persisted"].items():
-        table.add_row(f"in the {store} store", str(count))
-    table.add_row("validation windows valid", str(summary["windows_valid"]))
-    table.add_row("validation windows invalid", str(summary["windows_invalid"]))
-    table.add_row("store", summary["store_url"])
-    return table
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The final summary, one `name: value` line each (a table would cut the store URL in a narrow terminal)."""
+    lines = ["", "Summary", f"  data points collected: {summary['collected']}"]
+    lines.append(f"  records persisted: {summary['persisted_records']}")
+    lines += [f"  in the {store} store: {count}" for store, count in summary["persisted"].items()]
+    lines.append(f"  validation windows valid: {summary['windows_valid']}")
+    lines.append(f"  validation windows invalid: {summary['windows_invalid']}")
+    lines.append(f"  store: {summary['store_url']}")
+    return lines
 
 
 def next_steps(store_url: str, model: Model) -> list[str]:
