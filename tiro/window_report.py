@@ -86,12 +86,12 @@ def completeness_svg(results: Sequence[WindowResult], width: int = 640, height: 
         step = plot_w / len(results)
         bar = max(1.0, step * 0.8)
         for i, result in enumerate(results):
-            h = plot_h * max(0.0, min(1.0, result.completeness))
+            h = max(plot_h * max(0.0, min(1.0, result.completeness)), 3.0)  # an empty window still shows
             x = left + i * step + (step - bar) / 2
             colour = _VALID_COLOUR if result.valid else _INVALID_COLOUR
             title = f"{window_label(result.start, result.end)}: {verdict(result.valid)} {result.completeness:.1%}"
             parts.append(
-                f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar:.1f}" height="{max(h, 1.0):.1f}"'
+                f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar:.1f}" height="{h:.1f}"'
                 f' fill="{colour}"><title>{title}</title></rect>'
             )
         first, last = results[0], results[-1]
