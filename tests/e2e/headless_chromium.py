@@ -14,6 +14,7 @@ import json
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from itertools import count
@@ -115,7 +116,7 @@ class HeadlessChromium:
         tabs = httpx.get(f"http://127.0.0.1:{self.port}/json/list", timeout=5).json()
         return next(t["webSocketDebuggerUrl"] for t in tabs if t.get("type") == "page")
 
-    def load(self, url: str, expect: list[str], timeout: float = 45.0) -> RenderedPage:
+    def load(self, url: str, expect: list[str], timeout: float = 30.0) -> RenderedPage:
         """Open `url` and wait until the rendered text contains every string of `expect` (or the timeout)."""
         return asyncio.run(self._load(url, expect, timeout))
 
@@ -146,6 +147,8 @@ class HeadlessChromium:
                 if all(e in text for e in expect):
                     break
                 await asyncio.sleep(0.25)  # the single-page app renders on its own clock
+            else:  # the caller's assertions say what is missing; this line says where it waited
+                print(f"{url}: not rendered within {timeout}s: {[e for e in expect if e not in text]}", file=sys.stderr)
             await asyncio.sleep(1.0)  # let late requests of the page (charts, badges) settle before the picture
             text = await _evaluate(call, "document.body ? document.body.innerText : ''")
             html = await _evaluate(call, "document.documentElement.outerHTML")
