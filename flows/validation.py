@@ -21,11 +21,11 @@ RESULTS_ENV = "TIRO_TELEMETRY_URL"
 
 
 class InvalidWindow(Exception):
-    """Raised (failing the run) when the window is invalid and `fail_on_invalid` is set."""
+    """The error of an invalid window's Failed state when `fail_on_invalid` is set (calling the flow raises it)."""
 
 
 def window_state(body: dict[str, Any], fail_on_invalid: bool) -> dict[str, Any] | State:
-    """The run's end: the report (Completed) when valid; else a state named "Invalid" that carries the headline:
+    """The run's end: the report (Completed) when valid; else a state named "Invalid" with the window in its message:
     Completed by default (the call still returns the report; no retries, no failure automations), Failed with
     `fail_on_invalid` (red in the UI, counted as failed, retried when the flow has retries; the call raises)."""
     if body["valid"]:
