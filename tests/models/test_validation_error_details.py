@@ -95,3 +95,12 @@ def test_strict_window_and_count_errors_name_the_window_and_the_number() -> None
     types = {e["type"]: e for e in result.to_dict()["errors"]}
     assert types["count"]["value"] == 1 and types["count"]["allowed"] == "2 asset(s)"
     assert "in [2024-05-01T11:59:00+00:00, 2024-05-01T11:59:30+00:00)" in types["out_of_window"]["allowed"]
+
+
+def test_a_value_that_cannot_be_utf8_is_shown_escaped() -> None:
+    model = datahall(server_number=(2, 2))
+    snapshot = _snapshot(model)
+    _crac(snapshot)["ActivePower"]["value"] = "bad\ud800"
+    [error] = validate(model, snapshot).to_dict()["errors"]
+    assert error["value"] == "'bad\\ud800'"
+    json.dumps(error, ensure_ascii=False).encode()  # writable to a UTF-8 log

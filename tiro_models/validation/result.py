@@ -12,10 +12,15 @@ _VALUE_TEXT_LIMIT = 80  # a whole object sent where a number belongs is shown sh
 
 def shown_value(value: Any) -> Any:
     """A JSON-safe form of an offending value for reports: scalars as they are, anything else as short text."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return (
-            value if not isinstance(value, str) or len(value) <= _VALUE_TEXT_LIMIT else value[:_VALUE_TEXT_LIMIT] + "…"
-        )
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:  # a lone surrogate cannot be written to a UTF-8 log or report
+                value = ascii(value)
+        return value if len(value) <= _VALUE_TEXT_LIMIT else value[:_VALUE_TEXT_LIMIT] + "…"
     text = repr(value)
     return text if len(text) <= _VALUE_TEXT_LIMIT else text[:_VALUE_TEXT_LIMIT] + "…"
 
