@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -33,7 +34,7 @@ def history_or_nothing(body: dict[str, Any], url: str) -> list[WindowResult]:
     """`keep_window_result`, except that a store that cannot be written is a warning: the verdict still stands."""
     try:
         return keep_window_result(body, url)
-    except (StoreError, OSError, ValueError) as exc:
+    except (StoreError, OSError, ValueError, sqlite3.Error) as exc:
         get_run_logger().warning(f"window result not kept in {redact_url(url)}: {exc}")
         return []
 

@@ -102,3 +102,13 @@ async def test_no_store_means_no_chart(nats_server, datahall, monkeypatch):
             )
         )
     assert charts == []
+
+
+async def test_a_store_that_cannot_be_written_leaves_the_verdict_standing(nats_server, datahall, tmp_path, caplog):
+    scenario, uses = datahall
+    store = f"sqlite:///{tmp_path / 'no-such-folder' / 'tiro.db'}"
+    state = await validate_window(
+        scenario, uses, window=5, nats_url=nats_server.url, results_store=store, return_state=True
+    )
+    assert state.name == "Invalid" and (await state.result())["valid"] is False
+    assert "window result not kept in sqlite:///" in caplog.text
