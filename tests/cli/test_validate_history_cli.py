@@ -56,3 +56,20 @@ def test_empty_store_and_missing_file(tmp_path) -> None:
     missing = _history("--store", f"sqlite:///{tmp_path / 'nope.db'}")
     assert missing.returncode == 2 and missing.stdout == ""
     assert missing.stderr.count("\n") == 1 and "nope.db" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_validate_test_names_the_offending_value_and_the_allowed_range(tmp_path) -> None:
+    from tiro.examples import example_dir
+
+    datahall = example_dir("datahall")
+    files = [datahall / "scenario.yaml", datahall / "use-srv1.yaml", datahall / "use-srv2.yaml"]
+    snapshot = tmp_path / "snapshot.json"
+    made = subprocess.run([TIRO, "schema", "example", *files[:2], "-o", snapshot], capture_output=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    data = json.loads(snapshot.read_text())
+    data["DataHall"]["data_hall_0"]["CRAC"]["crac_0"]["Telemetry"]["ActivePower"]["value"] = 10**9
+    snapshot.write_text(json.dumps(data))
+    bad = subprocess.run([TIRO, "validate", "test", *files[:2], snapshot], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1
+    line = next(x for x in bad.stdout.splitlines() if "ActivePower" in x)
+    assert line.endswith("; value 1000000000, allowed float in [0, 1000] W"), line

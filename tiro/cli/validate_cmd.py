@@ -55,6 +55,13 @@ def _validate_file(model: Model, input_file: Path, **options: Any) -> Validation
         raise SnapshotError(exc.message, str(input_file), exc.line) from None
 
 
+def offending(error: dict[str, Any]) -> str:
+    """`; value 1200.5, allowed float in [0, 1000] W` for an error that has them, else ""."""
+    parts = [f"value {error['value']!r}"] if "value" in error else []
+    parts += [f"allowed {error['allowed']}"] if error.get("allowed") else []
+    return f"; {', '.join(parts)}" if parts else ""
+
+
 def _print_human(result) -> None:
     counts = result.to_dict().get("counts", {})
     if result.valid:
@@ -62,7 +69,7 @@ def _print_human(result) -> None:
     else:
         typer.secho("Validation failed!", fg=typer.colors.RED)
         for error in result.to_dict().get("errors", []):
-            typer.echo(f"  {error['path']}: {error['msg']} ({error['type']})")
+            typer.echo(f"  {error['path']}: {error['msg']} ({error['type']}){offending(error)}")
     if counts:
         summary = ", ".join(f"{key} {value}" for key, value in counts.items())
         typer.echo(f"{summary}; completeness {result.to_dict().get('completeness', 0):.1%}")
