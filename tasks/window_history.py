@@ -19,7 +19,7 @@ CHART_WINDOWS = 48  # bars in the chart: 48 minutes of one-minute windows
 TABLE_WINDOWS = 10  # the latest windows listed under it
 
 
-@task(name="keep-window-result", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+@task(name="keep-window-result", cache_policy=NO_CACHE)  # the stores wait for locks and retry HTTP themselves
 def keep_window_result(body: dict[str, Any], url: str) -> list[WindowResult]:
     """Write the window's result to the store of `url` and return the recent windows (oldest first)."""
     store = open_window_results(url)
