@@ -9,7 +9,10 @@ from typing import Any
 
 from tiro_models.spec import CATEGORIES, Model, PointSpec, SlotSpec
 
+from .result import NO_VALUE as NO_VALUE  # re-exported: the walk reports errors with the checks' markers
+
 MISSING: Any = object()  # a key that is absent (None is a value)
+DP_SHAPE = "an object {value, timestamp}"  # what a data point must be, for error reports
 _NUMBERS = (int, float)
 _TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
 _FALSE = frozenset({"0", "false", "no", "off", "n", "f"})

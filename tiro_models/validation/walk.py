@@ -10,13 +10,12 @@ from typing import Any
 
 from tiro_models.spec import CATEGORIES, PATH_SEP
 
-from .checks import MISSING, MISSING_VALUE, Failure, SlotCheck, parse_time
-from .result import NO_VALUE, ValidationError
+from .checks import DP_SHAPE, MISSING, MISSING_VALUE, NO_VALUE, Failure, SlotCheck, parse_time
+from .result import ValidationError
 
 _ONLY_DICT = {dict}
 _VALUE = itemgetter("value")
 _TIMESTAMP = itemgetter("timestamp")
-_DP_SHAPE = "an object {value, timestamp}"
 
 
 class Run:
@@ -279,7 +278,7 @@ class Run:
             if required:
                 received += 1
             if dp.__class__ is not dict and not isinstance(dp, Mapping):
-                self.error((*loc, name), "type_error.dict", "value is not a valid dict", value=dp, allowed=_DP_SHAPE)
+                self.error((*loc, name), "type_error.dict", "value is not a valid dict", value=dp, allowed=DP_SHAPE)
                 invalid += required
                 continue
             value = dp.get("value", MISSING)
