@@ -56,6 +56,13 @@ def test_empty_store_and_missing_file(tmp_path) -> None:
     missing = _history("--store", f"sqlite:///{tmp_path / 'nope.db'}")
     assert missing.returncode == 2 and missing.stdout == ""
     assert missing.stderr.count("\n") == 1 and "nope.db" in missing.stderr and "Traceback" not in missing.stderr
+    for bad, needle in ((("--last", "0"), "--last"), (("--source", "x"), "--source")):
+        refused = _history("--store", url, *bad)
+        assert (refused.returncode, refused.stdout, refused.stderr.count("\n")) == (
+            2,
+            "",
+            1,
+        ) and needle in refused.stderr
 
 
 def test_validate_test_names_the_offending_value_and_the_allowed_range(tmp_path) -> None:

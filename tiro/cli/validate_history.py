@@ -9,7 +9,7 @@ import os
 
 import typer
 
-from tiro.cli.errors import EXIT_INVALID, guarded
+from tiro.cli.errors import EXIT_INVALID, fail, guarded
 from tiro.cli.output import emit, to_json
 from tiro.cli.query_cmd import _store_url
 from tiro.stores.window_results import WindowResult, WindowResultStore, open_window_results
@@ -19,7 +19,7 @@ RESULTS_ENV = "TIRO_TELEMETRY_URL"  # where the validate-window flow keeps windo
 
 
 def history_command(
-    last: int = typer.Option(20, "--last", min=1, help="How many of the most recent windows to show."),
+    last: int = typer.Option(20, "--last", help="How many of the most recent windows to show."),
     store: str | None = typer.Option(
         None, "--store", help=f"Store URL (default ${RESULTS_ENV}, else $TIRO_STORE, else sqlite:///tiro.db)."
     ),
@@ -28,7 +28,9 @@ def history_command(
 ) -> None:
     """The last windows with verdict, completeness and counts, and a completeness sparkline (oldest to newest)."""
     if source not in ("flow", "aggregator", "all"):
-        raise typer.BadParameter(f"--source must be flow, aggregator or all, not {source!r}")
+        raise fail(f"--source must be flow, aggregator or all, not {source!r}")
+    if last < 1:
+        raise fail(f"--last must be at least 1, not {last}")
     url = _store_url(store or os.environ.get(RESULTS_ENV))
     results = guarded(_recent, url, last, None if source == "all" else source)
     if as_json:
