@@ -2,19 +2,53 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prefect import flow
+from prefect.states import Completed, Failed, State
 
 from karez.nats_options import resolve_address
 from tasks.retained import ensure_retention, read_retained_window
 from tasks.scenario import load_scenario
-from tasks.validation import publish_validation_report, report_body, validate_snapshot
+from tasks.validation import announce_window, publish_validation_report, report_body, validate_snapshot
+from tasks.window_history import history_or_nothing, publish_completeness_chart
+from tiro.window_report import window_label
+
+INVALID_STATE = "Invalid"
+RESULTS_ENV = "TIRO_TELEMETRY_URL"
 
 
 class InvalidWindow(Exception):
-    """Raised (failing the run) when the window is invalid and `fail_on_invalid` is set."""
+    """The error of an invalid window's Failed state when `fail_on_invalid` is set (calling the flow raises it)."""
+
+
+def window_state(body: dict[str, Any], fail_on_invalid: bool) -> dict[str, Any] | State:
+    """The run's end: the report (Completed) when valid; else a state named "Invalid" with the window in its message:
+    Completed by default (the call still returns the report; no retries, no failure automations), Failed with
+    `fail_on_invalid` (red in the UI, counted as failed, retried when the flow has retries; the call raises)."""
+    if body["valid"]:
+        return body
+    label = window_label(body["start"], body["end"])
+    message = f"window {label} is invalid: {len(body['errors'])} error(s), {body['completeness']:.1%} complete"
+    if fail_on_invalid:
+        return Failed(name=INVALID_STATE, message=message, data=InvalidWindow(message))
+    return Completed(name=INVALID_STATE, message=message, data=body)
+
+
+def results_store_url(given: str | None) -> str | None:
+    """Where window results are kept: the given URL ("none": nowhere), else $TIRO_TELEMETRY_URL; deployment runs
+    default to the sqlite file the other deployments use, local runs (CLI, demo, tests) keep none."""
+    from prefect.runtime import deployment
+
+    from flows.bootstrap import store_url
+
+    if given:
+        return store_url(given, RESULTS_ENV)
+    if os.environ.get(RESULTS_ENV) or deployment.id is not None:
+        return store_url(None, RESULTS_ENV)
+    return None
 
 
 def window_bounds(window: float, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
@@ -56,9 +90,11 @@ async def validate_window(
     fail_on_invalid: bool = False,
     log_file: str | None = None,
     allowed_lateness: float | None = None,
-) -> dict[str, Any]:
+    results_store: str | None = None,
+) -> dict[str, Any] | State:
     """Validate the latest value per data-point path whose samples count in the window by event time, once its
-    allowed lateness has passed (None: twice the p99 of sample age on arrival); report, log and return the result."""
+    allowed lateness has passed (None: twice the p99 of sample age on arrival); report, announce, keep and return
+    the result. An invalid window ends in a state named "Invalid" (Failed with `fail_on_invalid`)."""
     bounds = window_bounds(window, start, end if end is not None else scheduled_end())
     address = resolve_address(nats_url)
     model = load_scenario(scenario, uses, strict)
@@ -76,9 +112,10 @@ async def validate_window(
         rejected=retained.rejected[:20],
     )
     publish_validation_report(body, log_file)
-    if fail_on_invalid and not result.valid:
-        raise InvalidWindow(f"window {body['start']} – {body['end']} is invalid: {len(result.errors)} error(s)")
-    return body
+    announce_window(body, scenario)
+    if (url := results_store_url(results_store)) is not None:
+        publish_completeness_chart(history_or_nothing(body, url))
+    return window_state(body, fail_on_invalid)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -1,4 +1,5 @@
-"""Tasks: validate a snapshot against the compiled model, and publish the report (artifacts, log line, log file)."""
+"""Tasks: validate a snapshot against the compiled model, publish the report (artifacts, log line, log file, run name)
+and announce the verdict as a Prefect event."""
 
 from __future__ import annotations
 
@@ -10,12 +11,17 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
 
+from tiro.window_report import scenario_label, verdict, window_label
 from tiro_models.spec import Model
 from tiro_models.validate import ValidationResult, validate
 
 REPORT_KEY = "validation-window"
+ERRORS_KEY = f"{REPORT_KEY}-errors"
 MAX_LISTED_ERRORS = 50
+EVENT_PREFIX = "tiro.validation.window"
+RESOURCE_PREFIX = "tiro.validation"
 
 
 @task(name="validate-snapshot", cache_policy=NO_CACHE)
@@ -36,21 +42,41 @@ def report_body(result: ValidationResult, **window: Any) -> dict[str, Any]:
     return {**result.to_dict(), "strict": result.strict, **window}
 
 
+def headline(body: dict[str, Any]) -> str:
+    """`INVALID · 42.0% complete · 2026-12-05 10:30:22–10:30:52 UTC`: the verdict first, for titles and lists."""
+    return (
+        f"{verdict(body['valid'])} · {body['completeness']:.1%} complete · {window_label(body['start'], body['end'])}"
+    )
+
+
+def _cell(value: Any) -> str:
+    """A markdown table cell: pipes escaped, never empty."""
+    text = "–" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\n", " ") or "–"
+
+
 def markdown_report(body: dict[str, Any]) -> str:
-    """A short human report: verdict, counts, and the first errors with their paths."""
-    verdict = "valid" if body["valid"] else "INVALID"
-    lines = [f"# Validation window {body['start']} – {body['end']}: **{verdict}**", ""]
+    """A short human report: a one-line heading with the verdict, the window, counts, and the first errors."""
+    mark = "✓" if body["valid"] else "✗"
+    lines = [
+        f"## {mark} {verdict(body['valid'])} · {body['completeness']:.1%} complete",
+        "",
+        f"**Window** {window_label(body['start'], body['end'])}",
+        "",
+    ]
     if body.get("empty"):
         lines += ["No message was retained in this window: every required data point is missing.", ""]
     counts = {**body["counts"], "messages": body.get("messages", 0), "items": body.get("items", 0)}
     lines += ["| count | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in counts.items()), ""]
-    lines.append(f"Completeness: {body['completeness']:.1%}")
     errors = body["errors"]
     if errors:
-        lines += ["", f"## {len(errors)} error(s)", ""]
-        lines += [f"- `{e['path']}`: {e['msg']} ({e['type']})" for e in errors[:MAX_LISTED_ERRORS]]
+        lines += [f"### {len(errors)} error(s)", "", "| path | check | value | allowed |", "|---|---|---|---|"]
+        lines += [
+            f"| `{_cell(e['path'])}` | {_cell(e['type'])} | {_cell(e.get('value'))} | {_cell(e.get('allowed'))} |"
+            for e in errors[:MAX_LISTED_ERRORS]
+        ]
         if len(errors) > MAX_LISTED_ERRORS:
-            lines.append(f"- … and {len(errors) - MAX_LISTED_ERRORS} more")
+            lines += ["", f"… and {len(errors) - MAX_LISTED_ERRORS} more"]
     return "\n".join(lines)
 
 
@@ -69,12 +95,30 @@ def summary_rows(body: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def error_rows(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per error (the first MAX_LISTED_ERRORS): path, check, offending value, allowed range, message."""
+    return [
+        {
+            "path": e["path"],
+            "check": e["type"],
+            "value": "–" if "value" not in e else json.dumps(e["value"], ensure_ascii=False),
+            "allowed": e.get("allowed") or "–",
+            "message": e["msg"],
+        }
+        for e in body["errors"][:MAX_LISTED_ERRORS]
+    ]
+
+
 @task(name="publish-validation-report", cache_policy=NO_CACHE)
 def publish_validation_report(body: dict[str, Any], log_file: str | None = None) -> dict[str, Any]:
-    """Create the table and markdown artifacts, log the report as one JSON line, and append it to `log_file`."""
-    description = f"Validation of {body['start']} – {body['end']}"
-    create_table_artifact(summary_rows(body), key=REPORT_KEY, description=description)
-    create_markdown_artifact(markdown_report(body), key=f"{REPORT_KEY}-report", description=description)
+    """Create the summary, errors and markdown artifacts, name the run after its window and verdict, log the report
+    as one JSON line, and append it to `log_file`."""
+    title = headline(body)
+    create_table_artifact(summary_rows(body), key=REPORT_KEY, description=title)
+    create_markdown_artifact(markdown_report(body), key=f"{REPORT_KEY}-report", description=title)
+    if body["errors"]:
+        create_table_artifact(error_rows(body), key=ERRORS_KEY, description=f"{len(body['errors'])} error(s) · {title}")
+    name_run(title)
     line = json.dumps(body, ensure_ascii=False, default=str)
     get_run_logger().info(line)
     if log_file:
@@ -83,3 +127,45 @@ def publish_validation_report(body: dict[str, Any], log_file: str | None = None)
         with path.open("a", encoding="utf-8") as log:
             log.write(line + "\n")
     return body
+
+
+def name_run(name: str) -> None:
+    """Rename the current flow run (lists and the artifact history then read `INVALID · 42.0% complete · …`)."""
+    from prefect.client.orchestration import get_client
+    from prefect.runtime import flow_run
+
+    if flow_run.id is None:
+        return
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(flow_run.id, name=name)
+
+
+def window_event(body: dict[str, Any], scenario: str) -> dict[str, Any]:
+    """The event of one judged window: name by verdict, the scenario's validation as resource, counts as payload."""
+    label = scenario_label(scenario)
+    return {
+        "event": f"{EVENT_PREFIX}.{'valid' if body['valid'] else 'invalid'}",
+        "resource": {
+            "prefect.resource.id": f"{RESOURCE_PREFIX}.{label}",
+            "prefect.resource.name": f"{label} validation",
+        },
+        "payload": {
+            "window": window_label(body["start"], body["end"]),
+            "start": body["start"],
+            "end": body["end"],
+            "valid": body["valid"],
+            "completeness": round(body["completeness"], 6),
+            "counts": body["counts"],
+            "errors": len(body["errors"]),
+            "messages": body.get("messages", 0),
+            "late": body.get("late", 0),
+        },
+    }
+
+
+@task(name="announce-window", cache_policy=NO_CACHE)
+def announce_window(body: dict[str, Any], scenario: str) -> str:
+    """Emit one Prefect event for the window (`tiro.validation.window.valid` / `.invalid`); returns its name."""
+    event = window_event(body, scenario)
+    emit_event(**event)
+    return event["event"]

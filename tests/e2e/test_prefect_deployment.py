@@ -58,6 +58,7 @@ def prefect_env(tmp_path_factory):
         "PREFECT_WORKER_PREFETCH_SECONDS": "2",
         "PREFECT_LOGGING_LEVEL": "INFO",
         "TIRO_PROJECT_DIR": str(ROOT),
+        "TIRO_TELEMETRY_URL": f"sqlite:///{home}/tiro.db",  # deployment runs keep window results: not in the checkout
     }
     log = (home / "server.log").open("w")
     server = subprocess.Popen(

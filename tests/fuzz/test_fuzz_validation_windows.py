@@ -61,7 +61,7 @@ def test_validation_window(tmp_path: Path, tally, strict: bool) -> None:
         before = log.stat().st_size if log.exists() else 0
         report = role.windows.close()
         role.report(report)
-        line = log.read_text(encoding="utf-8")[before:]
+        line = log.read_bytes()[before:].decode("utf-8")  # `before` counts bytes, not characters
         body = json.loads(line)
         assert body["valid"] in (True, False) and line.endswith("\n")
         tally.count("valid window" if body["valid"] else "invalid window")

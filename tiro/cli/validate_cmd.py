@@ -11,6 +11,7 @@ from karez.cli_kit import plain_typer
 from tiro.cli.errors import EXIT_INVALID, guarded
 from tiro.cli.loading import load
 from tiro.cli.output import emit, read_json, to_json
+from tiro.cli.validate_history import history_command
 from tiro.cli.validate_window import window_command
 from tiro_models.errors import SnapshotError
 from tiro_models.spec import Model
@@ -18,6 +19,7 @@ from tiro_models.validate import ValidationResult, validate
 
 app = plain_typer(no_args_is_help=True, help="Validate collected data against the model.")
 app.command("window")(window_command)
+app.command("history")(history_command)
 
 
 @app.command("test")
@@ -53,6 +55,13 @@ def _validate_file(model: Model, input_file: Path, **options: Any) -> Validation
         raise SnapshotError(exc.message, str(input_file), exc.line) from None
 
 
+def offending(error: dict[str, Any]) -> str:
+    """`; value 1200.5, allowed float in [0, 1000] W` for an error that has them, else ""."""
+    parts = [f"value {error['value']!r}"] if "value" in error else []
+    parts += [f"allowed {error['allowed']}"] if error.get("allowed") else []
+    return f"; {', '.join(parts)}" if parts else ""
+
+
 def _print_human(result) -> None:
     counts = result.to_dict().get("counts", {})
     if result.valid:
@@ -60,7 +69,7 @@ def _print_human(result) -> None:
     else:
         typer.secho("Validation failed!", fg=typer.colors.RED)
         for error in result.to_dict().get("errors", []):
-            typer.echo(f"  {error['path']}: {error['msg']} ({error['type']})")
+            typer.echo(f"  {error['path']}: {error['msg']} ({error['type']}){offending(error)}")
     if counts:
         summary = ", ".join(f"{key} {value}" for key, value in counts.items())
         typer.echo(f"{summary}; completeness {result.to_dict().get('completeness', 0):.1%}")

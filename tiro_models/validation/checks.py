@@ -9,7 +9,10 @@ from typing import Any
 
 from tiro_models.spec import CATEGORIES, Model, PointSpec, SlotSpec
 
+from .result import NO_VALUE as NO_VALUE  # re-exported: the walk reports errors with the checks' markers
+
 MISSING: Any = object()  # a key that is absent (None is a value)
+DP_SHAPE = "an object {value, timestamp}"  # what a data point must be, for error reports
 _NUMBERS = (int, float)
 _TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
 _FALSE = frozenset({"0", "false", "no", "off", "n", "f"})
@@ -157,6 +160,21 @@ def _annotation_checks(annotation: Any) -> tuple[Callable[[Any], bool], Callable
 MISSING_VALUE: Failure = ("missing", "field required", None)
 
 
+def allowed_text(spec: PointSpec) -> str:
+    """What a point accepts, in words for reports: `float in [0, 1000] kW`, `one of 'on', 'off'`, `bool`…"""
+    d = spec.definition
+    if d.kind == "enum":
+        return "one of " + ", ".join(repr(c) for c in d.choices or ())
+    if d.kind == "any":
+        return "any value" if d.py_type is None else getattr(d.py_type, "__name__", str(d.py_type))
+    text = d.kind
+    if d.kind in ("float", "int") and any(bound is not None for bound in (d.ge, d.gt, d.le, d.lt)):
+        low = f"[{d.ge:g}" if d.ge is not None else f"({d.gt:g}" if d.gt is not None else "(-inf"
+        high = f"{d.le:g}]" if d.le is not None else f"{d.lt:g})" if d.lt is not None else "inf)"
+        text += f" in {low}, {high}"
+    return f"{text} {d.unit}" if d.unit else text
+
+
 def parse_time(ts: Any) -> float | None:
     """Epoch seconds of an ISO 8601 string (naive means UTC) or an epoch number (ms above 2e10); None if invalid."""
     if isinstance(ts, str):
@@ -179,15 +197,17 @@ def parse_time(ts: Any) -> float | None:
 
 # ---------------------------------------------------------------------------------------------- compiled model
 class PointCheck:
-    """The checks of one point: fast (one value), full (explains a failure) and column (many values at once)."""
+    """The checks of one point: fast (one value), full (explains a failure), column (many values at once), and what
+    it allows in words (for error reports)."""
 
-    __slots__ = ("column", "fast", "full", "name", "required")
+    __slots__ = ("allowed", "column", "fast", "full", "name", "required")
 
     def __init__(self, spec: PointSpec) -> None:
         self.name = spec.name
         self.required = not spec.has_default
         self.fast, self.full = _value_checks(spec)
         self.column = _column_check(spec, self.fast)
+        self.allowed = allowed_text(spec)
 
 
 _FLOAT_TYPES = frozenset({float, int})
@@ -243,10 +263,10 @@ class SlotCheck:
         self.type_path = slot.type_path
         self.number = slot.number
         self.ids = frozenset(slot.ids) if slot.ids is not None else None
-        by_category: dict[str, list[tuple[str, Callable, Callable, bool]]] = {}
+        by_category: dict[str, list[tuple[str, Callable, Callable, bool, Callable, str]]] = {}
         for spec in slot.points.values():
             check = PointCheck(spec)
-            entry = (check.name, check.fast, check.full, check.required, check.column)
+            entry = (check.name, check.fast, check.full, check.required, check.column, check.allowed)
             by_category.setdefault(spec.category, []).append(entry)
         # (category, required?, number of required points, point checks)
         self.categories = [

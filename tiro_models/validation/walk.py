@@ -10,7 +10,7 @@ from typing import Any
 
 from tiro_models.spec import CATEGORIES, PATH_SEP
 
-from .checks import MISSING, MISSING_VALUE, Failure, SlotCheck, parse_time
+from .checks import DP_SHAPE, MISSING, MISSING_VALUE, NO_VALUE, Failure, SlotCheck, parse_time
 from .result import ValidationError
 from .time_column import all_times_good
 
@@ -52,10 +52,30 @@ class Run:
         self.max_age_floor = now.timestamp() - max_age if (strict and max_age is not None) else None
         self.window = (window[0].timestamp(), window[1].timestamp()) if (strict and window is not None) else None
 
-    def error(self, loc: tuple[str, ...], kind: str, msg: str, ctx: dict[str, Any] | None = None, extra: str = ""):
-        """Record one error at `loc` (plus an upstream-only trailing `extra` loc element such as "value")."""
+    def error(
+        self,
+        loc: tuple[str, ...],
+        kind: str,
+        msg: str,
+        ctx: dict[str, Any] | None = None,
+        extra: str = "",
+        value: Any = NO_VALUE,
+        allowed: str | None = None,
+    ) -> None:
+        """Record one error at `loc` (plus an upstream-only trailing `extra` loc element such as "value"), with the
+        offending `value` and what is `allowed` when they are known."""
         full_loc = (*loc, extra) if extra else loc
-        self.errors.append(ValidationError(PATH_SEP.join(loc), msg, kind, full_loc, ctx))
+        self.errors.append(ValidationError(PATH_SEP.join(loc), msg, kind, full_loc, ctx, value, allowed))
+
+    def time_allowed(self) -> str:
+        """What a timestamp must be, in words: ISO 8601 or epoch time, in the window or not stale (strict mode)."""
+        rules = ["ISO 8601 or epoch time"]
+        if self.window is not None:
+            start, end = (datetime.fromtimestamp(t, UTC).isoformat() for t in self.window)
+            rules.append(f"in [{start}, {end})")
+        if self.max_age_floor is not None:
+            rules.append(f"not before {datetime.fromtimestamp(self.max_age_floor, UTC).isoformat()}")
+        return ", ".join(rules)
 
     def time_failure(self, ts: Any) -> Failure:
         """Classify a timestamp that is not already known to be good (memoised per distinct value)."""
@@ -142,6 +162,8 @@ class Run:
                             "value_error.id",
                             (*slot_loc, "__key__"),
                             {"given": asset_id, "permitted": sorted(ids)},
+                            asset_id,
+                            f"one of {permitted}",
                         )
                     )
         entities.extend(slot_map.values())
@@ -171,7 +193,7 @@ class Run:
                 return False
             recognised += len(cats)
             found = 0
-            for name, _fast, _full, point_required, column in points:
+            for name, _fast, _full, point_required, column, _allowed in points:
                 dps = list(map(dict_get, cats, repeat(name)))
                 if None in dps:
                     if point_required:
@@ -216,6 +238,8 @@ class Run:
             "count",
             f"expected {wanted} {slot.name} asset(s) under {parent}, got {n}",
             {"min": low, "max": high, "given": n},
+            value=n,
+            allowed=f"{wanted} asset(s)",
         )
         if n < low:
             self.expected += (low - n) * slot.expected_min
@@ -254,7 +278,7 @@ class Run:
         found = 0
         received = 0
         invalid = 0
-        for name, fast, full, required, _column in points:
+        for name, fast, full, required, _column, allowed in points:
             dp = get(name)
             if dp is None:
                 if required and name not in cat:
@@ -266,7 +290,7 @@ class Run:
             if required:
                 received += 1
             if dp.__class__ is not dict and not isinstance(dp, Mapping):
-                self.error((*loc, name), "type_error.dict", "value is not a valid dict")
+                self.error((*loc, name), "type_error.dict", "value is not a valid dict", value=dp, allowed=DP_SHAPE)
                 invalid += required
                 continue
             value = dp.get("value", MISSING)
@@ -274,7 +298,8 @@ class Run:
             if not fast(value):
                 failure = MISSING_VALUE if value is MISSING else full(value, strict)
                 if failure is not None:
-                    self.error((*loc, name), failure[0], failure[1], failure[2], "value")
+                    shown = NO_VALUE if value is MISSING else value
+                    self.error((*loc, name), failure[0], failure[1], failure[2], "value", shown, allowed)
                     bad = True
             ts = dp.get("timestamp", MISSING)
             try:
@@ -284,7 +309,10 @@ class Run:
             if not ok:
                 failure = MISSING_VALUE if ts is MISSING else self.time_failure(ts)
                 if failure is not None:
-                    self.error((*loc, name), failure[0], failure[1], failure[2], "timestamp")
+                    shown = NO_VALUE if ts is MISSING else ts
+                    self.error(
+                        (*loc, name), failure[0], failure[1], failure[2], "timestamp", shown, self.time_allowed()
+                    )
                     bad = True
             if bad and required:
                 invalid += 1

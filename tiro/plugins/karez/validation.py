@@ -14,6 +14,8 @@ from karez.config import OptionalConfigEntity
 from tiro.plugins.karez.schema_windows import schema_check
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.plugins.karez.windows import WindowedValidator, WindowReport, model_check
+from tiro.stores.urls import redact_url
+from tiro.stores.window_results import WindowResult, WindowResultStore, open_window_results
 from tiro_models.validation.event_time import parse_lateness
 
 
@@ -34,6 +36,9 @@ class ValidationAggregator(AggregatorBase):
             "allowed_lateness", "auto", "Seconds a window waits for late samples after its end ('auto': 2 × p99 age)"
         )
         yield OptionalConfigEntity("log_file", None, "Append one JSON line per window to this file")
+        yield OptionalConfigEntity(
+            "results_store", None, "Keep each window's result in this store (sqlite:///tiro.db or an InfluxDB URL)"
+        )
         yield OptionalConfigEntity("verbose", False, "Also print each window's full JSON report (not just one line)")
         yield OptionalConfigEntity("strict", False, "Strict validation (unknown points, counts, staleness)")
         yield OptionalConfigEntity("max_age", None, "Strict mode: seconds after which a value is stale")
@@ -47,6 +52,7 @@ class ValidationAggregator(AggregatorBase):
         super().__init__(*args, **kwargs)
         self.reports: deque[WindowReport] = deque(maxlen=100)
         self.windows = self._build_validator(time.time())
+        self._results: WindowResultStore | None = None
 
     def _build_validator(self, now: float) -> WindowedValidator:
         if self.config.scenario:
@@ -123,3 +129,16 @@ class ValidationAggregator(AggregatorBase):
         if self.config.log_file:
             with open(self.config.log_file, "a", encoding="utf-8") as log:
                 log.write(json.dumps(body, ensure_ascii=False) + "\n")
+        if self.config.results_store:
+            self._keep(body)
+
+    def _keep(self, body: dict[str, Any]) -> None:
+        """Write the window's result to `results_store`; a store that fails is logged, the role keeps validating."""
+        try:
+            if self._results is None:
+                self._results = open_window_results(str(self.config.results_store))
+            self._results.write(WindowResult.from_report(body, source="aggregator"))
+        except Exception as e:  # never re-raised: this runs on the window timer, which must keep closing windows
+            self.stats.errors += 1
+            where = redact_url(str(self.config.results_store))
+            self.log("error", f"Window result not kept in {where}: {type(e).__name__}: {e}")

@@ -1,0 +1,62 @@
+"""Helper process of test_validation_ui.py: talks to the real Prefect server named by $PREFECT_API_URL.
+
+`python validation_runs.py block WEBHOOK_URL` saves a custom-webhook notification block and prints its id.
+`python validation_runs.py windows NATS_URL STORE_URL SCENARIO USES...` publishes the example's points, then runs one
+valid and one invalid (empty) validate-window and prints `{"valid": run id, "invalid": run id}` as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+
+import nats
+import orjson
+
+
+def save_block(webhook_url: str) -> str:
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    block = CustomWebhookNotificationBlock(
+        name="tiro-alert", url=webhook_url, method="POST", json_data={"subject": "{{subject}}", "text": "{{body}}"}
+    )
+    return str(block.save("tiro-alert", overwrite=True))
+
+
+async def publish_points(url: str) -> int:
+    from tiro.mock.service import example_service
+
+    service = example_service(seed=3, faulty=0.0)
+    points, _ = service.batch(service.listed)
+    items = [{"path": p, "result": dp, "_karez": {"category": "validation_data"}} for p, dp in points.items()]
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    for i in range(0, len(items), 50):
+        await js.publish("karez.validation_data.update_category_for_validator", orjson.dumps(items[i : i + 50]))
+    await nc.close()
+    return len(items)
+
+
+async def run_windows(nats_url: str, store: str, scenario: str, uses: list[str]) -> dict[str, str]:
+    from flows.validation import validate_window
+
+    common = {"nats_url": nats_url, "results_store": store, "return_state": True}
+    await validate_window(scenario, uses, window=5, **common)  # creates the retention stream (an empty window)
+    await publish_points(nats_url)
+    valid = await validate_window(scenario, uses, window=30, **common)
+    now = datetime.now(UTC)
+    invalid = await validate_window(
+        scenario, uses, start=now - timedelta(hours=2), end=now - timedelta(hours=1), **common
+    )
+    assert valid.name == "Completed" and invalid.name == "Invalid", (valid, invalid)
+    return {"valid": str(valid.state_details.flow_run_id), "invalid": str(invalid.state_details.flow_run_id)}
+
+
+if __name__ == "__main__":
+    command, *args = sys.argv[1:]
+    if command == "block":
+        print(save_block(args[0]))
+    else:
+        print(json.dumps(asyncio.run(run_windows(args[0], args[1], args[2], args[3:]))))
