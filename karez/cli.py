@@ -8,6 +8,8 @@ import logging
 import signal
 import socket
 import sys
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,8 @@ import typer
 from rich.text import Text
 
 from karez.cli_kit import plain_typer, unreachable_address, unwrapped_console, version_option
-from karez.nats_options import NatsAuthError, NatsOptions, resolve_address
+from karez.deploy_plan import DeployPlan, RuntimeOptions
+from karez.nats_options import NatsAuthError, resolve_address
 from karez.plugins import KINDS, PluginError, all_plugins, search_plugins
 from karez.settings import ConfigError, default_config_files, load_settings, role_configs
 
@@ -154,66 +157,48 @@ def deploy(
         k for k, on in zip(KINDS, (dispatcher, connector, converter, aggregator), strict=True) if on
     ) or tuple(KINDS)
     out.print(f"[KAREZ] Configurations: {files}.", highlight=False)
-    run = _deploy_workers if workers > 1 else _deploy_one
-    run(
-        workers,
-        (
-            settings,
-            plugins,
-            selected,
-            nats_addr,
-            embedded_nats,
-            dict(
-                user=user,
-                password=password,
-                token=token,
-                creds_file=creds,
-                nkey_seed_file=nkey_seed,
-                tls_ca=tls_ca,
-                tls_cert=tls_cert,
-                tls_key=tls_key,
-            ),
-            dict(
-                shared_connection=shared_connection,
-                durable=durable,
-                metrics_interval=metrics_interval,
-                print_stats=stats,
-                connect_timeout=connect_timeout,
-            ),
-        ),
-    )
+    credentials = {
+        "user": user,
+        "password": password,
+        "token": token,
+        "creds_file": creds,
+        "nkey_seed_file": nkey_seed,
+        "tls_ca": tls_ca,
+        "tls_cert": tls_cert,
+        "tls_key": tls_key,
+    }
+    runtime = RuntimeOptions(shared_connection, durable, metrics_interval, stats, connect_timeout)
+    plan = DeployPlan(settings, plugins, selected, nats_addr, embedded_nats, credentials, runtime)
+    if workers > 1:
+        _deploy_workers(workers, plan)
+    else:
+        _run_deploy(plan)
 
 
-def _deploy_one(_: int, args: tuple) -> None:
-    _run_deploy(*args)
-
-
-def _run_deploy(*args: Any, **kwargs: Any) -> None:
+def _run_deploy(plan: DeployPlan, **supervision: Any) -> None:
     """Run `_deploy` on a new event loop; a second signal cancels its drain, which ends in one line, not a traceback."""
     try:
-        asyncio.run(_deploy(*args, **kwargs))
+        asyncio.run(_deploy(plan, **supervision))
     except asyncio.CancelledError:
         err.print("[KAREZ] Stopped by a second signal before draining finished.", markup=False, highlight=False)
         raise typer.Exit(1) from None
 
 
-def _deploy_workers(count: int, args: tuple) -> None:
+def _deploy_workers(count: int, plan: DeployPlan) -> None:
     """Fork the extra workers before any event loop exists; stop them with this process, and wait for them."""
     from contextlib import ExitStack
 
     from karez.embedded_nats import EmbeddedNats
     from karez.workers import fork_workers, signal_workers, wait_workers, worker_kinds
 
-    settings, plugins, kinds, nats_addr, embedded, auth, runtime_kwargs = args
     with ExitStack() as stack:
-        if embedded:  # one server for all workers, started before they fork
-            nats_addr = stack.enter_context(EmbeddedNats()).url
+        # one server for all workers, started before they fork
+        address = stack.enter_context(EmbeddedNats()).url if plan.embedded_nats else resolve_address(plan.nats_addr)
+        shared = plan.for_worker(plan.kinds, address)
 
         def run_worker(index: int) -> int:
             try:
-                _run_deploy(
-                    settings, plugins, worker_kinds(kinds, index), nats_addr, False, auth, runtime_kwargs, worker=index
-                )
+                _run_deploy(shared.for_worker(worker_kinds(plan.kinds, index), address), worker=index)
             except typer.Exit as e:
                 return e.exit_code
             return 0
@@ -222,7 +207,7 @@ def _deploy_workers(count: int, args: tuple) -> None:
         out.print(f"[KAREZ] Started {count} worker processes.", highlight=False)
         signalled: list[int] = []
         try:
-            _run_deploy(settings, plugins, kinds, nats_addr, False, auth, runtime_kwargs, children, signalled)
+            _run_deploy(shared, children=children, signalled=signalled)
         finally:
             if not signalled:  # stopped by an error, not a signal: the workers must stop too
                 signal_workers(children)
@@ -232,7 +217,7 @@ def _deploy_workers(count: int, args: tuple) -> None:
 
 
 async def _deploy(
-    settings, plugins, kinds, nats_addr, embedded, auth, runtime_kwargs, children=(), signalled=None, worker=0
+    plan: DeployPlan, children: Sequence[int] = (), signalled: list[int] | None = None, worker: int = 0
 ) -> None:
     from karez.embedded_nats import EmbeddedNats
     from karez.runtime import Runtime, StartupTimeout, build_roles, tune_gc_for_batches
@@ -255,25 +240,21 @@ async def _deploy(
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
-    server = None
-    if embedded:
-        server = await EmbeddedNats().__aenter__()
-        address = server.url
-    else:
-        address = resolve_address(nats_addr)
-    options = NatsOptions.from_address(address, **auth)
-    out.print(f"[KAREZ] NATS address: {options.display()}.", highlight=False)
-    try:
+    async with AsyncExitStack() as stack:
+        server = await stack.enter_async_context(EmbeddedNats()) if plan.embedded_nats else None
+        options = plan.nats_options(server.url if server is not None else None)
+        address = ",".join(options.servers)
+        out.print(f"[KAREZ] NATS address: {options.display()}.", highlight=False)
         try:
             options.check_credential_files()  # also in per-role connection mode, where roles only log a failure
-            roles = build_roles(settings, plugins, kinds, address, worker=worker)
+            roles = build_roles(plan.settings, plan.plugins, plan.kinds, address, worker=worker)
         except (ConfigError, NatsAuthError) as e:
             raise _fail(str(e)) from None
 
         def launched(kind: str, n: int) -> None:
             out.print(f"[KAREZ] Launched {n} {kind.capitalize()}s.", highlight=False)
 
-        runtime = Runtime(roles, options, on_launched=launched, **runtime_kwargs)
+        runtime = Runtime(roles, options, on_launched=launched, **plan.runtime.as_kwargs())
         try:
             ran = await runtime.run_until(stop, lambda: out.print("[KAREZ] Running.", highlight=False))
         except (NatsAuthError, StartupTimeout) as e:
@@ -282,9 +263,6 @@ async def _deploy(
             out.print("[KAREZ] Stopped after draining.", highlight=False)
         else:
             out.print(f"[KAREZ] Stopped before start-up finished: never connected to NATS at {options.display()}.")
-    finally:
-        if server is not None:
-            await server.__aexit__(None, None, None)
 
 
 def _names(value: str | None) -> list[str]:
