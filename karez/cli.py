@@ -91,7 +91,7 @@ def _load(configs: list[str] | None, plugin_dir: str | None, env_prefix: str | N
 
 
 def _validate_or_exit(settings: Any, plugins: Any) -> None:
-    from karez.validation import validate_config
+    from karez.config_check import validate_config
 
     report = validate_config(settings, plugins)
     for warning in report.warnings:

@@ -9,11 +9,11 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from karez.config_check import validate_config
 from karez.nats_options import NatsOptions
 from karez.plugins import KINDS, all_plugins
 from karez.runtime import Runtime, build_roles
 from karez.settings import ConfigError, load_settings
-from karez.validation import validate_config
 
 
 @dataclass

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import yaml
 
+from karez.config_check import validate_config
 from karez.plugins import all_plugins
 from karez.runtime import build_roles
 from karez.settings import load_settings
-from karez.validation import validate_config
 from tiro.examples import example_dir
 
 ROOT = Path(__file__).resolve().parents[2]

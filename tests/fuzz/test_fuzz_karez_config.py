@@ -13,10 +13,10 @@ from fuzz_support import FUZZ
 from hypothesis import given
 from hypothesis import strategies as st
 
+from karez.config_check import validate_config
 from karez.plugins import all_plugins
 from karez.runtime import build_roles
 from karez.settings import ConfigError, load_settings
-from karez.validation import validate_config
 from tiro.examples import example_dir
 
 EXAMPLE = example_dir("datahall")

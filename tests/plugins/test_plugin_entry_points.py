@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from karez.config_check import validate_config
 from karez.plugins import all_plugins, discover_all
 from karez.settings import load_settings
-from karez.validation import validate_config
 from tiro.examples import example_dir
 from tiro.plugins.karez import (
     ArangoAggregator,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tiro.examples import example_dir, example_files
-from tiro.plugins.karez.validation import ValidationAggregator
+from tiro.plugins.karez.validate_aggregator import ValidationAggregator
 from tiro.stores.window_results import open_window_results
 
 

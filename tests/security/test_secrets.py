@@ -13,12 +13,12 @@ import pytest
 import yaml
 from security_support import PASSWORD, USER
 
+from karez.config_check import validate_config
 from karez.embedded_nats import EmbeddedNats
 from karez.nats_options import NatsOptions
 from karez.plugins import all_plugins
 from karez.runtime import Runtime, build_roles
 from karez.settings import ConfigError, load_settings
-from karez.validation import validate_config
 from tiro.examples import example_dir
 from tiro.mock.app import create_asgi
 from tiro.mock.server import BackgroundServer

@@ -9,7 +9,7 @@ from tiro.plugins.karez.preprocess import (
     TiroUpdateInfoForValueConverter,
 )
 from tiro.plugins.karez.store_aggregator import TiroStoreAggregator
-from tiro.plugins.karez.validation import ValidationAggregator
+from tiro.plugins.karez.validate_aggregator import ValidationAggregator
 
 __all__ = [
     "ArangoAggregator",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from karez.config_check import validate_config
 from karez.plugins import all_plugins
-from karez.validation import validate_config
 
 
 def errors_of(config: dict, plugin_dir=None):
