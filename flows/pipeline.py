@@ -28,7 +28,7 @@ from tiro.mock.server import BackgroundServer
 from tiro.plugins.karez.store_aggregator import TiroStoreAggregator
 
 STORE_CATEGORY = "store_data"
-EXTRA_PLUGINS = {"aggregator": {"tiro_store": TiroStoreAggregator}}
+VALIDATION_BRANCH = "update_category_for_validator"  # the converter that sends every collected item to validation
 
 
 def pipeline_roles(mock_url: str, store_url: str, scenario: str, uses: list[str], interval: float) -> dict[str, Any]:
@@ -40,10 +40,10 @@ def pipeline_roles(mock_url: str, store_url: str, scenario: str, uses: list[str]
         ],
         "connectors": [
             {"type": "tiro_mock", "base_url": mock_url, "by": "path", "batch": True,
-             "converter": ["update_category_for_validator", "tiro_preprocess"]},
+             "converter": [VALIDATION_BRANCH, "tiro_preprocess"]},
         ],
         "converters": [
-            {"name": "update_category_for_validator", "type": "filter_and_update_meta", "key": "category",
+            {"name": VALIDATION_BRANCH, "type": "filter_and_update_meta", "key": "category",
              "rename": {"telemetry": "validation_data", "attribute": "validation_data"}, "batch": True},
             {"type": "tiro_preprocess", "next": ["to_store"], "batch": True, "durable": True},
             {"name": "to_store", "type": "filter_and_update_meta", "key": "category",
@@ -68,12 +68,9 @@ async def nats_address(nats_url: str | None) -> AsyncIterator[str]:
 
 def role_counts(group: RoleGroup) -> dict[str, int]:
     """Items collected (as received by the validation branch) and records persisted by the store aggregator."""
-    collected = persisted = 0
-    for row in group.stats():
-        if row["name"] == "update_category_for_validator":
-            collected += row["received"]
-    for role in group.runtime.roles.get("aggregator", []):
-        persisted += getattr(role, "written", 0)
+    roles = group.runtime.roles
+    collected = sum(role.stats.received for role in roles.get("converter", []) if role.name == VALIDATION_BRANCH)
+    persisted = sum(role.written for role in roles.get("aggregator", []) if isinstance(role, TiroStoreAggregator))
     return {"collected": collected, "persisted_records": persisted}
 
 
@@ -120,7 +117,7 @@ async def pipeline(
         await asyncio.to_thread(mock.start)
         report("mock", url=mock.url)
         settings = pipeline_roles(mock.url, store_url, scenario, uses, collect_interval)
-        group = await start_role_group(settings, plugin_dir, address, extra_plugins=EXTRA_PLUGINS)
+        group = await start_role_group(settings, plugin_dir, address)
         report("roles", roles=group.role_counts())
         windows: list[dict[str, Any]] = []
         try:
