@@ -12,7 +12,7 @@ import asyncio
 from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
-from tiro.plugins.karez.influx_writer import BatchingAggregator
+from tiro.plugins.karez.batching import BatchingAggregator
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.stores.arango import ArangoGraphStore
 
