@@ -12,6 +12,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType,
 from nats.js.errors import BadRequestError, NotFoundError
 
 from karez import codec
+from karez.subjects import DLQ_WILDCARD, category_wildcard, dlq_subject
 
 BACKOFF = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)
 DUPLICATE_WINDOW = 120.0
@@ -39,7 +40,7 @@ def stream_for(role: Any) -> tuple[str, str, str]:
         queue = role.subscribe_queue
         return (
             jetstream_name(f"KAREZ_CATEGORY_{category}"),
-            f"karez.{category}.>",
+            category_wildcard(category),
             jetstream_name(f"aggregator_{queue}"),
         )
     kind = kind_token(role)
@@ -169,7 +170,7 @@ class DurableLink:
         shared = kind_token(role) == "aggregator"
         await ensure_stream(js, stream, subject, RetentionPolicy.INTEREST if shared else RetentionPolicy.WORK_QUEUE)
         # Dead letters are stored, not just published: with nobody subscribed a core publish would lose them.
-        await ensure_stream(js, DLQ_STREAM, "karez.dlq.>", RetentionPolicy.LIMITS, max_age=DLQ_MAX_AGE)
+        await ensure_stream(js, DLQ_STREAM, DLQ_WILDCARD, RetentionPolicy.LIMITS, max_age=DLQ_MAX_AGE)
         self.ack_wait = float(role.config.ack_wait or 30)
         config = ConsumerConfig(
             ack_policy=AckPolicy.EXPLICIT,
@@ -280,7 +281,7 @@ class DurableLink:
             "stream_sequence": msg.metadata.sequence.stream,
             "data": msg.data.decode(errors="replace"),
         }
-        subject = f"karez.dlq.{kind_token(role)}.{role.name}"
+        subject = dlq_subject(kind_token(role), role.name)
         stream_seq = body["stream_sequence"]
         try:
             futures = await publish_bodies(role, [(subject, codec.dumps(body), 0)], f"dlq:{subject}:{stream_seq}")

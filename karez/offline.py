@@ -8,6 +8,7 @@ from typing import Any
 
 from karez import codec
 from karez.role import RoleBase
+from karez.subjects import converter_name
 
 Output = tuple[str, Any]
 HopCallback = Callable[[RoleBase, list[Output]], None]
@@ -40,7 +41,7 @@ async def follow(outputs: list[Output], converters: dict[str, RoleBase], on_hop:
             break
         next_frontier: list[Output] = []
         for subject, item in frontier:
-            name = subject.removeprefix("karez.converter.") if subject.startswith("karez.converter.") else None
+            name = converter_name(subject)
             role = converters.get(name) if name else None
             if role is None:
                 final.append((subject, item))

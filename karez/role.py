@@ -15,10 +15,10 @@ from karez import codec
 from karez.config import ConfigEntity, ConfigurableBase, OptionalConfigEntity
 from karez.nats_options import NatsOptions, connect
 from karez.stats import RoleStats
+from karez.subjects import DEFAULT_CATEGORY, category_subject, connector_subject, converter_subject, role_subject
 
 logger = logging.getLogger("karez")
 
-DEFAULT_CATEGORY = "telemetry"
 META_KEY = "_karez"
 MAX_BATCH_ITEMS = 1000
 MAX_BATCH_BYTES = 900_000  # below NATS' default max_payload of 1 MiB
@@ -122,7 +122,7 @@ class RoleBase(ConfigurableBase):
     @property
     def subscribe_topic(self) -> str:
         """Subject this role listens on."""
-        return f"karez.{self.TYPE}.{self.name}"
+        return role_subject(self.TYPE, self.name)
 
     @property
     def subscribe_queue(self) -> str:
@@ -132,17 +132,17 @@ class RoleBase(ConfigurableBase):
     @staticmethod
     def connector_topic(name: str) -> str:
         """Subject of a connector."""
-        return f"karez.connector.{name}"
+        return connector_subject(name)
 
     @staticmethod
     def converter_topic(name: str) -> str:
         """Subject of a converter."""
-        return f"karez.converter.{name}"
+        return converter_subject(name)
 
     def aggregator_topic(self, data: Any, default_category: str = DEFAULT_CATEGORY) -> str:
         """`karez.<category>.<this role's name>`."""
         category = self.get_meta(data, "category", default_category) if isinstance(data, dict) else None
-        return f"karez.{category or default_category}.{self.name}"
+        return category_subject(category or default_category, self.name)
 
     # ----- logging -----
     def log(self, level: str | int, msg: str, retry_idx: int | None = None) -> None:
@@ -442,10 +442,10 @@ def merged_outputs(role: RoleBase, items: Iterable[dict], source: dict, targets:
     name = role.name
     for target in targets:
         if target:
-            subject = f"karez.converter.{target}"
+            subject = converter_subject(target)
             out.extend((subject, m) for m in merged_items)
         else:
             for m in merged_items:
                 category = (m.get(META_KEY) or {}).get("category") if type(m) is dict else None
-                out.append((f"karez.{category or DEFAULT_CATEGORY}.{name}", m))
+                out.append((category_subject(category, name), m))
     return out

@@ -15,6 +15,7 @@ from karez.nats_options import NatsOptions, connect
 from karez.plugins import KINDS
 from karez.role import RoleBase
 from karez.settings import ConfigError, role_configs
+from karez.subjects import metrics_subject
 
 logger = logging.getLogger("karez")
 
@@ -203,7 +204,7 @@ class Runtime:
             nc = role.nc
             if nc is not None and nc.is_connected:
                 body = {"kind": kind, "name": role.name, **role.stats.as_dict()}
-                await nc.publish(f"karez.metrics.{kind}.{role.name}", codec.dumps(body))
+                await nc.publish(metrics_subject(kind, role.name), codec.dumps(body))
 
     async def _metrics_loop(self) -> None:
         while True:

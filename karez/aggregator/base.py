@@ -8,6 +8,7 @@ from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.role import RoleBase
+from karez.subjects import category_wildcard
 
 
 class AggregatorBase(RoleBase):
@@ -32,7 +33,7 @@ class AggregatorBase(RoleBase):
     @property
     def subscribe_topic(self) -> str:
         """All publishers of the category."""
-        return f"karez.{self.config.category}.>"
+        return category_wildcard(self.config.category)
 
     @property
     def subscribe_queue(self) -> str:

@@ -7,7 +7,8 @@ import contextlib
 from typing import Any
 
 from karez.config import OptionalConfigEntity
-from karez.role import DEFAULT_CATEGORY, META_KEY, RoleBase
+from karez.role import META_KEY, RoleBase
+from karez.subjects import DEFAULT_CATEGORY, category_subject, converter_subject
 from karez.utils import resolve_items
 
 
@@ -42,7 +43,7 @@ class ConnectorBase(RoleBase):
         targets = self.__dict__.get("_targets")
         if targets is None:
             targets = self.__dict__["_targets"] = converter_targets(self) or [None]
-        return [(self.converter_topic(t) if t else f"karez.{category}.{self.name}", item) for t in targets]
+        return [(converter_subject(t) if t else category_subject(category, self.name), item) for t in targets]
 
     async def postprocess_item(self, item: dict, publish: bool = True, flush: bool = False) -> dict:
         """Set the category and publish the item to its targets."""
@@ -113,16 +114,16 @@ class PullConnectorBase(ConnectorBase):
         if targets is None:
             targets = self.__dict__["_targets"] = converter_targets(self) or [None]
         name = self.name
-        subjects = [f"karez.converter.{t}" if t else None for t in targets]
+        subjects = [converter_subject(t) if t else None for t in targets]
         if len(subjects) == 1:
             subject = subjects[0]
             if subject:
                 return [(subject, item) for item in items]
-            return [(f"karez.{item[META_KEY]['category']}.{name}", item) for item in items]
+            return [(category_subject(item[META_KEY]["category"], name), item) for item in items]
         out: list[tuple[str, Any]] = []
         for item in items:  # upstream order: each item to every target in turn
             for subject in subjects:
-                out.append((subject or f"karez.{item[META_KEY]['category']}.{name}", item))
+                out.append((subject or category_subject(item[META_KEY]["category"], name), item))
         return out
 
 

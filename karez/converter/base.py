@@ -8,7 +8,8 @@ from types import GeneratorType
 from typing import Any
 
 from karez.config import OptionalConfigEntity
-from karez.role import DEFAULT_CATEGORY, META_KEY, RoleBase, merged_outputs
+from karez.role import META_KEY, RoleBase, merged_outputs
+from karez.subjects import DEFAULT_CATEGORY, category_subject, converter_subject
 from karez.utils import resolve_items
 
 
@@ -167,7 +168,7 @@ def route_merged(role: Any, merged: list[Any], targets: list[Any]) -> list[tuple
     name = role.name
     for target in targets:
         if target:
-            subject = f"karez.converter.{target}"
+            subject = converter_subject(target)
             out += [(subject, m) for m in merged]
             continue
         last_category, last_subject = None, None
@@ -175,6 +176,6 @@ def route_merged(role: Any, merged: list[Any], targets: list[Any]) -> list[tuple
             meta = m.get(META_KEY) if type(m) is dict else None
             category = (meta.get("category") if meta else None) or DEFAULT_CATEGORY
             if category != last_category:  # consecutive items usually share a category
-                last_category, last_subject = category, f"karez.{category}.{name}"
+                last_category, last_subject = category, category_subject(category, name)
             out.append((last_subject, m))
     return out

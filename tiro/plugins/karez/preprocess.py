@@ -10,6 +10,7 @@ from dateutil import parser
 from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.converter.base import ConverterBase, batch_path_targets, route_merged
 from karez.converter.extras.fix_timestamp import Converter as FixTimestampConverter
+from karez.role import META_KEY
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.plugins.karez.timestamps import EpochConverter
 from tiro.reference import read_reference
@@ -18,7 +19,6 @@ from tiro_models.paths import asset_type_path
 from tiro_models.records import decompose, point_tags
 from tiro_models.spec import CATEGORIES, PATH_SEP
 
-META_KEY = "_karez"
 _CATEGORY_SET = frozenset(CATEGORIES)
 _TAGS_LIMIT = 262_144  # data points whose tags one converter remembers (a 10^5-point hall fits)
 
