@@ -13,7 +13,7 @@ import typer
 from karez.cli_kit import plain_typer
 from tiro.cli.errors import fail, guarded
 from tiro.cli.output import emit, to_json
-from tiro.settings import GRAPH_ENV, STORE_ENV, TELEMETRY_ENV, store_urls
+from tiro.settings import DEFAULT_STORE_URL, GRAPH_ENV, STORE_ENV, TELEMETRY_ENV, store_urls
 from tiro.stores.base import AGGREGATIONS, Sample
 
 app = plain_typer(no_args_is_help=True, help="Query stored data (latest values, history) from a store URL.")
@@ -25,7 +25,8 @@ _QPATH_SUFFIXES = (".yaml", ".yml", ".json")
 _STORE_OPTION = typer.Option(
     None,
     "--store",
-    help=f"Store URL (default: ${TELEMETRY_ENV} / ${GRAPH_ENV} for each store, else ${STORE_ENV}, else sqlite:///tiro.db).",
+    help=f"Store URL (default: ${TELEMETRY_ENV} / ${GRAPH_ENV} for each store, else ${STORE_ENV}, "
+    f"else {DEFAULT_STORE_URL}).",
 )
 _JSON_OPTION = typer.Option(False, "--json/--no-json", help="Print JSON.")
 
