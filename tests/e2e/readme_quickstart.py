@@ -193,23 +193,34 @@ def run_pid(run: dict) -> int | None:
     return int(str(pid).rsplit(":", 1)[-1]) if pid else None
 
 
-def end_every_run(api: str, timeout: float = 60) -> None:
-    """Cancel the runs that have not ended (services drain) and kill any run process that outlives the wait."""
-    pids = set()
-    for run in flow_runs(api):
-        if (pid := run_pid(run)) is not None:
-            pids.add(pid)
-        if run["state"]["type"] not in TERMINAL:
-            api_call(
-                "POST", f"{api}/flow_runs/{run['id']}/set_state", json={"state": {"type": "CANCELLING"}, "force": True}
-            )
+def _set_state(api: str, run: dict, state: str) -> None:
+    api_call("POST", f"{api}/flow_runs/{run['id']}/set_state", json={"state": {"type": state}, "force": True})
+
+
+def end_every_run(api: str, timeout: float = 90) -> None:
+    """Pause the schedules and end every run: a running one is cancelled (a service drains), one not started yet is
+    cancelled outright; any run process that outlives the wait is killed."""
+    for deployment in api_call("POST", f"{api}/deployments/filter", json={}).json():
+        api_call("PATCH", f"{api}/deployments/{deployment['id']}", json={"paused": True})
+    pids: set[int] = set()
+
+    def ended() -> bool:
+        runs = flow_runs(api)
+        for run in runs:
+            pid = run_pid(run)
+            if pid is not None:
+                pids.add(pid)
+            state = run["state"]["type"]
+            if state == "RUNNING":
+                _set_state(api, run, "CANCELLING")
+            elif state in ("SCHEDULED", "PENDING", "PAUSED") or (
+                state == "CANCELLING" and pid is not None and not is_flow_run_process(pid)
+            ):
+                _set_state(api, run, "CANCELLED")  # never started, or its process is gone
+        return all(r["state"]["type"] in TERMINAL for r in runs)
+
     try:
-        wait_until(
-            lambda: all(r["state"]["type"] in TERMINAL | {"SCHEDULED"} for r in flow_runs(api)),
-            timeout,
-            "the flow runs to end",
-            poll=1,
-        )
+        wait_until(ended, timeout, "the flow runs to end", poll=1)
     finally:
         kill_run_processes(pids)
 

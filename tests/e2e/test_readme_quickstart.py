@@ -162,8 +162,9 @@ def test_services_survive_a_crash_and_a_server_restart_without_losing_data(quick
     roles = running_run(api, "karez-roles")
     assert roles is not None
 
-    # A crash: the service's process dies. Its deployment trigger runs it again.
-    os.killpg(run_pid(roles), signal.SIGKILL)
+    # A crash: the service's process dies, just as it collected (so that its store path has messages in flight).
+    # Its deployment trigger runs it again.
+    asyncio.run(_kill_on_collection(terminals.value("NATS_URL"), run_pid(roles)))
     crashed = wait_until(
         lambda: (r := api_call("GET", f"{api}/flow_runs/{roles['id']}").json())["state"]["type"] == "CRASHED" and r,
         60,
@@ -184,16 +185,32 @@ def test_services_survive_a_crash_and_a_server_restart_without_losing_data(quick
         assert renewal.status_code == 204, renewal.text  # 410 Gone would end the run at its next renewal
     wait_until(lambda: len(_stored_samples(store)) > before_restart, 60, "data to be stored after the restart", 2)
 
-    # Nothing lost: drain the roles, then every sample collected (retained for validation) is in the store.
+    # Nothing lost: every sample collected (retained for validation) reaches the store; those the crash left
+    # unacknowledged once JetStream delivers them again (after the consumers' ack_wait, 30 s). Then drain the roles.
+    nats_url = terminals.value("NATS_URL")
+
+    def missing() -> set[tuple[str, float]]:
+        retained = asyncio.run(_retained_samples(nats_url))
+        assert retained, "nothing was collected"
+        return retained - _stored_samples(store)
+
+    late = missing()
+    wait_until(lambda: not missing(), 90, f"the {len(late)} collected samples not yet stored to be stored", 3)
     end_every_run(api)
-    retained = asyncio.run(_retained_samples(terminals.value("NATS_URL")))
-    stored = _stored_samples(store)
-    assert retained, "nothing was collected"
-    missing = retained - stored
-    assert not missing, (
-        f"{len(missing)} of {len(retained)} collected samples were not stored, e.g. {sorted(missing)[:3]}"
-    )
+    lost = missing()
+    assert not lost, f"{len(lost)} collected samples were not stored, e.g. {sorted(lost)[:3]}"
     assert flow_runs(api, "karez-roles")[0]["state"]["type"] == "CANCELLED"
+
+
+async def _kill_on_collection(url: str, pid: int) -> None:
+    """SIGKILL the process group `pid` as soon as the roles publish their next collection for validation."""
+    nc = await nats.connect(url)
+    try:
+        sub = await nc.subscribe(RETENTION_SUBJECT)
+        await sub.next_msg(timeout=60)
+        os.killpg(pid, signal.SIGKILL)
+    finally:
+        await nc.close()
 
 
 async def _retained_samples(url: str) -> set[tuple[str, float]]:
