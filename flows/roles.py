@@ -83,15 +83,14 @@ async def run_karez_roles(
     for every role that does not say otherwise (a validation_data aggregator must stay on core NATS when the
     retention stream of validate_window captures `karez.validation_data.>`). `retention`: seconds of validation data
     that stream keeps, created before the roles publish so that no window misses their first samples (None: leave it
-    to validate_window). A config reads Tiro's settings as `@format {env[TIRO_TELEMETRY_URL]}`, `TIRO_GRAPH_URL`,
-    `TIRO_MOCK_URL`: they are resolved before the change into `workdir`, so a relative sqlite path stays relative to
-    the project directory.
+    to validate_window). A config's `@format {env[TIRO_TELEMETRY_URL]}` (`TIRO_GRAPH_URL`, `TIRO_MOCK_URL`) reads the
+    value tiro.settings resolves; this process's environment is left as it is.
     """
-    os.environ.update(service_environment())
+    tiro_settings = service_environment()  # before the change into workdir: relative sqlite paths are the project's
     if workdir:
         os.chdir(workdir)
     load_store_secrets()
-    settings = load_role_settings(config)
+    settings = load_role_settings(config, tiro_settings)
     address = resolve_address(nats_url)
     if retention is not None:
         await ensure_retention(address, retention)
