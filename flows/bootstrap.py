@@ -10,7 +10,13 @@ from prefect.artifacts import create_table_artifact
 from tasks.scenario import load_scenario
 from tasks.secrets import load_store_secrets
 from tasks.stores import bootstrap_graph_store, bootstrap_telemetry_store
-from tiro.settings import store_urls
+from tiro.settings import GRAPH_ENV, TELEMETRY_ENV, store_urls
+
+
+def store_url(given: str | None, env_name: str = TELEMETRY_ENV) -> str | None:
+    """One store's URL as tiro.settings decides it (`env_name`: TIRO_TELEMETRY_URL or TIRO_GRAPH_URL); None: off."""
+    urls = store_urls(given, given)
+    return urls.graph if env_name == GRAPH_ENV else urls.telemetry
 
 
 @flow(name="bootstrap-stores")
