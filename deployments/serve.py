@@ -1,7 +1,8 @@
 """Serve the deployments of deployments/prefect.yaml without a work pool: `python deployments/serve.py`.
 
 Runs from the repository root (relative paths in parameters are relative to it); stop with Ctrl-C (schedules are
-paused on shutdown). Needs a Prefect API: `prefect server start` and PREFECT_API_URL, or Prefect Cloud.
+paused on shutdown). Needs a Prefect API: `prefect server start` and PREFECT_API_URL, or Prefect Cloud. The services'
+triggers run a crashed service again while this process serves its deployment.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import Any
 
 import yaml
 from prefect import serve
+from prefect.events import DeploymentTriggerTypes
 from prefect.flows import load_flow_from_entrypoint
+from pydantic import TypeAdapter
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFECT_YAML = Path(__file__).resolve().parent / "prefect.yaml"
@@ -23,8 +26,17 @@ def deployment_specs(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))["deployments"]
 
 
+def deployment_triggers(spec: dict[str, Any]) -> list[Any]:
+    """The spec's `triggers:` (e.g. run a service again when it crashes), named as `prefect deploy` names them."""
+    adapter: TypeAdapter[Any] = TypeAdapter(DeploymentTriggerTypes)
+    return [
+        adapter.validate_python({"name": f"{spec['name']}__automation_{i}", **trigger})
+        for i, trigger in enumerate(spec.get("triggers") or [], start=1)
+    ]
+
+
 def runner_deployments(specs: list[dict[str, Any]]) -> list[Any]:
-    """Each spec as a RunnerDeployment: same name, entrypoint, parameters, schedules and concurrency limit."""
+    """Each spec as a RunnerDeployment: same name, entrypoint, parameters, schedules, concurrency limit, triggers."""
     deployments = []
     for spec in specs:
         flow = load_flow_from_entrypoint(str(ROOT / spec["entrypoint"]))
@@ -39,6 +51,7 @@ def runner_deployments(specs: list[dict[str, Any]]) -> list[Any]:
                 interval=intervals or None,
                 cron=crons or None,
                 concurrency_limit=spec.get("concurrency_limit"),
+                triggers=deployment_triggers(spec) or None,
             )
         )
     return deployments

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -11,14 +10,13 @@ from prefect.artifacts import create_table_artifact
 from tasks.scenario import load_scenario
 from tasks.secrets import load_store_secrets
 from tasks.stores import bootstrap_graph_store, bootstrap_telemetry_store
+from tiro.settings import GRAPH_ENV, TELEMETRY_ENV, store_urls
 
-DEFAULT_STORE_URL = "sqlite:///tiro.db"
 
-
-def store_url(given: str | None, env_name: str) -> str | None:
-    """The store URL to use: the given one, the environment's, or the sqlite default; None for "none"."""
-    url = given or os.environ.get(env_name) or DEFAULT_STORE_URL
-    return None if url.strip().lower() == "none" else url
+def store_url(given: str | None, env_name: str = TELEMETRY_ENV) -> str | None:
+    """One store's URL as tiro.settings decides it (`env_name`: TIRO_TELEMETRY_URL or TIRO_GRAPH_URL); None: off."""
+    urls = store_urls(given, given)
+    return urls.graph if env_name == GRAPH_ENV else urls.telemetry
 
 
 @flow(name="bootstrap-stores")
@@ -30,17 +28,17 @@ def bootstrap_stores(
 ) -> dict[str, dict[str, Any]]:
     """Bootstrap each configured store; per store what was created, changed or removed (empty: already in place).
 
-    A URL left out comes from $TIRO_TELEMETRY_URL / $TIRO_GRAPH_URL, else sqlite:///tiro.db; "none" skips that store.
+    A URL left out comes from Tiro's store settings ($TIRO_TELEMETRY_URL / $TIRO_GRAPH_URL, else $TIRO_STORE, else
+    sqlite:///tiro.db); "none" skips that store.
     """
-    telemetry_url = store_url(telemetry_url, "TIRO_TELEMETRY_URL")
-    graph_url = store_url(graph_url, "TIRO_GRAPH_URL")
+    urls = store_urls(telemetry_url, graph_url)
     load_store_secrets()
     model = load_scenario(scenario, uses)
     reports: dict[str, dict[str, Any]] = {}
-    if telemetry_url:
-        reports["telemetry"] = bootstrap_telemetry_store(telemetry_url)
-    if graph_url:
-        reports["graph"] = bootstrap_graph_store(graph_url, model)
+    if urls.telemetry:
+        reports["telemetry"] = bootstrap_telemetry_store(urls.telemetry)
+    if urls.graph:
+        reports["graph"] = bootstrap_graph_store(urls.graph, model)
     rows = [
         {
             "store": name,

@@ -12,6 +12,7 @@ from tasks.scenario import load_scenario
 from tiro.mock.app import create_asgi
 from tiro.mock.server import BackgroundServer
 from tiro.mock.service import MockService
+from tiro.settings import mock_port
 from tiro_models.instances import instantiate
 from tiro_models.mock import Mocker
 
@@ -31,12 +32,15 @@ async def serve_mock(
     scenario: str,
     uses: list[str],
     host: str = "127.0.0.1",
-    port: int = 8000,
+    port: int | None = None,
     seed: int | None = None,
     faulty: float = 0.0,
     duration: float | None = None,
 ) -> str | State:
-    """Serve mock data for SCENARIO + USES on host:port until `duration` elapses or the run is cancelled."""
+    """Serve mock data for SCENARIO + USES on host:port until `duration` elapses or the run is cancelled.
+
+    `port` left out: the port of $TIRO_MOCK_URL (default 8000), where the Karez roles service collects from."""
+    port = port if port is not None else mock_port()
     server = BackgroundServer(create_asgi(mock_service(scenario, uses, seed, faulty)), host=host, port=port)
     terminated = asyncio.Event()
     with sigterm_sets(terminated):  # before the server answers: a cancel may come as soon as it does

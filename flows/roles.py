@@ -13,8 +13,10 @@ from prefect.states import Cancelled, State
 
 from flows.termination import sigterm_sets
 from karez.nats_options import resolve_address
+from tasks.retained import ensure_retention
 from tasks.roles import RoleGroup, load_role_settings, start_role_group, stop_role_group
 from tasks.secrets import load_store_secrets
+from tiro.settings import service_environment
 
 RESTART_EVENT = "tiro.karez.role.restarted"
 
@@ -72,21 +74,29 @@ async def run_karez_roles(
     durable: bool = False,
     kinds: list[str] | None = None,
     workdir: str | None = None,
+    retention: float | None = None,
 ) -> list[dict[str, Any]] | State:
     """Run the roles until `duration` elapses or the run is cancelled, then drain them; their final counters.
 
     `workdir`: the folder the config's relative paths (scenario, uses, log files) are relative to; the run's
     process changes into it (each deployment run is a process of its own). `durable`: JetStream durable consumers
     for every role that does not say otherwise (a validation_data aggregator must stay on core NATS when the
-    retention stream of validate_window captures `karez.validation_data.>`).
+    retention stream of validate_window captures `karez.validation_data.>`). `retention`: seconds of validation data
+    that stream keeps, created before the roles publish so that no window misses their first samples (None: leave it
+    to validate_window). A config's `@format {env[TIRO_TELEMETRY_URL]}` (`TIRO_GRAPH_URL`, `TIRO_MOCK_URL`) reads the
+    value tiro.settings resolves; this process's environment is left as it is.
     """
+    tiro_settings = service_environment()  # before the change into workdir: relative sqlite paths are the project's
     if workdir:
         os.chdir(workdir)
     load_store_secrets()
-    settings = load_role_settings(config)
+    settings = load_role_settings(config, tiro_settings)
+    address = resolve_address(nats_url)
+    if retention is not None:
+        await ensure_retention(address, retention)
     terminated = asyncio.Event()
     with sigterm_sets(terminated):  # before the roles start: a cancel may come as soon as they run
-        group = await start_role_group(settings, plugin_dir, resolve_address(nats_url), durable, kinds)
+        group = await start_role_group(settings, plugin_dir, address, durable, kinds)
         get_run_logger().info("Karez roles running: %s", group.role_counts())
         try:
             await watch_roles(group, duration, terminated)

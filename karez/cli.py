@@ -466,6 +466,24 @@ def plugins(plugin_directory: str = PluginOpt) -> None:
         out.print()
 
 
+@app.command()
+def nats(
+    port: int | None = typer.Option(
+        None, "--port", help="Client port (default: the port of $KAREZ_NATS_ADDR or $NATS_URL, else 4222)."
+    ),
+    store_dir: Path | None = typer.Option(
+        None, "--store-dir", help="JetStream store, kept across restarts (default: $XDG_DATA_HOME/karez/nats)."
+    ),
+) -> None:
+    """Run a local NATS server with JetStream on 127.0.0.1 until Ctrl-C or SIGTERM; streams persist in --store-dir."""
+    from karez.nats_cmd import NatsCommandError, serve_nats
+
+    try:
+        serve_nats(port, store_dir, announce=lambda line: err.print(line, markup=False, highlight=False))
+    except NatsCommandError as e:
+        raise _fail(str(e), e.code) from None
+
+
 @app.command("plugin-doc")
 def plugin_doc(
     kind: str = typer.Argument(..., help="dispatcher, connector, converter or aggregator"),

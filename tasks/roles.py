@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,11 +43,12 @@ class RoleGroup:
         return fresh
 
 
-def load_role_settings(config_files: Sequence[str]) -> Mapping[str, Any]:
-    """Karez settings from config files in order (KAREZ_* environment overrides apply, as in `karez deploy`)."""
+def load_role_settings(config_files: Sequence[str], settings: Mapping[str, str] | None = None) -> Mapping[str, Any]:
+    """Karez settings from config files in order (KAREZ_* environment overrides apply, as in `karez deploy`);
+    `settings`: variables added to the environment the files' `@format {env[...]}` tokens read."""
     if not config_files:
         raise ConfigError("no Karez config file given")
-    return load_settings(list(config_files))
+    return load_settings(list(config_files), environ={**os.environ, **(settings or {})})
 
 
 def build_group(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from datetime import UTC, datetime
@@ -14,17 +13,21 @@ import typer
 from karez.cli_kit import plain_typer
 from tiro.cli.errors import fail, guarded
 from tiro.cli.output import emit, to_json
+from tiro.settings import DEFAULT_STORE_URL, GRAPH_ENV, STORE_ENV, TELEMETRY_ENV, store_urls
 from tiro.stores.base import AGGREGATIONS, Sample
 
 app = plain_typer(no_args_is_help=True, help="Query stored data (latest values, history) from a store URL.")
 
-STORE_ENV = "TIRO_STORE"
-DEFAULT_STORE = "sqlite:///tiro.db"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 _QPATH_SUFFIXES = (".yaml", ".yml", ".json")
 
-_STORE_OPTION = typer.Option(None, "--store", help=f"Store URL (default ${STORE_ENV} or {DEFAULT_STORE}).")
+_STORE_OPTION = typer.Option(
+    None,
+    "--store",
+    help=f"Store URL (default: ${TELEMETRY_ENV} / ${GRAPH_ENV} for each store, else ${STORE_ENV}, "
+    f"else {DEFAULT_STORE_URL}).",
+)
 _JSON_OPTION = typer.Option(False, "--json/--no-json", help="Print JSON.")
 
 
@@ -56,11 +59,14 @@ def parse_time(text: str, now: float) -> float:
     return moment.timestamp()
 
 
-def _store_url(store: str | None) -> str:
-    url = store or os.environ.get(STORE_ENV) or DEFAULT_STORE
+def _store_url(store: str | None, which: str) -> str:
+    """The URL of the `which` store ("telemetry" or "graph"): --store, else Tiro's store settings."""
     from tiro.stores.urls import parse_store_url
 
-    parsed = guarded(parse_store_url, url)
+    url = getattr(store_urls(store, store), which)
+    if url is None:
+        raise fail(f"the {which} store is turned off (set to none): give --store")
+    parsed = guarded(parse_store_url, url, store=which)
     if parsed.kind == "sqlite" and parsed.location is not None and not Path(parsed.location).is_file():
         raise fail(f"{parsed.location}: no such sqlite database (store {url})")
     return url
@@ -115,13 +121,17 @@ def latest(
     from tiro.stores.urls import BACKENDS, open_graph_store, open_telemetry_store, parse_store_url
     from tiro_models.qpath import load_qpath
 
-    url = _store_url(store)
     is_qpath = target.endswith(_QPATH_SUFFIXES) and Path(target).is_file()
     if source not in (None, "telemetry", "graph"):
         raise fail(f"--source must be telemetry or graph, not {source!r}")
+    if is_qpath and source == "telemetry":
+        raise fail("a qpath is answered by the graph store: drop --source telemetry")
+    if source is None and not is_qpath:
+        telemetry_url = store_urls(store, store).telemetry
+        offers_telemetry = telemetry_url is not None and BACKENDS[guarded(parse_store_url, telemetry_url).kind][0]
+        source = "telemetry" if offers_telemetry else "graph"
+    url = _store_url(store, "graph" if is_qpath else source)
     if is_qpath:
-        if source == "telemetry":
-            raise fail("a qpath is answered by the graph store: drop --source telemetry")
         qpath = guarded(load_qpath, target)
         graph = guarded(open_graph_store, url)
         try:
@@ -135,9 +145,6 @@ def latest(
         else:
             typer.echo("no data")
         return
-    kind = parse_store_url(url).kind
-    if source is None:
-        source = "telemetry" if BACKENDS[kind][0] is not None else "graph"
     if source == "telemetry":
         if max_age is not None:
             raise fail("--max-age applies to the graph store: add --source graph")
@@ -179,7 +186,7 @@ def history(
     step_seconds = guarded(parse_duration, step) if step is not None else None
     if step_seconds is not None and step_seconds <= 0:
         raise fail("--step must be positive")
-    url = _store_url(store)
+    url = _store_url(store, "telemetry")
     telemetry = guarded(open_telemetry_store, url)
     try:
         series = guarded(telemetry.history, pattern, since=start, until=end, step=step_seconds, agg=agg)

@@ -21,6 +21,7 @@ from typing import Any
 from karez.aggregator.base import AggregatorBase
 from karez.config import OptionalConfigEntity
 from tiro.plugins.karez.settings import model_for, split_uses
+from tiro.settings import DEFAULT_STORE_URL
 from tiro.stores.base import GraphStore, TelemetryStore
 from tiro.stores.sqlite_telemetry import SqliteDatabase, is_lock_timeout
 from tiro.stores.urls import BACKENDS, open_graph_store, open_telemetry_store, parse_store_url, redact_url
@@ -42,7 +43,7 @@ class TiroStoreAggregator(AggregatorBase):
     def config_entities(cls):
         """Store URL, scenario and uses (for the graph bootstrap), which stores, and the batching limits."""
         yield from super().config_entities()
-        yield OptionalConfigEntity("store", "sqlite:///tiro.db", "Store URL: sqlite:///path.db, influx+http://…")
+        yield OptionalConfigEntity("store", DEFAULT_STORE_URL, "Store URL: sqlite:///path.db, influx+http://…")
         yield OptionalConfigEntity("scenario", None, "Scenario YAML (the graph store is bootstrapped from it)")
         yield OptionalConfigEntity("uses", None, "Uses YAML file(s): a list or a comma-separated string")
         yield OptionalConfigEntity("targets", None, "Stores to write: telemetry, graph (default: all of the URL's)")

@@ -1,0 +1,1 @@
+from tiro.plugins.karez import TiroStoreAggregator as Aggregator
