@@ -1,1 +1,0 @@
-from tiro.plugins.karez import TiroStoreAggregator as Aggregator
