@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,63 +15,32 @@ import nats
 import pytest
 import yaml
 from nats.js.errors import NotFoundError
+from prefect_server import PREFECT, prefect_server
 from process_groups import stop_group
 
 from flows.pipeline import pipeline
-from karez.embedded_nats import EmbeddedNats, free_port
+from karez.embedded_nats import EmbeddedNats
 from tiro.retention import read_window
 
 ROOT = Path(__file__).resolve().parents[2]
-PREFECT = str(Path(sys.executable).with_name("prefect"))
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 pytestmark = pytest.mark.slow
-
-
-def _wait_healthy(api: str, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "prefect server exited"
-        try:
-            if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)  # polling a child process
-    raise AssertionError("prefect server did not become healthy")
 
 
 @pytest.fixture(scope="module")
 def prefect_env(tmp_path_factory):
     """A real `prefect server start` on a free port; the environment that points the CLI at it."""
     home = tmp_path_factory.mktemp("prefect-server-home")
-    port = free_port()
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-        "PREFECT_SERVER_EPHEMERAL_ENABLED": "false",
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home}/prefect.db",
+    settings = {
         "PREFECT_WORKER_QUERY_SECONDS": "2",
         "PREFECT_WORKER_PREFETCH_SECONDS": "2",
         "PREFECT_LOGGING_LEVEL": "INFO",
         "TIRO_PROJECT_DIR": str(ROOT),
         "TIRO_TELEMETRY_URL": f"sqlite:///{home}/tiro.db",  # deployment runs keep window results: not in the checkout
     }
-    log = (home / "server.log").open("w")
-    server = subprocess.Popen(
-        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        _wait_healthy(env["PREFECT_API_URL"], server)
-        yield env
-    finally:
-        stop_group(server)
-        log.close()
+    with prefect_server(home, **settings) as running:
+        yield running.env
 
 
 def _api_call(method: str, url: str, **kwargs) -> httpx.Response:

@@ -8,8 +8,6 @@ Screenshots are kept in build/e2e-screenshots/ (the test artifacts).
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -20,12 +18,12 @@ from pathlib import Path
 import httpx
 import pytest
 from headless_chromium import HeadlessChromium, skip_without_chromium
+from prefect_server import PREFECT, prefect_server
 
-from karez.embedded_nats import EmbeddedNats, free_port
+from karez.embedded_nats import EmbeddedNats
 from tiro.examples import example_dir, example_files
 
 ROOT = Path(__file__).resolve().parents[2]
-PREFECT = str(Path(sys.executable).with_name("prefect"))
 RUNS = Path(__file__).with_name("validation_runs.py")
 SCREENSHOTS = ROOT / "build" / "e2e-screenshots"
 TEMPLATE = ROOT / "deployments" / "automations.yaml"
@@ -37,50 +35,9 @@ pytestmark = pytest.mark.slow
 def server(tmp_path_factory):
     """`prefect server start` with its UI, on a free port; the environment that points clients at it."""
     home = tmp_path_factory.mktemp("prefect-ui-home")
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_API_URL": api,
-        "PREFECT_UI_API_URL": api,
-        "PREFECT_SERVER_UI_ENABLED": "true",
-        "PREFECT_SERVER_EPHEMERAL_ENABLED": "false",
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home}/prefect.db",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
-    log = (home / "server.log").open("w")
-    proc = subprocess.Popen(
-        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, (home / "server.log").read_text()[-2000:]
-            try:
-                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "prefect server did not become healthy"
-            time.sleep(0.5)  # polling a child process
-        yield {"env": env, "api": api, "ui": f"http://127.0.0.1:{port}"}
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
+    settings = {"PREFECT_SERVER_UI_ENABLED": "true", "PREFECT_LOGGING_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    with prefect_server(home, **settings) as running:
+        yield {"env": running.env, "api": running.api, "ui": running.ui}
 
 
 class _Webhook(BaseHTTPRequestHandler):
