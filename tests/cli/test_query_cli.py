@@ -6,9 +6,9 @@ import json
 import time
 
 import pytest
+from cli_stores import store_records
 
 from tiro.cli.query_cmd import parse_duration, parse_time
-from tiro.stores.urls import open_graph_store, open_telemetry_store
 from tiro_models.records import decompose_point
 
 HALL = "DataHall.data_hall_0"
@@ -31,12 +31,7 @@ def store(tmp_path):
     start = (now // 60) * 60 - 600
     records = [rec(SERVER, "FlowRate", float(i), start + 60 * i + 1, "L/hr") for i in range(10)]
     records += [rec(CRAC, "ActivePower", 812.5, now, "W"), rec(CRAC, "Mode", "cooling", now, category="Attribute")]
-    telemetry, graph = open_telemetry_store(url), open_graph_store(url)
-    telemetry.write_records(records)
-    graph.upsert_records(records)
-    telemetry.close()
-    graph.close()
-    return url
+    return store_records(url, records)
 
 
 def test_latest_by_pattern_as_json_and_text(run, store):

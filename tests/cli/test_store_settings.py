@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_stores import store_records
 
 from tiro.settings import SettingsError, mock_port, mock_url, service_environment, store_urls
-from tiro.stores.urls import open_graph_store, open_telemetry_store
 from tiro_models.records import decompose_point
 
 CRAC = "DataHall.data_hall_0.CRAC.crac_0"
@@ -44,12 +44,7 @@ def test_the_service_environment_is_resolved_for_a_config_read_elsewhere(tmp_pat
 def _store_with(path: Path, value: float) -> str:
     url = f"sqlite:///{path}"
     records = [decompose_point(f"{CRAC}.Telemetry.ActivePower", {"value": value, "timestamp": time.time()})]
-    telemetry, graph = open_telemetry_store(url), open_graph_store(url)
-    telemetry.write_records(records)
-    graph.upsert_records(records)
-    telemetry.close()
-    graph.close()
-    return url
+    return store_records(url, records)
 
 
 def test_query_reads_the_stores_the_flows_write(run, tmp_path, monkeypatch):
