@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,10 +13,10 @@ from tasks.retained import ensure_retention, read_retained_window
 from tasks.scenario import load_scenario
 from tasks.validation import announce_window, publish_validation_report, report_body, validate_snapshot
 from tasks.window_history import history_or_nothing, publish_completeness_chart
+from tiro.settings import store_urls, telemetry_store_configured
 from tiro.window_report import window_label
 
 INVALID_STATE = "Invalid"
-RESULTS_ENV = "TIRO_TELEMETRY_URL"
 
 
 class InvalidWindow(Exception):
@@ -38,16 +37,12 @@ def window_state(body: dict[str, Any], fail_on_invalid: bool) -> dict[str, Any] 
 
 
 def results_store_url(given: str | None) -> str | None:
-    """Where window results are kept: the given URL ("none": nowhere), else $TIRO_TELEMETRY_URL; deployment runs
-    default to the sqlite file the other deployments use, local runs (CLI, demo, tests) keep none."""
+    """Where window results are kept: the given URL ("none": nowhere), else the telemetry store of Tiro's settings
+    when one is configured or in deployment runs; local runs (CLI, demo, tests) on the default store keep none."""
     from prefect.runtime import deployment
 
-    from flows.bootstrap import store_url
-
-    if given:
-        return store_url(given, RESULTS_ENV)
-    if os.environ.get(RESULTS_ENV) or deployment.id is not None:
-        return store_url(None, RESULTS_ENV)
+    if given or telemetry_store_configured() or deployment.id is not None:
+        return store_urls(given).telemetry
     return None
 
 

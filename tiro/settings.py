@@ -52,6 +52,12 @@ def _pick(given: str | None, own_env: str, env: Mapping[str, str]) -> str | None
     return None if url.lower() == OFF else absolute_sqlite(url)
 
 
+def telemetry_store_configured(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the environment names a telemetry store ($TIRO_TELEMETRY_URL or $TIRO_STORE), not just the default."""
+    env = _environ(environ)
+    return bool(env.get(TELEMETRY_ENV) or env.get(STORE_ENV))
+
+
 def store_urls(
     telemetry: str | None = None, graph: str | None = None, environ: Mapping[str, str] | None = None
 ) -> StoreURLs:

@@ -5,8 +5,6 @@ Exit 0 when the latest window is valid (or none is kept yet), 1 when it is inval
 
 from __future__ import annotations
 
-import os
-
 import typer
 
 from tiro.cli.errors import EXIT_INVALID, fail, guarded
@@ -15,13 +13,11 @@ from tiro.cli.query_cmd import _store_url
 from tiro.stores.window_results import WindowResult, WindowResultStore, open_window_results
 from tiro.window_report import completeness_bar, sparkline, verdict, window_label
 
-RESULTS_ENV = "TIRO_TELEMETRY_URL"  # where the validate-window flow keeps window results
-
 
 def history_command(
     last: int = typer.Option(20, "--last", help="How many of the most recent windows to show."),
     store: str | None = typer.Option(
-        None, "--store", help=f"Store URL (default ${RESULTS_ENV}, else $TIRO_STORE, else sqlite:///tiro.db)."
+        None, "--store", help="Store URL (default $TIRO_TELEMETRY_URL, else $TIRO_STORE, else sqlite:///tiro.db)."
     ),
     source: str = typer.Option("flow", "--source", help="Whose verdicts: flow, aggregator or all."),
     as_json: bool = typer.Option(False, "--json/--no-json", help="Print the windows as JSON."),
@@ -31,7 +27,7 @@ def history_command(
         raise fail(f"--source must be flow, aggregator or all, not {source!r}")
     if last < 1:
         raise fail(f"--last must be at least 1, not {last}")
-    url = _store_url(store or os.environ.get(RESULTS_ENV))
+    url = _store_url(store, "telemetry")  # the validate-window flow keeps window results in the telemetry store
     results = guarded(_recent, url, last, None if source == "all" else source)
     if as_json:
         emit(to_json([r.to_dict() for r in results]))
