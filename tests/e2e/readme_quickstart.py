@@ -21,8 +21,8 @@ import httpx
 from process_groups import stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
-SECTION = "### Quickstart: the pipeline under a Prefect server"
+README = ROOT / "docs" / "how-to" / "prefect.md"  # the Prefect guide the README links to
+SECTION = "## Quickstart: the pipeline under a Prefect server"
 KEEPS_RUNNING = "# keeps running"
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 _FENCE = re.compile(r"^\s*```bash\n(.*?)^\s*```", re.S | re.M)
