@@ -201,6 +201,6 @@ def next_steps(store_url: str, model: Model) -> list[str]:
         ui = api.removesuffix("/").removesuffix("/api")
         lines.append(f"Prefect UI (this run, its artifacts and logs): {ui}/runs")
     else:
-        lines.append("Prefect ran on a throw-away local API: to keep runs and watch them in the UI, see the Prefect")
-        lines.append("quickstart (README) and set PREFECT_API_URL before `tiro demo`.")
+        lines.append("Prefect ran on a throw-away local API: to keep runs and watch them in the UI, start a server as")
+        lines.append("docs/how-to/prefect.md shows and set PREFECT_API_URL before `tiro demo`.")
     return lines
