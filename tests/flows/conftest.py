@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nats
 import orjson
 import pytest
@@ -53,3 +55,17 @@ async def publish_example_snapshot(url: str, *, faulty: float = 0.0, seed: int =
         await js.publish("karez.validation_data.update_category_for_validator", orjson.dumps(items[i : i + batch]))
     await nc.close()
     return len(items)
+
+
+@pytest.fixture
+def serve_module(monkeypatch):
+    """deployments/serve.py loaded as a module, run from the repository root as the deployments are."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(root)
+    spec = importlib.util.spec_from_file_location("tiro_serve", root / "deployments" / "serve.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

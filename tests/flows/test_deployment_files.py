@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -17,16 +16,8 @@ from tiro.examples import example_dir
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _serve_module():
-    spec = importlib.util.spec_from_file_location("tiro_serve", ROOT / "deployments" / "serve.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_serve_builds_the_deployments_of_prefect_yaml(monkeypatch):
-    monkeypatch.chdir(ROOT)
-    serve = _serve_module()
+def test_serve_builds_the_deployments_of_prefect_yaml(serve_module):
+    serve = serve_module
     specs = serve.deployment_specs()
     built = {d.name: d for d in serve.runner_deployments(specs)}
     assert set(built) == {"validate-window", "karez-roles", "mock-server", "bootstrap-stores"}

@@ -3,7 +3,6 @@ deploy (prefect.yaml with `prefect deploy`, and deployments/serve.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from prefect.flows import load_flow_from_entrypoint
@@ -12,16 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {"karez-roles", "mock-server"}
 
 
-def _serve_module():
-    spec = importlib.util.spec_from_file_location("tiro_serve_triggers", ROOT / "deployments" / "serve.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_each_service_reruns_on_a_crash_of_its_own_runs(monkeypatch):
-    monkeypatch.chdir(ROOT)
-    serve = _serve_module()
+def test_each_service_reruns_on_a_crash_of_its_own_runs(serve_module):
+    serve = serve_module
     specs = {spec["name"]: spec for spec in serve.deployment_specs()}
     built = {d.name: d for d in serve.runner_deployments(list(specs.values()))}
     assert {name for name, d in built.items() if d.triggers} == SERVICES
