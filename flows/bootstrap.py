@@ -7,10 +7,10 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
-from tasks.scenario import load_scenario
-from tasks.secrets import load_store_secrets
-from tasks.stores import bootstrap_graph_store, bootstrap_telemetry_store
 from tiro.settings import GRAPH_ENV, TELEMETRY_ENV, store_urls
+from tiro_prefect.tasks.scenario import load_scenario
+from tiro_prefect.tasks.secrets import load_store_secrets
+from tiro_prefect.tasks.stores import bootstrap_graph_store, bootstrap_telemetry_store
 
 
 def store_url(given: str | None, env_name: str = TELEMETRY_ENV) -> str | None:

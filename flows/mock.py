@@ -7,14 +7,14 @@ import asyncio
 from prefect import flow, get_run_logger
 from prefect.states import Cancelled, State
 
-from flows.termination import sigterm_sets
-from tasks.scenario import load_scenario
 from tiro.mock.app import create_asgi
 from tiro.mock.server import BackgroundServer
 from tiro.mock.service import MockService
 from tiro.settings import mock_port
 from tiro_models.instances import instantiate
 from tiro_models.mock import Mocker
+from tiro_prefect.flows.termination import sigterm_sets
+from tiro_prefect.tasks.scenario import load_scenario
 
 
 def mock_service(scenario: str, uses: list[str], seed: int | None = None, faulty: float = 0.0) -> MockService:

@@ -14,18 +14,18 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 
-from flows.bootstrap import bootstrap_stores
-from flows.mock import mock_service
-from flows.progress import report
-from flows.validation import validate_window
 from karez.embedded_nats import EmbeddedNats
-from tasks.retained import ensure_retention
-from tasks.roles import RoleGroup, start_role_group, stop_role_group
-from tasks.stores import count_persisted
 from tiro.examples import example_dir, example_files
 from tiro.mock.app import create_asgi
 from tiro.mock.server import BackgroundServer
 from tiro.plugins.karez.store_aggregator import TiroStoreAggregator
+from tiro_prefect.flows.bootstrap import bootstrap_stores
+from tiro_prefect.flows.mock import mock_service
+from tiro_prefect.flows.progress import report
+from tiro_prefect.flows.validation import validate_window
+from tiro_prefect.tasks.retained import ensure_retention
+from tiro_prefect.tasks.roles import RoleGroup, start_role_group, stop_role_group
+from tiro_prefect.tasks.stores import count_persisted
 
 STORE_CATEGORY = "store_data"
 VALIDATION_BRANCH = "update_category_for_validator"  # the converter that sends every collected item to validation

@@ -11,12 +11,12 @@ from prefect import flow, get_run_logger
 from prefect.events import emit_event
 from prefect.states import Cancelled, State
 
-from flows.termination import sigterm_sets
 from karez.nats_options import resolve_address
-from tasks.retained import ensure_retention
-from tasks.roles import RoleGroup, load_role_settings, start_role_group, stop_role_group
-from tasks.secrets import load_store_secrets
 from tiro.settings import service_environment
+from tiro_prefect.flows.termination import sigterm_sets
+from tiro_prefect.tasks.retained import ensure_retention
+from tiro_prefect.tasks.roles import RoleGroup, load_role_settings, start_role_group, stop_role_group
+from tiro_prefect.tasks.secrets import load_store_secrets
 
 RESTART_EVENT = "tiro.karez.role.restarted"
 

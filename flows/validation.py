@@ -9,12 +9,12 @@ from prefect import flow
 from prefect.states import Completed, Failed, State
 
 from karez.nats_options import resolve_address
-from tasks.retained import ensure_retention, read_retained_window
-from tasks.scenario import load_scenario
-from tasks.validation import announce_window, publish_validation_report, report_body, validate_snapshot
-from tasks.window_history import history_or_nothing, publish_completeness_chart
 from tiro.settings import store_urls, telemetry_store_configured
 from tiro.window_report import window_label
+from tiro_prefect.tasks.retained import ensure_retention, read_retained_window
+from tiro_prefect.tasks.scenario import load_scenario
+from tiro_prefect.tasks.validation import announce_window, publish_validation_report, report_body, validate_snapshot
+from tiro_prefect.tasks.window_history import history_or_nothing, publish_completeness_chart
 
 INVALID_STATE = "Invalid"
 

@@ -7,8 +7,8 @@ from datetime import datetime
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.nats_link import nats_connection
 from tiro.retention import RetainedWindow, ensure_retention_stream, read_window
+from tiro_prefect.tasks.nats_link import nats_connection
 
 
 @task(name="ensure-retention-stream", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+# An installed wheel carries the examples inside the package; a checkout has them in its top-level scenarios/ folder.
+_PACKAGED = Path(__file__).resolve().parent / "_scenarios"
+SCENARIOS_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "scenarios"
 
 
 def example_dir(name: str = "datahall") -> Path:

@@ -18,9 +18,9 @@ from nats.js.errors import NotFoundError
 from prefect_server import PREFECT, prefect_server
 from process_groups import stop_group
 
-from flows.pipeline import pipeline
 from karez.embedded_nats import EmbeddedNats
 from tiro.retention import read_window
+from tiro_prefect.flows.pipeline import pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}

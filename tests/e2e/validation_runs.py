@@ -40,7 +40,7 @@ async def publish_points(url: str) -> int:
 
 
 async def run_windows(nats_url: str, store: str, scenario: str, uses: list[str]) -> dict[str, str]:
-    from flows.validation import validate_window
+    from tiro_prefect.flows.validation import validate_window
 
     common = {"nats_url": nats_url, "results_store": store, "return_state": True}
     await validate_window(scenario, uses, window=5, **common)  # creates the retention stream (an empty window)

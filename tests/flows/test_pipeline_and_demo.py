@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from flows.bootstrap import bootstrap_stores
-from tasks.stores import persisted_counts
 from tiro.cli.app import app
 from tiro.mock.service import example_service
+from tiro_prefect.flows.bootstrap import bootstrap_stores
+from tiro_prefect.tasks.stores import persisted_counts
 
 
 def test_demo_runs_the_pipeline_and_persists(tmp_path):

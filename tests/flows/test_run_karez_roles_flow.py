@@ -13,7 +13,7 @@ from nats.js.errors import NotFoundError
 from prefect.events.clients import AssertingEventsClient
 from prefect.events.worker import EventsWorker
 
-from flows.roles import RESTART_EVENT, run_karez_roles
+from tiro_prefect.flows.roles import RESTART_EVENT, run_karez_roles
 
 PLUGINS = str(Path(__file__).parent / "plugins")
 COUNT = 2000  # ~6 s of converter work, so a cancellation always lands mid-stream even on a busy machine

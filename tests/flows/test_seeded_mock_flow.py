@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from flows.mock import mock_service
+from tiro_prefect.flows.mock import mock_service
 
 LIBRARY = Path(__file__).resolve().parents[1] / "data" / "seeded-fakers"
 

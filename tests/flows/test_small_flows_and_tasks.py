@@ -10,11 +10,11 @@ import httpx
 import pytest
 from prefect.blocks.system import Secret
 
-from flows.mock import serve_mock
 from karez.embedded_nats import free_port
-from tasks.scenario import compile_cached, content_key
-from tasks.secrets import load_store_secrets
 from tiro.examples import example_dir
+from tiro_prefect.flows.mock import serve_mock
+from tiro_prefect.tasks.scenario import compile_cached, content_key
+from tiro_prefect.tasks.secrets import load_store_secrets
 
 
 async def _get_when_up(url: str) -> httpx.Response:
@@ -64,7 +64,7 @@ def test_scenario_cache_follows_file_content(tmp_path):
 def test_deployment_runs_end_their_window_at_the_scheduled_time():
     from datetime import UTC, datetime, timedelta
 
-    from flows.validation import schedule_aligned_end, scheduled_end, window_bounds
+    from tiro_prefect.flows.validation import schedule_aligned_end, scheduled_end, window_bounds
 
     assert scheduled_end() is None  # not a deployment run: the window ends now
     scheduled = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
@@ -76,7 +76,7 @@ def test_deployment_runs_end_their_window_at_the_scheduled_time():
 
 _SERVE_MOCK_RUN = """
 import asyncio, sys
-from flows.mock import serve_mock
+from tiro_prefect.flows.mock import serve_mock
 state = asyncio.run(serve_mock(sys.argv[1], sys.argv[2:-1], port=int(sys.argv[-1]), return_state=True))
 print("STATE", state.type.value, flush=True)
 """

@@ -10,8 +10,8 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
-from flows.validation import InvalidWindow, validate_window
 from tiro.retention import RETENTION_STREAM
+from tiro_prefect.flows.validation import InvalidWindow, validate_window
 
 
 async def test_full_window_is_valid_and_reports_counts(publish_snapshot, nats_server, datahall, tmp_path):

@@ -7,10 +7,10 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
-from flows.validation import InvalidWindow, validate_window
-from tasks.validation import headline, markdown_report, window_event
-from tasks.window_history import CHART_KEY
 from tiro.stores.window_results import open_window_results
+from tiro_prefect.flows.validation import InvalidWindow, validate_window
+from tiro_prefect.tasks.validation import headline, markdown_report, window_event
+from tiro_prefect.tasks.window_history import CHART_KEY
 
 BODY = {
     "start": "2026-12-05T10:30:22.731579+00:00",

@@ -6,7 +6,7 @@ import pytest
 
 from karez.embedded_nats import EmbeddedNats
 from karez.nats_options import NatsOptions
-from tasks.nats_link import NatsUnavailable, nats_connection
+from tiro_prefect.tasks.nats_link import NatsUnavailable, nats_connection
 
 
 def test_environment_variables_fill_every_credential_field() -> None:

@@ -55,8 +55,8 @@ def test_background_mock_server_listens_on_loopback_by_default() -> None:
 
 
 def test_mock_flow_and_cli_default_to_loopback() -> None:
-    from flows.mock import serve_mock
     from tiro.cli.mock_cmd import serve
+    from tiro_prefect.flows.mock import serve_mock
 
     assert inspect.signature(serve).parameters["host"].default.default == "127.0.0.1"
     assert inspect.signature(serve_mock.fn).parameters["host"].default == "127.0.0.1"

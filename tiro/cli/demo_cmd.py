@@ -142,8 +142,8 @@ def run_pipeline(
 ) -> dict[str, Any]:
     """Run flows.pipeline with a live progress display; its summary."""
     quiet_local_prefect("ERROR")  # the demo shows its own progress: Prefect's own warnings are noise here
-    from flows.pipeline import pipeline  # Prefect loads only now, after the model summary is on screen
-    from flows.progress import watching
+    from tiro_prefect.flows.pipeline import pipeline  # Prefect loads only now, after the model summary is on screen
+    from tiro_prefect.flows.progress import watching
 
     view = ProgressView(duration)
     # Transient: a live display crops its lines to the terminal; the final state is printed whole below.

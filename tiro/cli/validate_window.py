@@ -58,7 +58,7 @@ def window_command(
 async def _reach_nats(url: str | None) -> None:
     """Connect once and close: an unreachable server is one line before Prefect starts, not a failed flow run."""
     from karez.nats_options import resolve_address
-    from tasks.nats_link import nats_connection
+    from tiro_prefect.tasks.nats_link import nats_connection
 
     async with nats_connection(resolve_address(url), name="tiro-validate-probe"):
         pass
@@ -70,7 +70,7 @@ def _run_flow(**parameters: Any) -> dict[str, Any]:
 
     try:
         asyncio.run(_reach_nats(parameters["nats_url"]))
-        from flows.validation import validate_window  # Prefect loads only when the command runs
+        from tiro_prefect.flows.validation import validate_window  # Prefect loads only when the command runs
 
         return asyncio.run(validate_window(**parameters))
     except (OSError, ValueError, RetentionError) as exc:
