@@ -55,7 +55,19 @@ def test_generated_plugin_reference_has_every_plugin_with_its_keys(site):
     for kind in KINDS:
         for name in all_plugins(None)[kind]:
             assert f"<code>{name}</code>" in page, name
-    assert "# allowed_lateness: &#39;auto&#39;" in page or "# allowed_lateness: 'auto'" in page
+    assert "# allowed_lateness: auto    # Seconds a window waits" in page  # a commented YAML default
+    assert "# batch: false    #" in page and "# batch: False" not in page
+
+
+def test_plugin_examples_show_what_the_converter_really_outputs(site):
+    from karez.plugins import all_plugins
+
+    page = (site / "reference" / "plugins" / "index.html").read_text()
+    assert set(reference.EXAMPLES) <= set(all_plugins(None)["converter"])  # no example for a vanished type
+    # the line protocol converter's output is produced at build time: the field named by `sensor`, time in ns
+    assert "dc,host=rack-a1 inlet_temp=23.5 1764556200000000000" in page
+    # fix_timestamp really parsed the abbreviated zone: 10:30 SGT is 02:30 UTC
+    assert "1764556200.0" in page
 
 
 def test_every_environment_variable_the_code_reads_is_documented():
