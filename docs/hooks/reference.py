@@ -30,6 +30,7 @@ ENVIRONMENT: dict[str, str] = {
     "TIRO_INFLUX_BUCKET": "InfluxDB bucket for `influx_writer` when its config has none.",
     "TIRO_ARANGO_USERNAME": "ArangoDB user (default `root`).",
     "TIRO_ARANGO_PASSWORD": "ArangoDB password (or the Prefect Secret block `tiro-arango-password`).",
+    "PREFECT_API_URL": "Prefect's own setting: with it `tiro demo` ends with the link to the run in the Prefect UI.",
     "KAREZ_NATS_ADDR": "NATS URL(s), comma-separated, when `-a` is not given (then `NATS_URL`, then `localhost:4222`).",
     "NATS_URL": "NATS URL when neither `-a` nor `KAREZ_NATS_ADDR` is given.",
     "KAREZ_NATS_USER": "NATS user (`--user`).",

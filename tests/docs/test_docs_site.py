@@ -16,6 +16,7 @@ sys.path.insert(0, str(ROOT / "docs" / "hooks"))
 
 import reference  # noqa: E402 - the site's own generator, from the docs folder
 
+READ_BY_NAME = re.compile(r"""(?:environ\.get\(|environ\[|getenv\(|envvar=)\s*["']([A-Z][A-Z0-9_]*)["']""")
 LINK = re.compile(r"\]\(([^)#\s]+)(#[^)]*)?\)")
 
 
@@ -75,9 +76,13 @@ def test_every_environment_variable_the_code_reads_is_documented():
     for folder in ("karez", "tiro", "tiro_models", "flows", "tasks"):
         for path in (ROOT / folder).rglob("*.py"):
             names |= set(re.findall(r"\b(?:TIRO|KAREZ)_[A-Z][A-Z_]*[A-Z]\b|\bNATS_URL\b", path.read_text()))
+            # any other variable read by a literal name (PREFECT_…, HOME, …) must be documented as well
+            names |= set(READ_BY_NAME.findall(path.read_text()))
     not_variables = {"KAREZ_DLQ", "KAREZ_CATEGORY", "TIRO_VALIDATION_DATA"}  # stream names
     read = {n for n in names if n not in not_variables and not n.endswith("_")}
+    assert {"PREFECT_API_URL", "KAREZ_NATS_USER", "TIRO_INFLUX_URL"} <= read  # the scan itself still finds them
     assert read <= set(reference.ENVIRONMENT), sorted(read - set(reference.ENVIRONMENT))
+    assert set(reference.ENVIRONMENT) <= read, sorted(set(reference.ENVIRONMENT) - read)  # none documented in vain
 
 
 def test_relative_links_resolve():
