@@ -95,3 +95,15 @@ def test_relative_links_resolve():
             if not (page.parent / target).resolve().exists():
                 broken.append(f"{page.relative_to(ROOT)} -> {target}")
     assert not broken, broken
+
+
+def test_readme_says_why_each_dependency_is_there():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    readme = (ROOT / "README.md").read_text()
+    why = readme[readme.index("## Why each dependency") :]
+    names = [re.match(r"[A-Za-z0-9_.-]+", spec).group(0) for spec in project["dependencies"]]
+    names += [re.match(r"[A-Za-z0-9_.-]+", spec).group(0) for spec in project["optional-dependencies"]["test"]]
+    missing = [name for name in names if f"`{name}`" not in why and f"`{name}[" not in why]
+    assert not missing, missing
