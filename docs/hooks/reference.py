@@ -7,10 +7,13 @@ block listing each key and its default) and `<!-- tiro:environment -->` (the env
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 from typing import Any
 
 import typer
+import yaml
 
 MARKER = re.compile(r"^<!-- tiro:(cli (?P<cli>\w+)|plugins|environment) -->$", re.M)
 
@@ -27,6 +30,7 @@ ENVIRONMENT: dict[str, str] = {
     "TIRO_INFLUX_BUCKET": "InfluxDB bucket for `influx_writer` when its config has none.",
     "TIRO_ARANGO_USERNAME": "ArangoDB user (default `root`).",
     "TIRO_ARANGO_PASSWORD": "ArangoDB password (or the Prefect Secret block `tiro-arango-password`).",
+    "PREFECT_API_URL": "Prefect's own setting: with it `tiro demo` ends with the link to the run in the Prefect UI.",
     "KAREZ_NATS_ADDR": "NATS URL(s), comma-separated, when `-a` is not given (then `NATS_URL`, then `localhost:4222`).",
     "NATS_URL": "NATS URL when neither `-a` nor `KAREZ_NATS_ADDR` is given.",
     "KAREZ_NATS_USER": "NATS user (`--user`).",
@@ -37,6 +41,28 @@ ENVIRONMENT: dict[str, str] = {
     "KAREZ_NATS_TLS_CA": "CA file for TLS to NATS (`--tls-ca`).",
     "KAREZ_NATS_TLS_CERT": "Client certificate for TLS to NATS (`--tls-cert`).",
     "KAREZ_NATS_TLS_KEY": "Client key for TLS to NATS (`--tls-key`).",
+}
+
+
+_ITEM = {"host": "rack-a1", "sensor": "inlet_temp", "value": 23.5, "timestamp": "2025-12-01 10:30:00 SGT"}
+
+# Converters that run offline on one sample item: type -> (config keys, input item). Only the input is written here;
+# the output on the page is what the converter really yields for it when the site is built.
+EXAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "echo": ({}, {**_ITEM, "_karez": {"category": "telemetry"}}),
+    "filter_and_update_meta": (
+        {"key": "category", "filter": ["telemetry"], "rename": {"telemetry": "influx"}},
+        {**_ITEM, "_karez": {"category": "telemetry"}},
+    ),
+    "fix_timestamp": ({"tz_infos": {"SGT": "Asia/Singapore"}}, dict(_ITEM)),
+    "influx_json_format": (
+        {"measurement": "dc", "field_name": "sensor"},
+        {**_ITEM, "timestamp": 1764556200},
+    ),
+    "influx_line_protocol": (
+        {"measurement": "dc", "field_name": "sensor"},
+        {**_ITEM, "timestamp": 1764556200},
+    ),
 }
 
 
@@ -109,21 +135,49 @@ def plugins_reference() -> str:
         for name, cls in sorted(table[kind].items()):
             out += [f"### `{name}`", "", cls.role_description(), "", "```yaml", f"{kind}s:", f"  - type: {name}"]
             for entity in _entities(cls):
-                out.append(_config_line(entity))
+                if entity.name != "type":  # already on the `- type:` line
+                    out.append(_config_line(entity))
             out += ["```", ""]
+            if kind == "converter" and name in EXAMPLES:
+                out += example_section(name, cls, *EXAMPLES[name])
     return "\n".join(out)
+
+
+def example_section(name: str, cls: type, config: dict[str, Any], item: dict[str, Any]) -> list[str]:
+    """Markdown lines showing a converter's output for a sample item, produced by running it offline."""
+    from karez.offline import display_payload, run_role
+
+    role = cls({"name": name, "type": name, **config}, nats_addr=None)
+    outputs = asyncio.run(run_role(role, [item]))
+    shown = [display_payload(payload) for _, payload in outputs]
+    settings = "\n".join(f"    {key}: {json.dumps(value)}" for key, value in config.items())
+    lines = ["Example: with", "", "```yaml", f"  - type: {name}", *([settings] if settings else []), "```", ""]
+    lines += ["this input item", "", "```json", json.dumps(item, indent=2), "```", ""]
+    lines += ["becomes", "", "```text" if all(isinstance(p, str) for p in shown) else "```json"]
+    lines += [p if isinstance(p, str) else json.dumps(p, indent=2) for p in shown] + ["```", ""]
+    return lines
 
 
 def _entities(cls: type) -> list[Any]:
     from karez.config import collect_entities
 
-    return list(collect_entities(cls).values())
+    entities = list(collect_entities(cls).values())
+    return [e for e in entities if e.required] + [e for e in entities if not e.required]
 
 
 def _config_line(entity: Any) -> str:
     if entity.required:
         return f"    {entity.name}:    # required: {entity.description}"
-    return f"    # {entity.name}: {entity.default_text()}    # {entity.description}"
+    return f"    # {entity.name}: {_yaml_default(entity)}    # {entity.description}"
+
+
+def _yaml_default(entity: Any) -> str:
+    """The default as the YAML a user would write (`false`, `null`, `30`), or which key it follows."""
+    from karez.config import ConfigEntity
+
+    if isinstance(entity.default, ConfigEntity):
+        return f"<same as {entity.default.name}>"
+    return yaml.safe_dump(entity.default, default_flow_style=True, width=10**6).removesuffix("\n...\n").strip()
 
 
 def environment_reference() -> str:
