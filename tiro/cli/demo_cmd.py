@@ -19,6 +19,7 @@ from tiro.cli.errors import EXIT_INVALID, guarded
 from tiro.cli.loading import load
 from tiro.cli.validate_window import quiet_local_prefect
 from tiro.examples import example_dir, example_files
+from tiro.window_report import window_label
 from tiro_models.instances import instantiate
 from tiro_models.spec import Model
 
@@ -114,7 +115,7 @@ class ProgressView:
         elif stage == "window":
             result = details["result"]
             verdict = "[green]valid[/green]" if result["valid"] else "[red]INVALID[/red]"
-            span = f"{result['start'][11:19]}–{result['end'][11:19]}"
+            span = window_label(result["start"], result["end"])
             points = f"{result['collection_size']} points, completeness {result['completeness']:.0%}"
             self.windows.append(f"window {span}: {verdict}, {points}")
         elif stage == "done":

@@ -13,6 +13,7 @@ import typer
 from tiro.cli.errors import EXIT_INVALID, debug_enabled, fail, guarded
 from tiro.cli.loading import load
 from tiro.cli.output import emit, to_json
+from tiro.window_report import window_label
 
 
 def quiet_local_prefect(level: str = "WARNING") -> None:
@@ -80,7 +81,8 @@ def _run_flow(**parameters: Any) -> dict[str, Any]:
 
 
 def _print_human(body: dict[str, Any]) -> None:
-    head = f"Window {body['start']} -- {body['end']}: {body['messages']} messages, {body['collection_size']} points"
+    window = window_label(body["start"], body["end"])
+    head = f"Window {window}: {body['messages']} messages, {body['collection_size']} points"
     typer.echo(head)
     if body["empty"]:
         typer.secho("No data was retained in this window: every required point is missing.", fg=typer.colors.YELLOW)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from tiro.window_report import verdict, window_label
 from tiro_models.spec import Model
 from tiro_models.validate import Collector, SnapshotNester, ValidationResult, validate
 from tiro_models.validation.event_time import CARRY_FRACTION, LatenessEstimate, event_time
@@ -61,9 +62,7 @@ class WindowReport:
     def summary_line(self) -> str:
         """One line for a console: the window in UTC, the verdict, completeness and the counts."""
         result = self.result
-        start, end = (moment.astimezone(UTC) for moment in (result.start, result.end))
-        day = "" if start.date() == end.date() else f"{end:%Y-%m-%d} "
-        verdict = "valid" if result.valid else f"INVALID ({len(result.errors)} errors)"
+        outcome = verdict(result.valid) + ("" if result.valid else f" ({len(result.errors)} errors)")
         counts = ", ".join(f"{key} {value}" for key, value in result.counts.items())
         notes = " (partial window)" if self.partial else ""
         if self.revised:
@@ -71,7 +70,7 @@ class WindowReport:
         elif self.late:
             notes += f" ({self.late} late samples)"
         return (
-            f"window {start:%Y-%m-%d %H:%M:%S}–{day}{end:%H:%M:%S} UTC{notes}: {verdict}, "
+            f"window {window_label(result.start, result.end)}{notes}: {outcome}, "
             f"completeness {result.completeness:.1%}; {counts}; collection size {self.collected}"
         )
 
