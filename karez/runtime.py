@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -198,6 +199,14 @@ class Runtime:
             for s in self.stats_snapshot()
         )
 
+    def print_stat_lines(self) -> None:
+        """Print the counters, each line in one write so that workers sharing a pipe never splice lines."""
+        # print() writes the text and its newline separately; with PYTHONUNBUFFERED (as in containers) each is its
+        # own write(2), and a sibling worker's line can land between them. One write of under PIPE_BUF is atomic.
+        for line in self.format_stats().splitlines():
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
     async def publish_metrics(self) -> None:
         """Publish each role's counters on `karez.metrics.<kind>.<name>`."""
         for kind, role in self.all_roles():
@@ -214,7 +223,7 @@ class Runtime:
             except Exception as e:
                 logger.warning("Cannot publish metrics: %s: %s", type(e).__name__, e)
             if self.print_stats:
-                print(self.format_stats(), flush=True)
+                self.print_stat_lines()
 
     async def shutdown(self) -> None:
         """Graceful drain: upstream roles stop first, each finishes and publishes what it received."""
@@ -255,7 +264,7 @@ class Runtime:
             except OSError as e:  # the server went away during shutdown (a restart): nothing left to send it
                 logger.warning("closing the NATS connection failed: %s: %s", type(e).__name__, e)
         if self.print_stats:
-            print(self.format_stats(), flush=True)
+            self.print_stat_lines()
 
     async def start_unless_stopped(self, stop: asyncio.Event) -> bool:
         """Start, unless `stop` is set first (then close what was opened and return False).

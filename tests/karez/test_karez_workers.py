@@ -92,3 +92,24 @@ async def test_workers_stop_when_the_first_process_is_killed(nc, deploy, tmp_pat
     while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)  # polling other processes' state, not synchronising with our own code
     assert not any(_running(pid) for pid in workers), "a worker outlived the killed first process"
+
+
+def test_each_stats_line_is_one_write_so_sibling_workers_never_splice_lines(monkeypatch):
+    from karez.nats_options import NatsOptions
+    from karez.runtime import Runtime
+
+    writes: list[str] = []
+
+    class Recorder:
+        def write(self, text: str) -> int:
+            writes.append(text)
+            return len(text)
+
+        def flush(self) -> None:
+            pass
+
+    runtime = Runtime({}, NatsOptions.from_address("nats://127.0.0.1:4222"), print_stats=True)
+    monkeypatch.setattr(runtime, "format_stats", lambda: "[KAREZ] a: received=1\n[KAREZ] b: received=2")
+    monkeypatch.setattr("sys.stdout", Recorder())
+    runtime.print_stat_lines()
+    assert writes == ["[KAREZ] a: received=1\n", "[KAREZ] b: received=2\n"]
