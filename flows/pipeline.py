@@ -164,8 +164,16 @@ async def validate_every_window(
         while (wait := (end - datetime.now(UTC)).total_seconds()) > 0:
             await asyncio.sleep(min(wait, 1.0))
             report("collecting", **role_counts(group), window_end=end.isoformat())
+        # the job's own summary gives the verdicts: its windows end Completed either way
         body = await validate_window(
-            scenario, uses, start=start, end=end, nats_url=address, strict=strict, retention=retention
+            scenario,
+            uses,
+            start=start,
+            end=end,
+            nats_url=address,
+            strict=strict,
+            retention=retention,
+            fail_on_invalid=False,
         )
         results.append(body)
         report(

@@ -142,7 +142,8 @@ def test_the_ui_shows_the_invalid_state_and_the_reports(server, runs):
     skip_without_chromium()
     api, ui = server["api"], server["ui"]
     invalid = httpx.get(f"{api}/flow_runs/{runs['invalid']}", timeout=10).json()
-    assert invalid["state"]["name"] == "Invalid" and invalid["name"].startswith("INVALID · ")
+    assert invalid["state"]["type"] == "FAILED" and invalid["name"].startswith("INVALID · ")
+    assert "is invalid" in invalid["state"]["message"]
     valid = httpx.get(f"{api}/flow_runs/{runs['valid']}", timeout=10).json()
     assert valid["name"].startswith("valid · 100.0% complete · ")
     artifacts = httpx.post(
@@ -151,13 +152,18 @@ def test_the_ui_shows_the_invalid_state_and_the_reports(server, runs):
     by_key = {a["key"]: a for a in artifacts}
 
     with HeadlessChromium() as browser:
-        listed = browser.load(f"{ui}/runs", expect=["Invalid", invalid["name"], valid["name"]])
+        listed = browser.load(f"{ui}/runs", expect=["Failed", invalid["name"], valid["name"]])
         listed.screenshot(SCREENSHOTS / "runs-list.png")
-        assert "Invalid" in listed.text and invalid["name"] in listed.text and valid["name"] in listed.text
+        assert "Failed" in listed.text and invalid["name"] in listed.text and valid["name"] in listed.text
 
-        run_page = browser.load(f"{ui}/runs/flow-run/{runs['invalid']}", expect=["Invalid", invalid["name"]])
+        # the page users watch: its default filter lists standard state names only, so the invalid run must be one
+        deployment = browser.load(f"{ui}/deployments/deployment/{runs['deployment']}", expect=[valid["name"]])
+        deployment.screenshot(SCREENSHOTS / "deployment-runs.png")
+        assert invalid["name"] in deployment.text and "Failed" in deployment.text
+
+        run_page = browser.load(f"{ui}/runs/flow-run/{runs['invalid']}", expect=["Failed", invalid["name"]])
         run_page.screenshot(SCREENSHOTS / "invalid-run.png")
-        assert "Invalid" in run_page.text and invalid["name"] in run_page.text
+        assert "is invalid" in run_page.text and invalid["name"] in run_page.text
 
         report = by_key["validation-window-report"]
         report_page = browser.load(f"{ui}/artifacts/artifact/{report['id']}", expect=["INVALID", "Window", "error(s)"])

@@ -2,7 +2,8 @@
 
 `python validation_runs.py block WEBHOOK_URL` saves a custom-webhook notification block and prints its id.
 `python validation_runs.py windows NATS_URL STORE_URL SCENARIO USES...` publishes the example's points, then runs one
-valid and one invalid (empty) validate-window and prints `{"valid": run id, "invalid": run id}` as JSON.
+valid and one invalid (empty) window as runs of a `validate-window` deployment, and prints their run ids and the
+deployment's id as JSON.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import json
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import nats
 import orjson
@@ -39,19 +41,37 @@ async def publish_points(url: str) -> int:
     return len(items)
 
 
-async def run_windows(nats_url: str, store: str, scenario: str, uses: list[str]) -> dict[str, str]:
+async def deployment_run(deployment_id: Any, **parameters: Any) -> Any:
+    """One validate-window run of the deployment, executed here as a worker would; its final state."""
+    from prefect.client.orchestration import get_client
+    from prefect.flow_engine import run_flow_async
+
     from tiro_prefect.flows.validation import validate_window
 
-    common = {"nats_url": nats_url, "results_store": store, "return_state": True}
-    await validate_window(scenario, uses, window=5, **common)  # creates the retention stream (an empty window)
+    async with get_client() as client:
+        run = await client.create_flow_run_from_deployment(deployment_id, parameters=parameters)
+    return await run_flow_async(validate_window, flow_run=run, parameters=parameters, return_type="state")
+
+
+async def run_windows(nats_url: str, store: str, scenario: str, uses: list[str]) -> dict[str, str]:
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        flow_id = await client.create_flow_from_name("validate-window")
+        deployment_id = await client.create_deployment(flow_id=flow_id, name="validate-window")
+    common = {"scenario": scenario, "uses": uses, "nats_url": nats_url, "results_store": store}
+    await deployment_run(deployment_id, window=5, **common)  # creates the retention stream (an empty window)
     await publish_points(nats_url)
-    valid = await validate_window(scenario, uses, window=30, **common)
+    valid = await deployment_run(deployment_id, window=30, **common)
     now = datetime.now(UTC)
-    invalid = await validate_window(
-        scenario, uses, start=now - timedelta(hours=2), end=now - timedelta(hours=1), **common
-    )
-    assert valid.name == "Completed" and invalid.name == "Invalid", (valid, invalid)
-    return {"valid": str(valid.state_details.flow_run_id), "invalid": str(invalid.state_details.flow_run_id)}
+    start, end = (now - timedelta(hours=2)).isoformat(), (now - timedelta(hours=1)).isoformat()
+    invalid = await deployment_run(deployment_id, start=start, end=end, **common)
+    assert valid.type.value == "COMPLETED" and invalid.type.value == "FAILED", (valid, invalid)
+    return {
+        "valid": str(valid.state_details.flow_run_id),
+        "invalid": str(invalid.state_details.flow_run_id),
+        "deployment": str(deployment_id),
+    }
 
 
 if __name__ == "__main__":

@@ -42,3 +42,20 @@ def test_bad_input_exits_2(nats_server, datahall, tmp_path):
     assert result.exit_code == 2 and "scenario.yaml" in result.stderr
     result = _window(datahall, "--nats", "nats://127.0.0.1:9")
     assert result.exit_code == 2 and "cannot connect to NATS at nats://127.0.0.1:9" in result.stderr
+
+
+def test_an_invalid_window_prints_the_verdict_and_no_prefect_error_line(nats_server, datahall, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    scenario, uses = datahall
+    tiro = Path(sys.executable).with_name("tiro")
+    args = [str(tiro), "validate", "window", "--scenario", scenario, *(a for u in uses for a in ("--uses", u))]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {"PREFECT_HOME": str(tmp_path)}
+    result = subprocess.run(
+        [*args, "--window", "5", "--nats", nats_server.url], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 1 and "Validation failed!" in result.stdout
+    assert result.stderr == "", result.stderr  # the run's Failed end is the verdict already printed, not an error

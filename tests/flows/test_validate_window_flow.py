@@ -9,6 +9,7 @@ import orjson
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from window_runs import validated
 
 from tiro.retention import RETENTION_STREAM
 from tiro_prefect.flows.validation import InvalidWindow, validate_window
@@ -16,7 +17,7 @@ from tiro_prefect.flows.validation import InvalidWindow, validate_window
 
 async def test_full_window_is_valid_and_reports_counts(publish_snapshot, nats_server, datahall, tmp_path):
     scenario, uses = datahall
-    await validate_window(scenario, uses, window=5, nats_url=nats_server.url)  # creates the stream
+    await validated(scenario, uses, window=5, nats_url=nats_server.url)  # creates the stream
     published = await publish_snapshot(nats_server.url)
     log = tmp_path / "validation.log"
     body = await validate_window(scenario, uses, window=30, nats_url=nats_server.url, log_file=str(log))
@@ -31,7 +32,7 @@ async def test_full_window_is_valid_and_reports_counts(publish_snapshot, nats_se
 
 async def test_empty_window_reports_every_point_missing(nats_server, datahall):
     scenario, uses = datahall
-    body = await validate_window(scenario, uses, window=5, nats_url=nats_server.url)
+    body = await validated(scenario, uses, window=5, nats_url=nats_server.url)
     assert body["empty"] is True and body["messages"] == 0
     assert body["valid"] is False
     assert body["counts"]["received"] == 0
@@ -39,25 +40,24 @@ async def test_empty_window_reports_every_point_missing(nats_server, datahall):
     assert {e["type"] for e in body["errors"]} == {"missing"}
 
 
-async def test_faulty_data_fails_the_run_when_asked(publish_snapshot, nats_server, datahall):
+async def test_faulty_data_fails_the_run(publish_snapshot, nats_server, datahall):
     scenario, uses = datahall
-    await validate_window(scenario, uses, window=5, nats_url=nats_server.url)
+    await validated(scenario, uses, window=5, nats_url=nats_server.url)
     await publish_snapshot(nats_server.url, faulty=0.3, seed=5)
-    body = await validate_window(scenario, uses, window=30, nats_url=nats_server.url)
+    body = await validated(scenario, uses, window=30, nats_url=nats_server.url)
     assert body["valid"] is False
     assert all(e["path"].startswith("DataHall.") for e in body["errors"])
-    with pytest.raises(InvalidWindow, match="invalid"):
-        await validate_window(scenario, uses, window=30, nats_url=nats_server.url, fail_on_invalid=True)
+    with pytest.raises(InvalidWindow, match="invalid") as raised:
+        await validate_window(scenario, uses, window=30, nats_url=nats_server.url)
+    assert raised.value.report["errors"] == body["errors"]  # the exception carries the report
 
 
 async def test_explicit_window_before_the_data_is_empty(publish_snapshot, nats_server, datahall):
     scenario, uses = datahall
-    await validate_window(scenario, uses, window=5, nats_url=nats_server.url)
+    await validated(scenario, uses, window=5, nats_url=nats_server.url)
     before = datetime.now(UTC)
     await publish_snapshot(nats_server.url)
-    body = await validate_window(
-        scenario, uses, start=before - timedelta(seconds=60), end=before, nats_url=nats_server.url
-    )
+    body = await validated(scenario, uses, start=before - timedelta(seconds=60), end=before, nats_url=nats_server.url)
     assert body["empty"] is True
     later = await validate_window(
         scenario, uses, start=before, end=datetime.now(UTC) + timedelta(seconds=1), nats_url=nats_server.url
@@ -82,7 +82,7 @@ async def test_report_artifacts_are_published(nats_server, datahall):
 
 async def test_retention_stream_gets_the_retention(nats_server, datahall):
     scenario, uses = datahall
-    await validate_window(scenario, uses, window=5, retention=120, nats_url=nats_server.url)
+    await validated(scenario, uses, window=5, retention=120, nats_url=nats_server.url)
     nc = await nats.connect(nats_server.url)
     info = await nc.jetstream().stream_info(RETENTION_STREAM)
     await nc.close()

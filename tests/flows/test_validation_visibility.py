@@ -8,7 +8,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
 from tiro.stores.window_results import open_window_results
-from tiro_prefect.flows.validation import InvalidWindow, validate_window
+from tiro_prefect.flows.validation import InvalidWindow, validate_window, window_report
 from tiro_prefect.tasks.validation import headline, markdown_report, window_event
 from tiro_prefect.tasks.window_history import CHART_KEY
 
@@ -54,40 +54,45 @@ async def _artifacts(run_id) -> dict:
     return {"run": run, **{a.key: a for a in found}}
 
 
-async def test_an_invalid_window_ends_in_a_state_named_invalid(nats_server, datahall, tmp_path):
+async def test_an_invalid_window_ends_failed_in_a_run_named_invalid(nats_server, datahall, tmp_path):
     scenario, uses = datahall
     store = f"sqlite:///{tmp_path / 'tiro.db'}"
     state = await validate_window(
         scenario, uses, window=5, nats_url=nats_server.url, results_store=store, return_state=True
     )
-    assert (state.name, state.type.value) == ("Invalid", "COMPLETED")
-    body = await state.result()
+    assert (state.name, state.type.value) == ("Failed", "FAILED")  # red, and listed by every page of the UI
+    assert "is invalid" in state.message
+    with pytest.raises(InvalidWindow, match="is invalid"):
+        await state.result()  # calling the flow raises
+    body = await window_report(state)
     assert body["valid"] is False and body["empty"] is True
     found = await _artifacts(state.state_details.flow_run_id)
     title = headline(body)
-    assert found["run"].name == title and found["run"].state.name == "Invalid"
+    assert found["run"].name == title and title.startswith("INVALID · ") and found["run"].state.name == "Failed"
     assert found["validation-window"].description == title
     assert found["validation-window-report"].description == title
     rows = orjson.loads(found["validation-window-errors"].data)
     assert {"path", "check", "value", "allowed", "message"} <= set(rows[0]) and rows[0]["check"] == "missing"
     assert "data:image/svg+xml;base64," in found[CHART_KEY].data
 
-    again = await validate_window(scenario, uses, window=5, nats_url=nats_server.url, results_store=store)
-    assert again["valid"] is False  # a plain call still returns the report
+    again_state = await validate_window(
+        scenario, uses, window=5, nats_url=nats_server.url, results_store=store, return_state=True
+    )
+    again = await window_report(again_state)
+    assert again["valid"] is False
     kept = open_window_results(store)
     assert [r.valid for r in kept.recent(10)] == [False, False]
     kept.close()
 
 
-async def test_fail_on_invalid_ends_failed_and_raises(nats_server, datahall):
+async def test_without_fail_on_invalid_the_run_completes_and_returns_the_report(nats_server, datahall):
     scenario, uses = datahall
     state = await validate_window(
-        scenario, uses, window=5, nats_url=nats_server.url, fail_on_invalid=True, return_state=True
+        scenario, uses, window=5, nats_url=nats_server.url, fail_on_invalid=False, return_state=True
     )
-    assert (state.name, state.type.value) == ("Invalid", "FAILED")
+    assert (state.name, state.type.value) == ("Completed", "COMPLETED")
     assert "is invalid" in state.message
-    with pytest.raises(InvalidWindow, match="is invalid"):
-        await state.result()
+    assert (await state.result())["valid"] is False
 
 
 async def test_no_store_means_no_chart(nats_server, datahall, monkeypatch):
@@ -110,5 +115,12 @@ async def test_a_store_that_cannot_be_written_leaves_the_verdict_standing(nats_s
     state = await validate_window(
         scenario, uses, window=5, nats_url=nats_server.url, results_store=store, return_state=True
     )
-    assert state.name == "Invalid" and (await state.result())["valid"] is False
+    assert state.name == "Failed" and (await window_report(state))["valid"] is False
     assert "window result not kept in sqlite:///" in caplog.text
+
+
+def test_the_invalid_window_error_keeps_its_report_when_persisted():
+    import pickle
+
+    error = pickle.loads(pickle.dumps(InvalidWindow("window 10:00:00–10:01:00 UTC is invalid", {"valid": False})))
+    assert str(error) == "window 10:00:00–10:01:00 UTC is invalid" and error.report == {"valid": False}

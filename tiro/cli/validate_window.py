@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,18 @@ def quiet_local_prefect(level: str = "WARNING") -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_UI_ENABLED", "false")
+
+
+class _NotTheInvalidVerdict(logging.Filter):
+    """Drops Prefect's "Finished in state Failed('window … is invalid: …')" line: the command prints the verdict."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Finished in state Failed('window ") and " is invalid: " in message)
+
+
+def _hide_invalid_run_end() -> None:
+    logging.getLogger("prefect.flow_runs").addFilter(_NotTheInvalidVerdict())
 
 
 def window_command(
@@ -71,9 +84,14 @@ def _run_flow(**parameters: Any) -> dict[str, Any]:
 
     try:
         asyncio.run(_reach_nats(parameters["nats_url"]))
-        from tiro_prefect.flows.validation import validate_window  # Prefect loads only when the command runs
+        from tiro_prefect.flows.validation import validate_window, window_report  # Prefect loads only when run
 
-        return asyncio.run(validate_window(**parameters))
+        _hide_invalid_run_end()
+
+        async def validated() -> dict[str, Any]:
+            return await window_report(await validate_window(**parameters, return_state=True))
+
+        return asyncio.run(validated())
     except (OSError, ValueError, RetentionError) as exc:
         if debug_enabled():
             raise
