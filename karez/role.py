@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Iterable
 from operator import is_, itemgetter
 from typing import Any
 
@@ -14,12 +13,12 @@ import httpx
 from karez import codec
 from karez.config import ConfigEntity, ConfigurableBase, OptionalConfigEntity
 from karez.nats_options import NatsOptions, connect
+from karez.routing import META_KEY, merged_meta
 from karez.stats import RoleStats
 from karez.subjects import DEFAULT_CATEGORY, category_subject, connector_subject, converter_subject, role_subject
 
 logger = logging.getLogger("karez")
 
-META_KEY = "_karez"
 MAX_BATCH_ITEMS = 1000
 MAX_BATCH_BYTES = 900_000  # below NATS' default max_payload of 1 MiB
 _first, _second = itemgetter(0), itemgetter(1)
@@ -102,7 +101,7 @@ class RoleBase(ConfigurableBase):
     def copy_meta(new: dict, old: dict, clear_old: bool = False) -> dict:
         """Shallow copy of `new` whose meta is `old` meta overridden by `new` meta; `new` is not mutated."""
         out = dict(new)
-        out[META_KEY] = {**old.get(META_KEY, {}), **new.get(META_KEY, {})}
+        out[META_KEY] = merged_meta(old.get(META_KEY), new.get(META_KEY))
         if clear_old:
             old.pop(META_KEY, None)
         return out
@@ -421,31 +420,3 @@ class RestfulRoleMixin(ConfigurableBase):
         if self._http_client is not None:
             await self._http_client.aclose()
             self._http_client = None
-
-
-def merged_outputs(role: RoleBase, items: Iterable[dict], source: dict, targets: list[Any]) -> list[tuple]:
-    """Route converter outputs: each truthy target gets the meta-merged item, falsy ones the aggregator."""
-    source_meta = source.get(META_KEY) or {}
-    merged_items = []
-    for item in items:
-        if type(item) is not dict:
-            merged_items.append(item)
-        elif item is source:  # a converter that edited its input in place: the merge is a no-op
-            item.setdefault(META_KEY, {})
-            merged_items.append(item)
-        else:
-            merged = dict(item)
-            own = item.get(META_KEY)
-            merged[META_KEY] = {**source_meta, **own} if own else dict(source_meta)
-            merged_items.append(merged)
-    out: list[tuple[str, Any]] = []
-    name = role.name
-    for target in targets:
-        if target:
-            subject = converter_subject(target)
-            out.extend((subject, m) for m in merged_items)
-        else:
-            for m in merged_items:
-                category = (m.get(META_KEY) or {}).get("category") if type(m) is dict else None
-                out.append((category_subject(category, name), m))
-    return out

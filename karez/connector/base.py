@@ -7,8 +7,9 @@ import contextlib
 from typing import Any
 
 from karez.config import OptionalConfigEntity
-from karez.role import META_KEY, RoleBase
-from karez.subjects import DEFAULT_CATEGORY, category_subject, converter_subject
+from karez.role import RoleBase
+from karez.routing import META_KEY, route
+from karez.subjects import DEFAULT_CATEGORY
 from karez.utils import resolve_items
 
 
@@ -34,16 +35,21 @@ class ConnectorBase(RoleBase):
         yield OptionalConfigEntity("converter", None, "Converter names to send items to")
         yield OptionalConfigEntity("converters", None, "Alias of converter")
 
+    @property
+    def targets(self) -> list[str | None]:
+        """The `converter` targets, null meaning the aggregators (read once: it is needed for every batch)."""
+        targets: list[str | None] | None = self.__dict__.get("_targets")
+        if targets is None:
+            targets = self.__dict__["_targets"] = converter_targets(self) or [None]
+        return targets
+
     def routes(self, item: Any) -> list[tuple[str, Any]]:
         """Subjects for one fetched item (fan-out over `converter`)."""
         if not isinstance(item, dict):
             raise TypeError(f"items must be dicts, got {type(item).__name__}")
         category = self.get_meta(item, "category") or DEFAULT_CATEGORY
         self.update_meta(item, category=category)
-        targets = self.__dict__.get("_targets")
-        if targets is None:
-            targets = self.__dict__["_targets"] = converter_targets(self) or [None]
-        return [(converter_subject(t) if t else category_subject(category, self.name), item) for t in targets]
+        return route([item], self.targets, self.name)
 
     async def postprocess_item(self, item: dict, publish: bool = True, flush: bool = False) -> dict:
         """Set the category and publish the item to its targets."""
@@ -110,21 +116,7 @@ class PullConnectorBase(ConnectorBase):
 
     def _route_all(self, items: list[dict]) -> list[tuple[str, Any]]:
         """Fan items out to every `converter` target (null: the aggregator subject of its category)."""
-        targets = self.__dict__.get("_targets")
-        if targets is None:
-            targets = self.__dict__["_targets"] = converter_targets(self) or [None]
-        name = self.name
-        subjects = [converter_subject(t) if t else None for t in targets]
-        if len(subjects) == 1:
-            subject = subjects[0]
-            if subject:
-                return [(subject, item) for item in items]
-            return [(category_subject(item[META_KEY]["category"], name), item) for item in items]
-        out: list[tuple[str, Any]] = []
-        for item in items:  # upstream order: each item to every target in turn
-            for subject in subjects:
-                out.append((subject or category_subject(item[META_KEY]["category"], name), item))
-        return out
+        return route(items, self.targets, self.name)
 
 
 class ListenConnectorBase(ConnectorBase):

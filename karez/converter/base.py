@@ -8,8 +8,8 @@ from types import GeneratorType
 from typing import Any
 
 from karez.config import OptionalConfigEntity
-from karez.role import META_KEY, RoleBase, merged_outputs
-from karez.subjects import DEFAULT_CATEGORY, category_subject, converter_subject
+from karez.role import RoleBase
+from karez.routing import META_KEY, route, with_source_meta
 from karez.utils import resolve_items
 
 
@@ -88,15 +88,15 @@ class ConverterBase(RoleBase):
             fast = type(self).process is ConverterBase.process and inspect.isgeneratorfunction(self.convert)
             self.__dict__["_fast_convert"] = fast
         if not fast:
-            outputs: list[tuple[str, Any]] = []
+            converted: list[Any] = []
             for payload in items:
                 if type(payload) is not dict:
                     self._drop_non_object(subject)
                     continue
                 results = await self.convert_items(payload, subject)
                 if results:
-                    outputs.extend(merged_outputs(self, results, payload, targets))
-            return outputs
+                    converted += with_source_meta(results, payload)
+            return route(converted, targets, self.name)
         many = self.__dict__.get("_convert_many", False)
         if many is False:
             many = self.__dict__["_convert_many"] = in_place_batch_converter(type(self))
@@ -112,10 +112,9 @@ class ConverterBase(RoleBase):
             if not all(map(dict.__contains__, kept, repeat(META_KEY))):
                 for item in kept:
                     item.setdefault(META_KEY, {})
-            return route_merged(self, kept, targets)
+            return route(kept, targets, self.name)
         convert = self.convert
         merged: list[Any] = []
-        append = merged.append
         for payload in items:
             if type(payload) is not dict:
                 self._drop_non_object(subject)
@@ -125,20 +124,8 @@ class ConverterBase(RoleBase):
             except Exception as e:
                 self.log_exception(e, f"Error converting message from {subject}")
                 continue
-            source_meta = payload.get(META_KEY)
-            for item in results:
-                if item is payload:  # edited in place: merging its own meta is a no-op
-                    if source_meta is None:
-                        item[META_KEY] = {}
-                    append(item)
-                elif type(item) is dict:
-                    own = item.get(META_KEY)
-                    item = dict(item)
-                    item[META_KEY] = {**source_meta, **own} if own and source_meta else dict(own or source_meta or {})
-                    append(item)
-                else:
-                    append(item)
-        return route_merged(self, merged, targets)
+            merged += with_source_meta(results, payload)
+        return route(merged, targets, self.name)
 
     def convert_many(self, payloads: list[dict], subject: str = "") -> list[dict]:
         """Optional batch form of `convert` for converters that edit items in place: the kept inputs, in order.
@@ -160,22 +147,3 @@ def in_place_batch_converter(cls: type) -> Any:
     if many_owner is None or many_owner is ConverterBase or convert_owner is None:
         return None
     return many_owner.__dict__["convert_many"] if issubclass(many_owner, convert_owner) else None
-
-
-def route_merged(role: Any, merged: list[Any], targets: list[Any]) -> list[tuple[str, Any]]:
-    """(subject, item) for every target: converters by name, falsy entries to the item's category subject."""
-    out: list[tuple[str, Any]] = []
-    name = role.name
-    for target in targets:
-        if target:
-            subject = converter_subject(target)
-            out += [(subject, m) for m in merged]
-            continue
-        last_category, last_subject = None, None
-        for m in merged:
-            meta = m.get(META_KEY) if type(m) is dict else None
-            category = (meta.get("category") if meta else None) or DEFAULT_CATEGORY
-            if category != last_category:  # consecutive items usually share a category
-                last_category, last_subject = category, category_subject(category, name)
-            out.append((last_subject, m))
-    return out

@@ -45,12 +45,12 @@ async def test_filter_batch_path_equals_per_item_path(caplog):
     fast_out = await fast.handle_items(copy.deepcopy(_inputs()), "karez.converter.f")
     slow_out = await slow.handle_items(copy.deepcopy(_inputs()), "karez.converter.f")
     assert fast_out == slow_out
-    assert [(s, item["v"]) for s, item in fast_out] == [
+    assert [(s, item["v"]) for s, item in fast_out] == [  # each item to every target in turn, as upstream
         ("karez.graph.f", 1),
-        ("karez.attribute.f", 2),
-        ("karez.graph.f", 6),
         ("karez.converter.z", 1),
+        ("karez.attribute.f", 2),
         ("karez.converter.z", 2),
+        ("karez.graph.f", 6),
         ("karez.converter.z", 6),
     ]
     # the non-object is dropped and the unhashable value is logged with the subject, by both paths alike

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
-from karez.converter.base import ConverterBase, batch_path_targets, route_merged
+from karez.converter.base import ConverterBase, batch_path_targets
 from karez.line_protocol import ItemLineEncoder, encode_line, take_field
-from karez.role import META_KEY
+from karez.routing import META_KEY, route
 
 
 def item_to_line(payload: dict, measurement: str, field_name: str | None, field_value: str) -> str:
@@ -56,4 +56,4 @@ class Converter(ConverterBase):
                 continue
             meta = payload.get(META_KEY)  # the payload is dropped now: its meta moves to the line unchanged
             append({"_as_is": line, META_KEY: meta if meta.__class__ is dict else {}})
-        return route_merged(self, lines, targets)
+        return route(lines, targets, self.name)

@@ -8,9 +8,9 @@ from typing import Any
 from dateutil import parser
 
 from karez.config import ConfigEntity, OptionalConfigEntity
-from karez.converter.base import ConverterBase, batch_path_targets, route_merged
+from karez.converter.base import ConverterBase, batch_path_targets
 from karez.converter.extras.fix_timestamp import Converter as FixTimestampConverter
-from karez.role import META_KEY
+from karez.routing import META_KEY, merged_meta, route
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.plugins.karez.timestamps import EpochConverter
 from tiro.reference import read_reference
@@ -82,7 +82,7 @@ class TiroPreprocessConverter(_EpochTimestamps):
         targets = batch_path_targets(self, TiroPreprocessConverter)
         if targets is None:
             return await super().handle_items(items, subject)
-        return route_merged(self, self.records_of(items, subject), targets)
+        return route(self.records_of(items, subject), targets, self.name)
 
     def records_of(self, items: list[Any], subject: str) -> list[dict]:
         """Records with `_karez` meta for a batch of `{path, result}` items.
@@ -170,8 +170,7 @@ class TiroPreprocessConverter(_EpochTimestamps):
         records = list(self.convert(payload))
         source_meta = payload.get(META_KEY)
         for record in records:
-            own = record.get(META_KEY)
-            record[META_KEY] = {**source_meta, **own} if own and source_meta else dict(own or source_meta or {})
+            record[META_KEY] = merged_meta(source_meta, record.get(META_KEY))
         return records
 
 
