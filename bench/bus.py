@@ -200,7 +200,7 @@ def line_protocol_rate(series: int = 10_000, rounds: int = 30) -> dict:
     """Encoder throughput of the influx_line_protocol converter's core over `series` distinct series: the first
     round fills the per-series head cache (`cold`), later rounds are a collector's steady state (`lines_per_s`, the
     figure the README shows). Values and timestamps differ on every line."""
-    from karez.line_protocol import encode_line
+    from line_protocol_text import encode_line
 
     tag_sets = [
         {"path": "DataHall.CRAC.ReturnTemperature", "asset_path": f"DataHall.data_hall_0.CRAC.crac_{k}",

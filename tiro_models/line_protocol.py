@@ -11,89 +11,25 @@ without time. A field value that is None, NaN or infinite gives the empty line "
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
+from line_protocol_text import (
+    ESCAPE_KEY,
+    escape_key,
+    escape_measurement,
+    escape_tag_value,
+    format_field_value,
+    key_cache,
+    measurement_cache,
+    tag_value_cache,
+)
 from tiro_models.errors import SnapshotError
 
 __all__ = ["encode", "encode_lines", "encode_many", "parse", "parse_many", "timestamp_ns"]
-
-_ESCAPE_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
-_ESCAPE_KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
-_ESCAPE_STRING = str.maketrans({'"': r"\"", "\\": r"\\"})
-
-# Escaped forms of tag keys and values: the same few strings (types, ids, paths) recur on every line.
-_CACHE_LIMIT = 65_536
-_key_cache: dict[str, str] = {}
-_tag_value_cache: dict[str, str] = {}
-_measurement_cache: dict[str, str] = {}
-
-
-def _escape_key(key: str) -> str:
-    escaped = _key_cache.get(key)
-    if escaped is None:
-        if len(_key_cache) >= _CACHE_LIMIT:
-            _key_cache.clear()
-        escaped = _key_cache[key] = key.translate(_ESCAPE_KEY)
-    return escaped
-
-
-def _escape_tag_value(value: str) -> str:
-    escaped = _tag_value_cache.get(value)
-    if escaped is None:
-        if len(_tag_value_cache) >= _CACHE_LIMIT:
-            _tag_value_cache.clear()
-        escaped = value.translate(_ESCAPE_KEY)
-        if escaped.endswith("\\"):
-            escaped += " "
-        _tag_value_cache[value] = escaped
-    return escaped
-
-
-def _escape_measurement(measurement: str) -> str:
-    escaped = _measurement_cache.get(measurement)
-    if escaped is None:
-        if len(_measurement_cache) >= _CACHE_LIMIT:
-            _measurement_cache.clear()
-        escaped = _measurement_cache[measurement] = str(measurement).translate(_ESCAPE_MEASUREMENT)
-    return escaped
-
-
-def _float_text(value: float) -> str | None:
-    if not math.isfinite(value):
-        return None
-    text = str(value)
-    return text[:-2] if text.endswith(".0") else text
-
-
-def _field_text(value: Any) -> str | None:
-    """The line-protocol text of a field value, or None when the field is dropped; TypeError if unsupported."""
-    kind = type(value)
-    if kind is float:
-        return _float_text(value)
-    if kind is int:
-        return f"{value}i"
-    if kind is str:
-        return '"' + value.translate(_ESCAPE_STRING) + '"'
-    if kind is bool:
-        return "true" if value else "false"
-    if value is None:
-        return None
-    # subclasses (numpy-free): same order of checks as influxdb-client
-    if isinstance(value, float | Decimal):
-        return _float_text(value)  # type: ignore[arg-type]
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return f"{int(value)}i"
-    if isinstance(value, str):
-        return '"' + str(value).translate(_ESCAPE_STRING) + '"'
-    raise TypeError(f"field value of type {type(value).__name__} cannot be written as line protocol")
 
 
 def timestamp_ns(timestamp: Any) -> int | None:
@@ -154,7 +90,7 @@ class _TagPlan:
             (k for k in keys if k and not str(k).startswith("_") and k not in (field_value, field_name, _SKIPPED_TAG)),
             key=str,
         )
-        self.prefixes = tuple("," + str(k).translate(_ESCAPE_KEY) + "=" for k in tags)
+        self.prefixes = tuple("," + str(k).translate(ESCAPE_KEY) + "=" for k in tags)
         if len(tags) == 1:
             only = tags[0]
             self.getter: Any = lambda record: (record[only],)
@@ -167,7 +103,7 @@ class _TagPlan:
     def add(self, values: tuple[Any, ...]) -> str:
         """Render the tag text of these values, caching it when every value is a str or None."""
         # Only str/None keys are cached: 1, 1.0 and True are equal dict keys but write different tag text.
-        cache = _tag_value_cache
+        cache = tag_value_cache
         parts: list[str] = []
         cacheable = True
         for prefix, tag_value in zip(self.prefixes, values, strict=True):
@@ -178,7 +114,7 @@ class _TagPlan:
                 tag_value = str(tag_value)
             escaped = cache.get(tag_value)
             if escaped is None:
-                escaped = _escape_tag_value(tag_value)
+                escaped = escape_tag_value(tag_value)
             if escaped:
                 parts.append(prefix + escaped)
         text = "".join(parts)
@@ -234,12 +170,12 @@ def encode_lines(
 ) -> list[str]:
     """`encode` of every record ("" for a dropped one), with the per-call lookups done once per batch."""
     # Hot path (10^5+ records/s): every step inlined in one loop, so a batch pays no call per record.
-    measurement_text = _measurement_cache.get(measurement)
+    measurement_text = measurement_cache.get(measurement)
     if measurement_text is None:
-        measurement_text = _escape_measurement(measurement)
+        measurement_text = escape_measurement(measurement)
     by_keys = _plans.get((field_name, field_value), _NO_PLANS)
-    key_cache = _key_cache
-    field_text = _field_text
+    escaped_keys = key_cache
+    field_text = format_field_value
     out: list[str] = []
     append = out.append
     by_len: dict[int, list[_TagPlan]] = {}
@@ -285,9 +221,9 @@ def encode_lines(
             tags = None
         if tags is None:
             tags = plan.add(values)
-        field_key = key_cache.get(key) if key.__class__ is str else None
+        field_key = escaped_keys.get(key) if key.__class__ is str else None
         if field_key is None:
-            field_key = _escape_key(str(key))
+            field_key = escape_key(str(key))
         timestamp = record.get(_SKIPPED_TAG)
         if timestamp is None:
             append(f"{measurement_text}{tags} {field_key}={text}")

@@ -12,7 +12,7 @@ from influxdb_client import Point
 
 from karez.converter.base import ConverterBase
 from karez.converter.extras.influx_line_protocol import Converter, item_to_line
-from karez.line_protocol import ItemLineEncoder, encode_line
+from line_protocol_text import ItemLineEncoder, encode_line
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
 tag_values = st.one_of(st.none(), text, st.integers(-1000, 1000), st.floats(allow_nan=False), st.booleans())

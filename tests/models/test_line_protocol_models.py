@@ -231,3 +231,14 @@ def test_encode_lines_equals_influxdb_client_point_record_by_record(batch, measu
     assert encode_lines(batch, measurement=measurement) == [karez_line(r, measurement) for r in batch]
     literal = encode_lines(batch, measurement=measurement, field_name=None, field_value="field")
     assert literal == [encode(r, measurement=measurement, field_name=None, field_value="field") for r in batch]
+
+
+def test_the_record_encoder_and_the_item_encoder_write_the_same_line():
+    from line_protocol_text import encode_line
+
+    record = {"asset_path": "Hall 1,A=b", "type": "te\\mp", "field": "Active Power", "value": 1.5, "timestamp": 2.25}
+    tags = {"asset_path": "Hall 1,A=b", "type": "te\\mp"}
+    assert encode(record) == encode_line("tiro_telemetry", tags, "Active Power", 1.5, int(2.25 * 1e9))
+    for value in (3, True, 'say "hi"', 0.1):
+        expected = encode_line("tiro_telemetry", tags, "Active Power", value, int(2.25 * 1e9))
+        assert encode({**record, "value": value}) == expected

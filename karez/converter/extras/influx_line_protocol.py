@@ -6,8 +6,8 @@ from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.converter.base import ConverterBase, batch_path_targets
-from karez.line_protocol import ItemLineEncoder, encode_line, take_field
 from karez.routing import META_KEY, route
+from line_protocol_text import ItemLineEncoder, encode_line, take_field
 
 
 def item_to_line(payload: dict, measurement: str, field_name: str | None, field_value: str) -> str:

@@ -1,4 +1,10 @@
-"""InfluxDB line protocol encoder, byte-identical to influxdb-client's `Point.to_line_protocol()` for one field."""
+"""InfluxDB line protocol text, byte-identical to influxdb-client's `Point.to_line_protocol()` for one field.
+
+A leaf package that imports nothing of this project, so that both `karez` (the `influx_line_protocol` converter) and
+`tiro_models` (records to lines) write lines with the same escapes and value rules: each of those layers may import
+nothing of the other. It holds the escapes, the field-value text and the per-item encoder; `tiro_models.line_protocol`
+adds its batch encoder for records and the parser on top of these.
+"""
 
 from __future__ import annotations
 
@@ -7,66 +13,86 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-_ESCAPE_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
-_ESCAPE_KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
-_ESCAPE_STRING = str.maketrans({'"': r"\"", "\\": r"\\"})
+ESCAPE_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
+ESCAPE_KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
+ESCAPE_STRING = str.maketrans({'"': r"\"", "\\": r"\\"})
 
-# Tag keys and values repeat across points; caching their escaped form is the main speed-up.
-_CACHE_LIMIT = 200_000
-_key_cache: dict[str, str] = {}
-_value_cache: dict[str, str] = {}
-_measurement_cache: dict[str, str] = {}
+# Measurements, tag keys and values repeat on every line (types, ids, paths): their escaped forms are cached, and a
+# cache that fills up starts again, so a long run with ever-new values keeps a bounded cache of the recent ones.
+CACHE_LIMIT = 65_536
+key_cache: dict[str, str] = {}
+tag_value_cache: dict[str, str] = {}
+measurement_cache: dict[str, str] = {}
+
+
+class UnsupportedFieldValue(TypeError, ValueError):
+    """A field value of a type line protocol cannot carry (a TypeError and, as influxdb-client raises, a ValueError)."""
 
 
 def escape_measurement(name: str) -> str:
     """Escape a measurement name (`,`, space, newline, tab, CR)."""
-    out = _measurement_cache.get(name)
+    out = measurement_cache.get(name)
     if out is None:
-        out = str(name).translate(_ESCAPE_MEASUREMENT)
-        if len(_measurement_cache) < _CACHE_LIMIT:
-            _measurement_cache[name] = out
+        if len(measurement_cache) >= CACHE_LIMIT:
+            measurement_cache.clear()
+        out = measurement_cache[name] = str(name).translate(ESCAPE_MEASUREMENT)
     return out
 
 
 def escape_key(key: str) -> str:
-    """Escape a tag key, tag value or field key (`,`, `=`, space, newline, tab, CR)."""
-    out = _key_cache.get(key)
+    """Escape a tag key or field key (`,`, `=`, space, newline, tab, CR); backslashes stay, as in influxdb-client."""
+    out = key_cache.get(key)
     if out is None:
-        out = str(key).translate(_ESCAPE_KEY)
-        if len(_key_cache) < _CACHE_LIMIT:
-            _key_cache[key] = out
+        if len(key_cache) >= CACHE_LIMIT:
+            key_cache.clear()
+        out = key_cache[key] = str(key).translate(ESCAPE_KEY)
     return out
 
 
 def escape_tag_value(value: str) -> str:
     """Escape a tag value; one ending in a backslash gets a trailing space like influxdb-client."""
-    out = _value_cache.get(value)
+    out = tag_value_cache.get(value)
     if out is None:
-        out = value.translate(_ESCAPE_KEY)
+        if len(tag_value_cache) >= CACHE_LIMIT:
+            tag_value_cache.clear()
+        out = value.translate(ESCAPE_KEY)
         if out.endswith("\\"):
             out += " "
-        if len(_value_cache) < _CACHE_LIMIT:
-            _value_cache[value] = out
+        tag_value_cache[value] = out
     return out
+
+
+def float_text(value: float | Decimal) -> str | None:
+    """A float field's text (`1.5`, `2` for 2.0), or None for NaN and ±inf, which influxdb-client drops."""
+    if not math.isfinite(value):
+        return None
+    text = str(value)
+    return text[:-2] if text.endswith(".0") else text
 
 
 def format_field_value(value: Any) -> str | None:
     """Field value text, or None when influxdb-client would drop the field (None, NaN, ±inf)."""
     cls = type(value)
-    if cls is float or cls is Decimal or (isinstance(value, float) and cls is not bool):
-        if not math.isfinite(value):
-            return None
-        text = str(value)
-        return text[:-2] if text.endswith(".0") else text
-    if cls is int or (isinstance(value, int) and cls is not bool):
+    if cls is float:
+        return float_text(value)
+    if cls is int:
         return f"{value}i"
+    if cls is str:
+        return '"' + value.translate(ESCAPE_STRING) + '"'
     if cls is bool:
         return "true" if value else "false"
-    if cls is str or isinstance(value, str):
-        return f'"{str(value).translate(_ESCAPE_STRING)}"'
     if value is None:
         return None
-    raise ValueError(f'Type: "{type(value)}" of field: is not supported.')
+    # subclasses, in influxdb-client's order of checks
+    if isinstance(value, float | Decimal):
+        return float_text(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{int(value)}i"
+    if isinstance(value, str):
+        return '"' + str(value).translate(ESCAPE_STRING) + '"'
+    raise UnsupportedFieldValue(f"field value of type {type(value).__name__} cannot be written as line protocol")
 
 
 _head_cache: dict[tuple, str] = {}
@@ -107,7 +133,7 @@ def encode_line(
     if head is None:
         head = f"{_encode_head(measurement, tags)} {escape_key(field_key)}="
         # only all-text keys are stored: 1, 1.0 and True are equal dict keys but are written differently
-        if cache_key is not None and len(_head_cache) < _CACHE_LIMIT and all(type(k) is str for k in cache_key):
+        if cache_key is not None and len(_head_cache) < CACHE_LIMIT and all(type(k) is str for k in cache_key):
             _head_cache[cache_key] = head
     if time_ns is None:
         return head + value_text
@@ -162,7 +188,7 @@ class ItemLineEncoder:
             tags = dict(zip(tag_keys, series[1:] if series else (payload[k] for k in tag_keys), strict=True))
             head = f"{_encode_head(self.measurement, tags)} {escape_key(key)}="
             # only all-text series are stored: 1, 1.0 and True are equal dict keys but are written differently
-            if series is not None and len(heads) < _CACHE_LIMIT and all(type(v) is str for v in series):
+            if series is not None and len(heads) < CACHE_LIMIT and all(type(v) is str for v in series):
                 heads[series] = head
         return f"{head}{value_text} {time_ns}"
 
