@@ -79,7 +79,7 @@ def on_page_markdown(markdown: str, **_: Any) -> str:
 
 def _app(name: str) -> Any:
     if name == "tiro":
-        from tiro.cli.app import app
+        from tiro_prefect.cli.app import app
     elif name == "karez":
         from karez.cli import app
     else:

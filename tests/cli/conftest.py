@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tiro.cli.app import app
 from tiro.examples import example_dir
+from tiro_prefect.cli.app import app
 
 
 @pytest.fixture

@@ -140,13 +140,12 @@ def test_demo_runs_and_reports_valid(run, datahall):
 
 def test_console_script_debug_flag_shows_traceback(tmp_path):
     missing = tmp_path / "missing.yaml"
-    plain = subprocess.run(
-        [sys.executable, "-m", "tiro", "schema", "show", str(missing), str(missing)], capture_output=True, text=True
-    )
+    tiro = str(Path(sys.executable).with_name("tiro"))
+    plain = subprocess.run([tiro, "schema", "show", str(missing), str(missing)], capture_output=True, text=True)
     assert plain.returncode == 2
     assert "missing.yaml" in plain.stderr and "Traceback" not in plain.stderr
     debug = subprocess.run(
-        [sys.executable, "-m", "tiro", "--debug", "schema", "show", str(missing), str(missing)],
+        [tiro, "--debug", "schema", "show", str(missing), str(missing)],
         capture_output=True,
         text=True,
     )

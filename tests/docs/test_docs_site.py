@@ -35,7 +35,7 @@ def test_generated_cli_reference_has_every_command(site):
     import typer
 
     from karez.cli import app as karez_app
-    from tiro.cli.app import app as tiro_app
+    from tiro_prefect.cli.app import app as tiro_app
 
     for name, app in (("tiro", tiro_app), ("karez", karez_app)):
         page = (site / "reference" / f"{name}-cli" / "index.html").read_text()
@@ -73,7 +73,7 @@ def test_plugin_examples_show_what_the_converter_really_outputs(site):
 
 def test_every_environment_variable_the_code_reads_is_documented():
     names = set()
-    for folder in ("karez", "tiro", "tiro_models", "flows", "tasks"):
+    for folder in ("karez", "tiro", "tiro_models", "flows", "tasks", "tiro_prefect/cli", "line_protocol_text"):
         for path in (ROOT / folder).rglob("*.py"):
             names |= set(re.findall(r"\b(?:TIRO|KAREZ)_[A-Z][A-Z_]*[A-Z]\b|\bNATS_URL\b", path.read_text()))
             # any other variable read by a literal name (PREFECT_…, HOME, …) must be documented as well

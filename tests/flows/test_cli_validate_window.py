@@ -7,7 +7,7 @@ import json
 
 from typer.testing import CliRunner
 
-from tiro.cli.app import app
+from tiro_prefect.cli.app import app
 
 runner = CliRunner()
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from tiro.cli.app import app
 from tiro.mock.service import example_service
+from tiro_prefect.cli.app import app
 from tiro_prefect.flows.bootstrap import bootstrap_stores
 from tiro_prefect.tasks.stores import persisted_counts
 

@@ -66,8 +66,9 @@ def test_mock_flow_and_cli_default_to_loopback() -> None:
 def test_tiro_mock_serve_binds_loopback(tmp_path: Path) -> None:
     scenario, uses = example_files(example_dir("datahall"))
     port = free_port()
+    tiro = str(Path(sys.executable).with_name("tiro"))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tiro", "mock", "serve", str(scenario), *map(str, uses), "--port", str(port)],
+        [tiro, "mock", "serve", str(scenario), *map(str, uses), "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:

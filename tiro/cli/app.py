@@ -1,11 +1,12 @@
-"""The `tiro` command: schema, validate, check, draft and demo."""
+"""The library's `tiro` commands: schema, validate, draft, mock, query and check (`tiro_prefect.cli.app` adds the
+commands that run Prefect flows and is the `tiro` console script)."""
 
 from __future__ import annotations
 
 import typer
 
 from karez.cli_kit import plain_typer, version_option
-from tiro.cli import check_cmd, demo_cmd, draft_cmd, mock_cmd, query_cmd, schema_cmd, validate_cmd
+from tiro.cli import check_cmd, draft_cmd, mock_cmd, query_cmd, schema_cmd, validate_cmd
 from tiro.cli.errors import excepthook_main, set_debug
 
 app = plain_typer(
@@ -28,9 +29,8 @@ app.add_typer(draft_cmd.app, name="draft")
 app.add_typer(mock_cmd.app, name="mock")
 app.add_typer(query_cmd.app, name="query")
 app.command("check")(check_cmd.check_command)
-app.command("demo")(demo_cmd.demo_command)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Run the library's commands only (the `tiro` console script is `tiro_prefect.cli.app:main`)."""
     excepthook_main(app)

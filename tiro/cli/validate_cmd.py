@@ -12,13 +12,11 @@ from tiro.cli.errors import EXIT_INVALID, guarded
 from tiro.cli.loading import load
 from tiro.cli.output import emit, read_json, to_json
 from tiro.cli.validate_history import history_command
-from tiro.cli.validate_window import window_command
 from tiro_models.errors import SnapshotError
 from tiro_models.spec import Model
 from tiro_models.validate import ValidationResult, validate
 
 app = plain_typer(no_args_is_help=True, help="Validate collected data against the model.")
-app.command("window")(window_command)
 app.command("history")(history_command)
 
 

@@ -17,11 +17,11 @@ from rich.table import Table
 from karez.cli_kit import unwrapped_console
 from tiro.cli.errors import EXIT_INVALID, guarded
 from tiro.cli.loading import load
-from tiro.cli.validate_window import quiet_local_prefect
 from tiro.examples import example_dir, example_files
 from tiro.window_report import window_label
 from tiro_models.instances import instantiate
 from tiro_models.spec import Model
+from tiro_prefect.cli.validate_window import quiet_local_prefect
 
 
 def demo_command(

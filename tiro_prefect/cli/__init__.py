@@ -1,0 +1,1 @@
+"""The commands of `tiro` that run Prefect flows (`demo`, `validate window`), and the whole `tiro` command."""
