@@ -39,7 +39,7 @@ def runner_deployments(specs: list[dict[str, Any]]) -> list[Any]:
     """Each spec as a RunnerDeployment: same name, entrypoint, parameters, schedules, concurrency limit, triggers."""
     deployments = []
     for spec in specs:
-        flow = load_flow_from_entrypoint(str(ROOT / spec["entrypoint"]))
+        flow: Any = load_flow_from_entrypoint(str(ROOT / spec["entrypoint"]))
         intervals = [s["interval"] for s in spec.get("schedules") or [] if "interval" in s]
         crons = [s["cron"] for s in spec.get("schedules") or [] if "cron" in s]
         deployments.append(

@@ -124,6 +124,7 @@ class ConfigurableBase:
             return self.raw_config[entity.name]
         if self.raw_config.has(entity.name):
             return self.raw_config[entity.name]
+        assert isinstance(entity, OptionalConfigEntity)  # not required
         if isinstance(entity.default, ConfigEntity):
             return self.get_config(entity.default.name)
         return entity.default
@@ -138,7 +139,7 @@ class ConfigurableBase:
         entities = list(collect_entities(cls).values())
         lines = [f" - {e.name}: {e.description}" for e in entities if e.required]
         for e in entities:
-            if not e.required:
+            if isinstance(e, OptionalConfigEntity):
                 lines.append(f" - {e.name}: [Optional] {e.description}")
                 lines.append(f"     default: {e.default_text()}")
         return lines

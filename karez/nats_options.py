@@ -19,7 +19,7 @@ logger = logging.getLogger("karez")
 DEFAULT_NATS_ADDR = "nats://localhost:4222"
 
 
-def resolve_address(cli_value: str | None = None, environ: dict[str, str] | None = None) -> str:
+def resolve_address(cli_value: str | None = None, environ: Mapping[str, str] | None = None) -> str:
     """`-a` value, else `KAREZ_NATS_ADDR`, else `NATS_URL`, else nats://localhost:4222."""
     env = os.environ if environ is None else environ
     return cli_value or env.get("KAREZ_NATS_ADDR") or env.get("NATS_URL") or DEFAULT_NATS_ADDR
@@ -261,9 +261,11 @@ async def connect(options: NatsOptions, name: str, **callbacks: Callback) -> Any
             logger.warning("NATS error: %s: %s", type(e).__name__, e)
 
     nc = nats.NATS()
-    attempt = asyncio.ensure_future(nc.connect(name=name, **options.connect_kwargs(), error_cb=error_cb, **callbacks))
+    extra: dict[str, Any] = dict(callbacks)  # nats-py's connect types each callback keyword differently
+    attempt = asyncio.ensure_future(nc.connect(name=name, **options.connect_kwargs(), error_cb=error_cb, **extra))
+    waiting: set[asyncio.Future[Any]] = {attempt, refused}
     try:
-        await asyncio.wait({attempt, refused}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:  # a stop or a start-up timeout: the retrying attempt must not outlive us
         attempt.cancel()
         await asyncio.gather(attempt, return_exceptions=True)
@@ -278,3 +280,9 @@ async def connect(options: NatsOptions, name: str, **callbacks: Callback) -> Any
     await asyncio.gather(attempt, return_exceptions=True)
     await nc.close()
     raise NatsAuthError(f"NATS server {options.display()} refused the credentials ({refused.result()})")
+
+
+def server_address(nc: Any) -> str | None:
+    """`host:port` of the server a client is connected to (never the URL's netloc, which would show credentials)."""
+    url = getattr(nc, "connected_url", None)
+    return f"{url.hostname}:{url.port}" if url is not None and hasattr(url, "hostname") else url

@@ -11,15 +11,17 @@ from __future__ import annotations
 import importlib.util
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from typing import Any
 
 from karez.aggregator.extras import PLUGINS as AGGREGATORS
 from karez.connector.extras import PLUGINS as CONNECTORS
 from karez.converter.extras import PLUGINS as CONVERTERS
 from karez.dispatcher.extras import PLUGINS as DISPATCHERS
+from karez.role import RoleBase
 
 logger = logging.getLogger("karez")
 
@@ -27,7 +29,7 @@ KINDS = ("dispatcher", "connector", "converter", "aggregator")
 ENTRY_POINT_GROUPS = {kind: f"karez.{kind}" for kind in KINDS}
 BUILTIN = "built-in"
 
-BUILTIN_PLUGINS: dict[str, dict[str, type]] = {
+BUILTIN_PLUGINS: dict[str, Mapping[str, type[RoleBase]]] = {
     "dispatcher": DISPATCHERS,
     "connector": CONNECTORS,
     "converter": CONVERTERS,
@@ -43,12 +45,12 @@ class PluginError(Exception):
 class FoundPlugin:
     """A plugin type as discovery resolved it: its class, where it came from and what of the same name it hides."""
 
-    cls: type
+    cls: type[RoleBase]
     origin: str
     hides: tuple[str, ...] = ()
 
 
-def load_plugin_file(path: Path, kind: str) -> type | None:
+def load_plugin_file(path: Path, kind: str) -> type[RoleBase] | None:
     """Import one plugin file as `karez_plugins.<kind>.<stem>` and return its `<Kind>` class (or None)."""
     module_name = f"karez_plugins.{kind}.{path.stem}"
     target = path / "__init__.py" if path.is_dir() else path
@@ -64,7 +66,8 @@ def load_plugin_file(path: Path, kind: str) -> type | None:
     except Exception as e:
         sys.modules.pop(module_name, None)
         raise PluginError(f"{path}: import failed: {type(e).__name__}: {e}") from e
-    return getattr(module, kind.capitalize(), None)
+    found: Any = getattr(module, kind.capitalize(), None)  # a class of the kind's base, by the plugin convention
+    return found
 
 
 def _plugin_files(directory: Path) -> list[Path]:
@@ -119,10 +122,10 @@ def _discover(plugin_path: str | Path | None, kind: str, eps: Iterable[EntryPoin
         table[name] = FoundPlugin(cls, BUILTIN, (hidden.origin,) if hidden else ())
     if plugin_path:
         for path in _plugin_files(Path(plugin_path) / kind):
-            cls = load_plugin_file(path, kind)
-            if cls is not None:
+            loaded = load_plugin_file(path, kind)
+            if loaded is not None:
                 hidden = table.get(path.stem)
-                table[path.stem] = FoundPlugin(cls, f"file {path}", (hidden.origin,) if hidden else ())
+                table[path.stem] = FoundPlugin(loaded, f"file {path}", (hidden.origin,) if hidden else ())
     return table
 
 
@@ -137,7 +140,7 @@ def discover_all(plugin_path: str | Path | None) -> dict[str, dict[str, FoundPlu
     return {kind: _discover(plugin_path, kind, installed[kind]) for kind in KINDS}
 
 
-def search_plugins(plugin_path: str | Path | None, kind: str) -> dict[str, type]:
+def search_plugins(plugin_path: str | Path | None, kind: str) -> dict[str, type[RoleBase]]:
     """Type name → class for a kind: plugin files over built-ins over entry points."""
     return {name: found.cls for name, found in discover_plugins(plugin_path, kind).items()}
 

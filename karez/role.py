@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from collections.abc import Callable
 from operator import is_, itemgetter
 from typing import Any
 
@@ -12,7 +13,7 @@ import httpx
 
 from karez import codec
 from karez.config import ConfigEntity, ConfigurableBase, OptionalConfigEntity
-from karez.nats_options import NatsOptions, connect
+from karez.nats_options import NatsOptions, connect, server_address
 from karez.routing import META_KEY, merged_meta
 from karez.stats import RoleStats
 from karez.subjects import DEFAULT_CATEGORY, category_subject, connector_subject, converter_subject, role_subject
@@ -171,8 +172,7 @@ class RoleBase(ConfigurableBase):
 
     async def reconnected_cb(self) -> None:
         """nats-py reconnect callback."""
-        url = getattr(self.nc, "connected_url", None)
-        where = f"{url.hostname}:{url.port}" if hasattr(url, "hostname") else url  # netloc would show credentials
+        where = server_address(self.nc)
         self.log("warning", f"Reconnected to NATS at {where}.")
 
     async def closed_cb(self) -> None:
@@ -354,6 +354,8 @@ class RoleBase(ConfigurableBase):
 
 class RestfulRoleMixin(ConfigurableBase):
     """REST settings and one reused `httpx.AsyncClient` per role."""
+
+    log: Callable[..., None]  # RoleBase's, in the roles this mixes into
 
     @classmethod
     def config_entities(cls):

@@ -12,7 +12,7 @@ from typing import Any
 from karez import codec
 from karez.converter.base import next_targets
 from karez.durable import DurableLink, kind_token
-from karez.nats_options import NatsOptions, connect
+from karez.nats_options import NatsOptions, connect, server_address
 from karez.plugins import KINDS
 from karez.role import RoleBase
 from karez.settings import ConfigError, role_configs
@@ -134,8 +134,7 @@ class Runtime:
             logger.warning("Disconnected from NATS.")
 
     async def _reconnected(self) -> None:
-        url = getattr(self.nc, "connected_url", None)
-        where = f"{url.hostname}:{url.port}" if hasattr(url, "hostname") else url  # netloc would show credentials
+        where = server_address(self.nc)
         logger.warning("Reconnected to NATS at %s.", where)
         self.reconnected.set()
 

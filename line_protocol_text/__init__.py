@@ -115,6 +115,7 @@ def encode_line(
 ) -> str:
     """One line `measurement[,tag=v...] field=value [time]`; tags with None/empty values are omitted."""
     cls = type(field_value)
+    value_text: str | None
     if cls is float and field_value - field_value == 0.0:  # finite float: the hot path
         value_text = repr(field_value)
         if value_text[-2:] == ".0":
@@ -171,6 +172,7 @@ class ItemLineEncoder:
         if plan is None:
             plan = self._plan(keys)
         tag_keys, heads = plan
+        value_text: str | None
         if value.__class__ is float and value - value == 0.0:  # finite float: the hot path
             value_text = repr(value)
             if value_text[-2:] == ".0":
@@ -193,7 +195,7 @@ class ItemLineEncoder:
         return f"{head}{value_text} {time_ns}"
 
     def _plan(self, keys: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[tuple[Any, ...], str]]:
-        plan = (tuple(k for k in keys if k[:1] != "_"), {})
+        plan: tuple[tuple[Any, ...], dict[tuple[Any, ...], str]] = (tuple(k for k in keys if k[:1] != "_"), {})
         if len(self._plans) >= 1024:  # a stream has a few key sets; a runaway one must not grow without bound
             self._plans.clear()
         self._plans[keys] = plan

@@ -16,7 +16,7 @@ def secret_from_block(block_name: str) -> str | None:
     from prefect.blocks.system import Secret
 
     try:
-        value = Secret.load(block_name, _sync=True).get()
+        value = Secret.load(block_name, _sync=True).get()  # type: ignore[call-arg, union-attr]  # Prefect's sync form
     except (ValueError, RuntimeError):  # no such block (or no API to ask)
         return None
     return str(value) if value else None

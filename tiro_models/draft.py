@@ -133,7 +133,7 @@ class _Draft:
                     raise InputError(f"malformed CSV row: {exc}", self.file, reader.line_num) from None
                 self._add_row(row, reader.line_num, width)
 
-    def _add_row(self, row: dict[str, Any], line: int, width: int) -> None:
+    def _add_row(self, row: dict[Any, Any], line: int, width: int) -> None:  # DictReader puts extra cells at None
         if None in row or any(v is None for v in row.values()):
             got = width + len(row.get(None) or ()) - sum(v is None for v in row.values())
             raise InputError(f"row has {got} fields, the header has {width}", self.file, line)

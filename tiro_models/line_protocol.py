@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from line_protocol_text import (
     ESCAPE_KEY,
@@ -61,7 +61,7 @@ def epoch_seconds(timestamp: Any, where: str) -> float:
     if timestamp is None:
         return time.time()
     try:
-        return timestamp_ns(timestamp) / 1e9
+        return cast(int, timestamp_ns(timestamp)) / 1e9  # not None: None was handled above
     except SnapshotError as exc:
         raise SnapshotError(f"{where}: {exc.message}") from None
 
@@ -199,12 +199,13 @@ def encode_lines(
             text = f"{value}i"
         else:
             try:
-                text = field_text(value)
+                maybe_text = field_text(value)
             except TypeError as exc:
                 raise SnapshotError(f"{_where(record)}: {exc}") from None
-            if text is None:
+            if maybe_text is None:
                 append("")
                 continue
+            text = maybe_text
         for plan in by_len.get(len(record), ()):  # as in `encode`: a batch has few key sets
             if record.keys() == plan.keyset:
                 break

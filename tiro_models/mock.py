@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import repeat
 from operator import setitem, truediv
-from typing import Any
+from typing import Any, cast
 
 from tiro_models.seeding import SeededDraws
 from tiro_models.spec import ATTRIBUTE, CATEGORIES, NO_DEFAULT, Instances, PointSpec
@@ -71,14 +71,17 @@ def _float_grid(spec: PointSpec, value_range: tuple[float, float] | None) -> tup
 def _bounds(spec: PointSpec, value_range: tuple[float, float] | None) -> tuple[float, float, bool, bool]:
     """Lower/upper bound of generated numbers and whether each is exclusive, clamping any reference range."""
     d = spec.definition
+    low: float | None
+    high: float | None
     low, low_open = (d.ge, False) if d.ge is not None else (d.gt, True) if d.gt is not None else (None, False)
     high, high_open = (d.le, False) if d.le is not None else (d.lt, True) if d.lt is not None else (None, False)
     if low is None and high is None:
         low, high = 0.0, float(OPEN_SPAN)
     elif low is None:
-        low = high - OPEN_SPAN
+        low = cast(float, high) - OPEN_SPAN
     elif high is None:
         high = low + OPEN_SPAN
+    assert low is not None and high is not None
     if value_range is not None:
         ref_low, ref_high = value_range
         new_low, new_high = max(low, ref_low), min(high, ref_high)
@@ -144,7 +147,7 @@ def value_column(spec: PointSpec, rng: random.Random, value_range: Any = None, s
             return lambda n: [None] * n
         if limits:
             # Generate from the annotation's own constraints, e.g. confloat(ge=0, le=50) kept as kind "any".
-            spec = replace(spec, definition=replace(d, kind=kind, **limits))
+            spec = replace(spec, definition=replace(d, kind=kind, **cast(dict[str, Any], limits)))
     numeric = _numeric_range(value_range)
     if kind == "float":
         grid = _float_grid(spec, numeric)
@@ -219,7 +222,7 @@ def _kind_of_annotation(annotation: Any) -> tuple[str, tuple[Any, ...], dict[str
     kinds = {"number": "float", "integer": "int", "boolean": "bool", "string": "str", "null": "none"}
     keywords = {"minimum": "ge", "maximum": "le", "exclusiveMinimum": "gt", "exclusiveMaximum": "lt"}
     limits = {name: schema[key] for key, name in keywords.items() if isinstance(schema.get(key), int | float)}
-    return kinds.get(schema.get("type"), "none"), (), limits
+    return kinds.get(str(schema.get("type")), "none"), (), limits
 
 
 class Mocker:

@@ -74,6 +74,7 @@ class PointFilter:
         if isinstance(value, bool) or not isinstance(value, int | float) or value != value:  # NaN never compares
             return False
         operand = self.operand
+        assert not isinstance(operand, str)  # the parser gives comparisons a number
         if op == "gt":
             return value > operand
         if op == "ge":

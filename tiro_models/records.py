@@ -189,7 +189,7 @@ def _asset_from_segments(path: str, segments: list[str]) -> _Asset:
     start = len(segments) - 2
     while start > 0 and (asset := _asset_cache.get(key[:start])) is None:
         start -= 2
-    if start <= 0:
+    if start <= 0 or asset is None:
         asset, start = _ROOT, 0
     for i in range(start, len(segments), 2):
         _check_type_name(segments[i], path)

@@ -30,7 +30,7 @@ class _PythonRandom:
 
     __slots__ = ("rng",)
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: Any) -> None:  # random.Random, or a numpy RandomState / Generator in the subclasses
         self.rng = rng
 
     def save(self) -> Any:
@@ -76,7 +76,7 @@ class _NumpyGenerator(_PythonRandom):
 
 def _shared_generators() -> list[Any]:
     """Generators any faker may reach indirectly: `random`'s, Faker's shared one and numpy's global (when loaded)."""
-    found: list[Any] = [random._inst]  # type: ignore[attr-defined]  # the instance behind random.random() & co.
+    found: list[Any] = [random._inst]  # the instance behind random.random() & co.
     faker_generator = sys.modules.get("faker.generator")
     if faker_generator is not None and isinstance(getattr(faker_generator, "random", None), random.Random):
         found.append(faker_generator.random)  # every Faker() that was never seed_instance()d draws from it

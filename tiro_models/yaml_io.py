@@ -66,7 +66,7 @@ def _construct_sequence(loader: Any, node: yaml.SequenceNode) -> YamlList:
     return result
 
 
-class LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class LineLoader(_BaseLoader):
     """A safe loader that builds YamlMap/YamlList with line numbers."""
 
 
@@ -75,7 +75,7 @@ class LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 LineLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
-    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()  # type: ignore[attr-defined]
 }
 LineLoader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)

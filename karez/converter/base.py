@@ -29,7 +29,7 @@ def cached_next_targets(role: RoleBase) -> list[Any]:
     return targets
 
 
-def batch_path_targets(role: RoleBase, owner: type) -> list[Any] | None:
+def batch_path_targets(role: ConverterBase, owner: type[ConverterBase]) -> list[Any] | None:
     """The `next` targets when `owner`'s `convert` and the stock `process` are the ones in effect, so `owner`'s batch
     `handle_items` may run; None when a subclass changed the conversion (it must take the per-item path)."""
     if type(role).convert is not owner.convert or type(role).process is not ConverterBase.process:

@@ -108,8 +108,8 @@ class DispatcherBase(RoleBase):
 
     def _forget(self, task: asyncio.Task) -> None:
         self._pending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.log_exception(task.exception(), "Delayed publish failed")
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self.log_exception(error, "Delayed publish failed")
 
     async def dispatch_round(self) -> None:
         """Load entities and schedule this round's batches."""

@@ -130,7 +130,7 @@ def latest(
         telemetry_url = store_urls(store, store).telemetry
         offers_telemetry = telemetry_url is not None and BACKENDS[guarded(parse_store_url, telemetry_url).kind][0]
         source = "telemetry" if offers_telemetry else "graph"
-    url = _store_url(store, "graph" if is_qpath else source)
+    url = _store_url(store, "graph" if is_qpath or source is None else source)
     if is_qpath:
         qpath = guarded(load_qpath, target)
         graph = guarded(open_graph_store, url)

@@ -50,7 +50,7 @@ class MockService:
         spec = self.points.get(path)
         if spec is None:
             return None
-        dp = self.mocker.point(path, use_default=self.use_defaults)
+        dp: Any = self.mocker.point(path, use_default=self.use_defaults)
         return self.faults.apply(spec, dp) if self.faults else dp
 
     def batch(self, paths: list[str]) -> tuple[dict[str, Any], list[str]]:
@@ -60,6 +60,7 @@ class MockService:
         values = self.mocker.values(known)
         out: dict[str, Any] = {}
         faults = self.faults
+        dp: Any
         for path, dp in zip(known, values, strict=True):
             if faults is not None:
                 dp = faults.apply(self.points[path], dp)

@@ -77,7 +77,12 @@ class InfluxTelemetryStore(TelemetryStore):
             from influxdb_client import InfluxDBClient  # imported on use: `import tiro.plugins.karez` stays light
 
             s = self.settings
-            self._client = InfluxDBClient(url=s.url, token=s.token, org=s.org, timeout=int(s.timeout * 1000))
+            self._client = InfluxDBClient(
+                url=s.url,
+                token=s.token,  # type: ignore[arg-type]  # None is accepted: a server without authentication
+                org=s.org,
+                timeout=int(s.timeout * 1000),
+            )
         return self._client
 
     # ----- bootstrap -----

@@ -351,7 +351,7 @@ class SqliteGraphStore(GraphStore):
         point."""
         try:
             keys = [(r["asset_path"], r["type"], r["field"]) for r in records]
-            stamps = [r.get("timestamp") for r in records]
+            stamps: list[Any] = [r.get("timestamp") for r in records]
         except (KeyError, TypeError, AttributeError):
             return self._newest_checked(records)
         types = set(map(type, stamps))
@@ -477,7 +477,7 @@ class SqliteGraphStore(GraphStore):
     def _changed(self, newest: dict[tuple[Any, Any, Any], tuple[float, Any]]) -> list[tuple[list[Any], tuple]]:
         """(cache entry, (value, kind, unit, ts)) of the newest samples that may change what is stored."""
         points = self._points
-        changed = []
+        changed: list[Any] = []
         append = changed.append
         for key, (ts, record) in newest.items():
             entry = points.get(key) or self._point(key)

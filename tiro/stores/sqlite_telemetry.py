@@ -107,6 +107,7 @@ class SqliteDatabase:
             if self._memory:
                 conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
             else:
+                assert self.path is not None  # a file database
                 conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=_LOCK_WAIT_S)
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # durable across application crashes in WAL mode
@@ -133,6 +134,7 @@ class SqliteDatabase:
         if self._memory or self._closed:
             return
         if self._checkpointer is None:
+            assert self.path is not None  # a file database
             self._checkpointer = WalCheckpointer(self.path)
         self._checkpointer.wrote()
 
@@ -448,8 +450,10 @@ class SqliteTelemetryStore(TelemetryStore):
         rows: list[Any] = []
         extend = rows.extend
         kinds: dict[int, str] = {}
-        last: dict[int, int] = {}
+        last: dict[Any, int] = {}  # by series id; by series key for the series created after the loop
         get_last = last.get
+        sid: Any  # a series id, or the key of a series created after the loop
+        ts_ns: Any
         lowest, highest = _INT64
         before_all = lowest - 1
         now_ns: int | None = None
@@ -517,7 +521,7 @@ class SqliteTelemetryStore(TelemetryStore):
         (the same IEEE product and truncation as `int(ts * 1e9)`): about half the time of the loop."""
         ids = self._ids.get
         try:
-            sids = [ids((r["asset_path"], r["type"], r["field"], r.get("unit"))) for r in records]
+            sids: list[Any] = [ids((r["asset_path"], r["type"], r["field"], r.get("unit"))) for r in records]
             stamps = [r.get("timestamp") for r in records]
             values = [r.get("value") for r in records]
         except (KeyError, TypeError, AttributeError):

@@ -83,6 +83,7 @@ def open_window_results(url: str, **options: Any) -> WindowResultStore:
         return SqliteWindowResults(parsed.location, **options)
     from tiro.stores.window_results_influx import InfluxWindowResults
 
+    assert parsed.location is not None  # a server URL
     return InfluxWindowResults(parsed.location, **options)
 
 

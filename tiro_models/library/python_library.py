@@ -291,7 +291,7 @@ class PythonLibrary(AssetLibrary):
         aliases: dict[str, tuple[Alias, Source]],
     ) -> None:
         file = _source_file(klass)
-        own = klass.__dict__
+        own: dict[str, Any] = dict(klass.__dict__)
         annotations = own.get("__annotations__", {})
         declared: dict[str, Any] = {}
         for name, annotation in annotations.items():
@@ -305,7 +305,8 @@ class PythonLibrary(AssetLibrary):
         for name, decl in declared.items():
             where = Source(file, self._lines.lookup(file, klass.__qualname__, name))
             if isinstance(decl, DataPointInfo):
-                default = own.get(name, decl.default) if own.get(name) is not decl else decl.default
+                declared_default = decl.default
+                default = declared_default if own.get(name) is decl else own.get(name, declared_default)
                 aliases.pop(name, None)
                 points[name] = point_from_info(name, decl, default, where)
             elif isinstance(decl, Alias):

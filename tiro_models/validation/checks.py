@@ -281,8 +281,10 @@ class SlotCheck:
             known.setdefault(definition.category, set()).add(definition.name)
         self.known = known
         self.children = [SlotCheck(child) for child in slot.children.values()]
-        self.expected_min = self.own_required + sum(c.number[0] * c.expected_min for c in self.children if c.required)
-        self.required = self.number[0] >= 1 and self.expected_min > 0
+        self.expected_min: int = self.own_required + sum(
+            c.number[0] * c.expected_min for c in self.children if c.required
+        )
+        self.required: bool = self.number[0] >= 1 and self.expected_min > 0
 
 
 class CompiledChecks:

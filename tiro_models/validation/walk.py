@@ -184,7 +184,7 @@ class Run:
         received = 0
         dict_get = dict.get
         for category, required, _n_required, points in slot.categories:
-            cats = list(map(dict_get, entities, repeat(category)))
+            cats: list[Any] = list(map(dict_get, entities, repeat(category)))
             if not required:
                 cats = [c for c in cats if c is not None]
                 if not cats:
@@ -194,7 +194,7 @@ class Run:
             recognised += len(cats)
             found = 0
             for name, _fast, _full, point_required, column, _allowed in points:
-                dps = list(map(dict_get, cats, repeat(name)))
+                dps: list[Any] = list(map(dict_get, cats, repeat(name)))
                 if None in dps:
                     if point_required:
                         return False

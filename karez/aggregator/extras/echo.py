@@ -13,7 +13,7 @@ _console = unwrapped_console()
 class Aggregator(AggregatorBase):
     """Prints every received item."""
 
-    def process(self, payload: Any) -> None:
+    def process(self, payload: Any) -> None:  # type: ignore[override]  # a sync process is awaited only if awaitable
         """Print `<name>:` then the payload."""
         _console.print(f"[bold]{self.name}:[/bold]")
         _console.print(payload)

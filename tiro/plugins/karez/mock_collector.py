@@ -207,7 +207,7 @@ class ConnectorForMockServer(RestfulConnectorBase):
         categories = self.__dict__.get("_categories")
         if categories is None or len(categories) > _CATEGORY_CACHE_LIMIT:
             categories = self.__dict__["_categories"] = {}
-        items = []
+        items: list[dict[str, Any]] = []
         append = items.append
         for path, dp in points.items():
             category = categories.get(path)

@@ -16,7 +16,7 @@ import asyncio
 import sqlite3
 from collections.abc import Mapping
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, cast
 
 from karez.aggregator.base import AggregatorBase
 from karez.config import OptionalConfigEntity
@@ -115,7 +115,7 @@ class TiroStoreAggregator(AggregatorBase):
         databases = [getattr(store, "db", None) for store in stores]
         if not stores or not all(isinstance(db, SqliteDatabase) for db in databases):
             return []
-        return list({id(db): db for db in databases}.values())
+        return list({id(db): cast(SqliteDatabase, db) for db in databases}.values())
 
     async def _write(self, records: list[Mapping[str, Any]]) -> None:
         async with self._write_lock:

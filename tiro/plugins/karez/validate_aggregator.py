@@ -69,7 +69,7 @@ class ValidationAggregator(AggregatorBase):
         lateness = parse_lateness(self.config.allowed_lateness)
         return WindowedValidator(check, float(self.config.retention), started_at=now, lateness=lateness)
 
-    def process(self, payload: Any) -> None:
+    def process(self, payload: Any) -> None:  # type: ignore[override]  # a sync process is awaited only if awaitable
         """Collect one `{path, result}` item into the current window."""
         if not isinstance(payload, dict) or "path" not in payload or "result" not in payload:
             self.stats.dropped += 1
