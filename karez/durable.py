@@ -12,6 +12,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType,
 from nats.js.errors import BadRequestError, NotFoundError
 
 from karez import codec
+from karez.errors import is_data_error, is_retryable
 from karez.subjects import DLQ_WILDCARD, category_wildcard, dlq_subject
 
 BACKOFF = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -254,16 +255,16 @@ class DurableLink:
     async def retry_or_dead_letter(self, msg: Any, error: BaseException) -> None:
         """Nak with backoff, or dead-letter after `max_deliver` deliveries.
 
-        An error marked `retryable = True` (a store or server that is unreachable, not a bad message) is never
-        dead-lettered: the message waits, with the longest backoff, until its destination is back. One marked
-        `data_error = True` (the message itself is bad) is dead-lettered at once."""
+        A retryable error (a store or server that is unreachable, not a bad message) is never dead-lettered: the
+        message waits, with the longest backoff, until its destination is back. A data error (the message itself is
+        bad) is dead-lettered at once. `karez.errors` says which is which."""
         role = self.role
         deliveries = msg.metadata.num_delivered
         role.log("warning", f"Failed message on {msg.subject} (delivery {deliveries}): {type(error).__name__}: {error}")
-        if getattr(error, "data_error", False) is True:  # the message itself is bad: another delivery cannot help
+        if is_data_error(error):  # the message itself is bad: another delivery cannot help
             await self.dead_letter(msg, f"{type(error).__name__}: {error}")
             return
-        if deliveries >= int(role.config.max_deliver or 1) and getattr(error, "retryable", False) is not True:
+        if deliveries >= int(role.config.max_deliver or 1) and not is_retryable(error):
             await self.dead_letter(msg, f"{type(error).__name__}: {error}")
         else:
             await msg.nak(delay=BACKOFF[min(deliveries, len(BACKOFF)) - 1])

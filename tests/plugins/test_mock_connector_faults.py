@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from karez.durable import DurableLink, ensure_stream, stream_for
+from karez.errors import is_data_error, is_retryable
 from tiro.mock.app import create_asgi
 from tiro.mock.server import BackgroundServer, free_port
 from tiro.mock.service import example_service
@@ -96,7 +97,7 @@ async def test_a_server_that_is_down_is_an_error_and_in_durable_mode_a_retryable
     durable = _connector(down, batch=batch, durable=True)
     with pytest.raises(MockServerUnavailable, match="ConnectError") as raised:
         await _fetch(durable, PATHS)
-    assert raised.value.retryable is True
+    assert is_retryable(raised.value) and not is_data_error(raised.value)
     assert durable.stats.errors == 1
 
 
@@ -110,7 +111,7 @@ async def test_5xx_is_retryable_and_4xx_is_a_data_error_named_by_its_path(answer
     url = await answering(answer)
     with pytest.raises(MockServerUnavailable, match="503") as raised:
         await _fetch(_connector(url, batch=batch, durable=True), PATHS)
-    assert raised.value.retryable is True
+    assert is_retryable(raised.value) and not is_data_error(raised.value)
 
     refused = await answering(lambda method, target: (404, b'{"detail": "not found"}'))
     connector = _connector(refused, batch=batch, durable=True)

@@ -10,6 +10,7 @@ import nats
 import pytest
 
 from karez.durable import DurableLink, ensure_stream, stream_for
+from karez.errors import is_data_error, is_retryable
 from tiro.plugins.karez import TiroPreprocessConverter
 from tiro.plugins.karez.preprocess import ItemDataError
 
@@ -54,7 +55,7 @@ async def test_a_message_of_only_bad_items_is_a_data_error_in_durable_mode_and_l
         ItemDataError, match=r"none of the 1 items on karez\.converter\.pre can be converted: path 42: .*int 'path'"
     ) as raised:
         await _converter(True).handle_items([BAD[0]], "karez.converter.pre")
-    assert raised.value.retryable is False and raised.value.data_error is True
+    assert is_data_error(raised.value) and not is_retryable(raised.value)
     core = _converter(False)
     assert await core.handle_items([BAD[0], "junk"], "karez.converter.pre") == []
     assert (core.stats.errors, core.stats.dropped) == (1, 1)

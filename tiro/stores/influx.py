@@ -16,6 +16,7 @@ from tiro.stores.influx_errors import (
     RETRY_STATUSES,
     InfluxError,
     InfluxRejectedData,
+    InfluxUnavailable,
     backoff_delay,
     describe,
     retry_after_of,
@@ -169,8 +170,8 @@ class InfluxTelemetryStore(TelemetryStore):
                 if not retryable:
                     raise InfluxError(f"InfluxDB refused {where}: {cause}", status) from None
                 if attempt >= s.max_retries:
-                    raise InfluxError(
-                        f"InfluxDB failed {where} after {attempt + 1} attempts: {cause}", status, retryable=True
+                    raise InfluxUnavailable(
+                        f"InfluxDB failed {where} after {attempt + 1} attempts: {cause}", status
                     ) from None
                 self.sleep(backoff_delay(attempt, retry_after=retry_after_of(exc)))
                 attempt += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from karez.errors import RetryableError
 from tiro.stores.base import StoreError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -13,10 +14,13 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 class InfluxError(StoreError):
     """An InfluxDB request failed; the text names the server (without secrets) and the cause."""
 
-    def __init__(self, message: str, status: int | None = None, retryable: bool = False) -> None:
+    def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
-        self.retryable = retryable
+
+
+class InfluxUnavailable(InfluxError, RetryableError):
+    """The server could not take the data for now (unreachable, 429, 5xx after the retries): deliver it again later."""
 
 
 class InfluxRejectedData(InfluxError):

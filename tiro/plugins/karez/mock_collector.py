@@ -11,6 +11,7 @@ from karez.codec import loads
 from karez.config import OptionalConfigEntity
 from karez.connector.restful import RestfulConnectorBase
 from karez.dispatcher.base import DispatcherBase
+from karez.errors import RetryableError
 
 BY_CHOICES = ("path", "uuid")
 _CATEGORY_CACHE_LIMIT = 1 << 20  # remembered path categories (a 10^6-point hall fits)
@@ -18,10 +19,8 @@ _CATEGORY_CACHE_LIMIT = 1 << 20  # remembered path categories (a 10^6-point hall
 _UNAVAILABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-class MockServerUnavailable(ConnectionError):
+class MockServerUnavailable(RetryableError, ConnectionError):
     """The mock server could not answer (unreachable, timed out, 5xx): the task is fine and worth retrying later."""
-
-    retryable = True  # karez.durable: wait with backoff, never dead-letter
 
 
 def _check_by(role: Any) -> str:

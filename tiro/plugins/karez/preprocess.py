@@ -10,6 +10,7 @@ from dateutil import parser
 from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.converter.base import ConverterBase, batch_path_targets
 from karez.converter.extras.fix_timestamp import Converter as FixTimestampConverter
+from karez.errors import DataError
 from karez.routing import META_KEY, merged_meta, route
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.plugins.karez.timestamps import EpochConverter
@@ -23,11 +24,8 @@ _CATEGORY_SET = frozenset(CATEGORIES)
 _TAGS_LIMIT = 262_144  # data points whose tags one converter remembers (a 10^5-point hall fits)
 
 
-class ItemDataError(ValueError):
+class ItemDataError(DataError, ValueError):
     """An item that cannot be converted (no or non-string path, wrong shape): retrying it can never help."""
-
-    retryable = False  # karez.durable: not a destination that is down
-    data_error = True  # the whole message is bad: it belongs in the dead-letter subject, not in another delivery
 
 
 def describe_item(payload: Any) -> str:
