@@ -129,7 +129,7 @@ def _aggregator_rates(
         nats_addr=None,
     )
     if durable:
-        role.durable = DurableLink()  # handle_items writes each message before it returns, as before an ack
+        role.delivery = DurableLink()  # handle_items writes each message before it returns, as before an ack
     role.open_stores()
     subject = "karez.graph_data.tiro_preprocess"
 
@@ -268,7 +268,7 @@ def sqlite_large_hall(racks: int = 2_000, servers: int = 49, message: int = 1_00
                 },
                 nats_addr=None,
             )
-            role.durable = DurableLink()  # handle_items writes each message before it returns, as before an ack
+            role.delivery = DurableLink()  # handle_items writes each message before it returns, as before an ack
             role.open_stores()
 
             async def feed(bodies: list[bytes], role: TiroStoreAggregator = role) -> float:

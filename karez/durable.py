@@ -6,12 +6,14 @@ import asyncio
 import re
 import time
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
 from karez import codec
+from karez.delivery import Delivery
 from karez.errors import is_data_error, is_retryable
 from karez.subjects import DLQ_WILDCARD, category_wildcard, dlq_subject
 
@@ -22,6 +24,7 @@ DLQ_MAX_AGE = 14 * 24 * 3600.0  # dead letters are kept two weeks for inspection
 PUBACK_TIMEOUT = 10.0  # a downstream PubAck this late is treated as lost: nak, redeliver, dedupe by Nats-Msg-Id
 _CAPTURE_TTL = 30.0
 _captured: dict[str, tuple[float, bool]] = {}
+_contexts: WeakKeyDictionary[Any, Any] = WeakKeyDictionary()  # NATS connection -> its JetStream context
 
 
 def kind_token(role: Any) -> str:
@@ -100,10 +103,12 @@ async def is_captured(js: Any, subject: str) -> bool:
 
 
 def jetstream_of(role: Any) -> Any:
-    """The role's one JetStream context (a new context per publish would open a new reply subscription each time)."""
-    js = role.__dict__.get("_js")
-    if js is None or js._nc is not role.nc:
-        js = role.__dict__["_js"] = role.nc.jetstream()
+    """The one JetStream context of the role's connection (a new context per publish would open a new reply
+    subscription each time); it goes with the connection."""
+    nc = role.nc
+    js = _contexts.get(nc)
+    if js is None:
+        js = _contexts[nc] = nc.jetstream()
     return js
 
 
@@ -149,8 +154,15 @@ def first_failure(futures: list[asyncio.Future]) -> BaseException | None:
     return None
 
 
-class DurableLink:
-    """Consumes a role's subject through a durable pull consumer and acks only after success."""
+class DurableLink(Delivery):
+    """JetStream delivery of a role that listens: a durable pull consumer, acked only after the outputs are stored."""
+
+    redelivers = True
+    stores_publishes = True
+
+    def describe(self) -> str:
+        """One word for logs."""
+        return "jetstream"
 
     def __init__(self, fetch_batch: int = 64) -> None:
         self.fetch_batch = fetch_batch
@@ -165,7 +177,6 @@ class DurableLink:
         if self._task is not None and not self._task.done():
             return
         self.role = role
-        role.raise_errors = True
         js = jetstream_of(role)
         stream, subject, durable = stream_for(role)
         shared = kind_token(role) == "aggregator"
@@ -295,7 +306,7 @@ class DurableLink:
         role.stats.dropped += 1
         await msg.ack()
 
-    async def stop(self) -> None:
+    async def stop(self, role: Any = None) -> None:
         """Finish the current batch and stop fetching (unacked messages are redelivered later)."""
         self._stopping = True
         if self._task is not None:

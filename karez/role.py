@@ -13,6 +13,7 @@ import httpx
 
 from karez import codec
 from karez.config import ConfigEntity, ConfigurableBase, OptionalConfigEntity
+from karez.delivery import CORE, Delivery
 from karez.nats_options import NatsOptions, connect, server_address
 from karez.routing import META_KEY, merged_meta
 from karez.stats import RoleStats
@@ -52,10 +53,8 @@ class RoleBase(ConfigurableBase):
         self.nc: Any = None
         self.sub: Any = None
         self.stats = RoleStats()
-        self.durable: Any = None  # a karez.durable.DurableLink when consuming through JetStream
+        self.delivery: Delivery = CORE  # the runtime gives durable roles a JetStream delivery before they start
         self.owns_connection = True
-        self.raise_errors = False  # durable mode: failures must reach the consumer to be retried
-        self.publish_durably = False  # durable mode for a role that only publishes (dispatchers)
         self._batch = bool(self.config.batch)
         self._handled = 0
         self._unflushed_bytes = 0
@@ -157,7 +156,7 @@ class RoleBase(ConfigurableBase):
         self.stats.errors += 1
         text = f"{type(e).__name__}: {e}"
         logger.error("%s:%s%s", self._log_name, f"{msg}: " if msg else "", text)
-        if self.raise_errors:
+        if self.delivery.redelivers:
             raise e
 
     # ----- NATS -----
@@ -210,11 +209,7 @@ class RoleBase(ConfigurableBase):
         if not await self.async_ensure_init():
             raise ConnectionError(f"{self._log_name}: cannot connect to NATS")
         if self.listens:
-            if self.durable is not None:
-                await self.durable.start(self)
-            else:
-                await self.subscribe()
-                await self.nc.flush()
+            await self.delivery.start(self)
 
     @property
     def listens(self) -> bool:
@@ -228,18 +223,7 @@ class RoleBase(ConfigurableBase):
 
     async def drain(self) -> None:
         """Stop receiving, finish what was received, publish its results."""
-        if self.durable is not None:
-            await self.durable.stop()
-        elif self.sub is not None:
-            await self.flush()
-            try:
-                await asyncio.wait_for(self.sub.drain(), timeout=30)
-            except Exception as e:  # already closed
-                self.log("debug", f"drain: {e}")
-            pending = getattr(self.sub, "_wait_for_msgs_task", None)
-            if pending is not None and not pending.done():
-                await asyncio.wait([pending], timeout=30)
-            self.sub = None
+        await self.delivery.stop(self)
         await self.flush()
 
     async def close(self) -> None:
@@ -296,7 +280,7 @@ class RoleBase(ConfigurableBase):
         if not outputs:
             return
         bodies = self.encode_outputs(outputs)
-        if self.durable is not None or msg_id is not None:
+        if self.delivery.stores_publishes or msg_id is not None:
             from karez.durable import publish_bodies
 
             await publish_bodies(self, bodies, msg_id)

@@ -11,7 +11,8 @@ from typing import Any
 
 from karez import codec
 from karez.converter.base import next_targets
-from karez.durable import DurableLink, kind_token
+from karez.delivery import delivery_for
+from karez.durable import kind_token
 from karez.nats_options import NatsOptions, connect, server_address
 from karez.plugins import KINDS
 from karez.role import RoleBase
@@ -156,11 +157,7 @@ class Runtime:
                     role.nc = self.nc
                     role.owns_connection = False
                 wants_durable = role.config.durable
-                if wants_durable if wants_durable is not None else self.durable:
-                    if role.listens:
-                        role.durable = DurableLink()
-                    else:  # a dispatcher: publishes through JetStream with PubAcks, nothing to consume
-                        role.publish_durably = True
+                role.delivery = delivery_for(role.listens, wants_durable if wants_durable is not None else self.durable)
                 await role.start()
             if roles and self.on_launched:
                 self.on_launched(kind, len(roles))

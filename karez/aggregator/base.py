@@ -87,6 +87,6 @@ class AggregatorBase(RoleBase):
                     self.log_exception(e, f"Error processing message from {subject}")
             return []
         for payload in items:
-            if not await self.consume(payload, subject) and self.raise_errors:
+            if not await self.consume(payload, subject) and self.delivery.redelivers:
                 raise RuntimeError(f"{self._log_name}: process failed")
         return []

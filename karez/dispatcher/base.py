@@ -73,8 +73,7 @@ class DispatcherBase(RoleBase):
         if wait_time > 0:
             await asyncio.sleep(wait_time)
         self._seq += 1
-        durable = self.durable is not None or self.publish_durably
-        msg_id = f"{self.name}:{self._boot}:{self._seq}" if durable else None
+        msg_id = f"{self.name}:{self._boot}:{self._seq}" if self.delivery.stores_publishes else None
         if msg_id is None:
             await self.emit([(topic, content)], None)
         else:

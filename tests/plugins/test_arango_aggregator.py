@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from karez.delivery import delivery_for
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stores"))
 
 from http_double import arango_double
@@ -105,7 +107,7 @@ async def test_python_arango_runs_in_a_worker_thread_while_the_loop_goes_on():
 async def test_durable_mode_upserts_before_returning_and_raises_without_secrets():
     with arango_double("dc") as arango:
         role = _role(arango.url)
-        role.raise_errors = True
+        role.delivery = delivery_for(listens=True, durable=True)  # not started: consume() is what it calls
         await role.consume(_record(1), "karez.graph_data.x")
         assert len(arango.calls("POST", CURSOR)) == 1
         arango.script(

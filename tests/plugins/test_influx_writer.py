@@ -15,6 +15,8 @@ from pathlib import Path
 import nats
 import pytest
 
+from karez.delivery import delivery_for
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stores"))
 
 from http_double import influx_double
@@ -145,7 +147,7 @@ async def test_core_mode_drops_a_rejected_batch_logs_it_and_goes_on():
 async def test_durable_mode_writes_before_returning_and_raises_without_the_token():
     with influx_double() as influx:
         role = _writer(influx.url, batch_size=1000, max_retries=1)
-        role.raise_errors = True  # what karez.durable sets: the ack waits for process()
+        role.delivery = delivery_for(listens=True, durable=True)  # not started: the ack waits for process()
         body = "\n".join(_lines(3, "Durable"))
         await role.consume(body, "karez.telemetry.x")
         assert [r["body"].decode() for r in influx.calls("POST", "/api/v2/write")] == [body]
@@ -163,7 +165,7 @@ async def test_durable_consumer_redelivers_until_the_write_succeeds_then_acks(na
         busy = {"code": "unavailable", "message": "busy"}
         influx.script("POST", "/api/v2/write", (503, busy), (503, busy), (204, None))
         role = _writer(influx.url, nats_server.url, max_retries=0)
-        role.durable = DurableLink(fetch_batch=8)
+        role.delivery = DurableLink(fetch_batch=8)
         await role.start()
         client = await nats.connect(nats_server.url)
         js = client.jetstream()

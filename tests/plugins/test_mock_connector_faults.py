@@ -13,6 +13,7 @@ import nats
 import orjson
 import pytest
 
+from karez.delivery import delivery_for
 from karez.durable import DurableLink, ensure_stream, stream_for
 from karez.errors import is_data_error, is_retryable
 from tiro.mock.app import create_asgi
@@ -27,7 +28,7 @@ PATHS = ["DataHall.data_hall_0.CRAC.crac_0.Telemetry.ActivePower", "DataHall.dat
 def _connector(url: str, *, batch: bool, durable: bool, **config) -> ConnectorForMockServer:
     config = {"batch_fetch": batch, **config}  # per-item tests mean per-point GETs unless they say otherwise
     connector = ConnectorForMockServer({"type": "tiro_mock", "base_url": url, "batch": batch, **config}, nats_addr=None)
-    connector.raise_errors = durable  # what DurableLink.start sets: failures must reach the durable consumer
+    connector.delivery = delivery_for(listens=True, durable=durable)  # failures must reach the durable consumer
     return connector
 
 
@@ -165,7 +166,7 @@ async def test_durable_mode_collects_every_point_exactly_once_across_a_mock_outa
         {"type": "tiro_mock", "name": "mock", "base_url": mock.url, "batch": batch, "durable": True, "max_deliver": 2},
         nats_addr=nats_server.url,
     )
-    connector.durable = DurableLink()
+    connector.delivery = DurableLink()
     client = await nats.connect(nats_server.url)
     js = client.jetstream()
     stream, subject, durable_name = stream_for(connector)

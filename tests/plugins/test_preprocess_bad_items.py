@@ -9,6 +9,7 @@ import logging
 import nats
 import pytest
 
+from karez.delivery import delivery_for
 from karez.durable import DurableLink, ensure_stream, stream_for
 from karez.errors import is_data_error, is_retryable
 from tiro.plugins.karez import TiroPreprocessConverter
@@ -33,7 +34,7 @@ BAD = [
 
 def _converter(durable: bool) -> TiroPreprocessConverter:
     converter = TiroPreprocessConverter({"type": "tiro_preprocess", "name": "pre"}, nats_addr=None)
-    converter.raise_errors = durable  # what DurableLink.start sets
+    converter.delivery = delivery_for(listens=True, durable=durable)  # not started: handle_items is what it calls
     return converter
 
 
@@ -67,7 +68,7 @@ async def test_durable_poison_is_dead_lettered_with_its_path_and_a_mixed_message
     converter = TiroPreprocessConverter(
         {"type": "tiro_preprocess", "name": "pre", "batch": True, "max_deliver": 1}, nats_addr=nats_server.url
     )
-    converter.durable = DurableLink()
+    converter.delivery = DurableLink()
     client = await nats.connect(nats_server.url)
     js = client.jetstream()
     stream, subject, _ = stream_for(converter)

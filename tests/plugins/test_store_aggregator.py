@@ -133,7 +133,7 @@ async def test_drain_writes_what_is_still_buffered(nats_server, tmp_path):
 async def test_durable_mode_writes_before_ack_and_dead_letters_a_batch_that_cannot_be_written(nats_server, tmp_path):
     url = f"sqlite:///{tmp_path / 'tiro.db'}"
     role = _role(nats_server.url, url, batch_size=10_000, flush_interval=3600, max_deliver=2)
-    role.durable = DurableLink()
+    role.delivery = DurableLink()
     client = await nats.connect(nats_server.url)
     js = client.jetstream()
     stream, subject, _ = stream_for(role)
@@ -204,7 +204,7 @@ async def test_bad_records_in_a_buffered_batch_are_dropped_alone_and_the_rest_is
 async def test_durable_mode_drops_items_that_are_not_records_and_writes_the_rest_before_returning(tmp_path):
     url = f"sqlite:///{tmp_path / 'tiro.db'}"
     role = _role(None, url, targets="telemetry")
-    role.durable = DurableLink()  # not started: handle_items is what the durable consumer calls per message
+    role.delivery = DurableLink()  # not started: handle_items is what the durable consumer calls per message
     role.open_stores()
     records = _records()
     try:

@@ -74,7 +74,7 @@ class BatchingAggregator(AggregatorBase):
         if accepted is None:
             return
         item, units = accepted
-        if self.raise_errors:  # durable: the ack follows this return, so the write must have happened
+        if self.delivery.redelivers:  # durable: the ack follows this return, so the write must have happened
             self.items_written += await asyncio.to_thread(self.write_batch, [item])
             return
         if not self._buffer:

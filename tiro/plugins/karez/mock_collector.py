@@ -132,7 +132,7 @@ class ConnectorForMockServer(RestfulConnectorBase):
     def _unavailable(self, first: MockServerUnavailable, failed: int, asked: int) -> None:
         """Raise (durable mode: the task is redelivered later) or log and count the lost batch (core mode)."""
         error = first if failed == 1 else MockServerUnavailable(f"{failed} of {asked} requests failed, e.g. {first}")
-        if self.raise_errors:
+        if self.delivery.redelivers:
             raise error  # PullConnectorBase.process counts and logs it before the durable consumer sees it
         self.stats.errors += 1
         self.log("error", f"{error} (core mode: those tasks are not retried)")

@@ -130,7 +130,7 @@ class TiroPreprocessConverter(_EpochTimestamps):
             # the payload is dropped after conversion, so its meta dict can move to the single record
             record[META_KEY] = meta if meta is not None else {}
             append(record)
-        if bad and len(bad) == len(items) and self.raise_errors:
+        if bad and len(bad) == len(items) and self.delivery.redelivers:
             shown = "; ".join(bad[:3]) + ("; …" if len(bad) > 3 else "")
             raise ItemDataError(f"none of the {len(items)} items on {subject} can be converted: {shown}")
         return out

@@ -149,7 +149,7 @@ class TiroStoreAggregator(AggregatorBase):
 
     async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
         """Buffer the records; in durable mode write them before returning (a failure raises: no ack)."""
-        if self.durable is not None:
+        if self.delivery.redelivers:
             if items:
                 try:
                     await self._write(items)

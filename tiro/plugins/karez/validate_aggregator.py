@@ -83,7 +83,7 @@ class ValidationAggregator(AggregatorBase):
 
     async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
         """Collect a batch into the current window; odd items go through `process` (dropped and logged there)."""
-        if type(self).process is not ValidationAggregator.process or self.raise_errors or self.config.offload:
+        if type(self).process is not ValidationAggregator.process or self.delivery.redelivers or self.config.offload:
             return await super().handle_items(items, subject)
         good: list[tuple[str, Any]] = []
         for payload in items:
