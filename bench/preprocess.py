@@ -6,8 +6,8 @@ NATS. Each point is stamped at its own moment (as devices polled in turn), so th
 help; `same_timestamp_*` is the example library's own mock output, where a round's points share one timestamp.
 Measured in the same run, best of `--rounds`:
 - `ours`: `TiroPreprocessConverter.handle_items` (the batch path the runtime calls);
-- `baseline_runtime_per_item`: the runtime's generic path, `ConverterBase.handle_items` calling `convert` per item and
-  merging meta per record (how this converter ran before the batch path);
+- `baseline_runtime_per_item`: the runtime's generic path, the default `ConverterBase.convert_batch` calling `convert`
+  per item and merging meta per record (how this converter ran before its own batch form);
 - `baseline_upstream_style`: per item `decompose`, dateutil parsing of every timestamp and a meta copy per record,
   as Tiro 0.13's converter on Karez's fix_timestamp did.
 `hop_*` adds the JSON decode of the incoming batch and the encode of the outgoing one (what one converter hop costs).
@@ -35,6 +35,7 @@ from _datahall import scaled_datahall
 from _realistic import POLL_INTERVAL_S, iter_dps, variety
 
 from karez.converter.base import ConverterBase
+from karez.routing import route
 from tiro.mock.service import build_service
 from tiro.plugins.karez import TiroPreprocessConverter
 from tiro.plugins.karez.mock_collector import _category_of
@@ -111,8 +112,11 @@ def main() -> None:
     def ours(bodies: list[bytes] = bodies) -> list[Any]:
         return [run_sync(converter.handle_items(orjson.loads(b), SUBJECT)) for b in bodies]
 
-    def per_item() -> list[Any]:
-        return [run_sync(ConverterBase.handle_items(converter, orjson.loads(b), SUBJECT)) for b in bodies]
+    def per_item() -> list[Any]:  # the default `convert_batch`: `convert` per item, meta merged per record
+        convert_each = ConverterBase.convert_batch
+        return [
+            route(convert_each(converter, orjson.loads(b), SUBJECT), converter.targets, converter.name) for b in bodies
+        ]
 
     ours_first = ours()  # warms the tag and timestamp caches, as the first round of a collector does
     items_out = [item for outputs in ours_first for _, item in outputs]

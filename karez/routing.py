@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 from typing import Any
 
 from karez.subjects import category_subject, converter_subject
@@ -36,6 +37,14 @@ def with_source_meta(outputs: Iterable[Any], source: dict[str, Any]) -> list[Any
         else:
             append(item)
     return merged
+
+
+def ensure_meta(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same items, each given an empty meta where it has none (outputs of converters that edit in place)."""
+    if not all(map(dict.__contains__, items, repeat(META_KEY))):  # the usual batch already has them: one C pass
+        for item in items:
+            item.setdefault(META_KEY, {})
+    return items
 
 
 def route(items: Sequence[Any], targets: Sequence[str | None], publisher: str) -> list[tuple[str, Any]]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import inspect
-from itertools import repeat
+from collections.abc import Callable
 from types import GeneratorType
 from typing import Any
 
 from karez.config import OptionalConfigEntity
 from karez.role import RoleBase
-from karez.routing import META_KEY, route, with_source_meta
+from karez.routing import route, with_source_meta
 from karez.utils import resolve_items
 
 
@@ -21,26 +21,21 @@ def next_targets(role: RoleBase) -> list[Any]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def cached_next_targets(role: RoleBase) -> list[Any]:
-    """`next_targets(role)`, worked out once per role (it is read for every message)."""
-    targets = role.__dict__.get("_targets")
-    if targets is None:
-        targets = role.__dict__["_targets"] = next_targets(role)
-    return targets
-
-
-def batch_path_targets(role: ConverterBase, owner: type[ConverterBase]) -> list[Any] | None:
-    """The `next` targets when `owner`'s `convert` and the stock `process` are the ones in effect, so `owner`'s batch
-    `handle_items` may run; None when a subclass changed the conversion (it must take the per-item path)."""
-    if type(role).convert is not owner.convert or type(role).process is not ConverterBase.process:
-        return None
-    return cached_next_targets(role)
-
-
 class ConverterBase(RoleBase):
     """Converts items; sync or async `convert`, generators and async generators all work."""
 
     TYPE = "converter"
+    # the `convert_batch` that converts a message's items, or None for one awaited call per item: chosen once per
+    # class, when the class is created
+    _batch_conversion: Callable[[Any, list[Any], str], list[Any]] | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._batch_conversion = _batch_conversion(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.targets: list[Any] = next_targets(self)  # `next`, read once: every message is routed by it
 
     @classmethod
     def config_entities(cls):
@@ -80,44 +75,32 @@ class ConverterBase(RoleBase):
             return []
 
     async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
-        """Convert each input and route outputs with meta merged from the input."""
-        targets = cached_next_targets(self)
-        fast = self.__dict__.get("_fast_convert")
-        if fast is None:
-            # plain sync generator `convert` and the stock `process`: call it directly (hot path)
-            fast = type(self).process is ConverterBase.process and inspect.isgeneratorfunction(self.convert)
-            self.__dict__["_fast_convert"] = fast
-        if not fast:
-            converted: list[Any] = []
-            for payload in items:
-                if type(payload) is not dict:
-                    self._drop_non_object(subject)
-                    continue
-                results = await self.convert_items(payload, subject)
-                if results:
-                    converted += with_source_meta(results, payload)
-            return route(converted, targets, self.name)
-        many = self.__dict__.get("_convert_many", False)
-        if many is False:
-            many = self.__dict__["_convert_many"] = in_place_batch_converter(type(self))
-        if many is not None:
-            objects = [p for p in items if type(p) is dict]
-            for _ in range(len(items) - len(objects)):
-                self._drop_non_object(subject)
-            try:
-                kept = many(self, objects, subject)
-            except Exception as e:  # it may have edited some inputs already: converting them again is not safe
-                self.log_exception(e, f"Error converting a batch of {len(objects)} items from {subject}")
-                return []
-            if not all(map(dict.__contains__, kept, repeat(META_KEY))):
-                for item in kept:
-                    item.setdefault(META_KEY, {})
-            return route(kept, targets, self.name)
+        """Convert a message's items and route the outputs, with meta merged from their inputs."""
+        batch = type(self)._batch_conversion  # through the class: the plain function, not a bound method
+        if batch is not None:
+            return route(batch(self, items, subject), self.targets, self.name)
+        converted: list[Any] = []
+        for payload in items:  # an async `convert` or a custom `process`: one awaited call per item
+            if type(payload) is not dict:
+                self.drop_non_object(subject)
+                continue
+            results = await self.convert_items(payload, subject)
+            if results:
+                converted += with_source_meta(results, payload)
+        return route(converted, self.targets, self.name)
+
+    def convert_batch(self, payloads: list[Any], subject: str = "") -> list[Any]:
+        """The outputs of a message's items, in order, each with its input's meta merged in (`with_source_meta`).
+
+        The default calls `convert` on each item. Override it to convert a batch faster; it then runs only while
+        the class defining it also defines the `convert` in effect and the stock `process` (a subclass that changes
+        either gets per-item calls). It must give what per-item calls give: a non-object is dropped with
+        `drop_non_object`, and a failing item is logged with `log_exception` and skipped, not raised."""
         convert = self.convert
         merged: list[Any] = []
-        for payload in items:
+        for payload in payloads:
             if type(payload) is not dict:
-                self._drop_non_object(subject)
+                self.drop_non_object(subject)
                 continue
             try:
                 results = list(convert(payload))
@@ -125,25 +108,32 @@ class ConverterBase(RoleBase):
                 self.log_exception(e, f"Error converting message from {subject}")
                 continue
             merged += with_source_meta(results, payload)
-        return route(merged, targets, self.name)
+        return merged
 
-    def convert_many(self, payloads: list[dict], subject: str = "") -> list[dict]:
-        """Optional batch form of `convert` for converters that edit items in place: the kept inputs, in order.
-
-        Only used when the class defining it also defines the `convert` in effect (a subclass overriding `convert`
-        falls back to per-item calls). It must behave exactly like calling `convert` on each payload, including
-        logging (not raising) a failure of one item; an exception that escapes loses the whole message."""
-        raise NotImplementedError
-
-    def _drop_non_object(self, subject: str) -> None:
+    def drop_non_object(self, subject: str) -> None:
+        """Count and log an item that is not a JSON object (converters take objects only)."""
         self.stats.dropped += 1
         self.log("error", f"Dropped a non-object item on {subject}")
 
 
-def in_place_batch_converter(cls: type) -> Any:
-    """`cls.convert_many` when the same class (or a subclass of it) also defines the `convert` in effect, else None."""
-    many_owner = next((k for k in cls.__mro__ if "convert_many" in k.__dict__), None)
-    convert_owner = next((k for k in cls.__mro__ if "convert" in k.__dict__), None)
-    if many_owner is None or many_owner is ConverterBase or convert_owner is None:
+def objects_only(role: ConverterBase, payloads: list[Any], subject: str) -> list[dict[str, Any]]:
+    """The items that are JSON objects; each other one is dropped with `drop_non_object`."""
+    objects = [p for p in payloads if type(p) is dict]
+    for _ in range(len(payloads) - len(objects)):
+        role.drop_non_object(subject)
+    return objects
+
+
+def _batch_conversion(cls: type[ConverterBase]) -> Callable[[Any, list[Any], str], list[Any]] | None:
+    """The `convert_batch` for a class with the stock `process`: its own when that comes from the class of its
+    `convert` or a subclass of it, else the default when its `convert` is a plain generator function; None (one
+    awaited call per item) for an async `convert` or a custom `process`."""
+    if cls.process is not ConverterBase.process:
         return None
-    return many_owner.__dict__["convert_many"] if issubclass(many_owner, convert_owner) else None
+    batch_owner = next(k for k in cls.__mro__ if "convert_batch" in k.__dict__)
+    if batch_owner is not ConverterBase:
+        convert_owner = next(k for k in cls.__mro__ if "convert" in k.__dict__)
+        if issubclass(batch_owner, convert_owner):
+            batch: Callable[[Any, list[Any], str], list[Any]] = batch_owner.__dict__["convert_batch"]
+            return batch
+    return ConverterBase.convert_batch if inspect.isgeneratorfunction(cls.convert) else None

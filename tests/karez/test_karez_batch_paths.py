@@ -1,4 +1,4 @@
-"""Batch fast paths give exactly what the per-item paths give: `convert_many`, grouped encoding."""
+"""Batch fast paths give exactly what the per-item paths give: `convert_batch`, grouped encoding."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import copy
 import orjson
 
 from karez import codec
-from karez.converter.base import ConverterBase, in_place_batch_converter
+from karez.converter.base import ConverterBase
 from karez.converter.extras.echo import Converter as Echo
 from karez.converter.extras.filter_and_update_meta import Converter as FilterMeta
 
 
 class PerItemFilter(FilterMeta):
-    """Overrides `convert`, so the inherited `convert_many` must not be used."""
+    """Overrides `convert`, so the inherited `convert_batch` must not be used."""
 
     def convert(self, payload):
         yield from super().convert(payload)
@@ -31,11 +31,16 @@ def _inputs() -> list:
     ]
 
 
-def test_convert_many_is_only_used_by_the_class_that_defines_convert():
-    assert in_place_batch_converter(FilterMeta) is FilterMeta.__dict__["convert_many"]
-    assert in_place_batch_converter(Echo) is Echo.__dict__["convert_many"]
-    assert in_place_batch_converter(PerItemFilter) is None
-    assert in_place_batch_converter(ConverterBase) is None
+def test_convert_batch_is_only_used_by_the_class_that_defines_convert():
+    assert FilterMeta._batch_conversion is FilterMeta.__dict__["convert_batch"]
+    assert Echo._batch_conversion is Echo.__dict__["convert_batch"]
+    assert PerItemFilter._batch_conversion is ConverterBase.convert_batch  # its generator `convert`, item by item
+
+    class AsyncConvert(ConverterBase):
+        async def convert(self, payload):
+            return [payload]
+
+    assert AsyncConvert._batch_conversion is None  # one awaited call per item
 
 
 async def test_filter_batch_path_equals_per_item_path(caplog):

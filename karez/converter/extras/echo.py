@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from karez.converter.base import ConverterBase
+from karez.converter.base import ConverterBase, objects_only
+from karez.routing import ensure_meta
 
 
 class Converter(ConverterBase):
@@ -14,6 +15,7 @@ class Converter(ConverterBase):
         """Yield the payload."""
         yield payload
 
-    def convert_many(self, payloads: list[dict], subject: str = "") -> list[dict]:
-        """Batch form: every payload, unchanged."""
-        return payloads
+    def convert_batch(self, payloads: list[Any], subject: str = "") -> list[Any]:
+        """Batch form: every object unchanged (its meta made present), in place."""
+        kept = objects_only(self, payloads, subject)
+        return ensure_meta(kept)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from karez.config import OptionalConfigEntity
-from karez.converter.base import ConverterBase
+from karez.converter.base import ConverterBase, objects_only
+from karez.routing import ensure_meta
 
 
 class Converter(ConverterBase):
@@ -21,29 +23,26 @@ class Converter(ConverterBase):
         yield OptionalConfigEntity("rename", {}, "Map from value to new category")
 
     def allowed(self) -> set[Any] | None:
-        """The filter as a set (None: keep everything); cached."""
-        if "_allowed" not in self.__dict__:
-            raw = self.config.filter
-            if raw is None or raw == []:
-                allowed = None
-            elif isinstance(raw, str):
-                allowed = set(raw.split(",")) if "," in raw else {raw}
-            else:
-                allowed = set(raw)
-            self.__dict__["_allowed"] = allowed
-        return self.__dict__["_allowed"]
+        """The filter as a set (None: keep everything)."""
+        return self._allowed
 
+    @cached_property
+    def _allowed(self) -> set[Any] | None:
+        raw = self.config.filter
+        if raw is None or raw == []:
+            return None
+        if isinstance(raw, str):
+            return set(raw.split(",")) if "," in raw else {raw}
+        return set(raw)
+
+    @cached_property
     def _plan(self) -> tuple[Any, Any, set[Any] | None, dict[Any, Any]]:
-        plan = self.__dict__.get("_plan_cache")
-        if plan is None:
-            cfg = self.config
-            rename = {k: v for k, v in dict(cfg.rename or {}).items()}
-            plan = self.__dict__["_plan_cache"] = (cfg.key, cfg.default, self.allowed(), rename)
-        return plan
+        cfg = self.config
+        return (cfg.key, cfg.default, self._allowed, dict(cfg.rename or {}))
 
     def keep(self, payload: dict) -> bool:
         """Whether the payload passes the filter; applies the rename to its category in place."""
-        key, default, allowed, rename = self._plan()
+        key, default, allowed, rename = self._plan
         meta = payload.get("_karez")
         value = meta.get(key, default) if (meta and key is not None) else default
         if allowed is not None and value not in allowed:
@@ -64,14 +63,14 @@ class Converter(ConverterBase):
         if self.keep(payload):
             yield payload
 
-    def convert_many(self, payloads: list[dict], subject: str = "") -> list[dict]:
-        """Batch form of `convert`: the kept payloads; an item whose test fails is logged and dropped."""
+    def convert_batch(self, payloads: list[Any], subject: str = "") -> list[Any]:
+        """Batch form of `convert`: the kept objects, in place; an item whose test fails is logged and dropped."""
         keep = self.keep
         kept = []
-        for payload in payloads:
+        for payload in objects_only(self, payloads, subject):
             try:
                 if keep(payload):
                     kept.append(payload)
             except Exception as e:
                 self.log_exception(e, f"Error converting message from {subject}")
-        return kept
+        return ensure_meta(kept)

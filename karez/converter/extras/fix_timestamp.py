@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import cached_property
 from typing import Any
 
 from dateutil import parser, tz
@@ -23,19 +24,16 @@ class Converter(ConverterBase):
         yield from super().config_entities()
         yield ConfigEntity("tz_infos", "Mapping from timezone abbreviations to IANA names, e.g. {SGT: Asia/Singapore}")
 
-    @property
+    @cached_property
     def tz_infos(self) -> dict[str, Any]:
         """dateutil tzinfos built once; an unknown zone name is warned about once and means local time."""
-        cached = self.__dict__.get("_tz_infos")
-        if cached is None:
-            cached = {}
-            for abbr, name in dict(self.config.tz_infos or {}).items():
-                zone = tz.gettz(name)
-                if zone is None:
-                    self.log("warning", f"Unknown time zone {name!r} for {abbr}; using local time.")
-                cached[abbr] = zone
-            self.__dict__["_tz_infos"] = cached
-        return cached
+        zones = {}
+        for abbr, name in dict(self.config.tz_infos or {}).items():
+            zone = tz.gettz(name)
+            if zone is None:
+                self.log("warning", f"Unknown time zone {name!r} for {abbr}; using local time.")
+            zones[abbr] = zone
+        return zones
 
     def convert(self, payload: dict) -> Any:
         """Yield the payload with `timestamp` as float epoch seconds (now when missing)."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
-from karez.converter.base import ConverterBase, batch_path_targets
-from karez.routing import META_KEY, route
+from karez.converter.base import ConverterBase
+from karez.routing import META_KEY
 from line_protocol_text import ItemLineEncoder, encode_line, take_field
 
 
@@ -28,26 +28,25 @@ class Converter(ConverterBase):
         yield OptionalConfigEntity("field_name", None, "Key whose value is the field name (default: 'value')")
         yield OptionalConfigEntity("field_value", "value", "Key holding the field value")
 
+    _encoder: ItemLineEncoder | None = None  # made from the config on first use
+
     def convert(self, payload: dict) -> Any:
         """Yield `{"_as_is": line}`."""
         cfg = self.config
         yield {"_as_is": item_to_line(payload, cfg.measurement, cfg.field_name, cfg.field_value)}
 
-    async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
-        """The lines of a batch, routed: the per-item path's outputs without a generator and a meta copy per item."""
-        targets = batch_path_targets(self, Converter)
-        if targets is None:
-            return await super().handle_items(items, subject)
-        encoder = self.__dict__.get("_encoder")
+    def convert_batch(self, payloads: list[Any], subject: str = "") -> list[Any]:
+        """The lines of a batch: what `convert` gives per item, without a generator and a meta copy per item."""
+        encoder = self._encoder
         if encoder is None:
             cfg = self.config
-            encoder = self.__dict__["_encoder"] = ItemLineEncoder(cfg.measurement, cfg.field_name, cfg.field_value)
+            encoder = self._encoder = ItemLineEncoder(cfg.measurement, cfg.field_name, cfg.field_value)
         line_of = encoder.line
         lines: list[dict[str, Any]] = []
         append = lines.append
-        for payload in items:
+        for payload in payloads:
             if payload.__class__ is not dict:
-                self._drop_non_object(subject)
+                self.drop_non_object(subject)
                 continue
             try:
                 line = line_of(payload)
@@ -56,4 +55,4 @@ class Converter(ConverterBase):
                 continue
             meta = payload.get(META_KEY)  # the payload is dropped now: its meta moves to the line unchanged
             append({"_as_is": line, META_KEY: meta if meta.__class__ is dict else {}})
-        return route(lines, targets, self.name)
+        return lines

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Any
 
 from dateutil import parser
 
 from karez.config import ConfigEntity, OptionalConfigEntity
-from karez.converter.base import ConverterBase, batch_path_targets
+from karez.converter.base import ConverterBase
 from karez.converter.extras.fix_timestamp import Converter as FixTimestampConverter
 from karez.errors import DataError
-from karez.routing import META_KEY, merged_meta, route
+from karez.routing import META_KEY, merged_meta
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.plugins.karez.timestamps import EpochConverter
 from tiro.reference import read_reference
@@ -43,15 +44,15 @@ class _EpochTimestamps(FixTimestampConverter):
         yield from super().config_entities()
         yield OptionalConfigEntity("tz_infos", {}, "Mapping from timezone abbreviations to IANA names")
 
-    @property
+    @cached_property
+    def _tags_by_path(self) -> dict[str, dict]:
+        return {}  # the tags of each data-point path seen: paths repeat every round
+
+    @cached_property
     def epoch(self) -> EpochConverter:
         """The converter, built once (naive and odd strings go through dateutil with tz_infos)."""
-        converter = self.__dict__.get("_epoch")
-        if converter is None:
-            tzinfos = self.tz_infos
-            converter = EpochConverter(lambda ts: parser.parse(ts, tzinfos=tzinfos).timestamp())
-            self.__dict__["_epoch"] = converter
-        return converter
+        tzinfos = self.tz_infos
+        return EpochConverter(lambda ts: parser.parse(ts, tzinfos=tzinfos).timestamp())
 
 
 class TiroPreprocessConverter(_EpochTimestamps):
@@ -75,21 +76,12 @@ class TiroPreprocessConverter(_EpochTimestamps):
             record["timestamp"] = epoch(record.get("timestamp"))
             yield record
 
-    async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
-        """The records of a batch, routed; same outputs as the runtime's per-item path, without its copies."""
-        targets = batch_path_targets(self, TiroPreprocessConverter)
-        if targets is None:
-            return await super().handle_items(items, subject)
-        return route(self.records_of(items, subject), targets, self.name)
-
-    def records_of(self, items: list[Any], subject: str) -> list[dict]:
-        """Records with `_karez` meta for a batch of `{path, result}` items.
+    def convert_batch(self, items: list[Any], subject: str = "") -> list[Any]:
+        """Records with `_karez` meta for a batch of `{path, result}` items: `convert` per item, without its copies.
 
         Bad items are logged (naming their path) and skipped one by one; the valid rest goes on. A message with no
         good item at all raises ItemDataError in durable mode, so that it is dead-lettered with the reason."""
-        tags_by_path: dict[str, dict] | None = self.__dict__.get("_tags_by_path")
-        if tags_by_path is None:
-            tags_by_path = self.__dict__["_tags_by_path"] = {}
+        tags_by_path = self._tags_by_path
         epoch = self.epoch
         last_ts: Any = None
         last_seconds = 0.0
