@@ -20,6 +20,7 @@ from tiro.mock.app import create_asgi
 from tiro.mock.server import BackgroundServer
 from tiro.plugins.karez.mock_collector import ConnectorForMockServer
 from tiro.plugins.karez.store_aggregator import TiroStoreAggregator
+from tiro.window_report import WindowReport
 from tiro_prefect.flows.bootstrap import bootstrap_stores
 from tiro_prefect.flows.mock import mock_service
 from tiro_prefect.flows.progress import report
@@ -125,7 +126,7 @@ async def pipeline(
         settings = pipeline_roles(mock.url, store_url, scenario, uses, collect_interval)
         group = await start_role_group(settings, plugin_dir, address)
         report("roles", roles=group.role_counts())
-        windows: list[dict[str, Any]] = []
+        windows: list[WindowReport] = []
         try:
             windows = await validate_every_window(
                 scenario, uses, address, window, started + duration, strict, group, retention
@@ -161,9 +162,9 @@ async def validate_every_window(
     strict: bool,
     group: RoleGroup,
     retention: float,
-) -> list[dict[str, Any]]:
+) -> list[WindowReport]:
     """Validate [t, t + window) as each window closes, from now until the deadline (monotonic seconds)."""
-    results: list[dict[str, Any]] = []
+    results: list[WindowReport] = []
     start = datetime.now(UTC)
     while time.monotonic() + window <= deadline + 0.5:
         end = start + timedelta(seconds=window)
@@ -181,7 +182,7 @@ async def validate_every_window(
             retention=retention,
             fail_on_invalid=False,
         )
-        results.append(cast(dict[str, Any], body))  # fail_on_invalid=False: always the report
+        results.append(cast(WindowReport, body))  # fail_on_invalid=False: always the report
         report(
             "window", result=body, valid=sum(w["valid"] for w in results), invalid=sum(not w["valid"] for w in results)
         )

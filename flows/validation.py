@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from prefect import flow
 from prefect.states import Completed, Failed, State
 
 from karez.nats_options import resolve_address
 from tiro.settings import store_urls, telemetry_store_configured
-from tiro.window_report import window_label
+from tiro.window_report import WindowReport, window_label
 from tiro_prefect.tasks.retained import ensure_retention, read_retained_window
 from tiro_prefect.tasks.scenario import load_scenario
 from tiro_prefect.tasks.validation import announce_window, publish_validation_report, report_body, validate_snapshot
@@ -20,15 +19,15 @@ from tiro_prefect.tasks.window_history import history_or_nothing, publish_comple
 class InvalidWindow(Exception):
     """The error of an invalid window's Failed state (calling the flow raises it); `report` is the window's report."""
 
-    def __init__(self, message: str, report: dict[str, Any]) -> None:
+    def __init__(self, message: str, report: WindowReport) -> None:
         super().__init__(message)
         self.report = report
 
-    def __reduce__(self) -> tuple[type[InvalidWindow], tuple[str, dict[str, Any]]]:
+    def __reduce__(self) -> tuple[type[InvalidWindow], tuple[str, WindowReport]]:
         return (InvalidWindow, (str(self), self.report))  # Prefect persists the state's exception: keep the report
 
 
-def window_state(body: dict[str, Any], fail_on_invalid: bool) -> dict[str, Any] | State:
+def window_state(body: WindowReport, fail_on_invalid: bool) -> WindowReport | State:
     """The run's end: the report (Completed) when valid; else the window and its verdict in the state's message:
     Failed by default (red in the UI and counted as failed on the dashboard; the call raises `InvalidWindow`),
     Completed with `fail_on_invalid=False` (the call returns the report). The state keeps its standard name because
@@ -42,10 +41,10 @@ def window_state(body: dict[str, Any], fail_on_invalid: bool) -> dict[str, Any] 
     return Completed(message=message, data=body)
 
 
-async def window_report(state: State) -> dict[str, Any]:
+async def window_report(state: State) -> WindowReport:
     """The report of a finished validate-window run, valid or not (other failures raise)."""
     try:
-        result: dict[str, Any] = await state.result()
+        result: WindowReport = await state.result()
     except InvalidWindow as invalid:
         return invalid.report
     return result
@@ -101,7 +100,7 @@ async def validate_window(
     log_file: str | None = None,
     allowed_lateness: float | None = None,
     results_store: str | None = None,
-) -> dict[str, Any] | State:
+) -> WindowReport | State:
     """Validate the latest value per data-point path whose samples count in the window by event time, once its
     allowed lateness has passed (None: twice the p99 of sample age on arrival); report, announce, keep and return
     the result. An invalid window ends Failed (Completed with `fail_on_invalid=False`), in a run named `INVALID · …`."""

@@ -13,7 +13,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
-from tiro.window_report import scenario_label, verdict, window_label
+from tiro.window_report import WindowReport, scenario_label, verdict, window_label
 from tiro_models.spec import Model
 from tiro_models.validate import ValidationResult, validate
 
@@ -37,12 +37,39 @@ def validate_snapshot(
     return validate(model, snapshot, strict=strict, now=end, max_age=max_age, window=(start, end))
 
 
-def report_body(result: ValidationResult, **window: Any) -> dict[str, Any]:
+def report_body(
+    result: ValidationResult,
+    *,
+    empty: bool,
+    messages: int,
+    items: int,
+    collection_size: int,
+    late: int,
+    allowed_lateness: float,
+    rejected: list[str],
+) -> WindowReport:
     """The JSON report of one window: the result's fields plus what was read (messages, items, empty…)."""
-    return {**result.to_dict(), "strict": result.strict, **window}
+    fields = result.to_dict()
+    return WindowReport(
+        start=fields["start"],
+        end=fields["end"],
+        valid=fields["valid"],
+        exception=fields["exception"],
+        errors=fields["errors"],
+        counts=fields["counts"],
+        completeness=fields["completeness"],
+        strict=result.strict,
+        empty=empty,
+        messages=messages,
+        items=items,
+        collection_size=collection_size,
+        late=late,
+        allowed_lateness=allowed_lateness,
+        rejected=rejected,
+    )
 
 
-def headline(body: dict[str, Any]) -> str:
+def headline(body: WindowReport) -> str:
     """`INVALID · 42.0% complete · 2026-12-05 10:30:22–10:30:52 UTC`: the verdict first, for titles and lists."""
     return (
         f"{verdict(body['valid'])} · {body['completeness']:.1%} complete · {window_label(body['start'], body['end'])}"
@@ -55,7 +82,7 @@ def _cell(value: Any) -> str:
     return text.replace("|", "\\|").replace("\n", " ") or "–"
 
 
-def markdown_report(body: dict[str, Any]) -> str:
+def markdown_report(body: WindowReport) -> str:
     """A short human report: a one-line heading with the verdict, the window, counts, and the first errors."""
     mark = "✓" if body["valid"] else "✗"
     lines = [
@@ -80,7 +107,7 @@ def markdown_report(body: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def summary_rows(body: dict[str, Any]) -> list[dict[str, Any]]:
+def summary_rows(body: WindowReport) -> list[dict[str, Any]]:
     """One table row per count, plus one per error type (what the UI's table artifact shows)."""
     rows = [
         {"item": "valid", "value": body["valid"]},
@@ -95,7 +122,7 @@ def summary_rows(body: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def error_rows(body: dict[str, Any]) -> list[dict[str, Any]]:
+def error_rows(body: WindowReport) -> list[dict[str, Any]]:
     """One row per error (the first MAX_LISTED_ERRORS): path, check, offending value, allowed range, message."""
     return [
         {
@@ -110,7 +137,7 @@ def error_rows(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @task(name="publish-validation-report", cache_policy=NO_CACHE)
-def publish_validation_report(body: dict[str, Any], log_file: str | None = None) -> dict[str, Any]:
+def publish_validation_report(body: WindowReport, log_file: str | None = None) -> WindowReport:
     """Create the summary, errors and markdown artifacts, name the run after its window and verdict, log the report
     as one JSON line, and append it to `log_file`."""
     title = headline(body)
@@ -140,7 +167,7 @@ def name_run(name: str) -> None:
         client.update_flow_run(flow_run.id, name=name)
 
 
-def window_event(body: dict[str, Any], scenario: str) -> dict[str, Any]:
+def window_event(body: WindowReport, scenario: str) -> dict[str, Any]:
     """The event of one judged window: name by verdict, the scenario's validation as resource, counts as payload."""
     label = scenario_label(scenario)
     return {
@@ -164,7 +191,7 @@ def window_event(body: dict[str, Any], scenario: str) -> dict[str, Any]:
 
 
 @task(name="announce-window", cache_policy=NO_CACHE)
-def announce_window(body: dict[str, Any], scenario: str) -> str:
+def announce_window(body: WindowReport, scenario: str) -> str:
     """Emit one Prefect event for the window (`tiro.validation.window.valid` / `.invalid`); returns its name."""
     event = window_event(body, scenario)
     emit_event(**event)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -12,7 +11,15 @@ from prefect.cache_policies import NO_CACHE
 from tiro.stores.base import StoreError
 from tiro.stores.urls import redact_url
 from tiro.stores.window_results import WindowResult, open_window_results
-from tiro.window_report import completeness_bar, completeness_svg, sparkline, svg_data_uri, verdict, window_label
+from tiro.window_report import (
+    WindowReport,
+    completeness_bar,
+    completeness_svg,
+    sparkline,
+    svg_data_uri,
+    verdict,
+    window_label,
+)
 
 CHART_KEY = "validation-completeness"
 CHART_WINDOWS = 48  # bars in the chart: 48 minutes of one-minute windows
@@ -20,7 +27,7 @@ TABLE_WINDOWS = 10  # the latest windows listed under it
 
 
 @task(name="keep-window-result", cache_policy=NO_CACHE)  # the stores wait for locks and retry HTTP themselves
-def keep_window_result(body: dict[str, Any], url: str) -> list[WindowResult]:
+def keep_window_result(body: WindowReport, url: str) -> list[WindowResult]:
     """Write the window's result to the store of `url` and return the recent windows (oldest first)."""
     store = open_window_results(url)
     try:
@@ -30,7 +37,7 @@ def keep_window_result(body: dict[str, Any], url: str) -> list[WindowResult]:
         store.close()
 
 
-def history_or_nothing(body: dict[str, Any], url: str) -> list[WindowResult]:
+def history_or_nothing(body: WindowReport, url: str) -> list[WindowResult]:
     """`keep_window_result`, except that a store that cannot be written is a warning: the verdict still stands."""
     try:
         return keep_window_result(body, url)

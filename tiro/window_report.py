@@ -9,11 +9,12 @@ import base64
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from tiro.stores.window_results import WindowResult
 
 __all__ = [
+    "WindowReport",
     "completeness_bar",
     "completeness_svg",
     "scenario_label",
@@ -22,6 +23,27 @@ __all__ = [
     "verdict",
     "window_label",
 ]
+
+
+class WindowReport(TypedDict):
+    """The report of one validation window, as the flow returns, persists, logs and publishes it (plain JSON)."""
+
+    start: str  # ISO 8601, UTC
+    end: str
+    valid: bool
+    exception: list[dict[str, Any]] | None  # upstream Tiro's pydantic-like errors; None when valid
+    errors: list[dict[str, Any]]  # {path, msg, type} plus value and allowed when known
+    counts: dict[str, int]  # expected, received, missing, invalid, unknown
+    completeness: float
+    strict: bool
+    empty: bool  # no message at all was retained in the window
+    messages: int
+    items: int
+    collection_size: int  # data points in the validated snapshot
+    late: int  # samples of this window that arrived after its allowed lateness
+    allowed_lateness: float
+    rejected: list[str]  # the first messages that could not be read, each named
+
 
 _SPARKS = "▁▂▃▄▅▆▇█"
 _VALID_COLOUR = "#2e9e5b"

@@ -14,7 +14,7 @@ import typer
 from tiro.cli.errors import EXIT_INVALID, debug_enabled, fail, guarded
 from tiro.cli.loading import load
 from tiro.cli.output import emit, to_json
-from tiro.window_report import window_label
+from tiro.window_report import WindowReport, window_label
 
 
 def quiet_local_prefect(level: str = "WARNING") -> None:
@@ -78,7 +78,7 @@ async def _reach_nats(url: str | None) -> None:
         pass
 
 
-def _run_flow(**parameters: Any) -> dict[str, Any]:
+def _run_flow(**parameters: Any) -> WindowReport:
     quiet_local_prefect()
     from tiro.retention import RetentionError
 
@@ -88,7 +88,7 @@ def _run_flow(**parameters: Any) -> dict[str, Any]:
 
         _hide_invalid_run_end()
 
-        async def validated() -> dict[str, Any]:
+        async def validated() -> WindowReport:
             return await window_report(await validate_window(**parameters, return_state=True))
 
         return asyncio.run(validated())
@@ -98,7 +98,7 @@ def _run_flow(**parameters: Any) -> dict[str, Any]:
         raise fail(str(exc)) from None
 
 
-def _print_human(body: dict[str, Any]) -> None:
+def _print_human(body: WindowReport) -> None:
     window = window_label(body["start"], body["end"])
     head = f"Window {window}: {body['messages']} messages, {body['collection_size']} points"
     typer.echo(head)
