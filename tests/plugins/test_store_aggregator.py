@@ -222,8 +222,8 @@ async def test_a_sqlite_url_writes_each_sample_once_and_the_graph_reads_it(tmp_p
     url = f"sqlite:///{tmp_path / 'tiro.db'}"
     scenario, uses = example_files(example_dir("datahall"))
     role = _role(None, url, scenario=str(scenario), uses=[str(u) for u in uses], batch_size=10_000)
-    role.open_stores()
-    assert role.graph.telemetry is role.telemetry  # one file, one database: the graph is linked
+    stores = role.open_stores()
+    assert stores.graph.telemetry is stores.telemetry  # one file, one database: the graph is linked
     records, later = _records(), _records(seed=5, ts=T0 + 1)
     try:
         for batch in (records, later):
@@ -243,10 +243,10 @@ async def test_a_sqlite_url_writes_each_sample_once_and_the_graph_reads_it(tmp_p
 async def test_sqlite_writes_run_on_the_loop_thread(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'tiro.db'}"
     role = _role(None, url)
-    role.open_stores()
+    stores = role.open_stores()
     threads = []
-    write = role.write
-    monkeypatch.setattr(role, "write", lambda records: threads.append(threading.get_ident()) or write(records))
+    write = stores.write
+    monkeypatch.setattr(stores, "write", lambda records: threads.append(threading.get_ident()) or write(records))
     records = _records()
     try:
         await role._write(records)

@@ -3,28 +3,21 @@
 Records (the `tiro_preprocess` output) are buffered and written when `batch_size` records are waiting or every
 `flush_interval` seconds, and whatever is left when the role drains. In durable mode the records of each message are
 written before `handle_items` returns and a failed write raises, so the message is not acked and comes back later.
-Writes are idempotent in every store (same series and timestamp stored once), so redeliveries do no harm. With a
-sqlite URL both stores share the file and each sample is written once: the graph reads values from the telemetry.
-Writes to sqlite run on the event loop: they are milliseconds of CPU work, and a writer thread next to a busy loop
-waits for the GIL at every sqlite call (measured: a 2,000-record write took minutes beside a busy loop). Only when
-another connection holds the file's write lock does a write move to a thread, which may wait for it.
+Writes are idempotent in every store (same series and timestamp stored once), so redeliveries do no harm. How the
+stores of a URL are written (one sqlite file, on the loop or in a thread) is `tiro.stores.record_stores`' business.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Mapping
-from contextlib import ExitStack
-from typing import Any, cast
+from typing import Any
 
 from karez.aggregator.base import AggregatorBase
 from karez.config import OptionalConfigEntity
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.settings import DEFAULT_STORE_URL
-from tiro.stores.base import GraphStore, TelemetryStore
-from tiro.stores.sqlite_telemetry import SqliteDatabase, is_lock_timeout
-from tiro.stores.urls import BACKENDS, open_graph_store, open_telemetry_store, parse_store_url, redact_url
+from tiro.stores.record_stores import RecordStores, offered_targets
 from tiro_models.errors import TiroError
 
 __all__ = ["TiroStoreAggregator"]
@@ -32,8 +25,6 @@ __all__ = ["TiroStoreAggregator"]
 _RECORD_KEYS = ("asset_path", "type", "field")
 # what a store raises for a record it cannot take (as opposed to being unreachable): retrying will not help
 _DATA_ERRORS = (TiroError, TypeError, ValueError)
-TARGETS = ("telemetry", "graph")
-_INLINE_LOCK_WAIT_S = 0.05  # an inline write waits this long for another writer, then retries in a thread
 
 
 class TiroStoreAggregator(AggregatorBase):
@@ -58,80 +49,29 @@ class TiroStoreAggregator(AggregatorBase):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.targets = self._targets()
-        self.telemetry: TelemetryStore | None = None
-        self.graph: GraphStore | None = None
-        self._graph_writes_telemetry = False  # a sqlite graph linked to the telemetry store writes the samples there
+        try:
+            wanted = split_uses(self.config.targets) if self.config.targets else None
+            self.targets = offered_targets(self.config.store, wanted)
+        except ValueError as e:
+            raise ValueError(f"{self._log_name}: {e}") from None
+        self.stores: RecordStores | None = None
         self.written = 0
         self._buffer: list[Mapping[str, Any]] = []
-        self._write_lock = asyncio.Lock()
         self._timer: asyncio.Task | None = None
 
-    def _targets(self) -> tuple[str, ...]:
-        url = self.config.store
-        kind = parse_store_url(url).kind
-        offered = tuple(t for t, backend in zip(TARGETS, BACKENDS[kind], strict=True) if backend is not None)
-        wanted = split_uses(self.config.targets) if self.config.targets else list(offered)
-        for target in wanted:
-            if target not in offered:
-                raise ValueError(f"{self._log_name}: {redact_url(url)} has no {target} store (it offers {offered})")
-        return tuple(wanted)
-
     # ----- stores -----
-    def open_stores(self) -> None:
+    def open_stores(self) -> RecordStores:
         """Open and bootstrap the stores (once); the graph is synced to the scenario when one is configured."""
-        if self.telemetry is not None or self.graph is not None:
-            return
-        url = self.config.store
-        model = model_for(self.config.scenario, split_uses(self.config.uses)) if self.config.scenario else None
-        if "telemetry" in self.targets:
-            telemetry = open_telemetry_store(url)
-            telemetry.bootstrap()
-            self.telemetry = telemetry
-        if "graph" in self.targets:
-            # one sqlite file: the graph reads its values from the telemetry samples, which are written once
-            linked = self.telemetry is not None and parse_store_url(url).kind == "sqlite"
-            graph = open_graph_store(url, telemetry=self.telemetry) if linked else open_graph_store(url)
-            self._graph_writes_telemetry = linked
-            if model is not None:
-                report = graph.bootstrap(model)
-                if report.removed:
-                    self.log("info", f"graph sync removed {len(report.removed)}: {', '.join(report.removed[:10])}")
-            self.graph = graph
-
-    def write(self, records: list[Mapping[str, Any]]) -> int:
-        """Write records to every target store now (blocking); raises when a store fails."""
-        self.open_stores()
-        if self.telemetry is not None and not self._graph_writes_telemetry:
-            self.telemetry.write_records(records)
-        if self.graph is not None:
-            self.graph.upsert_records(records)
-        self.written += len(records)
-        return len(records)
-
-    def _sqlite_databases(self) -> list[SqliteDatabase]:
-        """The sqlite databases behind the open stores (written on the loop); empty for any other backend."""
-        stores = [store for store in (self.telemetry, self.graph) if store is not None]
-        databases = [getattr(store, "db", None) for store in stores]
-        if not stores or not all(isinstance(db, SqliteDatabase) for db in databases):
-            return []
-        return list({id(db): cast(SqliteDatabase, db) for db in databases}.values())
+        if self.stores is None:
+            model = model_for(self.config.scenario, split_uses(self.config.uses)) if self.config.scenario else None
+            self.stores, removed = RecordStores.open(self.config.store, self.targets, model)
+            if removed:
+                self.log("info", f"graph sync removed {len(removed)}: {', '.join(removed[:10])}")
+        return self.stores
 
     async def _write(self, records: list[Mapping[str, Any]]) -> None:
-        async with self._write_lock:
-            databases = self._sqlite_databases()
-            if databases:
-                try:
-                    with ExitStack() as waits:
-                        for db in databases:
-                            waits.enter_context(db.lock_wait(_INLINE_LOCK_WAIT_S))
-                        self.write(records)
-                    await asyncio.sleep(0)  # the write held the loop: let the process's other work run first
-                    return
-                except sqlite3.OperationalError as e:
-                    if not is_lock_timeout(e):
-                        raise
-            await asyncio.to_thread(self.write, records)
+        stores = self.stores if self.stores is not None else await asyncio.to_thread(self.open_stores)
+        self.written += await stores.write_soon(records)
 
     # ----- receiving -----
     def _records(self, items: list[Any]) -> list[Any]:
@@ -246,8 +186,7 @@ class TiroStoreAggregator(AggregatorBase):
     async def close(self) -> None:
         """Write what is left, close the stores and the connection."""
         await self.flush_buffer()
-        for store in (self.telemetry, self.graph):
-            if store is not None:
-                store.close()
-        self.telemetry = self.graph = None
+        if self.stores is not None:
+            self.stores.close()
+            self.stores = None
         await super().close()
