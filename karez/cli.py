@@ -364,7 +364,16 @@ def _role_failure(e: Exception) -> typer.Exit:
     return _fail(f"a role failed: {type(e).__name__}: {e}", 1)
 
 
-async def _test_chain(settings, plugins, dispatchers, connectors, converters, initial, verbose, follow_next):
+async def _test_chain(
+    settings: Any,
+    plugins: Any,
+    dispatchers: str | None,
+    connectors: str | None,
+    converters: str | None,
+    initial: Any,
+    verbose: bool,
+    follow_next: bool,
+) -> list[tuple[str, Any]]:
     from karez.offline import dispatch, display_payload, follow, run_role
 
     def show(role: Any, outputs: list) -> None:
