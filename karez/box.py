@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 
-class ConfigBox(dict):
+class ConfigBox(dict[str, Any]):
     """A dict whose `get`, `[key]` and `.attr` lookups ignore key case; nested dicts are boxes too.
 
     `key in box` stays case-sensitive, as with upstream Dynaconf boxes.
@@ -56,11 +56,11 @@ class ConfigBox(dict):
         except KeyError:
             raise AttributeError(name) from None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Plain nested dicts/lists, e.g. for JSON output."""
         return {k: _unboxed(v) for k, v in dict.items(self)}
 
-    def __reduce__(self):  # keep pickling/copying simple
+    def __reduce__(self) -> tuple[type[ConfigBox], tuple[dict[str, Any]]]:  # keep pickling/copying simple
         return (ConfigBox, (self.to_dict(),))
 
 

@@ -81,7 +81,9 @@ def _plugins(plugin_dir: str | None) -> dict[str, dict[str, type]]:
         raise _fail(str(e)) from None
 
 
-def _load(configs: list[str] | None, plugin_dir: str | None, env_prefix: str | None = "KAREZ_"):
+def _load(
+    configs: list[str] | None, plugin_dir: str | None, env_prefix: str | None = "KAREZ_"
+) -> tuple[list[str], Any, Any]:
     files = list(configs or default_config_files())
     try:
         settings = load_settings(files, env_prefix=env_prefix)
@@ -376,7 +378,7 @@ async def _test_chain(
 ) -> list[tuple[str, Any]]:
     from karez.offline import dispatch, display_payload, follow, run_role
 
-    def show(role: Any, outputs: list) -> None:
+    def show(role: Any, outputs: list[Any]) -> None:
         if verbose:
             err.print(f"[bold]After {role.TYPE.upper()} {role.name} ({len(outputs)} items):[/bold]")
             for subject, payload in outputs:

@@ -114,7 +114,7 @@ def validate_config(settings: Mapping[str, Any], plugins: Mapping[str, Mapping[s
     return report
 
 
-def _check_references(report: ValidationReport, names: dict, roles: dict) -> None:
+def _check_references(report: ValidationReport, names: dict[str, Any], roles: dict[str, Any]) -> None:
     converters = names["converter"]
     for where, cfg in roles["dispatcher"]:
         mode = str(cfg.get("mode") or "burst").lower()
@@ -148,7 +148,7 @@ def _check_category(report: ValidationReport, where: str, category: Any, what: s
         report.errors.append(f"{where}: {what} {category!r} is reserved (collides with karez.{category}.*)")
 
 
-def _check_categories(report: ValidationReport, roles: dict) -> None:
+def _check_categories(report: ValidationReport, roles: dict[str, Any]) -> None:
     by_queue: dict[tuple[str, str], list[str]] = {}
     for where, cfg in roles["aggregator"]:
         category = cfg.get("category")

@@ -114,10 +114,10 @@ def jetstream_of(role: Any) -> Any:
 
 async def publish_bodies(
     role: Any, bodies: list[tuple[str, bytes, int]], msg_id: str | None, wait: bool = True
-) -> list[asyncio.Future]:
+) -> list[asyncio.Future[Any]]:
     """Publish encoded bodies: JetStream (with `Nats-Msg-Id`) where a stream captures the subject, else core."""
     js = jetstream_of(role)
-    futures: list[asyncio.Future] = []
+    futures: list[asyncio.Future[Any]] = []
     for i, (subject, body, count) in enumerate(bodies):
         if await is_captured(js, subject):
             headers = {"Nats-Msg-Id": f"{msg_id}:{i}"} if msg_id else None
@@ -133,7 +133,7 @@ async def publish_bodies(
     return futures
 
 
-async def settle(futures: list[asyncio.Future], timeout: float = PUBACK_TIMEOUT) -> None:
+async def settle(futures: list[asyncio.Future[Any]], timeout: float = PUBACK_TIMEOUT) -> None:
     """Wait for PubAcks; one that never comes (lost across a server restart) is cancelled after `timeout`.
 
     nats-py's publish futures have no timeout of their own: without this a lost PubAck blocks the role forever."""
@@ -144,7 +144,7 @@ async def settle(futures: list[asyncio.Future], timeout: float = PUBACK_TIMEOUT)
         future.cancel()  # also frees nats-py's pending-publish slot
 
 
-def first_failure(futures: list[asyncio.Future]) -> BaseException | None:
+def first_failure(futures: list[asyncio.Future[Any]]) -> BaseException | None:
     """The first error among settled publish futures (a cancelled one is a PubAck timeout), or None."""
     for future in futures:
         if future.cancelled():
@@ -169,7 +169,7 @@ class DurableLink(Delivery):
         self.ack_wait = 30.0
         self.role: Any = None
         self.psub: Any = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[Any] | None = None
         self._stopping = False
 
     async def start(self, role: Any) -> None:
@@ -217,7 +217,7 @@ class DurableLink(Delivery):
     async def handle_batch(self, msgs: list[Any]) -> None:
         """Process fetched messages, wait for downstream PubAcks, then ack (or nak / dead-letter)."""
         role = self.role
-        pending: list[tuple[Any, list[asyncio.Future]]] = []
+        pending: list[tuple[Any, list[asyncio.Future[Any]]]] = []
         loop = asyncio.get_running_loop()
         # a batch can take longer than ack_wait on an overloaded process: its unacked messages are then redelivered
         # while still queued here and done twice, which overloads it further. "In progress" restarts their clocks.

@@ -45,7 +45,8 @@ def free_port() -> int:
     """A currently free TCP port on 127.0.0.1."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 class EmbeddedNats:
@@ -84,7 +85,7 @@ class EmbeddedNats:
         self.operator_jwt, self.account_jwts = operator_jwt, dict(account_jwts or {})
         self.system_account = system_account
         self.startup_timeout = startup_timeout
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def log_file(self) -> Path:

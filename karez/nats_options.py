@@ -243,7 +243,7 @@ async def connect(options: NatsOptions, name: str, **callbacks: Callback) -> Any
     nats-py retries a refused first connection forever when reconnects are unlimited, so a wrong password would hang
     silently; refusals before the first successful connection are therefore fatal, later ones are retried.
     """
-    import nats
+    from nats.aio.client import Client
 
     options.check_credential_files()
     refused: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
@@ -260,7 +260,7 @@ async def connect(options: NatsOptions, name: str, **callbacks: Callback) -> Any
         else:
             logger.warning("NATS error: %s: %s", type(e).__name__, e)
 
-    nc = nats.NATS()
+    nc = Client()
     extra: dict[str, Any] = dict(callbacks)  # nats-py's connect types each callback keyword differently
     attempt = asyncio.ensure_future(nc.connect(name=name, **options.connect_kwargs(), error_cb=error_cb, **extra))
     waiting: set[asyncio.Future[Any]] = {attempt, refused}

@@ -22,7 +22,7 @@ def wire_copy(item: Any) -> Any:
     return copy.deepcopy(item)
 
 
-async def dispatch(dispatcher: RoleBase) -> list[dict]:
+async def dispatch(dispatcher: RoleBase) -> list[dict[str, Any]]:
     """Task messages of one round."""
     return list(await dispatcher.process(None))
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 from karez.aggregator.extras import PLUGINS as AGGREGATORS
 from karez.connector.extras import PLUGINS as CONNECTORS
@@ -66,8 +66,8 @@ def load_plugin_file(path: Path, kind: str) -> type[RoleBase] | None:
     except Exception as e:
         sys.modules.pop(module_name, None)
         raise PluginError(f"{path}: import failed: {type(e).__name__}: {e}") from e
-    found: Any = getattr(module, kind.capitalize(), None)  # a class of the kind's base, by the plugin convention
-    return found
+    # a class of the kind's base, by the plugin convention
+    return cast("type[RoleBase] | None", getattr(module, kind.capitalize(), None))
 
 
 def _plugin_files(directory: Path) -> list[Path]:

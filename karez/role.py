@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from operator import is_, itemgetter
 from typing import Any
 
@@ -62,7 +62,7 @@ class RoleBase(ConfigurableBase):
         self._log_name = f"{type(self).__name__}[{self.name}]"
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """`type` (required) and `name` (defaults to `type`), plus runtime options."""
         yield from super().config_entities()
         type_entity = ConfigEntity("type", "Type of the role")
@@ -84,12 +84,12 @@ class RoleBase(ConfigurableBase):
 
     # ----- meta helpers (upstream semantics, pop_meta fixed) -----
     @staticmethod
-    def get_meta(d: dict, key: str, default: Any = None) -> Any:
+    def get_meta(d: dict[str, Any], key: str, default: Any = None) -> Any:
         """`d._karez[key]` or default."""
         return d.get(META_KEY, {}).get(key, default)
 
     @staticmethod
-    def update_meta(d: dict, **kv: Any) -> dict:
+    def update_meta(d: dict[str, Any], **kv: Any) -> dict[str, Any]:
         """Update `d._karez` in place (creating it) and return `d`."""
         meta = d.get(META_KEY)
         if meta is None:
@@ -98,7 +98,7 @@ class RoleBase(ConfigurableBase):
         return d
 
     @staticmethod
-    def copy_meta(new: dict, old: dict, clear_old: bool = False) -> dict:
+    def copy_meta(new: dict[str, Any], old: dict[str, Any], clear_old: bool = False) -> dict[str, Any]:
         """Shallow copy of `new` whose meta is `old` meta overridden by `new` meta; `new` is not mutated."""
         out = dict(new)
         out[META_KEY] = merged_meta(old.get(META_KEY), new.get(META_KEY))
@@ -107,13 +107,13 @@ class RoleBase(ConfigurableBase):
         return out
 
     @staticmethod
-    def clear_meta(d: dict) -> dict:
+    def clear_meta(d: dict[str, Any]) -> dict[str, Any]:
         """Remove `_karez` from `d` and return `d`."""
         d.pop(META_KEY, None)
         return d
 
     @staticmethod
-    def pop_meta(d: dict, key: str, default: Any = None) -> Any:
+    def pop_meta(d: dict[str, Any], key: str, default: Any = None) -> Any:
         """Remove and return `d._karez[key]` (upstream popped the top-level key)."""
         return d.get(META_KEY, {}).pop(key, default)
 
@@ -342,7 +342,7 @@ class RestfulRoleMixin(ConfigurableBase):
     log: Callable[..., None]  # RoleBase's, in the roles this mixes into
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """REST keys of upstream Karez."""
         yield from super().config_entities()
         yield ConfigEntity("base_url", "Base URL of the REST API")

@@ -120,8 +120,8 @@ class Runtime:
         self.nc: Any = None
         self.stopped = False
         self.reconnected = asyncio.Event()  # set after each reconnect of the shared connection
-        self._supervisors: list[asyncio.Task] = []
-        self._metrics_task: asyncio.Task | None = None
+        self._supervisors: list[asyncio.Task[Any]] = []
+        self._metrics_task: asyncio.Task[Any] | None = None
 
     def all_roles(self) -> list[tuple[str, RoleBase]]:
         """(kind, role) pairs in start order."""

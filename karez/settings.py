@@ -8,7 +8,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -33,7 +33,7 @@ def default_config_files() -> list[str]:
     return sorted(f for f in glob.glob("./config/*") if f.endswith((".yaml", ".yml", ".json")))
 
 
-class LocatedDict(dict):
+class LocatedDict(dict[str, Any]):
     """A mapping read from YAML that remembers `file:line` in `origin`."""
 
     origin: str = ""
@@ -45,7 +45,7 @@ class _LocatingLoader(yaml.SafeLoader):
     source = ""
 
     def construct_located_mapping(self, node: yaml.MappingNode) -> LocatedDict:
-        mapping = LocatedDict(self.construct_mapping(node, deep=True))
+        mapping = LocatedDict(cast(dict[str, Any], self.construct_mapping(node, deep=True)))
         mapping.origin = f"{self.source}:{node.start_mark.line + 1}"
         return mapping
 
@@ -88,7 +88,7 @@ def resolve_token(value: Any, environ: Mapping[str, str], where: str = "") -> An
     try:
         if token == "@format":
 
-            def sub(m: re.Match) -> str:
+            def sub(m: re.Match[str]) -> str:
                 name = m.group(1).strip("'\"")
                 if name not in environ:
                     raise ConfigError(f"{where}: environment variable {name} is not set")

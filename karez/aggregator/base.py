@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Iterator
 from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
@@ -17,7 +18,7 @@ class AggregatorBase(RoleBase):
     TYPE = "aggregrator"  # sic: upstream's spelling, kept for plugins that print it
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """Category, JSON decoding, queue override and thread offloading."""
         yield from super().config_entities()
         yield ConfigEntity("category", "Category of data to aggregate")
@@ -38,7 +39,7 @@ class AggregatorBase(RoleBase):
     @property
     def subscribe_queue(self) -> str:
         """The bare category unless `queue` is set."""
-        return self.config.queue or self.config.category
+        return str(self.config.queue or self.config.category)
 
     def process(self, payload: Any) -> Any:
         """Consume one item (plugins implement this; may be async)."""

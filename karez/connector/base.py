@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from typing import Any
 
-from karez.config import OptionalConfigEntity
+from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.role import RoleBase
 from karez.routing import META_KEY, route
 from karez.subjects import DEFAULT_CATEGORY
@@ -29,7 +30,7 @@ class ConnectorBase(RoleBase):
     TYPE = "connector"
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """`converter` list (null entries mean "to aggregators")."""
         yield from super().config_entities()
         yield OptionalConfigEntity("converter", None, "Converter names to send items to")
@@ -51,7 +52,7 @@ class ConnectorBase(RoleBase):
         self.update_meta(item, category=category)
         return route([item], self.targets, self.name)
 
-    async def postprocess_item(self, item: dict, publish: bool = True, flush: bool = False) -> dict:
+    async def postprocess_item(self, item: dict[str, Any], publish: bool = True, flush: bool = False) -> dict[str, Any]:
         """Set the category and publish the item to its targets."""
         outputs = self.routes(item)
         if publish:
@@ -114,7 +115,7 @@ class PullConnectorBase(ConnectorBase):
             outputs += self._route_all(items_ok)
         return outputs
 
-    def _route_all(self, items: list[dict]) -> list[tuple[str, Any]]:
+    def _route_all(self, items: list[dict[str, Any]]) -> list[tuple[str, Any]]:
         """Fan items out to every `converter` target (null: the aggregator subject of its category)."""
         return route(items, self.targets, self.name)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from karez.connector.base import PullConnectorBase
@@ -13,7 +14,7 @@ class RestfulConnectorBase(PullConnectorBase, RestfulRoleMixin):
     """Pull connector for REST APIs; `fetch_data(client, entities)` gets the shared httpx client."""
 
     @contextlib.asynccontextmanager
-    async def _shared_client(self):
+    async def _shared_client(self) -> AsyncIterator[Any]:
         yield self.http_client
 
     def create_client(self) -> Any:

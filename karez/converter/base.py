@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import GeneratorType
 from typing import Any
 
-from karez.config import OptionalConfigEntity
+from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.role import RoleBase
 from karez.routing import route, with_source_meta
 from karez.utils import resolve_items
@@ -38,7 +38,7 @@ class ConverterBase(RoleBase):
         self.targets: list[Any] = next_targets(self)  # `next`, read once: every message is routed by it
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """`next`: converter names (null entries mean "to aggregators")."""
         yield from super().config_entities()
         yield OptionalConfigEntity("next", None, "Converter names to send results to")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
@@ -23,13 +24,13 @@ class DispatcherBase(RoleBase):
         super().__init__(*args, **kwargs)
         self.interval = float(self.config.interval)
         self.target = self.config.connector
-        self._pending: set[asyncio.Task] = set()
+        self._pending: set[asyncio.Task[Any]] = set()
         self._round = 0
         self._seq = 0
         self._boot = time.time_ns()
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """Timer and batching keys."""
         yield from super().config_entities()
         yield ConfigEntity("interval", "Seconds between two dispatch rounds")
@@ -42,13 +43,13 @@ class DispatcherBase(RoleBase):
         """Return the entities of one round (plugins implement this)."""
         raise NotImplementedError
 
-    def divide_tasks(self, entities: list[Any]):
+    def divide_tasks(self, entities: list[Any]) -> Iterator[dict[str, list[Any]]]:
         """Yield `{"tasks": slice}` batches of `batch_size` entities."""
         size = max(1, int(self.config.batch_size or 1))
         for i in range(0, len(entities), size):
             yield {"tasks": entities[i : i + size]}
 
-    async def process(self, _: Any = None) -> list[dict]:
+    async def process(self, _: Any = None) -> list[dict[str, Any]]:
         """All task batches of one round."""
         entities = await resolve_items(self.load_entities())
         batches = list(self.divide_tasks(entities))
@@ -101,11 +102,11 @@ class DispatcherBase(RoleBase):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    def _track(self, task: asyncio.Task) -> None:
+    def _track(self, task: asyncio.Task[Any]) -> None:
         self._pending.add(task)
         task.add_done_callback(self._forget)
 
-    def _forget(self, task: asyncio.Task) -> None:
+    def _forget(self, task: asyncio.Task[Any]) -> None:
         self._pending.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
             self.log_exception(error, "Delayed publish failed")

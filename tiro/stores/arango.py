@@ -43,7 +43,7 @@ from tiro_models.qpath import QNode, QPath, parse_qpath
 from tiro_models.spec import ATTRIBUTE, PATH_SEP, TELEMETRY, Instances, Model
 
 if TYPE_CHECKING:
-    from arango import ArangoClient
+    from arango.client import ArangoClient
 
 __all__ = ["ArangoGraphStore", "ArangoStoreError", "graph_documents", "nest_qpath_result"]
 
@@ -125,7 +125,7 @@ class ArangoGraphStore(GraphStore):
     def client(self) -> ArangoClient:
         """The python-arango client, created on first use."""
         if self._client is None:
-            from arango import ArangoClient  # imported on use: `import tiro.plugins.karez` stays light
+            from arango.client import ArangoClient  # imported on use: `import tiro.plugins.karez` stays light
 
             hosts = list(self.settings.hosts)
             self._client = ArangoClient(

@@ -28,7 +28,7 @@ from tiro_models.line_protocol import encode_lines
 from tiro_models.spec import PATH_SEP, TELEMETRY
 
 if TYPE_CHECKING:
-    from influxdb_client import InfluxDBClient
+    from influxdb_client.client.influxdb_client import InfluxDBClient
 
 __all__ = ["InfluxTelemetryStore", "count_lines"]
 
@@ -75,7 +75,9 @@ class InfluxTelemetryStore(TelemetryStore):
     def client(self) -> InfluxDBClient:
         """The influxdb-client connection, created on first use."""
         if self._client is None:
-            from influxdb_client import InfluxDBClient  # imported on use: `import tiro.plugins.karez` stays light
+            from influxdb_client.client.influxdb_client import (
+                InfluxDBClient,  # imported on use: `import tiro.plugins.karez` stays light
+            )
 
             s = self.settings
             self._client = InfluxDBClient(
@@ -117,7 +119,7 @@ class InfluxTelemetryStore(TelemetryStore):
             orgs = []
         for org in orgs or []:
             if org.name == s.org:
-                return org.id
+                return str(org.id)
         raise InfluxError(f"InfluxDB at {s.public_url}: organization {s.org!r} does not exist (create it first)", 404)
 
     def bootstrap(self) -> BootstrapReport:
@@ -129,7 +131,7 @@ class InfluxTelemetryStore(TelemetryStore):
         found = self._call(f"looking up bucket {s.bucket!r}", lambda: api.find_buckets(name=s.bucket, org_id=org_id))
         if any(b.name == s.bucket for b in (getattr(found, "buckets", None) or [])):
             return report
-        from influxdb_client import BucketRetentionRules
+        from influxdb_client.domain.bucket_retention_rules import BucketRetentionRules
 
         rules = [BucketRetentionRules(type="expire", every_seconds=int(s.retention))] if s.retention > 0 else []
         self._call(
@@ -152,7 +154,7 @@ class InfluxTelemetryStore(TelemetryStore):
 
     def _post(self, body: str, lines: int) -> None:
         """POST one body, retrying 429/5xx and connection errors with backoff; raises InfluxError when it gives up."""
-        from influxdb_client import WritePrecision
+        from influxdb_client.domain.write_precision import WritePrecision
 
         s = self.settings
         attempt = 0

@@ -474,7 +474,9 @@ class SqliteGraphStore(GraphStore):
             if entry[1] is None:
                 entry[1] = ids[entry[0][0]]
 
-    def _changed(self, newest: dict[tuple[Any, Any, Any], tuple[float, Any]]) -> list[tuple[list[Any], tuple]]:
+    def _changed(
+        self, newest: dict[tuple[Any, Any, Any], tuple[float, Any]]
+    ) -> list[tuple[list[Any], tuple[Any, ...]]]:
         """(cache entry, (value, kind, unit, ts)) of the newest samples that may change what is stored."""
         points = self._points
         changed: list[Any] = []
@@ -550,7 +552,8 @@ class SqliteGraphStore(GraphStore):
             self._ensure_schema()
         parsed = qpath if isinstance(qpath, QPath) else parse_qpath(qpath)
         cutoff = None if max_age is None else time.time() - max_age
-        return self._evaluate(parsed.roots, [""], cutoff).get("", {})
+        tree: dict[str, Any] = self._evaluate(parsed.roots, [""], cutoff).get("", {})
+        return tree
 
     def _evaluate(self, nodes: tuple[QNode, ...], parents: list[str], cutoff: float | None) -> dict[str, Any]:
         """Output per parent asset path of `nodes`, level by level: children are read only under kept assets."""

@@ -388,7 +388,9 @@ class SqliteTelemetryStore(TelemetryStore):
         type_path = record.get("path") or f"{own_type_path}.{name}"
         return (dp_path, type_path, asset_path, category, name, unit)
 
-    def _create_series(self, cur: sqlite3.Cursor, pending: dict[tuple[Any, Any, Any], tuple]) -> dict[tuple, int]:
+    def _create_series(
+        self, cur: sqlite3.Cursor, pending: dict[tuple[Any, Any, Any], tuple[Any, ...]]
+    ) -> dict[tuple[Any, ...], int]:
         """Upsert the batch's new series (or new units) and remember their ids."""
         _UPSERT_SERIES.execute(cur, [v for row in pending.values() for v in row])
         ids = dict(cur.execute(_SERIES_IDS, (orjson.dumps([row[0] for row in pending.values()]).decode(),)))
@@ -458,7 +460,7 @@ class SqliteTelemetryStore(TelemetryStore):
         before_all = lowest - 1
         now_ns: int | None = None
         record: Any = None
-        pending: dict[tuple[Any, Any, Any], tuple] = {}  # new series (or units): created after the loop
+        pending: dict[tuple[Any, Any, Any], tuple[Any, ...]] = {}  # new series (or units): created after the loop
         holes: list[int] = []  # where `rows` holds a new series' key in place of its id
         try:
             for record in records:

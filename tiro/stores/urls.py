@@ -102,7 +102,8 @@ def _backend(kind: str, store: str) -> type:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         raise StoreURLError(f"the {kind} {store} backend is not available ({exc})") from None
-    return getattr(module, class_name)
+    backend: type = getattr(module, class_name)
+    return backend
 
 
 def open_telemetry_store(url: str, *, kind: str | None = None, **options: Any) -> TelemetryStore:
@@ -110,7 +111,8 @@ def open_telemetry_store(url: str, *, kind: str | None = None, **options: Any) -
     parsed = parse_store_url(url, store="telemetry", kind=kind)
     if parsed.kind == "sqlite":
         return SqliteTelemetryStore(parsed.location, **options)
-    return _backend(parsed.kind, "telemetry")(parsed.location, **options)
+    store: TelemetryStore = _backend(parsed.kind, "telemetry")(parsed.location, **options)
+    return store
 
 
 def open_graph_store(url: str, *, kind: str | None = None, **options: Any) -> GraphStore:
@@ -118,4 +120,5 @@ def open_graph_store(url: str, *, kind: str | None = None, **options: Any) -> Gr
     parsed = parse_store_url(url, store="graph", kind=kind)
     if parsed.kind == "sqlite":
         return SqliteGraphStore(parsed.location, **options)
-    return _backend(parsed.kind, "graph")(parsed.location, **options)
+    graph: GraphStore = _backend(parsed.kind, "graph")(parsed.location, **options)
+    return graph

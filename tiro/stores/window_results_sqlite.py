@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tiro.stores.sqlite_telemetry import SqliteDatabase
 from tiro.stores.sqlite_tx import transaction
 from tiro.stores.window_results import WindowResult, WindowResultStore
@@ -62,7 +64,7 @@ class SqliteWindowResults(WindowResultStore):
         self.db.close()
 
 
-def _result(row: tuple) -> WindowResult:
+def _result(row: tuple[Any, ...]) -> WindowResult:
     values = dict(zip(_COLUMNS, row, strict=True))
     values["valid"] = bool(values["valid"])
     return WindowResult(**values)

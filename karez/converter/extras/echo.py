@@ -11,7 +11,7 @@ from karez.routing import ensure_meta
 class Converter(ConverterBase):
     """Yields every item unchanged."""
 
-    def convert(self, payload: dict) -> Any:
+    def convert(self, payload: dict[str, Any]) -> Any:
         """Yield the payload."""
         yield payload
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
-from karez.config import OptionalConfigEntity
+from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.converter.base import ConverterBase, objects_only
 from karez.routing import ensure_meta
 
@@ -14,7 +15,7 @@ class Converter(ConverterBase):
     """Keeps items whose meta `key` value is in `filter` and maps it through `rename` to a new category."""
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """Meta key, default, filter and rename map."""
         yield from super().config_entities()
         yield OptionalConfigEntity("key", None, "Meta key to test")
@@ -40,7 +41,7 @@ class Converter(ConverterBase):
         cfg = self.config
         return (cfg.key, cfg.default, self._allowed, dict(cfg.rename or {}))
 
-    def keep(self, payload: dict) -> bool:
+    def keep(self, payload: dict[str, Any]) -> bool:
         """Whether the payload passes the filter; applies the rename to its category in place."""
         key, default, allowed, rename = self._plan
         meta = payload.get("_karez")
@@ -58,7 +59,7 @@ class Converter(ConverterBase):
                 meta["category"] = new
         return True
 
-    def convert(self, payload: dict) -> Any:
+    def convert(self, payload: dict[str, Any]) -> Any:
         """Yield the payload unless filtered out; rename writes the category."""
         if self.keep(payload):
             yield payload

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
@@ -19,7 +20,7 @@ class Converter(ConverterBase):
     """Parses string timestamps (with tz abbreviations from `tz_infos`) into epoch seconds."""
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """`tz_infos`: abbreviation → IANA zone name."""
         yield from super().config_entities()
         yield ConfigEntity("tz_infos", "Mapping from timezone abbreviations to IANA names, e.g. {SGT: Asia/Singapore}")
@@ -35,7 +36,7 @@ class Converter(ConverterBase):
             zones[abbr] = zone
         return zones
 
-    def convert(self, payload: dict) -> Any:
+    def convert(self, payload: dict[str, Any]) -> Any:
         """Yield the payload with `timestamp` as float epoch seconds (now when missing)."""
         ts = payload.get("timestamp")
         if isinstance(ts, str) and ts:

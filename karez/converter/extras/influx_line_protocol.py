@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
@@ -10,7 +11,7 @@ from karez.routing import META_KEY
 from line_protocol_text import ItemLineEncoder, encode_line, take_field
 
 
-def item_to_line(payload: dict, measurement: str, field_name: str | None, field_value: str) -> str:
+def item_to_line(payload: dict[str, Any], measurement: str, field_name: str | None, field_value: str) -> str:
     """Line of one item: upstream field/tag rules, timestamp (seconds) → ns; mutates the item like upstream."""
     time_ns, key, value = take_field(payload, field_name, field_value)
     tags = {k: v for k, v in payload.items() if k[:1] != "_"}
@@ -21,7 +22,7 @@ class Converter(ConverterBase):
     """Converts an item into one InfluxDB line (published raw; batches join lines with newlines)."""
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """Measurement and field selection."""
         yield from super().config_entities()
         yield ConfigEntity("measurement", "Measurement name")
@@ -30,7 +31,7 @@ class Converter(ConverterBase):
 
     _encoder: ItemLineEncoder | None = None  # made from the config on first use
 
-    def convert(self, payload: dict) -> Any:
+    def convert(self, payload: dict[str, Any]) -> Any:
         """Yield `{"_as_is": line}`."""
         cfg = self.config
         yield {"_as_is": item_to_line(payload, cfg.measurement, cfg.field_name, cfg.field_value)}

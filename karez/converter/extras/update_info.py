@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -15,7 +16,7 @@ class Converter(ConverterBase):
     """Updates each item with `info[item[key]]` from a JSON file (reloaded when its mtime changes)."""
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """Info file, lookup key and keys to remove."""
         yield from super().config_entities()
         yield ConfigEntity("info_file", "JSON object: lookup value → extra fields")
@@ -33,7 +34,8 @@ class Converter(ConverterBase):
                 except orjson.JSONDecodeError as e:
                     raise ValueError(f"{path}: invalid JSON: {e}") from e
             self.__dict__["_info_mtime"] = mtime
-        return self.__dict__["_info"]
+        info: dict[str, Any] = self.__dict__["_info"]
+        return info
 
     def removed_keys(self) -> list[str]:
         """`remove` as a list of stripped names."""
@@ -43,7 +45,7 @@ class Converter(ConverterBase):
         parts = remove.split(",") if isinstance(remove, str) else list(remove)
         return [str(p).strip() for p in parts if str(p).strip()]
 
-    def convert(self, payload: dict) -> Any:
+    def convert(self, payload: dict[str, Any]) -> Any:
         """Yield the payload updated with its info entry."""
         payload.update(self.load_info()[payload[self.config.key]])
         for key in self.removed_keys():

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
-from karez.config import OptionalConfigEntity
+from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.dispatcher.base import DispatcherBase
 
 
@@ -14,7 +15,7 @@ class Dispatcher(DispatcherBase):
     """Dispatches entities listed inline (`entities`) or in a JSON file (`entity_file`)."""
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """Entity sources."""
         yield from super().config_entities()
         yield OptionalConfigEntity("entities", None, "Inline list of entities")
@@ -28,7 +29,8 @@ class Dispatcher(DispatcherBase):
             path = self.config.entity_file
             try:
                 with open(path, "rb") as f:
-                    return orjson.loads(f.read())
+                    entities: list[Any] = orjson.loads(f.read())
+                    return entities
             except orjson.JSONDecodeError as e:
                 raise ValueError(f"{path}: not a JSON array: {e}") from e
         raise RuntimeError("Cannot load entities.")

@@ -9,6 +9,7 @@ so replays are harmless.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
@@ -24,7 +25,7 @@ class ArangoAggregator(BatchingAggregator):
     """Upsert decomposed Tiro records into the ArangoDB graph (bootstrapped once from the scenario)."""
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """Upstream keys: category, scenario, uses, db_name, graph_name, hosts, auth; plus batching."""
         yield from super().config_entities()
         yield ConfigEntity("scenario", "Scenario YAML")

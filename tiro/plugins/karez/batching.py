@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from karez.aggregator.base import AggregatorBase
-from karez.config import OptionalConfigEntity
+from karez.config import ConfigEntity, OptionalConfigEntity
 
 
 class BatchingAggregator(AggregatorBase):
@@ -22,7 +23,7 @@ class BatchingAggregator(AggregatorBase):
     """
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """Batch size, flush interval and the back-pressure bound."""
         yield from super().config_entities()
         yield OptionalConfigEntity("batch_size", 5000, "Items per write request")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Iterator
 from typing import Any
 
-from karez.config import OptionalConfigEntity
+from karez.config import ConfigEntity, OptionalConfigEntity
 from tiro.plugins.karez.batching import BatchingAggregator
 from tiro.stores.influx import InfluxTelemetryStore, count_lines
 
@@ -23,7 +24,7 @@ class InfluxWriterAggregator(BatchingAggregator):
     """Write influx line protocol from Karez to InfluxDB in batches (the Telegraf replacement)."""
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """Server, credentials and retries; category `telemetry`, raw text, its own queue group by default."""
         yield from super().config_entities()
         yield OptionalConfigEntity("category", "telemetry", "Category of the line protocol to write")

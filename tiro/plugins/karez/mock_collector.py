@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
 from karez.codec import loads
-from karez.config import OptionalConfigEntity
+from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.connector.restful import RestfulConnectorBase
 from karez.dispatcher.base import DispatcherBase
 from karez.errors import RetryableError
@@ -34,7 +35,7 @@ class DispatcherForMockServer(DispatcherBase):
     """Lists the mock server's data-point paths (by: path) or uuids (by: uuid) and dispatches them as tasks."""
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """Mock server address and which route family to use."""
         yield from super().config_entities()
         yield OptionalConfigEntity("base_url", "http://localhost:8000", "Base URL of the mock server")
@@ -89,7 +90,7 @@ class ConnectorForMockServer(RestfulConnectorBase):
     GETs each point as Tiro 0.13's connector did, `true` always posts."""
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """Route family on top of the REST connector keys; connection defaults suited to one local mock server."""
         yield from super().config_entities()
         yield OptionalConfigEntity("by", "path", "Collect by data-point path or by uuid")

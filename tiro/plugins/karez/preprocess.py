@@ -39,7 +39,7 @@ class _EpochTimestamps(FixTimestampConverter):
     """fix_timestamp whose `tz_infos` is optional, with a cached fast path for aware ISO strings."""
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """`tz_infos` becomes optional (Tiro works without it)."""
         yield from super().config_entities()
         yield OptionalConfigEntity("tz_infos", {}, "Mapping from timezone abbreviations to IANA names")
@@ -168,7 +168,7 @@ class TiroUpdateInfoForValueConverter(_EpochTimestamps):
     """Turns by-uuid items `{name, value[, timestamp]}` into by-path items using a reference's uuid_map."""
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """Reference, scenario and uses files."""
         yield from super().config_entities()
         yield ConfigEntity("reference", "Reference YAML with a uuid_map")
@@ -217,7 +217,7 @@ class TiroFilterByReferenceConverter(ConverterBase):
     """Passes an item on only when its uuid field is in the reference's uuid_map."""
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """Reference file and the item key holding the uuid."""
         yield from super().config_entities()
         yield ConfigEntity("reference", "Reference YAML with a uuid_map")

@@ -10,11 +10,11 @@ stores of a URL are written (one sqlite file, on the loop or in a thread) is `ti
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from karez.aggregator.base import AggregatorBase
-from karez.config import OptionalConfigEntity
+from karez.config import ConfigEntity, OptionalConfigEntity
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.settings import DEFAULT_STORE_URL
 from tiro.stores.record_stores import RecordStores, offered_targets
@@ -31,7 +31,7 @@ class TiroStoreAggregator(AggregatorBase):
     """Writes flat data-point records to the store(s) of `store` (sqlite: telemetry history and graph)."""
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """Store URL, scenario and uses (for the graph bootstrap), which stores, and the batching limits."""
         yield from super().config_entities()
         yield OptionalConfigEntity("store", DEFAULT_STORE_URL, "Store URL: sqlite:///path.db, influx+http://…")

@@ -6,11 +6,12 @@ import asyncio
 import json
 import time
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from karez.aggregator.base import AggregatorBase
-from karez.config import OptionalConfigEntity
+from karez.config import ConfigEntity, OptionalConfigEntity
 from tiro.plugins.karez.schema_windows import schema_check
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.plugins.karez.windows import WindowedValidator, WindowReport, model_check
@@ -25,7 +26,7 @@ class ValidationAggregator(AggregatorBase):
     ONE_WORKER = True  # a window must see every point: `karez deploy --workers N` runs it in one process
 
     @classmethod
-    def config_entities(cls):
+    def config_entities(cls) -> Iterator[ConfigEntity]:
         """Scenario and uses (or a JSON Schema file), window length, log file and strictness."""
         yield from super().config_entities()
         yield OptionalConfigEntity("scenario", None, "Scenario YAML")
