@@ -42,8 +42,8 @@ from _stores_influx import influx_writer_victoria
 from karez import codec
 from karez.durable import DurableLink
 from tiro.plugins.karez import TiroStoreAggregator
-from tiro.stores.sqlite_graph import SqliteGraphStore
-from tiro.stores.sqlite_telemetry import SqliteTelemetryStore
+from tiro.stores.sqlite.graph import SqliteGraphStore
+from tiro.stores.sqlite.telemetry import SqliteTelemetryStore
 from tiro_models.compile import load_model
 from tiro_models.instances import instantiate
 from tiro_models.line_protocol import encode_many

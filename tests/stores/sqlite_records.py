@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tiro.stores.sqlite_graph import SqliteGraphStore
+from tiro.stores.sqlite.graph import SqliteGraphStore
 from tiro_models.records import decompose_point
 
 T0 = 1_800_000_000.0

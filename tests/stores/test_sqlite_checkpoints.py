@@ -7,9 +7,9 @@ import time
 
 from sqlite_records import SERVER, T0, rec
 
-from tiro.stores.sqlite_checkpoints import BACKSTOP_PAGES, WalCheckpointer
-from tiro.stores.sqlite_graph import SqliteGraphStore
-from tiro.stores.sqlite_telemetry import SqliteTelemetryStore
+from tiro.stores.sqlite.checkpoints import BACKSTOP_PAGES, WalCheckpointer
+from tiro.stores.sqlite.graph import SqliteGraphStore
+from tiro.stores.sqlite.telemetry import SqliteTelemetryStore
 
 
 def _until(condition, what: str, timeout: float = 20) -> None:
@@ -47,7 +47,7 @@ def test_a_memory_database_has_no_log_and_no_thread():
 
 
 def test_a_checkpoint_that_fails_is_logged_once_and_the_thread_goes_on(tmp_path, caplog):
-    caplog.set_level(logging.WARNING, logger="tiro.stores.sqlite_checkpoints")
+    caplog.set_level(logging.WARNING, logger="tiro.stores.sqlite.checkpoints")
     checkpointer = WalCheckpointer(str(tmp_path))  # a folder: sqlite cannot open it
     try:
         for _ in range(3):

@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 from sqlite_records import CRAC, SERVER, T0, rec, values
 
-from tiro.stores.sqlite_graph import SqliteGraphStore
-from tiro.stores.sqlite_rows import MultiRowInsert
+from tiro.stores.sqlite.graph import SqliteGraphStore
+from tiro.stores.sqlite.rows import MultiRowInsert
 from tiro_models.errors import SnapshotError
 from tiro_models.instances import instantiate
 

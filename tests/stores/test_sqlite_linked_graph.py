@@ -9,8 +9,9 @@ from dataclasses import replace
 import pytest
 from sqlite_records import CRAC, SERVER, T0, rec, values
 
-from tiro.stores.sqlite_graph import SqliteGraphStore
-from tiro.stores.sqlite_telemetry import SqliteDatabase, SqliteTelemetryStore
+from tiro.stores.sqlite.database import SqliteDatabase
+from tiro.stores.sqlite.graph import SqliteGraphStore
+from tiro.stores.sqlite.telemetry import SqliteTelemetryStore
 from tiro_models.instances import instantiate
 
 

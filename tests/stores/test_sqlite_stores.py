@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlite_records import CRAC, T0, rec
 
-from tiro.stores.sqlite_graph import SqliteGraphStore
-from tiro.stores.sqlite_telemetry import SqliteTelemetryStore, decode_value, encode_value
+from tiro.stores.sqlite.codec import decode_value, encode_value
+from tiro.stores.sqlite.graph import SqliteGraphStore
+from tiro.stores.sqlite.telemetry import SqliteTelemetryStore
 from tiro.stores.urls import (
     StoreURL,
     StoreURLError,

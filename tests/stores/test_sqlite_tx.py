@@ -1,4 +1,4 @@
-"""sqlite_tx.transaction: the block's writes are committed together, or none of them when it fails."""
+"""sqlite transactions: the block's writes are committed together, or none of them when it fails."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from tiro.stores.sqlite_tx import transaction
+from tiro.stores.sqlite.transactions import transaction
 
 
 def _db() -> sqlite3.Connection:

@@ -10,8 +10,9 @@ import orjson
 import pytest
 from sqlite_records import CRAC, T0, rec
 
-from tiro.stores.sqlite_rows import MultiRowInsert
-from tiro.stores.sqlite_telemetry import SqliteTelemetryStore, StoreLayoutError
+from tiro.stores.sqlite.rows import MultiRowInsert
+from tiro.stores.sqlite.schema import StoreLayoutError
+from tiro.stores.sqlite.telemetry import SqliteTelemetryStore
 from tiro_models.errors import SnapshotError
 
 

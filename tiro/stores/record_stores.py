@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from tiro.stores.base import GraphStore, TelemetryStore
-from tiro.stores.sqlite_telemetry import SqliteDatabase, is_lock_timeout
+from tiro.stores.sqlite.database import SqliteDatabase, is_lock_timeout
 from tiro.stores.urls import BACKENDS, open_graph_store, open_telemetry_store, parse_store_url, redact_url
 from tiro_models.spec import Model
 

@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from tiro.stores.base import GraphStore, TelemetryStore
-from tiro.stores.sqlite_graph import SqliteGraphStore
-from tiro.stores.sqlite_telemetry import SqliteTelemetryStore
+from tiro.stores.sqlite.graph import SqliteGraphStore
+from tiro.stores.sqlite.telemetry import SqliteTelemetryStore
 
 __all__ = [
     "BACKENDS",
@@ -29,7 +29,7 @@ __all__ = [
 
 # kind -> (telemetry backend, graph backend) as "module:Class"; None when the kind does not offer that store
 BACKENDS: dict[str, tuple[str | None, str | None]] = {
-    "sqlite": ("tiro.stores.sqlite_telemetry:SqliteTelemetryStore", "tiro.stores.sqlite_graph:SqliteGraphStore"),
+    "sqlite": ("tiro.stores.sqlite.telemetry:SqliteTelemetryStore", "tiro.stores.sqlite.graph:SqliteGraphStore"),
     "influx": ("tiro.stores.influx:InfluxTelemetryStore", None),
     "arango": (None, "tiro.stores.arango:ArangoGraphStore"),
 }

@@ -78,7 +78,7 @@ def open_window_results(url: str, **options: Any) -> WindowResultStore:
     """The window-result store of a telemetry store URL (sqlite file or InfluxDB); options go to the backend."""
     parsed = parse_store_url(url, store="telemetry")
     if parsed.kind == "sqlite":
-        from tiro.stores.window_results_sqlite import SqliteWindowResults
+        from tiro.stores.sqlite.window_results import SqliteWindowResults
 
         return SqliteWindowResults(parsed.location, **options)
     from tiro.stores.window_results_influx import InfluxWindowResults

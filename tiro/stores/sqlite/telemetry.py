@@ -9,217 +9,35 @@ layout is migrated by `bootstrap`.
 Timestamps are keyed in nanoseconds computed like the line protocol (`int(seconds * 1e9)`), so `write_records` and
 `write_lines` of the same data store the same rows.
 Values keep their Python type: int, float and str natively, bools and anything else (dicts, huge ints) with a kind tag.
-Writes bind many rows per statement (`sqlite_rows.MultiRowInsert`) and update the latest timestamps of a whole batch in
+Writes bind many rows per statement (`rows.MultiRowInsert`) and update the latest timestamps of a whole batch in
 one statement: per-statement overhead, not b-tree work, was most of the cost of `executemany`.
 
-`SqliteDatabase` (connections, pragmas, locking) is shared with the graph store of the same file.
+`database.SqliteDatabase` (connections, pragmas, locking) is shared with the graph store of the same file.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 
-from tiro.stores.base import AGGREGATIONS, BootstrapReport, Sample, StoreError, TelemetryStore
-from tiro.stores.sqlite_checkpoints import BACKSTOP_PAGES, WalCheckpointer
-from tiro.stores.sqlite_rows import MultiRowInsert
-from tiro.stores.sqlite_tx import transaction
+from tiro.stores.base import AGGREGATIONS, BootstrapReport, Sample, TelemetryStore
+from tiro.stores.sqlite.codec import INT64, decode_value, encode_value
+from tiro.stores.sqlite.database import SqliteDatabase
+from tiro.stores.sqlite.rows import MultiRowInsert
+from tiro.stores.sqlite.schema import ensure_telemetry_schema
+from tiro.stores.sqlite.transactions import transaction
 from tiro_models.errors import SnapshotError
 from tiro_models.line_protocol import parse_many, timestamp_ns
 from tiro_models.paths import asset_type_path, compile_pattern
 from tiro_models.records import record_point
 from tiro_models.spec import CATEGORIES
 
-__all__ = [
-    "SqliteDatabase",
-    "SqliteTelemetryStore",
-    "StoreLayoutError",
-    "decode_value",
-    "encode_value",
-    "ensure_telemetry_schema",
-    "is_lock_timeout",
-]
+__all__ = ["SqliteTelemetryStore"]
 
-_INT64 = (-(2**63), 2**63 - 1)
-_LOCK_WAIT_S = 30.0  # how long a write waits for another connection's write lock before "database is locked"
-_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-_BOOL = "b"
-_BIG_INT = "i"  # beyond sqlite's 64-bit integers: kept as decimal text
-_JSON = "j"
-
-
-def encode_value(value: Any) -> tuple[Any, str | None]:
-    """(column value, kind tag): native types untagged; bools as 0/1 "b", huge ints as text "i", others as JSON "j"."""
-    cls = type(value)
-    if cls is float or cls is str or value is None:
-        return value, None
-    if cls is int:
-        if _INT64[0] <= value <= _INT64[1]:
-            return value, None
-        return str(value), _BIG_INT
-    if cls is bool:
-        return int(value), _BOOL
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS).decode(), _JSON
-    except TypeError:
-        return orjson.dumps(str(value)).decode(), _JSON
-
-
-def decode_value(value: Any, kind: str | None) -> Any:
-    """The Python value of a stored (column value, kind tag) pair."""
-    if kind is None:
-        return value
-    if kind == _BOOL:
-        return bool(value)
-    if kind == _BIG_INT:
-        return int(value)
-    return orjson.loads(value)
-
-
-class SqliteDatabase:
-    """One sqlite file (or a private in-memory database): a locked writer connection plus a reader per thread."""
-
-    def __init__(self, path: str | None) -> None:
-        self.path = path  # None: in memory
-        self.lock = threading.RLock()
-        self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
-        self._closed = False
-        self._memory = path is None  # a private in-memory database: readers share the writer connection
-        self._checkpointer: WalCheckpointer | None = None
-        if path is not None:
-            directory = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(directory):
-                raise FileNotFoundError(2, "the folder of the sqlite database does not exist", path)
-        self.writer = self._connect()
-        if not self._memory:
-            self.writer.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
-
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            if self._memory:
-                conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-            else:
-                assert self.path is not None  # a file database
-                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=_LOCK_WAIT_S)
-                conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # durable across application crashes in WAL mode
-            conn.execute("PRAGMA temp_store=MEMORY")
-            conn.execute("PRAGMA cache_size=-65536")
-        except sqlite3.Error as exc:
-            raise ConnectionError(f"cannot open sqlite database {self.describe()}: {exc}") from None
-        return conn
-
-    @contextmanager
-    def lock_wait(self, seconds: float) -> Iterator[None]:
-        """Inside the block, writes wait at most `seconds` for another connection's write lock (then they raise
-        "database is locked", see `is_lock_timeout`) instead of the usual 30 s."""
-        with self.lock:
-            self.writer.execute(f"PRAGMA busy_timeout = {max(0, int(seconds * 1000))}")
-            try:
-                yield
-            finally:
-                if not self._closed:
-                    self.writer.execute(f"PRAGMA busy_timeout = {int(_LOCK_WAIT_S * 1000)}")
-
-    def wrote(self) -> None:
-        """Note a committed write: a thread of this database copies the log into the file (see sqlite_checkpoints)."""
-        if self._memory or self._closed:
-            return
-        if self._checkpointer is None:
-            assert self.path is not None  # a file database
-            self._checkpointer = WalCheckpointer(self.path)
-        self._checkpointer.wrote()
-
-    def describe(self) -> str:
-        """The store URL of this database."""
-        return f"sqlite:///{self.path}" if self.path is not None else "sqlite://"
-
-    def reader(self) -> sqlite3.Connection:
-        """This thread's read connection (WAL readers never block the writer); the writer's for memory databases."""
-        if self._closed:
-            raise ConnectionError(f"{self.describe()} is closed")
-        if self._memory:
-            return self.writer
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect()
-            conn.execute("PRAGMA query_only=ON")
-            with self.lock:
-                self._readers.append(conn)
-        return conn
-
-    def read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        """All rows of a parameterised query."""
-        if self._memory:
-            with self.lock:
-                return self.writer.execute(sql, tuple(params)).fetchall()
-        return self.reader().execute(sql, tuple(params)).fetchall()
-
-    def close(self) -> None:
-        """Close every connection."""
-        with self.lock:
-            if self._closed:
-                return
-            self._closed = True
-            if self._checkpointer is not None:
-                self._checkpointer.close()
-            for conn in self._readers:
-                conn.close()
-            self._readers.clear()
-            self.writer.close()
-
-
-def is_lock_timeout(exc: BaseException) -> bool:
-    """Whether `exc` is sqlite giving up on a lock another connection holds (the write itself may succeed later)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return isinstance(exc, sqlite3.OperationalError) and code is not None and code & 0xFF in _BUSY_CODES
-
-
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS telemetry_paths (
-    id INTEGER PRIMARY KEY,
-    dp_path TEXT NOT NULL UNIQUE,
-    type_path TEXT NOT NULL,
-    asset_path TEXT NOT NULL,
-    category TEXT NOT NULL,
-    name TEXT NOT NULL,
-    unit TEXT
-)""",
-    "CREATE INDEX IF NOT EXISTS telemetry_series_type_path ON telemetry_paths (type_path)",
-    "CREATE TABLE IF NOT EXISTS telemetry_latest (series INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS telemetry_samples (
-    series INTEGER NOT NULL,
-    ts_ns INTEGER NOT NULL,
-    value,
-    kind TEXT,
-    PRIMARY KEY (ts_ns, series)
-) WITHOUT ROWID""",
-    # the earlier one-table layout, for readers of the file that know only that (reliability and bench probes)
-    """CREATE VIEW IF NOT EXISTS telemetry_series AS
-    SELECT p.id, p.dp_path, p.type_path, p.asset_path, p.category, p.name, p.unit, l.ts_ns AS last_ns
-    FROM telemetry_paths p LEFT JOIN telemetry_latest l ON l.series = p.id""",
-)
-_TABLES = ("telemetry_paths", "telemetry_latest", "telemetry_samples")
-_OBJECTS = {**dict.fromkeys(_TABLES, "table"), "telemetry_series_type_path": "index", "telemetry_series": "view"}
-# the layout before telemetry_latest, migrated on bootstrap: last_ns lived in the series table
-_WIDE_SERIES_COLUMNS = ("id", "dp_path", "type_path", "asset_path", "category", "name", "unit", "last_ns")
-_MIGRATE_WIDE_SERIES = (
-    "ALTER TABLE telemetry_series RENAME TO telemetry_paths",
-    "CREATE TABLE telemetry_latest (series INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL)",
-    "INSERT INTO telemetry_latest (series, ts_ns) SELECT id, last_ns FROM telemetry_paths WHERE last_ns IS NOT NULL",
-    "ALTER TABLE telemetry_paths DROP COLUMN last_ns",
-)
-
-# the new series of a batch in a few statements, then their ids in one query (one statement per new series made
-# the first batches of a 10^5-point hall 5x slower than the later ones)
 _UPSERT_SERIES = MultiRowInsert(
     "INSERT INTO telemetry_paths (dp_path, type_path, asset_path, category, name, unit)",
     width=6,
@@ -256,11 +74,6 @@ _PLAIN = frozenset((float, str, type(None)))  # values stored as they are, with 
 _MAX_SECONDS = 9.2e9  # epoch seconds whose nanoseconds surely fit sqlite's 64-bit integers (2**63 ns ≈ 9.22e9 s)
 
 
-def _schema_objects(conn: sqlite3.Connection) -> dict[str, str]:
-    """Name -> type (table, view, index) of the schema objects in the file."""
-    return dict(conn.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view', 'index')"))
-
-
 def _record_error(record: Any, exc: Exception) -> SnapshotError:
     """The SnapshotError for a record the store refuses, starting with its data-point path (or the record itself)."""
     if not isinstance(record, Mapping):
@@ -276,45 +89,12 @@ def _record_error(record: Any, exc: Exception) -> SnapshotError:
     return SnapshotError(f"{where}: {type(exc).__name__}: {exc}")
 
 
-def ensure_telemetry_schema(writer: sqlite3.Connection, where: str) -> tuple[list[str], list[str]]:
-    """Create the telemetry tables of a file if missing, migrating the earlier layout; (created, changed) as report
-    lines. Writes nothing when the file is current, so read-only files work."""
-    kinds = _schema_objects(writer)
-    changed = []
-    if any(kinds.get(name) != kind for name, kind in _OBJECTS.items()):
-        with transaction(writer):  # one bootstrap at a time per file, also across processes
-            kinds = _schema_objects(writer)
-            if kinds.get("telemetry_series") == "table":
-                _migrate_wide_series(writer, where)
-                changed.append("table telemetry_series split into telemetry_paths and telemetry_latest")
-                kinds = _schema_objects(writer)
-            for statement in _SCHEMA:
-                writer.execute(statement)
-    return [f"table {t}" for t in _TABLES if t not in kinds], changed
-
-
-def _migrate_wide_series(writer: sqlite3.Connection, where: str) -> None:
-    """Move `last_ns` of the earlier one-table layout into telemetry_latest (refusing a table of another shape)."""
-    columns = tuple(row[1] for row in writer.execute("PRAGMA table_info(telemetry_series)"))
-    if columns != _WIDE_SERIES_COLUMNS:
-        raise StoreLayoutError(
-            f"{where}: table telemetry_series has columns {', '.join(columns)}, not those of a Tiro"
-            f" telemetry store ({', '.join(_WIDE_SERIES_COLUMNS)}); use another file"
-        )
-    for statement in _MIGRATE_WIDE_SERIES:
-        writer.execute(statement)
-
-
 def _with_kinds(rows: list[Any], kinds: dict[int, str]) -> list[Any]:
     """Rows of three values widened to four with their kind tags (a batch with odd values keeps its row order)."""
     wide: list[Any] = []
     for i in range(0, len(rows), 3):
         wide.extend((rows[i], rows[i + 1], rows[i + 2], kinds.get(i // 3)))
     return wide
-
-
-class StoreLayoutError(StoreError):
-    """The sqlite file holds tables of the telemetry store's names in a shape this version cannot use."""
 
 
 class SqliteTelemetryStore(TelemetryStore):
@@ -456,7 +236,7 @@ class SqliteTelemetryStore(TelemetryStore):
         get_last = last.get
         sid: Any  # a series id, or the key of a series created after the loop
         ts_ns: Any
-        lowest, highest = _INT64
+        lowest, highest = INT64
         before_all = lowest - 1
         now_ns: int | None = None
         record: Any = None

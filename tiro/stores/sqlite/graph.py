@@ -32,15 +32,12 @@ from typing import Any
 import orjson
 
 from tiro.stores.base import BootstrapReport, GraphStore, Sample
-from tiro.stores.sqlite_rows import MultiRowInsert
-from tiro.stores.sqlite_telemetry import (
-    SqliteDatabase,
-    SqliteTelemetryStore,
-    decode_value,
-    encode_value,
-    ensure_telemetry_schema,
-)
-from tiro.stores.sqlite_tx import transaction
+from tiro.stores.sqlite.codec import decode_value, encode_value
+from tiro.stores.sqlite.database import SqliteDatabase
+from tiro.stores.sqlite.rows import MultiRowInsert
+from tiro.stores.sqlite.schema import ensure_telemetry_schema
+from tiro.stores.sqlite.telemetry import SqliteTelemetryStore
+from tiro.stores.sqlite.transactions import transaction
 from tiro_models.errors import SnapshotError
 from tiro_models.graph_docs import EDGE_COLLECTIONS, ROOT_COLLECTION, ROOT_KEY, collections_for_model
 from tiro_models.line_protocol import epoch_seconds

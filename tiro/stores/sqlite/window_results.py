@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tiro.stores.sqlite_telemetry import SqliteDatabase
-from tiro.stores.sqlite_tx import transaction
+from tiro.stores.sqlite.database import SqliteDatabase
+from tiro.stores.sqlite.transactions import transaction
 from tiro.stores.window_results import WindowResult, WindowResultStore
 
 __all__ = ["SqliteWindowResults"]
