@@ -168,11 +168,12 @@ async def test_a_durable_dispatcher_retries_a_task_publish_across_a_nats_restart
         ],
         "connectors": [{"type": "numbers", "name": f"c{s}", "durable": True}],
     }
-    runtime = await start_runtime(config, tmp_path, private_nats.url)
     client = await nats.connect(private_nats.url, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
+    out = Capture()
+    await client.subscribe(f"karez.telemetry.c{s}", cb=out.cb)  # before the start: it dispatches at once
+    await client.flush()
     try:
-        out = Capture()
-        await client.subscribe(f"karez.telemetry.c{s}", cb=out.cb)
+        runtime = await start_runtime(config, tmp_path, private_nats.url)
         await out.wait(1)  # the start-up round went through
         dispatcher = runtime.roles["dispatcher"][0]
         await asyncio.to_thread(private_nats.stop)
