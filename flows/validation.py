@@ -15,6 +15,8 @@ from tiro_prefect.tasks.scenario import load_scenario
 from tiro_prefect.tasks.validation import announce_window, publish_validation_report, report_body, validate_snapshot
 from tiro_prefect.tasks.window_history import history_or_nothing, publish_completeness_chart
 
+INVALID_MARK = " is invalid: "  # in the message of an invalid window's state, after the window
+
 
 class InvalidWindow(Exception):
     """The error of an invalid window's Failed state (calling the flow raises it); `report` is the window's report."""
@@ -35,7 +37,7 @@ def window_state(body: WindowReport, fail_on_invalid: bool) -> WindowReport | St
     if body["valid"]:
         return body
     label = window_label(body["start"], body["end"])
-    message = f"window {label} is invalid: {len(body['errors'])} error(s), {body['completeness']:.1%} complete"
+    message = f"window {label}{INVALID_MARK}{len(body['errors'])} error(s), {body['completeness']:.1%} complete"
     if fail_on_invalid:
         return Failed(message=message, data=InvalidWindow(message, body))
     return Completed(message=message, data=body)

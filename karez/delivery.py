@@ -44,10 +44,6 @@ class Delivery:
             await asyncio.wait([pending], timeout=DRAIN_TIMEOUT)
         role.sub = None
 
-    def describe(self) -> str:
-        """One word for logs and `karez deploy` output."""
-        return "core"
-
 
 class JetStreamPublishing(Delivery):
     """A role that only publishes (a dispatcher) in durable mode: every publish is stored by JetStream, deduplicated."""
@@ -59,10 +55,6 @@ class JetStreamPublishing(Delivery):
 
     async def stop(self, role: RoleBase) -> None:
         """Nothing to drain."""
-
-    def describe(self) -> str:
-        """One word for logs."""
-        return "jetstream"
 
 
 CORE = Delivery()

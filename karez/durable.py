@@ -160,10 +160,6 @@ class DurableLink(Delivery):
     redelivers = True
     stores_publishes = True
 
-    def describe(self) -> str:
-        """One word for logs."""
-        return "jetstream"
-
     def __init__(self, fetch_batch: int = 64) -> None:
         self.fetch_batch = fetch_batch
         self.ack_wait = 30.0

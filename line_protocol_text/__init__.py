@@ -9,7 +9,7 @@ adds its batch encoder for records and the parser on top of these.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -29,37 +29,42 @@ class UnsupportedFieldValue(TypeError, ValueError):
     """A field value of a type line protocol cannot carry (a TypeError and, as influxdb-client raises, a ValueError)."""
 
 
+def _cached(cache: dict[str, str], text: str, make: Callable[[str], str]) -> str:
+    """`make(text)`, kept in `cache` (emptied when it reaches CACHE_LIMIT)."""
+    out = cache.get(text)
+    if out is None:
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        out = cache[text] = make(text)
+    return out
+
+
+def _escaped_measurement(name: str) -> str:
+    return str(name).translate(ESCAPE_MEASUREMENT)
+
+
+def _escaped_key(key: str) -> str:
+    return str(key).translate(ESCAPE_KEY)
+
+
+def _escaped_tag_value(value: str) -> str:
+    out = value.translate(ESCAPE_KEY)
+    return out + " " if out.endswith("\\") else out
+
+
 def escape_measurement(name: str) -> str:
     """Escape a measurement name (`,`, space, newline, tab, CR)."""
-    out = measurement_cache.get(name)
-    if out is None:
-        if len(measurement_cache) >= CACHE_LIMIT:
-            measurement_cache.clear()
-        out = measurement_cache[name] = str(name).translate(ESCAPE_MEASUREMENT)
-    return out
+    return _cached(measurement_cache, name, _escaped_measurement)
 
 
 def escape_key(key: str) -> str:
     """Escape a tag key or field key (`,`, `=`, space, newline, tab, CR); backslashes stay, as in influxdb-client."""
-    out = key_cache.get(key)
-    if out is None:
-        if len(key_cache) >= CACHE_LIMIT:
-            key_cache.clear()
-        out = key_cache[key] = str(key).translate(ESCAPE_KEY)
-    return out
+    return _cached(key_cache, key, _escaped_key)
 
 
 def escape_tag_value(value: str) -> str:
     """Escape a tag value; one ending in a backslash gets a trailing space like influxdb-client."""
-    out = tag_value_cache.get(value)
-    if out is None:
-        if len(tag_value_cache) >= CACHE_LIMIT:
-            tag_value_cache.clear()
-        out = value.translate(ESCAPE_KEY)
-        if out.endswith("\\"):
-            out += " "
-        tag_value_cache[value] = out
-    return out
+    return _cached(tag_value_cache, value, _escaped_tag_value)
 
 
 def float_text(value: float | Decimal) -> str | None:
@@ -134,7 +139,9 @@ def encode_line(
     if head is None:
         head = f"{_encode_head(measurement, tags)} {escape_key(field_key)}="
         # only all-text keys are stored: 1, 1.0 and True are equal dict keys but are written differently
-        if cache_key is not None and len(_head_cache) < CACHE_LIMIT and all(type(k) is str for k in cache_key):
+        if cache_key is not None and all(type(k) is str for k in cache_key):
+            if len(_head_cache) >= CACHE_LIMIT:
+                _head_cache.clear()
             _head_cache[cache_key] = head
     if time_ns is None:
         return head + value_text
@@ -190,7 +197,9 @@ class ItemLineEncoder:
             tags = dict(zip(tag_keys, series[1:] if series else (payload[k] for k in tag_keys), strict=True))
             head = f"{_encode_head(self.measurement, tags)} {escape_key(key)}="
             # only all-text series are stored: 1, 1.0 and True are equal dict keys but are written differently
-            if series is not None and len(heads) < CACHE_LIMIT and all(type(v) is str for v in series):
+            if series is not None and all(type(v) is str for v in series):
+                if len(heads) >= CACHE_LIMIT:
+                    heads.clear()
                 heads[series] = head
         return f"{head}{value_text} {time_ns}"
 

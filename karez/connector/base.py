@@ -36,13 +36,10 @@ class ConnectorBase(RoleBase):
         yield OptionalConfigEntity("converter", None, "Converter names to send items to")
         yield OptionalConfigEntity("converters", None, "Alias of converter")
 
-    @property
-    def targets(self) -> list[str | None]:
-        """The `converter` targets, null meaning the aggregators (read once: it is needed for every batch)."""
-        targets: list[str | None] | None = self.__dict__.get("_targets")
-        if targets is None:
-            targets = self.__dict__["_targets"] = converter_targets(self) or [None]
-        return targets
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # the `converter` targets, null meaning the aggregators: read once, every batch is routed by them
+        self.targets: list[str | None] = converter_targets(self) or [None]
 
     def routes(self, item: Any) -> list[tuple[str, Any]]:
         """Subjects for one fetched item (fan-out over `converter`)."""

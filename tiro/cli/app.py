@@ -7,7 +7,7 @@ import typer
 
 from karez.cli_kit import plain_typer, version_option
 from tiro.cli import check_cmd, draft_cmd, mock_cmd, query_cmd, schema_cmd, validate_cmd
-from tiro.cli.errors import excepthook_main, set_debug
+from tiro.cli.errors import set_debug
 
 app = plain_typer(
     no_args_is_help=True,
@@ -29,8 +29,3 @@ app.add_typer(draft_cmd.app, name="draft")
 app.add_typer(mock_cmd.app, name="mock")
 app.add_typer(query_cmd.app, name="query")
 app.command("check")(check_cmd.check_command)
-
-
-def main() -> None:
-    """Run the library's commands only (the `tiro` console script is `tiro_prefect.cli.app:main`)."""
-    excepthook_main(app)

@@ -17,6 +17,8 @@ from typing import Any
 
 from tiro.stores.base import GraphStore, TelemetryStore
 from tiro.stores.sqlite.database import SqliteDatabase, is_lock_timeout
+from tiro.stores.sqlite.graph import SqliteGraphStore
+from tiro.stores.sqlite.telemetry import SqliteTelemetryStore
 from tiro.stores.urls import BACKENDS, open_graph_store, open_telemetry_store, parse_store_url, redact_url
 from tiro_models.spec import Model
 
@@ -40,18 +42,16 @@ class RecordStores:
     """The telemetry and/or graph store of a URL, bootstrapped, written with one call."""
 
     def __init__(
-        self, telemetry: TelemetryStore | None, graph: GraphStore | None, graph_writes_telemetry: bool
+        self,
+        telemetry: TelemetryStore | None,
+        graph: GraphStore | None,
+        graph_writes_telemetry: bool,
+        databases: Sequence[SqliteDatabase] = (),
     ) -> None:
         self.telemetry = telemetry
         self.graph = graph
         self._graph_writes_telemetry = graph_writes_telemetry
-        stores = [store for store in (telemetry, graph) if store is not None]
-        databases = [getattr(store, "db", None) for store in stores]
-        # the sqlite databases written on the loop: all of them, or none when any store is of another backend
-        sqlite = bool(stores) and all(isinstance(db, SqliteDatabase) for db in databases)
-        self._databases = list({id(db): db for db in databases if isinstance(db, SqliteDatabase)}.values())
-        if not sqlite:
-            self._databases = []
+        self._databases = list(databases)  # the sqlite files written on the loop (a sqlite URL's stores share one)
         self._write_lock = asyncio.Lock()
 
     @classmethod
@@ -70,7 +70,11 @@ class RecordStores:
             graph = open_graph_store(url, telemetry=telemetry) if linked else open_graph_store(url)
             if model is not None:
                 removed = list(graph.bootstrap(model).removed)
-        return cls(telemetry, graph, linked), removed
+        databases: list[SqliteDatabase] = []
+        for store in (telemetry, graph):
+            if isinstance(store, SqliteTelemetryStore | SqliteGraphStore) and store.db not in databases:
+                databases.append(store.db)
+        return cls(telemetry, graph, linked, databases), removed
 
     def write(self, records: list[Mapping[str, Any]]) -> int:
         """Write records to every store now (blocking); raises when a store fails."""

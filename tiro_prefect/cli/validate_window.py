@@ -27,13 +27,13 @@ def quiet_local_prefect(level: str = "WARNING") -> None:
 class _NotTheInvalidVerdict(logging.Filter):
     """Drops Prefect's "Finished in state Failed('window … is invalid: …')" line: the command prints the verdict."""
 
+    def __init__(self, mark: str) -> None:
+        super().__init__()
+        self.mark = mark
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return not (message.startswith("Finished in state Failed('window ") and " is invalid: " in message)
-
-
-def _hide_invalid_run_end() -> None:
-    logging.getLogger("prefect.flow_runs").addFilter(_NotTheInvalidVerdict())
+        return not (message.startswith("Finished in state Failed('window ") and self.mark in message)
 
 
 def window_command(
@@ -84,9 +84,10 @@ def _run_flow(**parameters: Any) -> WindowReport:
 
     try:
         asyncio.run(_reach_nats(parameters["nats_url"]))
-        from tiro_prefect.flows.validation import validate_window, window_report  # Prefect loads only when run
+        # Prefect loads only when the command runs
+        from tiro_prefect.flows.validation import INVALID_MARK, validate_window, window_report
 
-        _hide_invalid_run_end()
+        logging.getLogger("prefect.flow_runs").addFilter(_NotTheInvalidVerdict(INVALID_MARK))
 
         async def validated() -> WindowReport:
             return await window_report(await validate_window(**parameters, return_state=True))
