@@ -139,12 +139,13 @@ def _aggregator_rates(
             items = role.decode(_Message(subject, body))
             role.stats.received += len(items)
             await role.handle_items(items, subject)
-        await role.flush_buffer()
-        return time.perf_counter() - wall, time.process_time() - cpu
+        await role.flush_writes()
+        elapsed = time.perf_counter() - wall, time.process_time() - cpu
+        await role.close()
+        return elapsed
 
     wall_s, cpu_s = asyncio.run(feed())
     written = role.written
-    asyncio.run(role.close())
     if written != count:
         raise AssertionError(f"the aggregator wrote {written} of {count} records")
     return count / wall_s, count / cpu_s

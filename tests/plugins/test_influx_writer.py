@@ -144,6 +144,20 @@ async def test_core_mode_drops_a_rejected_batch_logs_it_and_goes_on():
         await role.close()
 
 
+async def test_core_mode_keeps_lines_the_server_cannot_take_yet_and_writes_them_when_it_can():
+    with influx_double() as influx:
+        busy = {"code": "unavailable", "message": "busy"}
+        influx.script("POST", "/api/v2/write", (503, busy), (503, busy), (204, None))
+        role = _writer(influx.url, batch_size=3, max_retries=0)
+        await role.start_writer()
+        body = "\n".join(_lines(3, "Kept"))
+        await role.process(body)
+        await role.flush_writes()  # waits through the writer's retries
+        assert (role.lines_written, role.lines_failed, role.stats.dropped) == (3, 0, 0)
+        assert [r["body"].decode() for r in influx.calls("POST", "/api/v2/write")] == [body] * 3
+        await role.close()
+
+
 async def test_durable_mode_writes_before_returning_and_raises_without_the_token():
     with influx_double() as influx:
         role = _writer(influx.url, batch_size=1000, max_retries=1)

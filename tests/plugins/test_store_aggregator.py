@@ -11,11 +11,11 @@ import nats
 import pytest
 
 from karez.durable import DurableLink, ensure_stream, stream_for
+from karez.errors import DataError
 from tiro.examples import example_dir, example_files
 from tiro.plugins.karez import TiroStoreAggregator
 from tiro.stores.urls import open_graph_store, open_telemetry_store
 from tiro_models.compile import load_model
-from tiro_models.errors import SnapshotError
 from tiro_models.instances import instantiate
 from tiro_models.mock import Mocker
 from tiro_models.records import decompose
@@ -130,7 +130,7 @@ async def test_drain_writes_what_is_still_buffered(nats_server, tmp_path):
     assert len(history) == len(records)
 
 
-async def test_durable_mode_writes_before_ack_and_dead_letters_a_batch_that_cannot_be_written(nats_server, tmp_path):
+async def test_durable_mode_writes_before_ack_and_dead_letters_a_message_the_store_refuses(nats_server, tmp_path):
     url = f"sqlite:///{tmp_path / 'tiro.db'}"
     role = _role(nats_server.url, url, batch_size=10_000, flush_interval=3600, max_deliver=2)
     role.delivery = DurableLink()
@@ -155,7 +155,8 @@ async def test_durable_mode_writes_before_ack_and_dead_letters_a_batch_that_cann
         assert role._buffer == []
         history, _ = _stored(url)
         assert len(history) == len(records)
-        assert "malformed asset path" in dead[0]["error"] and dead[0]["deliveries"] == 2
+        # a record the store refuses is a data error: dead-lettered at its first delivery, with the reason
+        assert "malformed asset path" in dead[0]["error"] and dead[0]["deliveries"] == 1
         for _ in range(2000):  # both messages end acked: the good one after its write, the bad one when dead-lettered
             info = await js.consumer_info(stream, "aggregator_graph_data")
             if info.num_ack_pending == 0 and info.num_pending == 0:
@@ -191,7 +192,7 @@ async def test_bad_records_in_a_buffered_batch_are_dropped_alone_and_the_rest_is
     batch = [*records[:10], bad[0], *records[10:20], bad[1], bad[2], *records[20:], {"not": "a record"}]
     try:
         await role.handle_items(batch, "karez.graph_data.x")
-        await role.flush_buffer()
+        await role.flush_writes()
     finally:
         await role.close()
     assert role.stats.dropped == 4 and role.written == len(records) and role._buffer == []
@@ -210,7 +211,8 @@ async def test_durable_mode_drops_items_that_are_not_records_and_writes_the_rest
     try:
         await role.handle_items([*records[:5], "junk", [1, 2], {"asset_path": "x"}, *records[5:]], "karez.graph_data.x")
         assert role.written == len(records) and role.stats.dropped == 3
-        with pytest.raises(SnapshotError, match="malformed asset path"):  # a record the store refuses fails the message
+        # a record the store refuses fails the message with a data error: it is dead-lettered, not redelivered
+        with pytest.raises(DataError, match="malformed asset path"):
             await role.handle_items([{**records[0], "asset_path": "DataHall"}], "karez.graph_data.x")
     finally:
         await role.close()
@@ -228,7 +230,7 @@ async def test_a_sqlite_url_writes_each_sample_once_and_the_graph_reads_it(tmp_p
     try:
         for batch in (records, later):
             await role.handle_items(batch, "karez.graph_data.x")
-            await role.flush_buffer()
+            await role.flush_writes()
     finally:
         await role.close()
     with sqlite3.connect(tmp_path / "tiro.db") as conn:
@@ -249,7 +251,7 @@ async def test_sqlite_writes_run_on_the_loop_thread(tmp_path, monkeypatch):
     monkeypatch.setattr(stores, "write", lambda records: threads.append(threading.get_ident()) or write(records))
     records = _records()
     try:
-        await role._write(records)
+        await role.write(records)
     finally:
         await role.close()
     assert threads == [threading.get_ident()]
@@ -267,16 +269,16 @@ async def test_a_write_waiting_for_another_writers_lock_moves_off_the_loop_and_s
     records = _records()
     try:
         loop_ticks.longest_gap = 0.0  # from here on
-        write = asyncio.create_task(role._write(records))
+        write = asyncio.create_task(role.write(records))
         await asyncio.sleep(1.0)  # the write tries on the loop, gives up after 50 ms and waits in a thread
         assert not write.done()
         blocker.execute("COMMIT")
-        await write
+        written = await write
         # waiting for the lock never held the loop (sqlite would wait up to 30 s): the bound allows a slow machine
         assert loop_ticks.longest_gap < 0.9
     finally:
         blocker.close()
         await role.close()
-    assert role.written == len(records)
+    assert written == len(records)
     history, latest = _stored(url)
     assert set(history) == set(latest) == {_path(r) for r in records}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from karez.errors import RetryableError
+from karez.errors import DataError, RetryableError
 from tiro.stores.base import StoreError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -23,7 +23,7 @@ class InfluxUnavailable(InfluxError, RetryableError):
     """The server could not take the data for now (unreachable, 429, 5xx after the retries): deliver it again later."""
 
 
-class InfluxRejectedData(InfluxError):
+class InfluxRejectedData(InfluxError, DataError):
     """The server refused the data itself (HTTP 400/413/422): retrying the same lines cannot succeed."""
 
 

@@ -57,13 +57,13 @@ class ArangoAggregator(BatchingAggregator):
             self.bootstrapped = True
             self.log("info", f"bootstrap of {report.store}: {report.to_dict()}")
 
-    def accept(self, payload: Any) -> tuple[dict[str, Any], int] | None:
-        """A decomposed record (`asset_path`, `type`, `field`, `value`, ...), counted as one."""
+    def accept(self, payload: Any) -> dict[str, Any] | None:
+        """A decomposed record (`asset_path`, `type`, `field`, `value`, ...); anything else is dropped and logged."""
         if not isinstance(payload, dict) or any(key not in payload for key in _RECORD_KEYS):
             self.stats.dropped += 1
             self.log("error", f"Dropped an item that is not a decomposed record: {str(payload)[:120]}")
             return None
-        return payload, 1
+        return payload
 
     def write_batch(self, items: list[dict[str, Any]]) -> int:
         """Upsert the records in one AQL request."""

@@ -3,7 +3,7 @@
 It gets its own copy of the stream (queue group `influx_writer_<name>`, as Telegraf had `karez_telegraf`), joins
 messages into requests of `batch_size` lines, and writes them from a worker thread so the event loop keeps receiving.
 Replays are harmless: InfluxDB keeps one point per series and timestamp. `BatchingAggregator`
-(tiro.plugins.karez.batching) holds the batching, back-pressure and durable-mode rules shared with `arango_db`.
+(tiro.plugins.karez.batching) holds the batching, back-pressure and failure rules shared with the other stores.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class InfluxWriterAggregator(BatchingAggregator):
 
     @property
     def lines_failed(self) -> int:
-        """Lines dropped after failed writes (core mode)."""
+        """Lines the server refused, or still unwritten at shutdown (core mode)."""
         return self.items_failed
 
     @property
@@ -77,8 +77,8 @@ class InfluxWriterAggregator(BatchingAggregator):
             report = await asyncio.to_thread(self.store.bootstrap)
             self.log("info", f"bootstrap of {report.store}: created {report.created or 'nothing'}")
 
-    def accept(self, payload: Any) -> tuple[str, int] | None:
-        """A message of line protocol (one or many lines), counted in lines."""
+    def accept(self, payload: Any) -> str | None:
+        """A message of line protocol (one or many lines); anything else is dropped and logged."""
         if isinstance(payload, dict) and isinstance(payload.get("_as_is"), str):
             payload = payload["_as_is"]
         if not isinstance(payload, str):
@@ -86,8 +86,11 @@ class InfluxWriterAggregator(BatchingAggregator):
             self.log("error", f"Dropped a non-text item (set json: false): {str(payload)[:120]}")
             return None
         text = payload.strip("\n")
-        lines = count_lines(text)
-        return (text, lines) if lines else None
+        return text or None
+
+    def units_of(self, item: str) -> int:
+        """A text counts for its lines."""
+        return count_lines(item)
 
     def write_batch(self, items: list[str]) -> int:
         """POST the lines (retrying 429/5xx); raises when InfluxDB refuses them."""
