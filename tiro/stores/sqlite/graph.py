@@ -9,7 +9,7 @@ the edges in Arango's `_from`/`_to` form. A point keeps the sample with the newe
 
 
 A point's value is the newer of its `graph_values` row and the newest sample of the same path in the file's telemetry
-tables (`telemetry_latest`, `telemetry_samples`; on equal timestamps telemetry's). A graph store linked to the
+tables (`schema.newest_sample`; on equal timestamps telemetry's). A graph store linked to the
 telemetry store of its file (`telemetry=`, what `tiro_store` opens for a sqlite URL) writes each sample once, as
 telemetry, and adds only assets and data points of its own: the graph then costs nothing per sample. The graph creates
 the telemetry tables of its file for that (empty unless something writes telemetry).
@@ -35,7 +35,7 @@ from tiro.stores.base import BootstrapReport, GraphStore, Sample
 from tiro.stores.sqlite.codec import decode_value, encode_value
 from tiro.stores.sqlite.database import SqliteDatabase
 from tiro.stores.sqlite.rows import MultiRowInsert
-from tiro.stores.sqlite.schema import ensure_telemetry_schema
+from tiro.stores.sqlite.schema import ensure_telemetry_schema, newest_sample
 from tiro.stores.sqlite.telemetry import SqliteTelemetryStore
 from tiro.stores.sqlite.transactions import transaction
 from tiro_models.errors import SnapshotError
@@ -72,25 +72,21 @@ CREATE INDEX IF NOT EXISTS graph_dps_asset ON graph_dps (asset_path);
 CREATE INDEX IF NOT EXISTS graph_dps_type_path ON graph_dps (type_path);
 CREATE TABLE IF NOT EXISTS graph_values (id INTEGER PRIMARY KEY, value, kind TEXT, unit TEXT, ts REAL)"""
 
-# the value columns of a data point `p`: its graph_values row `v` or the newest telemetry sample `t` of its path,
+# the value columns of a data point `p`: its graph_values row `v` or the newest telemetry sample of its path,
 # whichever is newer (telemetry on equal timestamps: nanoseconds compared as the telemetry store computes them)
-_VALUE_JOINS = (
-    " LEFT JOIN graph_values v ON v.id = p.id"
-    " LEFT JOIN telemetry_paths tp ON tp.dp_path = p.dp_path"
-    " LEFT JOIN telemetry_latest tl ON tl.series = tp.id"
-    " LEFT JOIN telemetry_samples t ON t.ts_ns = tl.ts_ns AND t.series = tl.series"
-)
-_TELEMETRY_NEWER = "t.ts_ns IS NOT NULL AND (v.ts IS NULL OR t.ts_ns >= CAST(v.ts * 1e9 AS INTEGER))"
+_NEWEST = newest_sample("p.dp_path")
+_VALUE_JOINS = " LEFT JOIN graph_values v ON v.id = p.id" + _NEWEST.joins
+_TELEMETRY_NEWER = f"{_NEWEST.ts_ns} IS NOT NULL AND (v.ts IS NULL OR {_NEWEST.ts_ns} >= CAST(v.ts * 1e9 AS INTEGER))"
 _VALUE, _KIND, _UNIT, _TS = (
     f"CASE WHEN {_TELEMETRY_NEWER} THEN {telemetry} ELSE {graph} END"
     for telemetry, graph in (
-        ("t.value", "v.value"),
-        ("t.kind", "v.kind"),
-        ("tp.unit", "v.unit"),
-        ("t.ts_ns / 1e9", "v.ts"),
+        (_NEWEST.value, "v.value"),
+        (_NEWEST.kind, "v.kind"),
+        (_NEWEST.unit, "v.unit"),
+        (f"{_NEWEST.ts_ns} / 1e9", "v.ts"),
     )
 )
-_HAS_VALUE = "(v.id IS NOT NULL OR t.ts_ns IS NOT NULL)"
+_HAS_VALUE = f"(v.id IS NOT NULL OR {_NEWEST.ts_ns} IS NOT NULL)"
 # views for readers of the file (the store's own queries join the tables: a view on the right of a LEFT JOIN is not
 # flattened); replaced when their definition changes
 _VIEWS = {
@@ -522,7 +518,7 @@ class SqliteGraphStore(GraphStore):
             return _HAS_VALUE, ()
         cutoff = time.time() - max_age
         # the value is the newer of the two: fresh when either is
-        fresh = f"((p.category = '{ATTRIBUTE}' AND {_HAS_VALUE}) OR v.ts >= ? OR t.ts_ns >= ?)"
+        fresh = f"((p.category = '{ATTRIBUTE}' AND {_HAS_VALUE}) OR v.ts >= ? OR {_NEWEST.ts_ns} >= ?)"
         return fresh, (cutoff, int(cutoff * 1e9))
 
     def latest(self, pattern: str | None = None, *, max_age: float | None = None) -> dict[str, Sample]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import NamedTuple
 
 from tiro.stores.base import StoreError
 from tiro.stores.sqlite.transactions import transaction
 
-__all__ = ["StoreLayoutError", "ensure_telemetry_schema"]
+__all__ = ["NewestSample", "StoreLayoutError", "ensure_telemetry_schema", "newest_sample"]
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS telemetry_paths (
@@ -45,8 +46,27 @@ _MIGRATE_WIDE_SERIES = (
 )
 
 
-# the new series of a batch in a few statements, then their ids in one query (one statement per new series made
-# the first batches of a 10^5-point hall 5x slower than the later ones)
+class NewestSample(NamedTuple):
+    """SQL for the newest telemetry sample of a data-point path: LEFT JOINs to add to a query, and its columns."""
+
+    joins: str
+    value: str
+    kind: str
+    unit: str
+    ts_ns: str  # NULL when the path has no sample
+
+
+def newest_sample(path_column: str) -> NewestSample:
+    """The newest sample of the path in `path_column`, for a query of another table of the same file (the graph's
+    points); the telemetry tables stay this module's business."""
+    joins = (
+        f" LEFT JOIN telemetry_paths tp ON tp.dp_path = {path_column}"
+        " LEFT JOIN telemetry_latest tl ON tl.series = tp.id"
+        " LEFT JOIN telemetry_samples t ON t.ts_ns = tl.ts_ns AND t.series = tl.series"
+    )
+    return NewestSample(joins, value="t.value", kind="t.kind", unit="tp.unit", ts_ns="t.ts_ns")
+
+
 def _schema_objects(conn: sqlite3.Connection) -> dict[str, str]:
     """Name -> type (table, view, index) of the schema objects in the file."""
     return dict(conn.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view', 'index')"))
