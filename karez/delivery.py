@@ -28,7 +28,7 @@ class Delivery:
     async def start(self, role: RoleBase) -> None:
         """Begin receiving the role's subject (for roles that listen)."""
         await role.subscribe()
-        await role.nc.flush()
+        await role.connection.flush()
 
     async def stop(self, role: RoleBase) -> None:
         """Stop receiving and finish what was received."""
@@ -36,7 +36,7 @@ class Delivery:
             return
         await role.flush()
         try:
-            await asyncio.wait_for(role.sub.drain(), timeout=DRAIN_TIMEOUT)
+            await asyncio.wait_for(role.sub.drain(), timeout=DRAIN_TIMEOUT)  # type: ignore[no-untyped-call]  # nats-py leaves it unannotated
         except Exception as e:  # already closed
             role.log("debug", f"drain: {e}")
         pending = getattr(role.sub, "_wait_for_msgs_task", None)

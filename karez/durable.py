@@ -5,17 +5,23 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
+from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, PubAck, RetentionPolicy, StorageType, StreamConfig
+from nats.js.client import JetStreamContext
 from nats.js.errors import BadRequestError, NotFoundError
 
 from karez import codec
 from karez.delivery import Delivery
 from karez.errors import is_data_error, is_retryable
 from karez.subjects import DLQ_WILDCARD, category_wildcard, dlq_subject
+
+if TYPE_CHECKING:
+    from karez.role import RoleBase
 
 BACKOFF = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)
 DUPLICATE_WINDOW = 120.0
@@ -24,10 +30,10 @@ DLQ_MAX_AGE = 14 * 24 * 3600.0  # dead letters are kept two weeks for inspection
 PUBACK_TIMEOUT = 10.0  # a downstream PubAck this late is treated as lost: nak, redeliver, dedupe by Nats-Msg-Id
 _CAPTURE_TTL = 30.0
 _captured: dict[str, tuple[float, bool]] = {}
-_contexts: WeakKeyDictionary[Any, Any] = WeakKeyDictionary()  # NATS connection -> its JetStream context
+_contexts: WeakKeyDictionary[Client, JetStreamContext] = WeakKeyDictionary()  # NATS connection -> its JetStream context
 
 
-def kind_token(role: Any) -> str:
+def kind_token(role: RoleBase) -> str:
     """`aggregator` for aggregators (upstream's TYPE has a typo), else the role TYPE."""
     return "aggregator" if role.TYPE == "aggregrator" else role.TYPE
 
@@ -37,7 +43,7 @@ def jetstream_name(text: str) -> str:
     return re.sub(r"[.*>\s/\\]", "_", text)
 
 
-def stream_for(role: Any) -> tuple[str, str, str]:
+def stream_for(role: RoleBase) -> tuple[str, str, str]:
     """(stream name, subject filter, durable consumer name) of a role."""
     if kind_token(role) == "aggregator":
         category = role.config.category
@@ -56,7 +62,7 @@ def stream_for(role: Any) -> tuple[str, str, str]:
 
 
 async def ensure_stream(
-    js: Any,
+    js: JetStreamContext,
     name: str,
     subject: str,
     retention: RetentionPolicy = RetentionPolicy.WORK_QUEUE,
@@ -87,7 +93,7 @@ async def ensure_stream(
     _captured.clear()
 
 
-async def is_captured(js: Any, subject: str) -> bool:
+async def is_captured(js: JetStreamContext, subject: str) -> bool:
     """Whether a JetStream stream stores `subject` (cached for 30 s)."""
     now = time.monotonic()
     hit = _captured.get(subject)
@@ -102,10 +108,10 @@ async def is_captured(js: Any, subject: str) -> bool:
     return found
 
 
-def jetstream_of(role: Any) -> Any:
+def jetstream_of(role: RoleBase) -> JetStreamContext:
     """The one JetStream context of the role's connection (a new context per publish would open a new reply
     subscription each time); it goes with the connection."""
-    nc = role.nc
+    nc = role.connection
     js = _contexts.get(nc)
     if js is None:
         js = _contexts[nc] = nc.jetstream()
@@ -113,17 +119,17 @@ def jetstream_of(role: Any) -> Any:
 
 
 async def publish_bodies(
-    role: Any, bodies: list[tuple[str, bytes, int]], msg_id: str | None, wait: bool = True
-) -> list[asyncio.Future[Any]]:
+    role: RoleBase, bodies: list[tuple[str, bytes, int]], msg_id: str | None, wait: bool = True
+) -> list[asyncio.Future[PubAck]]:
     """Publish encoded bodies: JetStream (with `Nats-Msg-Id`) where a stream captures the subject, else core."""
     js = jetstream_of(role)
-    futures: list[asyncio.Future[Any]] = []
+    futures: list[asyncio.Future[PubAck]] = []
     for i, (subject, body, count) in enumerate(bodies):
         if await is_captured(js, subject):
             headers = {"Nats-Msg-Id": f"{msg_id}:{i}"} if msg_id else None
             futures.append(await js.publish_async(subject, body, headers=headers))
         else:
-            await role.nc.publish(subject, body)
+            await role.connection.publish(subject, body)
         role.stats.published += count
     if wait and futures:
         await settle(futures)
@@ -133,7 +139,7 @@ async def publish_bodies(
     return futures
 
 
-async def settle(futures: list[asyncio.Future[Any]], timeout: float = PUBACK_TIMEOUT) -> None:
+async def settle(futures: list[asyncio.Future[PubAck]], timeout: float = PUBACK_TIMEOUT) -> None:
     """Wait for PubAcks; one that never comes (lost across a server restart) is cancelled after `timeout`.
 
     nats-py's publish futures have no timeout of their own: without this a lost PubAck blocks the role forever."""
@@ -144,7 +150,7 @@ async def settle(futures: list[asyncio.Future[Any]], timeout: float = PUBACK_TIM
         future.cancel()  # also frees nats-py's pending-publish slot
 
 
-def first_failure(futures: list[asyncio.Future[Any]]) -> BaseException | None:
+def first_failure(futures: list[asyncio.Future[PubAck]]) -> BaseException | None:
     """The first error among settled publish futures (a cancelled one is a PubAck timeout), or None."""
     for future in futures:
         if future.cancelled():
@@ -163,12 +169,12 @@ class DurableLink(Delivery):
     def __init__(self, fetch_batch: int = 64) -> None:
         self.fetch_batch = fetch_batch
         self.ack_wait = 30.0
-        self.role: Any = None
-        self.psub: Any = None
-        self._task: asyncio.Task[Any] | None = None
+        self.role: RoleBase | None = None
+        self.psub: JetStreamContext.PullSubscription | None = None
+        self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
-    async def start(self, role: Any) -> None:
+    async def start(self, role: RoleBase) -> None:
         """Create stream and consumer, then start the fetch loop (once: a second call is a no-op)."""
         if self._task is not None and not self._task.done():
             return
@@ -190,14 +196,23 @@ class DurableLink(Delivery):
         self._stopping = False
         self._task = asyncio.create_task(self._loop(), name=f"durable:{role.name}")
 
+    @property
+    def attached(self) -> RoleBase:
+        """The role this link delivers for (given to `start`)."""
+        if self.role is None:
+            raise RuntimeError("DurableLink used before start()")
+        return self.role
+
     async def _loop(self) -> None:
         # nats-py's fetch(n) long-polls until n messages or the timeout when nothing is waiting; so when idle we
         # wait for a single message, and while busy we take batches with a short timeout.
         busy = False
+        psub = self.psub
+        assert psub is not None, "the loop runs after start() subscribed"
         while not self._stopping:
             try:
                 size = self.fetch_batch if busy else 1
-                msgs = await self.psub.fetch(size, timeout=0.5)
+                msgs = await psub.fetch(size, timeout=0.5)
                 busy = len(msgs) >= size  # fewer than asked: we are caught up
             except (TimeoutError, NatsTimeoutError):
                 busy = False
@@ -205,15 +220,15 @@ class DurableLink(Delivery):
             except Exception as e:
                 if self._stopping:
                     return
-                self.role.log("warning", f"JetStream fetch failed: {type(e).__name__}: {e}")
+                self.attached.log("warning", f"JetStream fetch failed: {type(e).__name__}: {e}")
                 await asyncio.sleep(0.5)  # back off while the server is unreachable
                 continue
             await self.handle_batch(msgs)
 
-    async def handle_batch(self, msgs: list[Any]) -> None:
+    async def handle_batch(self, msgs: list[Msg]) -> None:
         """Process fetched messages, wait for downstream PubAcks, then ack (or nak / dead-letter)."""
-        role = self.role
-        pending: list[tuple[Any, list[asyncio.Future[Any]]]] = []
+        role = self.attached
+        pending: list[tuple[Any, list[asyncio.Future[PubAck]]]] = []
         loop = asyncio.get_running_loop()
         # a batch can take longer than ack_wait on an overloaded process: its unacked messages are then redelivered
         # while still queued here and done twice, which overloads it further. "In progress" restarts their clocks.
@@ -250,22 +265,22 @@ class DurableLink(Delivery):
                 await self.retry_or_dead_letter(msg, failure)
         await role.flush()
 
-    async def _still_working(self, msgs: list[Any]) -> None:
+    async def _still_working(self, msgs: list[Msg]) -> None:
         """Tell JetStream these messages are being worked on, so their ack_wait starts again."""
         for msg in msgs:
             try:
                 await msg.in_progress()
             except Exception as e:  # a lost connection: the messages may be redelivered, which is safe
-                self.role.log("warning", f"Could not extend ack_wait of {msg.subject}: {type(e).__name__}: {e}")
+                self.attached.log("warning", f"Could not extend ack_wait of {msg.subject}: {type(e).__name__}: {e}")
                 return
 
-    async def retry_or_dead_letter(self, msg: Any, error: BaseException) -> None:
+    async def retry_or_dead_letter(self, msg: Msg, error: BaseException) -> None:
         """Nak with backoff, or dead-letter after `max_deliver` deliveries.
 
         A retryable error (a store or server that is unreachable, not a bad message) is never dead-lettered: the
         message waits, with the longest backoff, until its destination is back. A data error (the message itself is
         bad) is dead-lettered at once. `karez.errors` says which is which."""
-        role = self.role
+        role = self.attached
         deliveries = msg.metadata.num_delivered
         role.log("warning", f"Failed message on {msg.subject} (delivery {deliveries}): {type(error).__name__}: {error}")
         if is_data_error(error):  # the message itself is bad: another delivery cannot help
@@ -276,11 +291,11 @@ class DurableLink(Delivery):
         else:
             await msg.nak(delay=BACKOFF[min(deliveries, len(BACKOFF)) - 1])
 
-    async def dead_letter(self, msg: Any, error: str) -> None:
+    async def dead_letter(self, msg: Msg, error: str) -> None:
         """Store the message and its error on `karez.dlq.<kind>.<name>` (stream KAREZ_DLQ), then ack the original.
 
         The original is acked only after the dead letter's PubAck; if that fails the message is redelivered later."""
-        role = self.role
+        role = self.attached
         body = {
             "subject": msg.subject,
             "error": error,
@@ -302,7 +317,7 @@ class DurableLink(Delivery):
         role.stats.dropped += 1
         await msg.ack()
 
-    async def stop(self, role: Any = None) -> None:
+    async def stop(self, role: RoleBase | None = None) -> None:
         """Finish the current batch and stop fetching (unacked messages are redelivered later)."""
         self._stopping = True
         if self._task is not None:

@@ -10,6 +10,9 @@ from operator import is_, itemgetter
 from typing import Any
 
 import httpx
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 
 from karez import codec
 from karez.config import ConfigEntity, ConfigurableBase, OptionalConfigEntity
@@ -50,8 +53,8 @@ class RoleBase(ConfigurableBase):
         self.name: str = self.config.name
         self.nc_addr = nats_addr
         self.nats_options: NatsOptions | None = None
-        self.nc: Any = None
-        self.sub: Any = None
+        self.nc: Client | None = None
+        self.sub: Subscription | None = None
         self.stats = RoleStats()
         self.delivery: Delivery = CORE  # the runtime gives durable roles a JetStream delivery before they start
         self.owns_connection = True
@@ -198,11 +201,20 @@ class RoleBase(ConfigurableBase):
             self.log_exception(e, "Error in connecting to NATS")
             return False
 
+    @property
+    def connection(self) -> Client:
+        """The NATS connection (RuntimeError before the role connected)."""
+        if self.nc is None:
+            raise RuntimeError(f"{self._log_name}: not connected to NATS yet")
+        return self.nc
+
     async def subscribe(self) -> None:
         """Subscribe to `subscribe_topic` in queue group `subscribe_queue` (once: no leak on reconnect)."""
         if self.sub is not None:
             return
-        self.sub = await self.nc.subscribe(self.subscribe_topic, queue=self.subscribe_queue, cb=self._on_message)
+        self.sub = await self.connection.subscribe(
+            self.subscribe_topic, queue=self.subscribe_queue, cb=self._on_message
+        )
 
     async def start(self) -> None:
         """Connect and, for subscribing kinds, register the subscription (flushed so it is active)."""
@@ -242,7 +254,7 @@ class RoleBase(ConfigurableBase):
 
     async def publish(self, topic: str, payload: Any, **kw: Any) -> None:
         """Publish one payload (`_as_is` honoured) on `topic`."""
-        await self.nc.publish(topic, codec.encode_payload(payload), **kw)
+        await self.connection.publish(topic, codec.encode_payload(payload), **kw)
         self.stats.published += 1
 
     def encode_outputs(self, outputs: list[tuple[str, Any]]) -> list[tuple[str, bytes, int]]:
@@ -285,14 +297,14 @@ class RoleBase(ConfigurableBase):
 
             await publish_bodies(self, bodies, msg_id)
             return
-        publish = self.nc.publish
+        publish = self.connection.publish
         for subject, body, count in bodies:
             await publish(subject, body)
             self.stats.published += count
             self._unflushed_bytes += len(body)
 
     # ----- receiving -----
-    async def _on_message(self, msg: Any) -> None:
+    async def _on_message(self, msg: Msg) -> None:
         """Core subscription callback: never lets an exception escape (a bad message must not kill the role)."""
         try:
             await self._subscribe_handler(msg)
@@ -310,7 +322,7 @@ class RoleBase(ConfigurableBase):
             # flusher run, otherwise a backlog starves them and the server cuts us off as a slow consumer
             await asyncio.sleep(0)
 
-    def decode(self, msg: Any) -> list[Any] | None:
+    def decode(self, msg: Msg) -> list[Any] | None:
         """Items carried by a message, or None (counted as dropped) when it is not JSON."""
         try:
             return codec.split_items(codec.loads(msg.data))
@@ -319,7 +331,7 @@ class RoleBase(ConfigurableBase):
             self.log("error", f"Dropped non-JSON message on {msg.subject}: {e}")
             return None
 
-    async def _subscribe_handler(self, msg: Any) -> None:
+    async def _subscribe_handler(self, msg: Msg) -> None:
         """Decode, handle, publish; durable consumers call `handle_items` themselves."""
         items = self.decode(msg)
         if items is None:

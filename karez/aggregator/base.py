@@ -7,6 +7,8 @@ import inspect
 from collections.abc import Iterator
 from typing import Any
 
+from nats.aio.msg import Msg
+
 from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.role import RoleBase
 from karez.subjects import category_wildcard
@@ -45,7 +47,7 @@ class AggregatorBase(RoleBase):
         """Consume one item (plugins implement this; may be async)."""
         raise NotImplementedError
 
-    def decode(self, msg: Any) -> list[Any] | None:
+    def decode(self, msg: Msg) -> list[Any] | None:
         """JSON items, or the text itself with `json: false`."""
         if not self.config.json:
             try:
