@@ -17,7 +17,9 @@ import typer
 from rich.text import Text
 
 from karez.cli_kit import plain_typer, unreachable_address, unwrapped_console, version_option
+from karez.cluster import ReplicasError, parse_replicas
 from karez.deploy_plan import DeployPlan, RuntimeOptions
+from karez.leader import DEFAULT_LEASE_TTL, LeaseError, LeaseOptions
 from karez.nats_options import NatsAuthError, resolve_address
 from karez.plugins import KINDS, PluginError, all_plugins, search_plugins
 from karez.settings import ConfigError, default_config_files, load_settings, role_configs
@@ -148,6 +150,22 @@ def deploy(
     tls_ca: str = typer.Option(None, "--tls-ca", envvar="KAREZ_NATS_TLS_CA"),
     tls_cert: str = typer.Option(None, "--tls-cert", envvar="KAREZ_NATS_TLS_CERT"),
     tls_key: str = typer.Option(None, "--tls-key", envvar="KAREZ_NATS_TLS_KEY"),
+    replicas: str = typer.Option(
+        None,
+        "--replicas",
+        metavar="N|auto",
+        help="Replicas of the JetStream streams created (default: config key 'replicas', else auto: 3 on a cluster "
+        "of three or more nodes, else 1).",
+    ),
+    lease: bool = typer.Option(
+        False,
+        "--lease/--no-lease",
+        envvar="KAREZ_LEASE",
+        help="Run dispatchers and one-worker roles only while holding their JetStream lease (standby elsewhere).",
+    ),
+    lease_ttl: float = typer.Option(
+        DEFAULT_LEASE_TTL, "--lease-ttl", envvar="KAREZ_LEASE_TTL", help="Seconds a lease lives without renewal."
+    ),
 ) -> None:
     """Run the configured roles until SIGTERM/SIGINT, then drain."""
     _setup_logging(logging_level)
@@ -169,7 +187,14 @@ def deploy(
         "tls_cert": tls_cert,
         "tls_key": tls_key,
     }
-    runtime = RuntimeOptions(shared_connection, durable, metrics_interval, stats, connect_timeout)
+    try:
+        replica_count = parse_replicas(replicas if replicas is not None else settings.get("replicas"))
+        lease_options = LeaseOptions(ttl=lease_ttl, replicas=replica_count) if lease else None
+    except (ReplicasError, LeaseError) as e:
+        raise _fail(str(e)) from None
+    runtime = RuntimeOptions(
+        shared_connection, durable, metrics_interval, stats, connect_timeout, replica_count, lease_options
+    )
     plan = DeployPlan(settings, plugins, selected, nats_addr, embedded_nats, credentials, runtime)
     if workers > 1:
         _deploy_workers(workers, plan)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from karez.leader import LeaseOptions
 from karez.nats_options import NatsOptions, resolve_address
 
 
@@ -18,6 +19,8 @@ class RuntimeOptions:
     metrics_interval: float = 10.0
     print_stats: bool = False
     connect_timeout: float | None = None
+    replicas: int | None = None  # of the streams created; None: 1 on a single server, 3 on a cluster of three or more
+    lease: LeaseOptions | None = None  # singleton roles active in one process across hosts (karez.leader)
 
     def as_kwargs(self) -> dict[str, Any]:
         """The options as `Runtime(...)` keyword arguments."""

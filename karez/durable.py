@@ -11,11 +11,12 @@ from weakref import WeakKeyDictionary
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.api import AckPolicy, ConsumerConfig, PubAck, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, PubAck, RetentionPolicy, StorageType, StreamConfig, StreamInfo
 from nats.js.client import JetStreamContext
 from nats.js.errors import BadRequestError, NotFoundError
 
 from karez import codec
+from karez.cluster import stream_replicas
 from karez.delivery import Delivery
 from karez.errors import is_data_error, is_retryable
 from karez.subjects import DLQ_WILDCARD, category_wildcard, dlq_subject
@@ -28,6 +29,7 @@ DUPLICATE_WINDOW = 120.0
 DLQ_STREAM = "KAREZ_DLQ"
 DLQ_MAX_AGE = 14 * 24 * 3600.0  # dead letters are kept two weeks for inspection and replay, then expire
 PUBACK_TIMEOUT = 10.0  # a downstream PubAck this late is treated as lost: nak, redeliver, dedupe by Nats-Msg-Id
+SCALE_UP_TIMEOUT = 60.0  # seconds a stream given more replicas may take to copy its messages to the new peers
 _CAPTURE_TTL = 30.0
 _captured: dict[str, tuple[float, bool]] = {}
 _contexts: WeakKeyDictionary[Client, JetStreamContext] = WeakKeyDictionary()  # NATS connection -> its JetStream context
@@ -67,17 +69,20 @@ async def ensure_stream(
     subject: str,
     retention: RetentionPolicy = RetentionPolicy.WORK_QUEUE,
     max_age: float | None = None,
+    replicas: int = 1,
 ) -> None:
-    """Create the stream if it does not exist (concurrent creators are fine).
+    """Create the stream if it does not exist (concurrent creators are fine); scale an existing one up to `replicas`.
 
     Connector and converter subjects have one consumer (their role name) and use work-queue retention. A category is
     read by every aggregator queue group on it (a DB writer and the Telegraf replacement each need a copy), so
     category streams use interest retention: a message stays until every durable consumer on it has acked it."""
     try:
-        await js.stream_info(name)
-        return
+        info = await js.stream_info(name)
     except NotFoundError:
-        pass
+        info = None
+    if info is not None:
+        await scale_up(js, info, replicas)
+        return
     config = StreamConfig(
         name=name,
         subjects=[subject],
@@ -85,12 +90,32 @@ async def ensure_stream(
         storage=StorageType.FILE,
         duplicate_window=DUPLICATE_WINDOW,
         max_age=max_age,
+        num_replicas=replicas,
     )
     try:
         await js.add_stream(config)
     except BadRequestError:
         await js.stream_info(name)  # created meanwhile by another process
     _captured.clear()
+
+
+async def scale_up(js: JetStreamContext, info: StreamInfo, replicas: int) -> None:
+    """Raise an existing stream's replica count to `replicas` (a site that grew into a cluster); never lower it.
+
+    Lowering is left to an operator: a count detected while a node is down must not shrink a healthy stream."""
+    if (info.config.num_replicas or 1) >= replicas:
+        return
+    config = info.config
+    config.num_replicas = replicas
+    await js.update_stream(config)
+    # consumers cannot be created on the stream until its new peers have caught up ("insufficient resources")
+    deadline = time.monotonic() + SCALE_UP_TIMEOUT
+    while time.monotonic() < deadline:
+        cluster = (await js.stream_info(config.name)).cluster
+        peers = [peer for peer in (cluster.replicas or []) if peer.current] if cluster is not None else []
+        if cluster is not None and cluster.leader and len(peers) >= replicas - 1:
+            return
+        await asyncio.sleep(0.2)
 
 
 async def is_captured(js: JetStreamContext, subject: str) -> bool:
@@ -166,8 +191,9 @@ class DurableLink(Delivery):
     redelivers = True
     stores_publishes = True
 
-    def __init__(self, fetch_batch: int = 64) -> None:
+    def __init__(self, fetch_batch: int = 64, replicas: int | None = None) -> None:
         self.fetch_batch = fetch_batch
+        self.replicas = replicas  # of the streams this link creates; None: detected from the cluster (karez.cluster)
         self.ack_wait = 30.0
         self.role: RoleBase | None = None
         self.psub: JetStreamContext.PullSubscription | None = None
@@ -182,9 +208,12 @@ class DurableLink(Delivery):
         js = jetstream_of(role)
         stream, subject, durable = stream_for(role)
         shared = kind_token(role) == "aggregator"
-        await ensure_stream(js, stream, subject, RetentionPolicy.INTEREST if shared else RetentionPolicy.WORK_QUEUE)
+        replicas = stream_replicas(role.connection, self.replicas)
+        retention = RetentionPolicy.INTEREST if shared else RetentionPolicy.WORK_QUEUE
+        await ensure_stream(js, stream, subject, retention, replicas=replicas)
         # Dead letters are stored, not just published: with nobody subscribed a core publish would lose them.
-        await ensure_stream(js, DLQ_STREAM, DLQ_WILDCARD, RetentionPolicy.LIMITS, max_age=DLQ_MAX_AGE)
+        dead_letters = RetentionPolicy.LIMITS
+        await ensure_stream(js, DLQ_STREAM, DLQ_WILDCARD, dead_letters, max_age=DLQ_MAX_AGE, replicas=replicas)
         self.ack_wait = float(role.config.ack_wait or 30)
         config = ConsumerConfig(
             ack_policy=AckPolicy.EXPLICIT,
@@ -228,7 +257,7 @@ class DurableLink(Delivery):
     async def handle_batch(self, msgs: list[Msg]) -> None:
         """Process fetched messages, wait for downstream PubAcks, then ack (or nak / dead-letter)."""
         role = self.attached
-        pending: list[tuple[Any, list[asyncio.Future[PubAck]]]] = []
+        pending: list[tuple[Msg, list[asyncio.Future[PubAck]]]] = []
         loop = asyncio.get_running_loop()
         # a batch can take longer than ack_wait on an overloaded process: its unacked messages are then redelivered
         # while still queued here and done twice, which overloads it further. "In progress" restarts their clocks.

@@ -13,6 +13,7 @@ from karez import codec
 from karez.converter.base import next_targets
 from karez.delivery import delivery_for
 from karez.durable import kind_token
+from karez.leader import Lease, LeaseOptions, is_singleton, lead, lease_key, open_buckets
 from karez.nats_options import NatsOptions, connect, server_address
 from karez.plugins import KINDS
 from karez.role import RoleBase
@@ -108,8 +109,13 @@ class Runtime:
         print_stats: bool = False,
         on_launched: Callable[[str, int], None] | None = None,
         connect_timeout: float | None = None,
+        replicas: int | None = None,
+        lease: LeaseOptions | None = None,
     ) -> None:
         self.roles = roles
+        self.replicas = replicas  # of the JetStream streams the roles create; None: detected (karez.cluster)
+        self.lease = lease  # when set, singleton roles run only while this process holds their lease (karez.leader)
+        self._leases: dict[int, Lease] = {}  # id(role) -> its lease
         self.connect_timeout = connect_timeout
         self.options = options
         self.shared_connection = shared_connection
@@ -122,6 +128,7 @@ class Runtime:
         self.reconnected = asyncio.Event()  # set after each reconnect of the shared connection
         self._supervisors: list[asyncio.Task[Any]] = []
         self._metrics_task: asyncio.Task[Any] | None = None
+        self._lease_nc: Any = None
 
     def all_roles(self) -> list[tuple[str, RoleBase]]:
         """(kind, role) pairs in start order."""
@@ -149,6 +156,7 @@ class Runtime:
                 disconnected_cb=self._disconnected,
                 reconnected_cb=self._reconnected,
             )
+        buckets = await self._lease_buckets()
         for kind in START_ORDER:
             roles = self.roles.get(kind, [])
             for role in roles:
@@ -158,6 +166,13 @@ class Runtime:
                     role.owns_connection = False
                 wants_durable = role.config.durable
                 role.delivery = delivery_for(role.listens, wants_durable if wants_durable is not None else self.durable)
+                if self.replicas is not None and hasattr(role.delivery, "replicas"):
+                    role.delivery.replicas = self.replicas
+                if buckets is not None and self.lease is not None and is_singleton(kind, role):
+                    # started by `lead` once this process holds the lease: a standby must not even subscribe
+                    key = lease_key(kind_token(role), role.name)
+                    self._leases[id(role)] = Lease(*buckets, key, self.lease.holder, self.lease.ttl)
+                    continue
                 await role.start()
             if roles and self.on_launched:
                 self.on_launched(kind, len(roles))
@@ -166,12 +181,24 @@ class Runtime:
         if self.metrics_interval > 0:
             self._metrics_task = asyncio.create_task(self._metrics_loop())
 
+    async def _lease_buckets(self) -> tuple[Any, Any] | None:
+        """The lease buckets, when leases are on and this process runs a singleton role."""
+        if self.lease is None or not any(is_singleton(kind, role) for kind, role in self.all_roles()):
+            return None
+        if self.nc is None:  # one connection per role: the leases get one of their own
+            self._lease_nc = await connect(self.options, name="karez-leases")
+        return await open_buckets(self.nc or self._lease_nc, self.lease)
+
     async def _supervise(self, role: RoleBase) -> None:
         """Run a role; restart it with backoff when it crashes, without touching the others."""
         failures = 0
+        lease = self._leases.get(id(role))
         while True:
             try:
-                await role.run()
+                if lease is not None:
+                    await lead(role, lease, role.run)
+                else:
+                    await role.run()
                 return
             except asyncio.CancelledError:
                 raise
@@ -250,6 +277,8 @@ class Runtime:
         except Exception:
             pass
         await self._close_roles()
+        if self._lease_nc is not None and not self._lease_nc.is_closed:
+            await self._lease_nc.close()
         if self.nc is not None and not self.nc.is_closed:
             try:
                 await self.nc.flush(timeout=5)

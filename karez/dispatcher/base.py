@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
@@ -28,6 +28,10 @@ class DispatcherBase(RoleBase):
         self._round = 0
         self._seq = 0
         self._boot = time.time_ns()
+        # Set by karez.leader when several hosts run this dispatcher: called with the round's state before each
+        # round, it renews the lease (and stores the state for a successor); False means another instance is active.
+        self.round_gate: Callable[[dict[str, Any]], Awaitable[bool]] | None = None
+        self._resume_at: float | None = None  # wall clock of the first round after a takeover
 
     @classmethod
     def config_entities(cls) -> Iterator[ConfigEntity]:
@@ -127,13 +131,33 @@ class DispatcherBase(RoleBase):
                 self._track(asyncio.create_task(self.wait_and_publish(topic, batch, wait)))
         await self.flush()
 
+    def resume_from(self, state: dict[str, Any] | None) -> None:
+        """After a takeover: continue the predecessor's grid (its next round), so no round is dispatched twice."""
+        next_round = (state or {}).get("next_round")
+        self._resume_at = float(next_round) if isinstance(next_round, int | float) else None
+
+    def abandon(self) -> None:
+        """After losing the lease: cancel this round's delayed batches (the new active instance dispatches)."""
+        for task in list(self._pending):
+            task.cancel()
+
+    async def _may_dispatch(self) -> bool:
+        if self.round_gate is None:
+            return True
+        return await self.round_gate({"next_round": time.time() + self.interval, "interval": self.interval})
+
     async def run(self) -> None:
         """Dispatch on a monotonic grid: round k starts at start + k*interval, skipping missed ticks."""
         await self.start()
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
+        if self._resume_at is not None:  # a takeover: the predecessor's next round, at once if it is overdue
+            next_tick += max(0.0, self._resume_at - time.time())
+            self._resume_at = None
+            await asyncio.sleep(next_tick - loop.time())
         while True:
-            await self.dispatch_round()
+            if await self._may_dispatch():
+                await self.dispatch_round()
             self._round += 1
             next_tick += self.interval
             now = loop.time()
