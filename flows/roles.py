@@ -11,6 +11,7 @@ from prefect import flow, get_run_logger
 from prefect.events import emit_event
 from prefect.states import Cancelled, State
 
+from karez.leader import LeaseOptions
 from karez.nats_options import resolve_address
 from tiro.settings import service_environment
 from tiro_prefect.flows.termination import sigterm_sets
@@ -75,6 +76,8 @@ async def run_karez_roles(
     kinds: list[str] | None = None,
     workdir: str | None = None,
     retention: float | None = None,
+    replicas: int | None = None,
+    lease: bool = False,
 ) -> list[dict[str, Any]] | State:
     """Run the roles until `duration` elapses or the run is cancelled, then drain them; their final counters.
 
@@ -84,7 +87,9 @@ async def run_karez_roles(
     retention stream of validate_window captures `karez.validation_data.>`). `retention`: seconds of validation data
     that stream keeps, created before the roles publish so that no window misses their first samples (None: leave it
     to validate_window). A config's `@format {env[TIRO_TELEMETRY_URL]}` (`TIRO_GRAPH_URL`, `TIRO_MOCK_URL`) reads the
-    value tiro.settings resolves; this process's environment is left as it is.
+    value tiro.settings resolves; this process's environment is left as it is. `replicas`: copies of every
+    JetStream stream created (None: 3 on a NATS cluster of three or more nodes, else 1). `lease`: dispatchers and
+    one-worker roles are active in one run at a time across workers (the others stand by; karez.leader).
     """
     tiro_settings = service_environment()  # before the change into workdir: relative sqlite paths are the project's
     if workdir:
@@ -93,10 +98,13 @@ async def run_karez_roles(
     settings = load_role_settings(config, tiro_settings)
     address = resolve_address(nats_url)
     if retention is not None:
-        await ensure_retention(address, retention)
+        await ensure_retention(address, retention, replicas)
     terminated = asyncio.Event()
+    lease_options = LeaseOptions(replicas=replicas) if lease else None
     with sigterm_sets(terminated):  # before the roles start: a cancel may come as soon as they run
-        group = await start_role_group(settings, plugin_dir, address, durable, kinds)
+        group = await start_role_group(
+            settings, plugin_dir, address, durable, kinds, replicas=replicas, lease=lease_options
+        )
         get_run_logger().info("Karez roles running: %s", group.role_counts())
         try:
             await watch_roles(group, duration, terminated)

@@ -102,14 +102,16 @@ async def validate_window(
     log_file: str | None = None,
     allowed_lateness: float | None = None,
     results_store: str | None = None,
+    replicas: int | None = None,
 ) -> WindowReport | State:
     """Validate the latest value per data-point path whose samples count in the window by event time, once its
     allowed lateness has passed (None: twice the p99 of sample age on arrival); report, announce, keep and return
-    the result. An invalid window ends Failed (Completed with `fail_on_invalid=False`), in a run named `INVALID · …`."""
+    the result. An invalid window ends Failed (Completed with `fail_on_invalid=False`), in a run named `INVALID · …`.
+    `replicas`: copies of the retention stream it creates (None: 3 on a cluster of three nodes, else 1)."""
     bounds = window_bounds(window, start, end if end is not None else scheduled_end())
     address = resolve_address(nats_url)
     model = load_scenario(scenario, uses, strict)
-    await ensure_retention(address, retention)
+    await ensure_retention(address, retention, replicas)
     retained = await read_retained_window(address, *bounds, allowed_lateness)
     result = validate_snapshot(model, retained.snapshot, *bounds, strict=strict, max_age=max_age)
     body = report_body(

@@ -11,6 +11,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from karez.config_check import validate_config
+from karez.leader import LeaseOptions
 from karez.nats_options import NatsOptions
 from karez.plugins import KINDS, all_plugins
 from karez.runtime import Runtime, build_roles
@@ -60,8 +61,14 @@ def build_group(
     kinds: Sequence[str] = KINDS,
     metrics_interval: float = 10.0,
     extra_plugins: Mapping[str, Mapping[str, type]] | None = None,
+    replicas: int | None = None,
+    lease: LeaseOptions | None = None,
 ) -> RoleGroup:
-    """Validate the configuration against the plugins and create (not start) its roles; errors name file:line."""
+    """Validate the configuration against the plugins and create (not start) its roles; errors name file:line.
+
+    `replicas`: of the JetStream streams created (None: detected from the cluster); `lease`: run dispatchers and
+    one-worker roles only while this process holds their lease, so that several flow runs on several workers can
+    stand by for each other."""
     plugins = all_plugins(plugin_dir)
     for kind, table in (extra_plugins or {}).items():
         plugins[kind] = {**table, **plugins[kind]}  # the plugin directory wins, as for built-ins
@@ -70,7 +77,10 @@ def build_group(
         raise ConfigError("invalid Karez configuration:\n  " + "\n  ".join(report.errors))
     roles = build_roles(settings, plugins, tuple(kinds), nats_url)
     options = NatsOptions.from_environment(nats_url)
-    return RoleGroup(Runtime(roles, options, durable=durable, metrics_interval=metrics_interval))
+    runtime = Runtime(
+        roles, options, durable=durable, metrics_interval=metrics_interval, replicas=replicas, lease=lease
+    )
+    return RoleGroup(runtime)
 
 
 @task(name="start-role-group", cache_policy=NO_CACHE)
@@ -81,10 +91,19 @@ async def start_role_group(
     durable: bool = False,
     kinds: list[str] | None = None,
     extra_plugins: Mapping[str, Mapping[str, type]] | None = None,
+    replicas: int | None = None,
+    lease: LeaseOptions | None = None,
 ) -> RoleGroup:
     """Start the roles (aggregators first, dispatchers last), each subscribed before anything publishes to it."""
     group = build_group(
-        settings, plugin_dir, nats_url, durable=durable, kinds=tuple(kinds or KINDS), extra_plugins=extra_plugins
+        settings,
+        plugin_dir,
+        nats_url,
+        durable=durable,
+        kinds=tuple(kinds or KINDS),
+        extra_plugins=extra_plugins,
+        replicas=replicas,
+        lease=lease,
     )
     await group.runtime.start()
     return group

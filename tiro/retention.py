@@ -55,9 +55,10 @@ class _Sample:
 
 
 async def ensure_retention_stream(
-    js: Any, retention: float, *, name: str = RETENTION_STREAM, subject: str = RETENTION_SUBJECT
+    js: Any, retention: float, *, name: str = RETENTION_STREAM, subject: str = RETENTION_SUBJECT, replicas: int = 1
 ) -> str:
-    """Create or adjust the stream (`max_age` = retention seconds): "created", "updated" or "unchanged"."""
+    """Create or adjust the stream (`max_age` = retention seconds, at least `replicas` copies): "created", "updated"
+    or "unchanged"."""
     if retention <= 0:
         raise RetentionError(f"stream {name}: retention must be positive seconds, got {retention}")
     try:
@@ -65,14 +66,18 @@ async def ensure_retention_stream(
     except NotFoundError:
         info = None
     if info is not None:
-        if abs((info.config.max_age or 0) - retention) < 1e-3:
+        more_replicas = (info.config.num_replicas or 1) < replicas  # never fewer: see karez.durable.scale_up
+        if abs((info.config.max_age or 0) - retention) < 1e-3 and not more_replicas:
             return "unchanged"
         config = info.config
         config.max_age = float(retention)
+        config.num_replicas = max(replicas, info.config.num_replicas or 1)
         try:
             await js.update_stream(config)
         except BadRequestError as e:
-            raise RetentionError(f"stream {name}: cannot change max_age to {retention}s: {e.description}") from e
+            raise RetentionError(
+                f"stream {name}: cannot change max_age to {retention}s or replicas to {replicas}: {e.description}"
+            ) from e
         return "updated"
     config = StreamConfig(
         name=name,
@@ -80,6 +85,7 @@ async def ensure_retention_stream(
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         max_age=float(retention),
+        num_replicas=replicas,
     )
     try:
         await js.add_stream(config)

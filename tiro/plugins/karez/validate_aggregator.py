@@ -55,6 +55,11 @@ class ValidationAggregator(AggregatorBase):
         self.windows = self._build_validator(time.time())
         self._results: WindowResultStore | None = None
 
+    def resume_from(self, state: dict[str, Any] | None) -> None:
+        """After taking over from another host (karez.leader): a fresh validator whose first window is partial, as at
+        start-up (this instance saw none of the window's earlier points)."""
+        self.windows = self._build_validator(time.time())
+
     def _build_validator(self, now: float) -> WindowedValidator:
         if self.config.scenario:
             model = model_for(self.config.scenario, split_uses(self.config.uses))
