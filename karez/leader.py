@@ -208,16 +208,18 @@ class Lease:
             logger.warning("Lease %s not released (%s: %s); it expires by itself.", self.key, type(e).__name__, e)
 
     async def read_state(self) -> dict[str, Any] | None:
-        """What the previous holder left (None when nothing, or unreadable)."""
-        try:
-            entry = await asyncio.wait_for(self.state_kv.get(self.key), self.ttl / 2)
-            value = codec.loads(entry.value) if entry.value else None
-            return value if isinstance(value, dict) else None
-        except KeyNotFoundError:
-            return None
-        except Exception as e:
-            logger.warning("Lease %s: cannot read the predecessor's state: %s: %s", self.key, type(e).__name__, e)
-            return None
+        """What the previous holder left (None when nothing, or unreadable after three tries)."""
+        for attempt in range(3):  # without it a dispatcher starts at once and may repeat its predecessor's round
+            try:
+                entry = await asyncio.wait_for(self.state_kv.get(self.key), self.ttl)
+                value = codec.loads(entry.value) if entry.value else None
+                return value if isinstance(value, dict) else None
+            except KeyNotFoundError:
+                return None
+            except Exception as e:
+                if attempt == 2:
+                    logger.warning("Lease %s: cannot read the state: %s: %s", self.key, type(e).__name__, e)
+        return None
 
     async def write_state(self, state: dict[str, Any]) -> None:
         """Leave `state` for a successor (best effort: a successor without it starts at once)."""
