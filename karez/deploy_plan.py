@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from karez.leader import LeaseOptions
-from karez.nats_options import NatsOptions, resolve_address
+from karez.nats_options import NatsOptions, resolve_address, servers_in_order
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,10 @@ class DeployPlan:
 
     def nats_options(self, address: str | None = None) -> NatsOptions:
         """The connection options for `address` (default: `-a`, then the environment, then localhost)."""
-        return NatsOptions.from_address(address or resolve_address(self.nats_addr), **self.credentials)
+        in_order = servers_in_order()
+        return NatsOptions.from_address(
+            address or resolve_address(self.nats_addr), no_randomize=in_order, **self.credentials
+        )
 
     def for_worker(self, kinds: tuple[str, ...], nats_addr: str) -> DeployPlan:
         """The plan of a forked worker: its kinds, on the server every worker shares."""

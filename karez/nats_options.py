@@ -155,6 +155,12 @@ ENVIRONMENT_VARIABLES = {
 }
 
 
+def servers_in_order(environ: Mapping[str, str] | None = None) -> bool:
+    """`KAREZ_NATS_NO_RANDOMIZE` is set (1/true/yes): try the servers in the order listed instead of shuffled."""
+    env = os.environ if environ is None else environ
+    return env.get("KAREZ_NATS_NO_RANDOMIZE", "").strip().lower() in ("1", "true", "yes")
+
+
 @dataclass
 class NatsOptions:
     """Connection settings shared by every role of a deploy process."""
@@ -169,6 +175,9 @@ class NatsOptions:
     tls_cert: str | None = None
     tls_key: str | None = None
     reconnect_wait: float = 1.0
+    # nats-py shuffles the server list to spread clients over a cluster; a host that lists its own node first
+    # (less traffic between hosts) sets KAREZ_NATS_NO_RANDOMIZE=1 to try the list in order
+    no_randomize: bool = False
 
     @classmethod
     def from_address(cls, address: str | None, **kwargs: Any) -> NatsOptions:
@@ -180,7 +189,7 @@ class NatsOptions:
         """Options for an address plus the `KAREZ_NATS_*` credentials and TLS files that `karez deploy` reads."""
         env = os.environ if environ is None else environ
         found = {field_name: env.get(var) for field_name, var in ENVIRONMENT_VARIABLES.items()}
-        return cls.from_address(address, **{k: v for k, v in found.items() if v})
+        return cls.from_address(address, no_randomize=servers_in_order(env), **{k: v for k, v in found.items() if v})
 
     def display(self) -> str:
         """The address as printed by `karez deploy` (no secrets)."""
@@ -213,6 +222,7 @@ class NatsOptions:
             "reconnect_time_wait": self.reconnect_wait,
             "allow_reconnect": True,
             "connect_timeout": 2,
+            "dont_randomize": self.no_randomize,
         }
         if self.user is not None:
             kwargs["user"] = self.user
