@@ -7,6 +7,7 @@ the pipeline exactly as it would in production.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -89,9 +90,10 @@ class KarezProcess:
     Every process gets the whole configuration (references between roles are validated) and starts only its kinds."""
 
     def __init__(self, folder: Path, name: str, config: dict[str, Any], kinds: list[str], nats_url: str,
-                 durable: bool):  # fmt: skip
+                 durable: bool, extra: list[str] | None = None, env: dict[str, str] | None = None):  # fmt: skip
         self.folder, self.name, self.nats_url, self.durable = folder, name, nats_url, durable
         self.kinds = kinds
+        self.extra, self.env = list(extra or []), env  # more `karez deploy` options; environment added to ours
         (folder / "karez.yaml").write_text(json.dumps(config))  # JSON is YAML
         self.proc: subprocess.Popen | None = None
         self.starts = 0
@@ -101,8 +103,10 @@ class KarezProcess:
         with open(self.folder / f"{self.name}.log", "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "karez.cli", "deploy", "-c", "karez.yaml", *self.kinds,
-                 "-a", self.nats_url, "--metrics-interval", "1", *(["--durable"] if self.durable else [])],
+                 "-a", self.nats_url, "--metrics-interval", "1", *(["--durable"] if self.durable else []),
+                 *self.extra],
                 cwd=self.folder, stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env} if self.env else None,
             )  # fmt: skip
         self.starts += 1
         return self

@@ -42,6 +42,10 @@ class Tap:
         self.tasks_per_path: Counter[str] = Counter()
         self.tasks = 0
         self.first_task_at: float | None = None
+        self.task_times: list[float] = []  # monotonic arrival of each task message: dispatch gaps (failovers)
+        self.repeat_window = 0.0  # > 0: count paths dispatched again sooner than this many seconds (a double round)
+        self.early_repeats = 0
+        self._last_task_of: dict[str, float] = {}
         self.collected_by_id: dict[str, list[set[tuple[str, int]]]] = {}
         self._messages = 0
         self.dead_letters: list[dict[str, Any]] = []
@@ -50,7 +54,7 @@ class Tap:
         self.connection_errors = 0
         self.nc: Any = None
 
-    async def connect(self, url: str) -> Tap:
+    async def connect(self, url: str | list[str]) -> Tap:
         """Connect and subscribe (flushed: the subscriptions are live when this returns)."""
 
         async def disconnected() -> None:
@@ -59,8 +63,9 @@ class Tap:
         async def error(e: Exception) -> None:
             self.connection_errors += 1  # expected while a case restarts nats-server
 
+        servers = url.split(",") if isinstance(url, str) else url  # a cluster: every node, comma-separated
         self.nc = await nats.connect(
-            url, max_reconnect_attempts=-1, reconnect_time_wait=0.1, disconnected_cb=disconnected, error_cb=error,
+            servers, max_reconnect_attempts=-1, reconnect_time_wait=0.1, disconnected_cb=disconnected, error_cb=error,
             pending_size=256 * 1024 * 1024,
         )  # fmt: skip
         await self.nc.subscribe(self.task_subject, cb=self._on_task, pending_msgs_limit=-1, pending_bytes_limit=-1)
@@ -73,13 +78,20 @@ class Tap:
         return self
 
     async def _on_task(self, msg: Any) -> None:
+        now = time.monotonic()
         for item in _items(msg.data):
             paths = item.get("tasks", []) if isinstance(item, dict) else item
             if isinstance(paths, list):
                 self.tasks += 1
-                self.tasks_per_path.update(p for p in paths if isinstance(p, str))
+                named = [p for p in paths if isinstance(p, str)]
+                self.tasks_per_path.update(named)
+                if self.repeat_window > 0:
+                    last = self._last_task_of
+                    self.early_repeats += sum(1 for p in named if now - last.get(p, -1e9) < self.repeat_window)
+                    last.update(dict.fromkeys(named, now))
+        self.task_times.append(now)
         if self.first_task_at is None:
-            self.first_task_at = time.monotonic()
+            self.first_task_at = now
 
     async def _on_collected(self, msg: Any) -> None:
         self._messages += 1

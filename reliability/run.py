@@ -26,6 +26,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "bench"))
 
 import _faults  # noqa: E402
+from _cluster import CLUSTER_CASES, run_cluster_case, run_validation_case  # noqa: E402
 from _datahall import scaled_datahall  # noqa: E402
 from _fuzz import run_fuzz  # noqa: E402
 from _pipeline import Plan, Setup, run_case  # noqa: E402
@@ -45,13 +46,19 @@ CASES: dict[str, tuple[Any, float, bool]] = {  # name: (fault, outage seconds, n
     "d_poison": (_faults.inject_poison, 0.0, False),
     "e_mock_down": (_faults.stop_mock, _faults.MOCK_OUTAGE_S + 5, False),  # + the mock's start-up
 }
+VALIDATION_CASE = "j_cluster_validation_windows"
+CLUSTER_FIGURES = (
+    "killed_node", "takeover_seconds", "dispatch_gap_seconds", "paths_dispatched_twice_within_half_interval",
+    "stored_per_s_before_fault", "stored_per_s_during_fault", "stored_per_s_after_fault", "node_restart_seconds",
+)  # fmt: skip
+ALL_CASES = [*CASES, *CLUSTER_CASES, VALIDATION_CASE]  # the cluster cases run in durable mode only
 
 
 def plan_case(
     name: str, durable: bool, points: int, round_points: int, rate: float, min_dispatch: float = MIN_DISPATCH_S
 ) -> Plan:
     """Rounds covering `points`; the fault at 30% of the dispatch, which lasts past the outage by as much again."""
-    fault, outage, victoria = CASES[name]
+    fault, outage, victoria = CASES[name] if name in CASES else (*CLUSTER_CASES[name], False)
     rounds = max(2, math.ceil(points / round_points))
     base = max(rounds * round_points / rate, min_dispatch)
     fault_at = max(3.0, 0.3 * base)
@@ -113,6 +120,24 @@ def print_table(report: dict[str, Any]) -> None:
             f"peak RSS MB {ld['peak_rss_mb']}, backlog peak {ld['jetstream_backlog_peak_messages']} messages",
             file=sys.stderr,
         )
+    for c in report["cases"]:
+        figures = {k: c[k] for k in CLUSTER_FIGURES if c.get(k) is not None}
+        if figures:
+            print(f"  {c['case']}: {json.dumps(figures)}", file=sys.stderr)
+    if "cluster_load" in report:
+        single, clustered = report.get("load", {}), report["cluster_load"]
+        print(
+            f"cluster load: offered {clustered['offered_rate']}/s, achieved {clustered['achieved']}/s on 3 nodes "
+            f"(R3) against {single.get('achieved')}/s on one server, lost {clustered['lost']}",
+            file=sys.stderr,
+        )
+    if "validation_across_node_loss" in report:
+        v = report["validation_across_node_loss"]
+        print(
+            f"validation across a node loss: {v.get('windows_produced')}/{v.get('windows_expected')} windows, "
+            f"{v.get('samples_in_windows')}/{v.get('samples_sent')} samples, {v.get('error', '')}",
+            file=sys.stderr,
+        )
     if "fuzz" in report:
         fz = report["fuzz"]
         print(f"fuzz: {fz['cases']} cases, {fz['failures']} failures ({fz['tests']} tests)", file=sys.stderr)
@@ -131,12 +156,20 @@ async def run_all(args: argparse.Namespace, folder: Path, report: dict[str, Any]
         setup = Setup(folder, scenario, uses, mock, round_points)
         report["round_points"] = round_points
         for name in args.cases:
-            for durable in [m == "durable" for m in args.modes.split(",")]:
+            if name == VALIDATION_CASE:
+                print(f"[reliability] {name}: validate-window flow runs across a node loss", file=sys.stderr)
+                try:
+                    report["validation_across_node_loss"] = await run_validation_case(setup, folder / name)
+                except Exception as e:
+                    report["validation_across_node_loss"] = {"case": name, "error": f"{type(e).__name__}: {e}"}
+                continue
+            modes = args.modes.split(",") if name in CASES else ["durable"]
+            for durable in [m == "durable" for m in modes]:
                 plan = plan_case(name, durable, args.points, round_points, args.rate, args.min_dispatch)
                 plan.name = f"{name}-{'durable' if durable else 'core'}"
                 print(f"[reliability] {plan.name}: {plan.rounds} rounds every {plan.interval:.1f} s", file=sys.stderr)
                 try:
-                    result = await run_case(setup, plan)
+                    result = await (run_case(setup, plan) if name in CASES else run_cluster_case(setup, plan))
                 except Exception as e:  # one broken case must not hide the others' figures
                     result = {"mode": "durable" if durable else "core", "error": f"{type(e).__name__}: {e}"}
                     for key in ("points_sent", "stored", "lost", "duplicated", "dead_lettered", "served_not_stored"):
@@ -152,6 +185,11 @@ async def run_all(args: argparse.Namespace, folder: Path, report: dict[str, Any]
             print(f"[reliability] load: {load_rate}/s for {seconds:.0f} s", file=sys.stderr)
             result = await run_case(setup, plan, drain_timeout=600)
             report["load"] = {**load_summary(result, round_points / plan.interval), "detail": result}
+            if not args.skip_cluster_load:  # the same load on the 3-node cluster: the cost of replication
+                plan.name = "load-cluster"
+                print(f"[reliability] load on the cluster: {load_rate}/s for {seconds:.0f} s", file=sys.stderr)
+                result = await run_cluster_case(setup, plan, drain_timeout=600)
+                report["cluster_load"] = {**load_summary(result, round_points / plan.interval), "detail": result}
     finally:
         await asyncio.to_thread(mock.stop)
 
@@ -161,12 +199,15 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=100_000, help="data points per fault case (default 100,000)")
     parser.add_argument("--quick", action="store_true", help="10,000 points per case, a short load run")
-    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {', '.join(CASES)}")
+    parser.add_argument(
+        "--cases", default=",".join(ALL_CASES), help=f"comma-separated subset of {', '.join(ALL_CASES)}"
+    )
     parser.add_argument("--rate", type=float, default=4000, help="offered points/s of the fault cases (default 4000)")
     parser.add_argument("--min-dispatch", type=float, default=MIN_DISPATCH_S, help="shortest dispatch, s")
     parser.add_argument("--load-rate", type=float, default=0, help=f"default 2 × {SUSTAINED_POINTS_PER_S} (README)")
     parser.add_argument("--load-seconds", type=float, default=60)
     parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument("--skip-cluster-load", action="store_true", help="no load run on the 3-node cluster")
     parser.add_argument("--skip-fuzz", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("reliability-report.json"))
     parser.add_argument("--keep", type=Path, help="run in this new folder and keep it (logs, stores) for inspection")
@@ -175,9 +216,9 @@ def parse_args() -> argparse.Namespace:
     if args.quick:
         args.points = 10_000
     args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    unknown = [c for c in args.cases if c not in CASES]
+    unknown = [c for c in args.cases if c not in ALL_CASES]
     if unknown:
-        parser.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
+        parser.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(ALL_CASES)}")
     return args
 
 
