@@ -135,7 +135,7 @@ def print_table(report: dict[str, Any]) -> None:
         v = report["validation_across_node_loss"]
         print(
             f"validation across a node loss: {v.get('windows_produced')}/{v.get('windows_expected')} windows, "
-            f"{v.get('samples_in_windows')}/{v.get('samples_sent')} samples, {v.get('error', '')}",
+            f"{v.get('windows_empty')} empty, {v.get('samples_not_stored')} samples not stored {v.get('error', '')}",
             file=sys.stderr,
         )
     if "fuzz" in report:

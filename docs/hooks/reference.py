@@ -41,6 +41,9 @@ ENVIRONMENT: dict[str, str] = {
     "KAREZ_NATS_TLS_CA": "CA file for TLS to NATS (`--tls-ca`).",
     "KAREZ_NATS_TLS_CERT": "Client certificate for TLS to NATS (`--tls-cert`).",
     "KAREZ_NATS_TLS_KEY": "Client key for TLS to NATS (`--tls-key`).",
+    "KAREZ_NATS_NO_RANDOMIZE": "`1`: try the listed NATS servers in order (the host's own node first), not shuffled.",
+    "KAREZ_LEASE": "`1`: dispatchers and one-worker roles run only while holding their JetStream lease (`--lease`).",
+    "KAREZ_LEASE_TTL": "Seconds a lease lives without renewal (`--lease-ttl`, default 5; the same on every host).",
 }
 
 

@@ -59,7 +59,10 @@ class LocalStack:
     ) -> None:
         self.compose_file = compose_path()
         compose = load_compose(self.compose_file)
-        self.services: dict[str, dict[str, Any]] = compose["services"]
+        # as `docker compose up` without --profile: services of a profile (the NATS cluster) are not started
+        self.services: dict[str, dict[str, Any]] = {
+            name: service for name, service in compose["services"].items() if not service.get("profiles")
+        }
         self.configs: dict[str, Any] = compose.get("configs") or {}
         self.root = root
         self.variables = variables
