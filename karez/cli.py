@@ -284,7 +284,7 @@ async def _deploy(
         runtime = Runtime(roles, options, on_launched=launched, **plan.runtime.as_kwargs())
         try:
             ran = await runtime.run_until(stop, lambda: out.print("[KAREZ] Running.", highlight=False))
-        except (NatsAuthError, StartupTimeout) as e:
+        except (NatsAuthError, StartupTimeout, LeaseError) as e:
             raise _fail(str(e)) from None
         if ran:
             out.print("[KAREZ] Stopped after draining.", highlight=False)

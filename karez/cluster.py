@@ -37,9 +37,18 @@ def cluster_size(nc: Any) -> int:
     info = getattr(nc, "_server_info", None) or {}
     if not info.get("cluster"):
         return 1
-    # a server configured with no_advertise lists nothing: it is then counted as alone, and `--replicas` says more
-    urls = {str(url) for url in info.get("connect_urls") or []}
-    return max(1, len(urls))
+    # The INFO of the connect lists the nodes routed at that moment; nats-py adds nodes announced later to its server
+    # pool as "discovered" (it does not update the INFO). Both name nodes by the address they advertise, so they are
+    # counted together; the servers the client was configured with are counted apart (they may be host names).
+    advertised = {str(url) for url in info.get("connect_urls") or []}
+    configured = 0
+    for server in getattr(nc, "_server_pool", None) or []:
+        if getattr(server, "discovered", False):
+            advertised.add(server.uri.netloc)
+        else:
+            configured += 1
+    # a server with no_advertise lists nothing: it then counts as alone unless the client lists several servers
+    return max(1, len(advertised), configured)
 
 
 def default_replicas(size: int) -> int:

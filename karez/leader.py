@@ -86,8 +86,11 @@ async def open_buckets(nc: Any, options: LeaseOptions) -> tuple[Any, Any]:
     """The lease bucket (TTL = `options.ttl`) and the state bucket, created when missing."""
     js = nc.jetstream()
     replicas = stream_replicas(nc, options.replicas)
-    lease = await _bucket(js, KeyValueConfig(bucket=LEASE_BUCKET, history=1, ttl=options.ttl, replicas=replicas))
-    status = await lease.status()
+    try:
+        lease = await _bucket(js, KeyValueConfig(bucket=LEASE_BUCKET, history=1, ttl=options.ttl, replicas=replicas))
+        status = await lease.status()
+    except Exception as e:  # a server without JetStream (or an account without it) cannot hold leases
+        raise LeaseError(f"leases need JetStream: cannot open bucket {LEASE_BUCKET}: {type(e).__name__}: {e}") from e
     if status.ttl and abs(status.ttl - options.ttl) > 1e-3:
         # every instance must count the same TTL: an entry that expires sooner than its holder thinks breaks exclusion
         raise LeaseError(

@@ -40,6 +40,11 @@ class NatsNode:
         return f"nats://127.0.0.1:{self.port}"
 
     @property
+    def monitor(self) -> str:
+        """Base URL of the monitoring endpoints."""
+        return f"http://127.0.0.1:{self.monitor_port}"
+
+    @property
     def log_file(self) -> Path:
         """The node's log (capped, so a long run never fills the disk)."""
         return self.dir / "nats-server.log"
@@ -160,12 +165,23 @@ class NatsCluster:
                 dead = [n.name for n in nodes if not n.alive()]
                 if dead:
                     raise RuntimeError(f"nats-server {', '.join(dead)} exited: {self._last_words(dead)}")
-                waiting = [n.name for n in nodes if not n.healthy(client) or not self._meta_leader(n)]
+                waiting = [n.name for n in nodes if not self._ready(n, client)]
                 if not waiting:
                     return
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"cluster nodes {', '.join(waiting)} not healthy within {timeout} s")
                 time.sleep(0.1)  # polling child processes, not test synchronisation
+
+    def _ready(self, node: NatsNode, client: httpx.Client) -> bool:
+        """Healthy, routed to every other live node (clients then see the whole cluster), and a meta leader known."""
+        if not node.healthy(client):
+            return False
+        try:
+            routed = {r.get("remote_name") for r in client.get(f"{node.monitor}/routez").json().get("routes") or []}
+        except (httpx.HTTPError, ValueError):
+            return False
+        others = {n.name for n in self.nodes if n is not node and n.alive()}
+        return others <= routed and self._meta_leader(node) is not None
 
     @staticmethod
     def _meta_leader(node: NatsNode) -> str | None:

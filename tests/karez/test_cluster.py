@@ -81,6 +81,22 @@ async def test_an_explicit_replica_count_wins_and_existing_streams_are_scaled_up
         await nc.close()
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [(["--replicas", "9"], "replicas must be from 1 to 5"), (["--lease", "--lease-ttl", "0.5"], "lease TTL")],
+)
+def test_deploy_refuses_bad_cluster_options_in_one_line(tmp_path, option, message):
+    from typer.testing import CliRunner
+
+    from karez.cli import app
+
+    (tmp_path / "karez.yaml").write_text(json.dumps(DISPATCHER))  # JSON is YAML
+    plugins = str(Path(__file__).parent / "plugins")
+    result = CliRunner().invoke(app, ["deploy", "-c", str(tmp_path / "karez.yaml"), "-p", plugins, *option])
+    assert result.exit_code == 2
+    assert message in result.output and len(result.output.strip().splitlines()) <= 2  # the config line, the error
+
+
 def test_replica_counts_outside_what_jetstream_allows_are_refused():
     assert parse_replicas("auto") is None and parse_replicas(None) is None and parse_replicas("3") == 3
     for bad in ("0", "6", "three", "-1"):
