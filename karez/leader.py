@@ -253,6 +253,8 @@ async def lead(role: Any, lease: Lease, run: Callable[[], Coroutine[Any, Any, No
                 resume(previous)
             if hasattr(role, "round_gate"):
                 role.round_gate = lease.confirm
+            if hasattr(role, "may_publish"):
+                role.may_publish = lease.valid
             active = asyncio.create_task(run(), name=f"lead:{lease.key}")
             holding = asyncio.create_task(lease.hold(), name=f"hold:{lease.key}")
             try:

@@ -49,8 +49,9 @@ class NatsNode:
         """The node's log (capped, so a long run never fills the disk)."""
         return self.dir / "nats-server.log"
 
-    def write_config(self, peers: list[NatsNode]) -> Path:
-        """The node's config file: JetStream in its own store dir, routes to every other node."""
+    def write_config(self, peers: list[NatsNode], advertise: bool = True) -> Path:
+        """The node's config file: JetStream in its own store dir, routes to every other node; `advertise=False`:
+        clients learn no other node from it (a client that lists one node is then cut off when that node is)."""
         q = json.dumps  # nats-server config accepts JSON-quoted strings
         routes = ", ".join(q(f"nats-route://127.0.0.1:{p.route_port}") for p in peers if p is not self)
         text = "\n".join(
@@ -60,7 +61,7 @@ class NatsNode:
                 f"http: {q(f'127.0.0.1:{self.monitor_port}')}",
                 f"jetstream {{ store_dir: {q(str(self.dir / 'js'))} }}",
                 f"cluster {{ name: {q(CLUSTER_NAME)}, listen: {q(f'127.0.0.1:{self.route_port}')}, "
-                f"routes: [ {routes} ] }}",
+                f"routes: [ {routes} ]{'' if advertise else ', no_advertise: true'} }}",
                 f"log_file: {q(str(self.log_file))}",
                 "logfile_size_limit: 10MB",
                 "logfile_max_num: 3",
@@ -120,13 +121,15 @@ class NatsNode:
 class NatsCluster:
     """`size` JetStream nodes routed to each other on loopback; `url` lists every node (comma-separated)."""
 
-    def __init__(self, root: Path | None = None, size: int = 3, startup_timeout: float = 60.0) -> None:
+    def __init__(
+        self, root: Path | None = None, size: int = 3, startup_timeout: float = 60.0, advertise: bool = True
+    ) -> None:
         self._own_root = root is None
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="karez-cluster-"))
         self.nodes = [NatsNode(self.root, i) for i in range(size)]
         self.startup_timeout = startup_timeout
         for node in self.nodes:
-            node.write_config(self.nodes)
+            node.write_config(self.nodes, advertise)
 
     @property
     def url(self) -> str:

@@ -32,6 +32,9 @@ class DispatcherBase(RoleBase):
         # round, it renews the lease (and stores the state for a successor); False means another instance is active.
         self.round_gate: Callable[[dict[str, Any]], Awaitable[bool]] | None = None
         self._resume_at: float | None = None  # wall clock of the first round after a takeover
+        # Also set by karez.leader: False once the lease may have expired. A delayed batch checks it before it goes
+        # out, so a process that was frozen or cut off past its lease does not publish after its successor started.
+        self.may_publish: Callable[[], bool] | None = None
 
     @classmethod
     def config_entities(cls) -> Iterator[ConfigEntity]:
@@ -77,6 +80,9 @@ class DispatcherBase(RoleBase):
         """Publish `content` after `wait_time` seconds."""
         if wait_time > 0:
             await asyncio.sleep(wait_time)
+            if self.may_publish is not None and not self.may_publish():
+                self.log("warning", f"{len(content.get('tasks', []))} tasks not published: the lease expired")
+                return
         self._seq += 1
         msg_id = f"{self.name}:{self._boot}:{self._seq}" if self.delivery.stores_publishes else None
         if msg_id is None:

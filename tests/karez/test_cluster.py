@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -47,10 +48,14 @@ async def test_streams_have_three_replicas_on_a_cluster_one_on_a_single_server(
     assert cluster_size(clustered.nc) == 3
     js = clustered.nc.jetstream()
     for stream in (f"KAREZ_CATEGORY_cat{s}", "KAREZ_DLQ"):
-        info = await js.stream_info(stream)
-        assert info.config.num_replicas == 3
-        placed = {info.cluster.leader, *(peer.name for peer in info.cluster.replicas or [])}
-        assert placed == {"n1", "n2", "n3"}  # one copy per node: any one node may go
+        assert (await js.stream_info(stream)).config.num_replicas == 3
+
+        async def on_every_node(stream: str = stream) -> bool:  # one copy per node: any one node may go
+            cluster_info = (await js.stream_info(stream)).cluster
+            placed = {cluster_info.leader, *(peer.name for peer in cluster_info.replicas or [])}
+            return placed == {"n1", "n2", "n3"}
+
+        await until_async(on_every_node, f"{stream} placed on the three nodes")
 
     (tmp_path / "single").mkdir()
     single = await start_runtime(config, tmp_path / "single", url=nats_server.url, durable=True)
@@ -201,3 +206,39 @@ async def until_async(predicate, what: str, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout:.0f} s: {what}")
         await asyncio.sleep(0.05)
+
+
+async def test_a_partitioned_holder_steps_down_before_a_standby_can_take_the_lease(tmp_path):
+    from karez.leader import Lease, LeaseOptions, open_buckets
+
+    cluster = NatsCluster(tmp_path / "cluster", advertise=False)
+    await asyncio.to_thread(cluster.start)
+    options = LeaseOptions(ttl=2.0, replicas=3)
+    # the holder knows only n1 (the nodes advertise no others): killing n1 cuts it off, as a partition does
+    holder_nc = await nats.connect(cluster.nodes[0].url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    standby_nc = await nats.connect(cluster.urls[1:], max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    try:
+        holder = Lease(*await open_buckets(holder_nc, options), "test.partition", "holder", options.ttl)
+        standby = Lease(*await open_buckets(standby_nc, options), "test.partition", "standby", options.ttl)
+        await holder.acquire()
+        holding = asyncio.create_task(holder.hold())
+        order: list[str] = []
+
+        async def note_loss() -> None:
+            await holder.lost.wait()
+            order.append("holder stepped down")
+
+        async def take_over() -> None:
+            await standby.acquire()
+            order.append("standby took over")
+
+        watchers = [asyncio.create_task(note_loss()), asyncio.create_task(take_over())]
+        await asyncio.to_thread(cluster.nodes[0].kill)
+        await asyncio.wait_for(asyncio.gather(*watchers), timeout=60)
+        assert order == ["holder stepped down", "standby took over"]
+        holding.cancel()
+    finally:
+        for client in (holder_nc, standby_nc):
+            with contextlib.suppress(OSError):  # the holder's only node is gone: closing cannot flush
+                await client.close()
+        await asyncio.to_thread(cluster.close)
