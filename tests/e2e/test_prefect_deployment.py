@@ -1,4 +1,7 @@
-"""End to end on a real Prefect server: deploy deployments/prefect.yaml, start a worker, run validate-window."""
+"""End to end on a real Prefect server: deploy deployments/prefect.yaml, start two workers, run validate-window.
+
+The server keeps its state in PostgreSQL, the production setup (docs/how-to/scaling-out.md), when Debian's
+`postgresql` is installed (`.ci/run` installs it); on SQLite, Prefect's default for one machine, otherwise."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import nats
 import pytest
 import yaml
 from nats.js.errors import NotFoundError
+from postgres_server import postgres_available, postgres_server
 from prefect_server import PREFECT, prefect_server
 from process_groups import stop_group
 
@@ -29,10 +33,22 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def prefect_env(tmp_path_factory):
+def prefect_database():
+    """The Prefect server's database URL: a private PostgreSQL when installed, else None (Prefect's SQLite)."""
+    if not postgres_available():
+        yield None
+        return
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def prefect_env(tmp_path_factory, prefect_database):
     """A real `prefect server start` on a free port; the environment that points the CLI at it."""
     home = tmp_path_factory.mktemp("prefect-server-home")
+    database = {"PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_database} if prefect_database else {}
     settings = {
+        **database,
         "PREFECT_WORKER_QUERY_SECONDS": "2",
         "PREFECT_WORKER_PREFETCH_SECONDS": "2",
         "PREFECT_LOGGING_LEVEL": "INFO",
@@ -70,23 +86,30 @@ def deployed(prefect_env):
     return deployments
 
 
+WORKERS = 2  # runs are spread over the workers of the pool; services stay single by their concurrency limit
+
+
 @pytest.fixture(scope="module")
 def worker(prefect_env, deployed, tmp_path_factory):
-    """`prefect worker start --pool tiro`; yields its log file."""
+    """Two `prefect worker start --pool tiro` processes; yields their shared log file."""
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [PREFECT, "worker", "start", "--pool", "tiro"],
-            env=prefect_env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        procs = [
+            subprocess.Popen(
+                [PREFECT, "worker", "start", "--pool", "tiro", "--name", f"worker-{i + 1}"],
+                env=prefect_env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            for i in range(WORKERS)
+        ]
         try:
             yield log_path
         finally:
-            stop_group(proc)
+            for proc in procs:
+                stop_group(proc)
 
 
 def _run(env: dict, deployment: str, **params: str) -> str:
@@ -132,15 +155,21 @@ def test_validate_window_deployment_run_on_a_worker(prefect_env, deployed, worke
             assert deployed[service]["global_concurrency_limit"]["limit"] == 1
         assert deployed["validate-window"]["global_concurrency_limit"] is None
 
-        run_id = _run(
-            prefect_env,
-            "validate-window/validate-window",
-            nats_url=nats_server.url,
-            start=start.isoformat(),
-            end=end.isoformat(),
-        )
-        run = _wait_for_run(api, run_id)
-        assert run["state"]["type"] == "COMPLETED", worker.read_text()[-3000:]
+        run_ids = [
+            _run(
+                prefect_env,
+                "validate-window/validate-window",
+                nats_url=nats_server.url,
+                start=start.isoformat(),
+                end=end.isoformat(),
+            )
+            for _ in range(2)  # independent runs: each worker of the pool may take one
+        ]
+        for run_id in run_ids:
+            run = _wait_for_run(api, run_id)
+            assert run["state"]["type"] == "COMPLETED", worker.read_text()[-3000:]
+        pool_workers = _api_call("POST", f"{api}/work_pools/tiro/workers/filter", json={}).json()
+        assert {w["name"] for w in pool_workers} >= {f"worker-{i + 1}" for i in range(WORKERS)}
 
     artifacts = _api_call(
         "POST", f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}}
