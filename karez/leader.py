@@ -47,6 +47,7 @@ LEASE_BUCKET = "KAREZ_LEASES"
 STATE_BUCKET = "KAREZ_LEASE_STATE"
 DEFAULT_LEASE_TTL = 5.0
 MIN_LEASE_TTL = 1.0
+DRAIN_TIMEOUT = 60.0  # a stopping holder keeps its lease this long at most while its role drains
 SAFETY = 0.2  # of the TTL: a holder stops this early, against the server expiring the entry a little early
 
 
@@ -243,7 +244,10 @@ class Lease:
 async def lead(role: Any, lease: Lease, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Run `run()` only while holding the lease: standby until it is won, step down when it is lost, forever.
 
-    Returns when `run()` returns; a cancellation (shutdown) releases the lease for a standby to take at once."""
+    Returns when `run()` returns. A cancellation (a graceful stop) keeps renewing the lease while the role drains
+    (a dispatcher's delayed batches of the current round still go out), then releases it for a standby to take at
+    once."""
+    holding: asyncio.Task[None] | None = None
     try:
         while True:
             await lease.acquire()
@@ -260,16 +264,32 @@ async def lead(role: Any, lease: Lease, run: Callable[[], Coroutine[Any, Any, No
             try:
                 done, _ = await asyncio.wait({active, holding}, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                holding.cancel()
                 if not active.done():
                     active.cancel()
-                await asyncio.gather(holding, active, return_exceptions=True)
+                await asyncio.gather(active, return_exceptions=True)
             if active in done and not active.cancelled():
                 active.result()  # a crash propagates to the supervisor, which restarts (and re-elects)
                 return
+            holding.cancel()
+            await asyncio.gather(holding, return_exceptions=True)
             await step_down(role)
+    except asyncio.CancelledError:
+        if holding is not None and not holding.done() and lease.valid():
+            await _drain_holding(role)
+        raise
     finally:
+        if holding is not None:
+            holding.cancel()
+            await asyncio.gather(holding, return_exceptions=True)
         await lease.release()
+
+
+async def _drain_holding(role: Any) -> None:
+    """A graceful stop of the active instance: let the role finish (the lease is still renewed meanwhile)."""
+    try:
+        await asyncio.wait_for(role.drain(), timeout=DRAIN_TIMEOUT)
+    except Exception as e:
+        logger.warning("%s: drain before releasing the lease failed: %s: %s", role, type(e).__name__, e)
 
 
 async def step_down(role: Any) -> None:

@@ -60,6 +60,8 @@ def plan_case(
     """Rounds covering `points`; the fault at 30% of the dispatch, which lasts past the outage by as much again."""
     fault, outage, victoria = CASES[name] if name in CASES else (*CLUSTER_CASES[name], False)
     rounds = max(2, math.ceil(points / round_points))
+    if name in CLUSTER_CASES:  # a lost node or dispatcher delays rounds: one more keeps the points sent above `points`
+        rounds += 1
     base = max(rounds * round_points / rate, min_dispatch)
     fault_at = max(3.0, 0.3 * base)
     duration = max(base, fault_at + outage + 0.3 * base)
