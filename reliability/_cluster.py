@@ -29,11 +29,11 @@ from _tap import Tap
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from nats_cluster import NatsCluster
 
-from karez.leader import LEASE_BUCKET, lease_key
+from karez.leader import DEFAULT_LEASE_TTL, LEASE_BUCKET, lease_key
 
 LEADER_DOWN_S = 10.0  # how long the killed stream leader stays down before its restart
 ROLLING_PAUSE_S = 2.0  # a restarted node's time to catch up is waited for; this is the pause between nodes on top
-LEASE_TTL = 3.0
+LEASE_TTL = DEFAULT_LEASE_TTL  # what `karez deploy --lease` uses unless told otherwise
 
 
 @dataclass

@@ -46,6 +46,7 @@ class Tap:
         self.repeat_window = 0.0  # > 0: count paths dispatched again sooner than this many seconds (a double round)
         self.early_repeats = 0
         self._last_task_of: dict[str, float] = {}
+        self._task_ids: set[str] = set()
         self.collected_by_id: dict[str, list[set[tuple[str, int]]]] = {}
         self._messages = 0
         self.dead_letters: list[dict[str, Any]] = []
@@ -79,6 +80,11 @@ class Tap:
 
     async def _on_task(self, msg: Any) -> None:
         now = time.monotonic()
+        msg_id = (msg.headers or {}).get("Nats-Msg-Id")
+        if msg_id is not None:  # a durable dispatcher's retry of a publish JetStream did not confirm: one task
+            if msg_id in self._task_ids:
+                return
+            self._task_ids.add(msg_id)
         for item in _items(msg.data):
             paths = item.get("tasks", []) if isinstance(item, dict) else item
             if isinstance(paths, list):

@@ -35,6 +35,11 @@ from _processes import RecordingMock, Victoria  # noqa: E402
 from tiro.mock.server import free_port  # noqa: E402
 
 SUSTAINED_POINTS_PER_S = 5_200  # README Performance table: end to end, batch + durable, sustained
+BENCH_PIPELINE = {  # docs/explanation/performance.md, measured with bench/pipeline.py on this machine, one nats-server
+    "spread_5_processes_sustained_points_per_s": 20_801,
+    "one_process_sustained_points_per_s": SUSTAINED_POINTS_PER_S,
+}
+CAPACITY_RATE = 31_200  # offered in the capacity runs: above what bench/pipeline.py sustains on one server
 ROUNDS = 4
 POINTS_PER_RACK = 52  # the datahall scenario with 49 servers per rack: 104,003 points for 2,000 racks
 SERVERS_PER_RACK = 49
@@ -60,8 +65,8 @@ def plan_case(
     """Rounds covering `points`; the fault at 30% of the dispatch, which lasts past the outage by as much again."""
     fault, outage, victoria = CASES[name] if name in CASES else (*CLUSTER_CASES[name], False)
     rounds = max(2, math.ceil(points / round_points))
-    if name in CLUSTER_CASES:  # a lost node or dispatcher delays rounds: one more keeps the points sent above `points`
-        rounds += 1
+    if name in CLUSTER_CASES:  # a lost node or dispatcher delays rounds: two more keep the points sent above `points`
+        rounds += 2
     base = max(rounds * round_points / rate, min_dispatch)
     fault_at = max(3.0, 0.3 * base)
     duration = max(base, fault_at + outage + 0.3 * base)
@@ -133,6 +138,14 @@ def print_table(report: dict[str, Any]) -> None:
             f"(R3) against {single.get('achieved')}/s on one server, lost {clustered['lost']}",
             file=sys.stderr,
         )
+    if "capacity" in report:
+        cap = report["capacity"]
+        print(
+            f"capacity at {cap['offered_rate']}/s offered: one server stores {cap['single_server']['achieved']}/s, "
+            f"the 3-node cluster {cap['cluster']['achieved']}/s (bench/pipeline.py, one server, 5 processes: "
+            f"{cap['bench_pipeline_single_server']['spread_5_processes_sustained_points_per_s']}/s)",
+            file=sys.stderr,
+        )
     if "validation_across_node_loss" in report:
         v = report["validation_across_node_loss"]
         print(
@@ -192,8 +205,28 @@ async def run_all(args: argparse.Namespace, folder: Path, report: dict[str, Any]
                 print(f"[reliability] load on the cluster: {load_rate}/s for {seconds:.0f} s", file=sys.stderr)
                 result = await run_cluster_case(setup, plan, drain_timeout=600)
                 report["cluster_load"] = {**load_summary(result, round_points / plan.interval), "detail": result}
+                report["capacity"] = await capacity(setup, args, round_points)
     finally:
         await asyncio.to_thread(mock.stop)
+
+
+async def capacity(setup: Setup, args: argparse.Namespace, round_points: int) -> dict[str, Any]:
+    """One server against the 3-node cluster, offered more than either sustains: what each stores per second."""
+    rate = args.capacity_rate
+    seconds = 30.0 if not args.quick else 10.0
+    figures: dict[str, Any] = {"offered_rate": round(rate), "seconds": seconds}
+    for name, runner in (("single_server", run_case), ("cluster", run_cluster_case)):
+        plan = plan_load(True, round_points, rate, seconds)
+        plan.name = f"capacity-{name}"
+        print(
+            f"[reliability] capacity, {name.replace('_', ' ')}: offered {rate:.0f}/s for {seconds:.0f} s",
+            file=sys.stderr,
+        )
+        result = await runner(setup, plan, drain_timeout=600)
+        summary = load_summary(result, round_points / plan.interval)
+        figures[name] = {k: summary[k] for k in ("achieved", "lost", "duplicated", "drain_seconds", "points_sent")}
+    figures["bench_pipeline_single_server"] = BENCH_PIPELINE
+    return figures
 
 
 def parse_args() -> argparse.Namespace:
@@ -209,7 +242,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--load-rate", type=float, default=0, help=f"default 2 × {SUSTAINED_POINTS_PER_S} (README)")
     parser.add_argument("--load-seconds", type=float, default=60)
     parser.add_argument("--skip-load", action="store_true")
-    parser.add_argument("--skip-cluster-load", action="store_true", help="no load run on the 3-node cluster")
+    parser.add_argument("--skip-cluster-load", action="store_true", help="no load or capacity run on the cluster")
+    parser.add_argument("--capacity-rate", type=float, default=CAPACITY_RATE, help="offered points/s, capacity runs")
     parser.add_argument("--skip-fuzz", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("reliability-report.json"))
     parser.add_argument("--keep", type=Path, help="run in this new folder and keep it (logs, stores) for inspection")
