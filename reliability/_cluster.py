@@ -327,7 +327,7 @@ def rate_figures(run: ClusterRun, t0: float, dispatch_end: float) -> dict[str, A
     return {
         "stored_per_s_before_fault": _round(rate_between(run.rates, t0 + 3, run.fault_began)),
         "stored_per_s_during_fault": _round(rate_between(run.rates, run.fault_began, ended)),
-        "stored_per_s_after_fault": _round(rate_between(run.rates, ended + 2, dispatch_end + run.plan.interval)),
+        "stored_per_s_after_fault": _round(rate_between(run.rates, ended + 2, dispatch_end)),
     }
 
 
