@@ -61,12 +61,13 @@ CORE = Delivery()
 """The delivery of every role until the runtime chooses another (it holds no state, so roles share it)."""
 
 
-def delivery_for(listens: bool, durable: bool) -> Delivery:
-    """The delivery of a role: JetStream consumer or publisher in durable mode, else core NATS."""
+def delivery_for(listens: bool, durable: bool, replicas: int | None = None) -> Delivery:
+    """The delivery of a role: JetStream consumer (creating its streams with `replicas`, None: detected) or publisher
+    in durable mode, else core NATS."""
     if not durable:
         return CORE
     if not listens:
         return JetStreamPublishing()
     from karez.durable import DurableLink  # JetStream imports only for durable roles
 
-    return DurableLink()
+    return DurableLink(replicas=replicas)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
 from nats.aio.client import Client
@@ -81,7 +81,7 @@ async def ensure_stream(
     except NotFoundError:
         info = None
     if info is not None:
-        await scale_up(js, info, replicas)
+        await scale_up(js, name, info, replicas)
         return
     config = StreamConfig(
         name=name,
@@ -99,7 +99,7 @@ async def ensure_stream(
     _captured.clear()
 
 
-async def scale_up(js: JetStreamContext, info: StreamInfo, replicas: int) -> None:
+async def scale_up(js: JetStreamContext, name: str, info: StreamInfo, replicas: int) -> None:
     """Raise an existing stream's replica count to `replicas` (a site that grew into a cluster); never lower it.
 
     Lowering is left to an operator: a count detected while a node is down must not shrink a healthy stream."""
@@ -111,7 +111,7 @@ async def scale_up(js: JetStreamContext, info: StreamInfo, replicas: int) -> Non
     # consumers cannot be created on the stream until its new peers have caught up ("insufficient resources")
     deadline = time.monotonic() + SCALE_UP_TIMEOUT
     while time.monotonic() < deadline:
-        cluster = (await js.stream_info(config.name)).cluster
+        cluster = (await js.stream_info(name)).cluster
         peers = [peer for peer in (cluster.replicas or []) if peer.current] if cluster is not None else []
         if cluster is not None and cluster.leader and len(peers) >= replicas - 1:
             return

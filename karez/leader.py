@@ -33,13 +33,20 @@ import socket
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from nats.aio.client import Client
 from nats.js.api import KeyValueConfig, StorageType
+from nats.js.client import JetStreamContext
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.kv import KeyValue
 
 from karez import codec
 from karez.cluster import stream_replicas
+from karez.dispatcher.base import DispatcherBase
+
+if TYPE_CHECKING:
+    from karez.role import RoleBase
 
 logger = logging.getLogger("karez")
 
@@ -78,12 +85,12 @@ def lease_key(kind: str, name: str) -> str:
     return re.sub(r"[^-/_=.a-zA-Z0-9]", "_", f"{kind}.{name}")
 
 
-def is_singleton(kind: str, role: Any) -> bool:
+def is_singleton(kind: str, role: RoleBase) -> bool:
     """Whether a role must be active in one process only: dispatchers and `ONE_WORKER` roles."""
     return kind == "dispatcher" or bool(getattr(role, "ONE_WORKER", False))
 
 
-async def open_buckets(nc: Any, options: LeaseOptions) -> tuple[Any, Any]:
+async def open_buckets(nc: Client, options: LeaseOptions) -> tuple[KeyValue, KeyValue]:
     """The lease bucket (TTL = `options.ttl`) and the state bucket, created when missing."""
     js = nc.jetstream()
     replicas = stream_replicas(nc, options.replicas)
@@ -102,7 +109,7 @@ async def open_buckets(nc: Any, options: LeaseOptions) -> tuple[Any, Any]:
     return lease, state
 
 
-async def _bucket(js: Any, config: KeyValueConfig) -> Any:
+async def _bucket(js: JetStreamContext, config: KeyValueConfig) -> KeyValue:
     try:
         return await js.key_value(config.bucket)
     except (BucketNotFoundError, NotFoundError):
@@ -117,7 +124,7 @@ async def _bucket(js: Any, config: KeyValueConfig) -> Any:
 class Lease:
     """One role's lease: acquire, renew (compare-and-set), release; `valid()` says whether it may act now."""
 
-    def __init__(self, kv: Any, state_kv: Any, key: str, holder: str, ttl: float) -> None:
+    def __init__(self, kv: KeyValue, state_kv: KeyValue, key: str, holder: str, ttl: float) -> None:
         self.kv, self.state_kv, self.key, self.holder, self.ttl = kv, state_kv, key, holder, ttl
         self.revision: int | None = None
         self._valid_until = 0.0  # monotonic
@@ -241,7 +248,7 @@ class Lease:
         return self.valid()
 
 
-async def lead(role: Any, lease: Lease, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+async def lead(role: RoleBase, lease: Lease, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Run `run()` only while holding the lease: standby until it is won, step down when it is lost, forever.
 
     Returns when `run()` returns. A cancellation (a graceful stop) keeps renewing the lease while the role drains
@@ -252,12 +259,9 @@ async def lead(role: Any, lease: Lease, run: Callable[[], Coroutine[Any, Any, No
         while True:
             await lease.acquire()
             previous = await lease.read_state()
-            resume = getattr(role, "resume_from", None)
-            if resume is not None:
-                resume(previous)
-            if hasattr(role, "round_gate"):
+            role.resume_from(previous)
+            if isinstance(role, DispatcherBase):
                 role.round_gate = lease.confirm
-            if hasattr(role, "may_publish"):
                 role.may_publish = lease.valid
             active = asyncio.create_task(run(), name=f"lead:{lease.key}")
             holding = asyncio.create_task(lease.hold(), name=f"hold:{lease.key}")
@@ -284,7 +288,7 @@ async def lead(role: Any, lease: Lease, run: Callable[[], Coroutine[Any, Any, No
         await lease.release()
 
 
-async def _drain_holding(role: Any) -> None:
+async def _drain_holding(role: RoleBase) -> None:
     """A graceful stop of the active instance: let the role finish (the lease is still renewed meanwhile)."""
     try:
         await asyncio.wait_for(role.drain(), timeout=DRAIN_TIMEOUT)
@@ -292,11 +296,9 @@ async def _drain_holding(role: Any) -> None:
         logger.warning("%s: drain before releasing the lease failed: %s: %s", role, type(e).__name__, e)
 
 
-async def step_down(role: Any) -> None:
+async def step_down(role: RoleBase) -> None:
     """Stop acting after the lease was lost: drop scheduled work, stop receiving."""
-    abandon = getattr(role, "abandon", None)
-    if abandon is not None:
-        abandon()
+    role.abandon()
     try:
         await role.delivery.stop(role)
     except Exception as e:

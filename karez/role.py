@@ -244,6 +244,13 @@ class RoleBase(ConfigurableBase):
         if self.owns_connection and self.nc is not None and not self.nc.is_closed:
             await self.nc.close()
 
+    def resume_from(self, state: dict[str, Any] | None) -> None:
+        """After winning the lease of a singleton role from another instance (karez.leader): continue from the state
+        the predecessor left (None when it left none). Default: nothing to continue."""
+
+    def abandon(self) -> None:
+        """After losing the lease (karez.leader): drop work scheduled but not yet done. Default: nothing scheduled."""
+
     async def flush(self) -> None:
         """Make sure everything published so far reached the server."""
         if self.nc is not None and self.nc.is_connected:

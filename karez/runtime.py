@@ -165,9 +165,9 @@ class Runtime:
                     role.nc = self.nc
                     role.owns_connection = False
                 wants_durable = role.config.durable
-                role.delivery = delivery_for(role.listens, wants_durable if wants_durable is not None else self.durable)
-                if self.replicas is not None and hasattr(role.delivery, "replicas"):
-                    role.delivery.replicas = self.replicas
+                role.delivery = delivery_for(
+                    role.listens, wants_durable if wants_durable is not None else self.durable, self.replicas
+                )
                 if buckets is not None and self.lease is not None and is_singleton(kind, role):
                     # started by `lead` once this process holds the lease: a standby must not even subscribe
                     key = lease_key(kind_token(role), role.name)
