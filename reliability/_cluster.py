@@ -133,7 +133,13 @@ async def kill_active_dispatcher(run: ClusterRun) -> str:
     standby = next(p for p in run.dispatchers if p is not active)
     took_over = await wait_until_async(lambda: lease_holder_is(run, standby), 60)
     run.fault_ended = time.monotonic()
-    run.note(f"lease taken by {standby.name}" if took_over else "the standby did not take the lease within 60 s")
+    if took_over:
+        run.note(f"lease taken by {standby.name}")
+    else:  # what the standby was doing, for whoever reads the report
+        alive = standby.proc is not None and standby.proc.poll() is None
+        run.note(f"the standby did not take the lease within 60 s ({'running' if alive else 'exited'}); its log:")
+        for line in standby.log_tail(20):
+            run.note(line)
     await wait_until(lambda: len(run.tap.task_times) > before, 60, step=0.05)
     after = [t for t in run.tap.task_times[before:] if t > run.fault_began]
     gap = after[0] - run.fault_began if after else None
