@@ -54,6 +54,7 @@ LEASE_BUCKET = "KAREZ_LEASES"
 STATE_BUCKET = "KAREZ_LEASE_STATE"
 DEFAULT_LEASE_TTL = 5.0
 MIN_LEASE_TTL = 1.0
+BUCKET_WAIT = 30.0  # seconds to keep trying to open a bucket that another instance may be creating right now
 DRAIN_TIMEOUT = 60.0  # a stopping holder keeps its lease this long at most while its role drains
 SAFETY = 0.2  # of the TTL: a holder stops this early, against the server expiring the entry a little early
 
@@ -95,8 +96,10 @@ async def open_buckets(nc: Client, options: LeaseOptions) -> tuple[KeyValue, Key
     js = nc.jetstream()
     replicas = stream_replicas(nc, options.replicas)
     try:
-        lease = await _bucket(js, KeyValueConfig(bucket=LEASE_BUCKET, history=1, ttl=options.ttl, replicas=replicas))
-        status = await lease.status()
+        lease, status = await _bucket(
+            js, KeyValueConfig(bucket=LEASE_BUCKET, history=1, ttl=options.ttl, replicas=replicas)
+        )
+        state, _ = await _bucket(js, KeyValueConfig(bucket=STATE_BUCKET, history=1, replicas=replicas))
     except Exception as e:  # a server without JetStream (or an account without it) cannot hold leases
         raise LeaseError(f"leases need JetStream: cannot open bucket {LEASE_BUCKET}: {type(e).__name__}: {e}") from e
     if status.ttl and abs(status.ttl - options.ttl) > 1e-3:
@@ -105,20 +108,29 @@ async def open_buckets(nc: Client, options: LeaseOptions) -> tuple[KeyValue, Key
             f"bucket {LEASE_BUCKET} has a TTL of {status.ttl:g} s, not {options.ttl:g} s: use --lease-ttl "
             f"{status.ttl:g} on every host (or delete the bucket while nothing runs)"
         )
-    state = await _bucket(js, KeyValueConfig(bucket=STATE_BUCKET, history=1, replicas=replicas))
     return lease, state
 
 
-async def _bucket(js: JetStreamContext, config: KeyValueConfig) -> KeyValue:
-    try:
-        return await js.key_value(config.bucket)
-    except (BucketNotFoundError, NotFoundError):
-        pass
+async def _bucket(js: JetStreamContext, config: KeyValueConfig) -> tuple[KeyValue, KeyValue.BucketStatus]:
+    """Open the bucket (created when missing) and read its status.
+
+    Instances that start together race to create it, and on a cluster a bucket just created answers nothing until its
+    replicas have elected a leader (measured: 5 of 15 concurrent opens on three nodes timed out), so timeouts are
+    retried for `BUCKET_WAIT` seconds. Other errors (a server without JetStream answers at once) are not."""
     config.storage = StorageType.FILE
-    try:
-        return await js.create_key_value(config)
-    except Exception:  # created meanwhile by another instance
-        return await js.key_value(config.bucket)
+    deadline = time.monotonic() + BUCKET_WAIT
+    while True:
+        try:
+            try:
+                kv = await js.key_value(config.bucket)
+            except (BucketNotFoundError, NotFoundError):
+                kv = await js.create_key_value(config)
+            return kv, await kv.status()
+        except TimeoutError as e:  # nats-py's timeouts are TimeoutErrors too
+            if time.monotonic() >= deadline:
+                raise
+            logger.debug("bucket %s not ready (%s); trying again", config.bucket, e)
+            await asyncio.sleep(0.25)
 
 
 class Lease:
