@@ -29,6 +29,9 @@ DUPLICATE_WINDOW = 120.0
 DLQ_STREAM = "KAREZ_DLQ"
 DLQ_MAX_AGE = 14 * 24 * 3600.0  # dead letters are kept two weeks for inspection and replay, then expire
 PUBACK_TIMEOUT = 10.0  # a downstream PubAck this late is treated as lost: nak, redeliver, dedupe by Nats-Msg-Id
+# A dispatcher's task publish waits less: on a cluster, a publish sent while its stream elects a new leader gets no
+# PubAck at all, and a 10 s wait made the round late and the next one skipped (measured); a retry is deduplicated.
+TASK_PUBACK_TIMEOUT = 2.0
 SCALE_UP_TIMEOUT = 60.0  # seconds a stream given more replicas may take to copy its messages to the new peers
 _CAPTURE_TTL = 30.0
 _captured: dict[str, tuple[float, bool]] = {}
@@ -144,9 +147,14 @@ def jetstream_of(role: RoleBase) -> JetStreamContext:
 
 
 async def publish_bodies(
-    role: RoleBase, bodies: list[tuple[str, bytes, int]], msg_id: str | None, wait: bool = True
+    role: RoleBase,
+    bodies: list[tuple[str, bytes, int]],
+    msg_id: str | None,
+    wait: bool = True,
+    ack_timeout: float = PUBACK_TIMEOUT,
 ) -> list[asyncio.Future[PubAck]]:
-    """Publish encoded bodies: JetStream (with `Nats-Msg-Id`) where a stream captures the subject, else core."""
+    """Publish encoded bodies: JetStream (with `Nats-Msg-Id`) where a stream captures the subject, else core; with
+    `wait`, raise when a PubAck fails or does not come within `ack_timeout` seconds."""
     js = jetstream_of(role)
     futures: list[asyncio.Future[PubAck]] = []
     for i, (subject, body, count) in enumerate(bodies):
@@ -157,8 +165,8 @@ async def publish_bodies(
             await role.connection.publish(subject, body)
         role.stats.published += count
     if wait and futures:
-        await settle(futures)
-        failure = first_failure(futures)
+        await settle(futures, ack_timeout)
+        failure = first_failure(futures, ack_timeout)
         if failure is not None:
             raise failure
     return futures
@@ -175,11 +183,11 @@ async def settle(futures: list[asyncio.Future[PubAck]], timeout: float = PUBACK_
         future.cancel()  # also frees nats-py's pending-publish slot
 
 
-def first_failure(futures: list[asyncio.Future[PubAck]]) -> BaseException | None:
+def first_failure(futures: list[asyncio.Future[PubAck]], timeout: float = PUBACK_TIMEOUT) -> BaseException | None:
     """The first error among settled publish futures (a cancelled one is a PubAck timeout), or None."""
     for future in futures:
         if future.cancelled():
-            return TimeoutError(f"no PubAck within {PUBACK_TIMEOUT:.0f} s")
+            return TimeoutError(f"no PubAck within {timeout:g} s")
         if future.exception() is not None:
             return future.exception()
     return None

@@ -294,15 +294,18 @@ class RoleBase(ConfigurableBase):
         encode = codec.encode_payload
         return [(s, encode(p), 1) for s, p in outputs]
 
-    async def emit(self, outputs: list[tuple[str, Any]], msg_id: str | None = None) -> None:
-        """Publish routed outputs (JetStream with dedupe ids when durable)."""
+    async def emit(
+        self, outputs: list[tuple[str, Any]], msg_id: str | None = None, ack_timeout: float | None = None
+    ) -> None:
+        """Publish routed outputs (JetStream with dedupe ids when durable, each PubAck awaited for `ack_timeout` s,
+        None: karez.durable's default)."""
         if not outputs:
             return
         bodies = self.encode_outputs(outputs)
         if self.delivery.stores_publishes or msg_id is not None:
-            from karez.durable import publish_bodies
+            from karez.durable import PUBACK_TIMEOUT, publish_bodies
 
-            await publish_bodies(self, bodies, msg_id)
+            await publish_bodies(self, bodies, msg_id, ack_timeout=ack_timeout or PUBACK_TIMEOUT)
             return
         publish = self.connection.publish
         for subject, body, count in bodies:

@@ -96,14 +96,14 @@ class DispatcherBase(RoleBase):
 
         Retries carry the same `Nats-Msg-Id`, so the stream stores the task once; past the stream's duplicate window
         that promise ends, so we give up there and say so."""
-        from karez.durable import DUPLICATE_WINDOW
+        from karez.durable import DUPLICATE_WINDOW, TASK_PUBACK_TIMEOUT
 
         loop = asyncio.get_running_loop()
         give_up = loop.time() + DUPLICATE_WINDOW
         delay = 0.1
         while True:
             try:
-                await self.emit([(topic, content)], msg_id)
+                await self.emit([(topic, content)], msg_id, TASK_PUBACK_TIMEOUT)
                 return
             except Exception as e:
                 if loop.time() + delay >= give_up:
