@@ -22,6 +22,9 @@ def quiet_local_prefect(level: str = "WARNING") -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_UI_ENABLED", "false")
+    # Prefect's events worker says "Still processing items: N items remaining..." while it flushes at exit: progress,
+    # not a problem, and the one WARNING line a newcomer sees in `make demo`
+    logging.getLogger("EventsWorker").setLevel(logging.ERROR)
 
 
 class _NotTheInvalidVerdict(logging.Filter):
