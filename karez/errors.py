@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+from nats.errors import ConnectionClosedError, NoRespondersError, StaleConnectionError
+from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
+
+_NATS_UNAVAILABLE = (
+    TimeoutError,  # nats-py's TimeoutError, and karez.durable's for a PubAck that never came
+    NoRespondersError,
+    NoStreamResponseError,
+    ServiceUnavailableError,
+    ConnectionClosedError,
+    StaleConnectionError,
+)
+
 
 class DataError(Exception):
     """The message itself is bad: in durable mode it is dead-lettered at its first delivery, never redelivered."""
@@ -26,15 +38,4 @@ def is_nats_unavailable(error: BaseException) -> bool:
     """NATS could not take or confirm a publish now: no PubAck in time, no responders, a stream without a leader
     while a cluster elects one, a connection being replaced. The message is fine and must wait, not be dead-lettered:
     on a cluster a lost node makes every publish to its streams fail for the seconds an election takes."""
-    from nats.errors import ConnectionClosedError, NoRespondersError, StaleConnectionError
-    from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
-
-    unavailable = (
-        TimeoutError,  # nats-py's TimeoutError, and karez.durable's for a PubAck that never came
-        NoRespondersError,
-        NoStreamResponseError,
-        ServiceUnavailableError,
-        ConnectionClosedError,
-        StaleConnectionError,
-    )
-    return isinstance(error, unavailable)
+    return isinstance(error, _NATS_UNAVAILABLE)

@@ -18,8 +18,9 @@ compete for the key `<kind>.<name>` of the bucket `KAREZ_LEASES`:
   dispatched twice nor skipped for longer than the takeover. A `tiro_validate` that takes over starts a partial
   window, as at start-up (`resume_from`).
 
-A role may define `resume_from(state)` (called after winning, before it runs, with the state its predecessor left),
-`lease_state()` (what to leave its successor) and `abandon()` (called when it loses the lease: drop scheduled work).
+A role overrides `RoleBase.resume_from(state, lease)` (called after winning, before it runs, with the state its
+predecessor left and the lease, whose `confirm(state)` also leaves state for a successor) and `abandon()` (called when
+it loses the lease: drop scheduled work).
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ from nats.js.kv import KeyValue
 
 from karez import codec
 from karez.cluster import stream_replicas
-from karez.dispatcher.base import DispatcherBase
 
 if TYPE_CHECKING:
     from karez.role import RoleBase
@@ -271,10 +271,7 @@ async def lead(role: RoleBase, lease: Lease, run: Callable[[], Coroutine[Any, An
         while True:
             await lease.acquire()
             previous = await lease.read_state()
-            role.resume_from(previous)
-            if isinstance(role, DispatcherBase):
-                role.round_gate = lease.confirm
-                role.may_publish = lease.valid
+            role.resume_from(previous, lease)
             active = asyncio.create_task(run(), name=f"lead:{lease.key}")
             holding = asyncio.create_task(lease.hold(), name=f"hold:{lease.key}")
             try:

@@ -7,7 +7,7 @@ import inspect
 import logging
 from collections.abc import Callable, Iterator
 from operator import is_, itemgetter
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from nats.aio.client import Client
@@ -28,6 +28,18 @@ MAX_BATCH_ITEMS = 1000
 MAX_BATCH_BYTES = 900_000  # below NATS' default max_payload of 1 MiB
 _first, _second = itemgetter(0), itemgetter(1)
 FLUSH_BYTES = 1 << 20  # bytes a subscriber publishes before it waits for a PING/PONG round trip
+
+
+class LeaseGate(Protocol):
+    """What a singleton role may ask of the lease it runs under (karez.leader.Lease)."""
+
+    async def confirm(self, state: dict[str, Any] | None) -> bool:
+        """Renew the lease and leave `state` for a successor; False: another instance is active, do not act."""
+        ...
+
+    def valid(self) -> bool:
+        """Held, and certainly not yet expired on the server."""
+        ...
 
 
 def _sized_batches(subject: str, items: list[Any]) -> list[tuple[str, bytes, int]]:
@@ -244,9 +256,9 @@ class RoleBase(ConfigurableBase):
         if self.owns_connection and self.nc is not None and not self.nc.is_closed:
             await self.nc.close()
 
-    def resume_from(self, state: dict[str, Any] | None) -> None:
-        """After winning the lease of a singleton role from another instance (karez.leader): continue from the state
-        the predecessor left (None when it left none). Default: nothing to continue."""
+    def resume_from(self, state: dict[str, Any] | None, lease: LeaseGate) -> None:
+        """After winning the lease of a singleton role (karez.leader): continue from the state the predecessor left
+        (None when it left none), acting only while `lease` allows. Default: nothing to continue."""
 
     def abandon(self) -> None:
         """After losing the lease (karez.leader): drop work scheduled but not yet done. Default: nothing scheduled."""

@@ -9,6 +9,9 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from nats.aio.client import Client
+from nats.js.kv import KeyValue
+
 from karez import codec
 from karez.converter.base import next_targets
 from karez.delivery import delivery_for
@@ -128,7 +131,7 @@ class Runtime:
         self.reconnected = asyncio.Event()  # set after each reconnect of the shared connection
         self._supervisors: list[asyncio.Task[Any]] = []
         self._metrics_task: asyncio.Task[Any] | None = None
-        self._lease_nc: Any = None
+        self._lease_nc: Client | None = None  # the leases' own connection when each role has its own
 
     def all_roles(self) -> list[tuple[str, RoleBase]]:
         """(kind, role) pairs in start order."""
@@ -181,13 +184,14 @@ class Runtime:
         if self.metrics_interval > 0:
             self._metrics_task = asyncio.create_task(self._metrics_loop())
 
-    async def _lease_buckets(self) -> tuple[Any, Any] | None:
+    async def _lease_buckets(self) -> tuple[KeyValue, KeyValue] | None:
         """The lease buckets, when leases are on and this process runs a singleton role."""
         if self.lease is None or not any(is_singleton(kind, role) for kind, role in self.all_roles()):
             return None
-        if self.nc is None:  # one connection per role: the leases get one of their own
-            self._lease_nc = await connect(self.options, name="karez-leases")
-        return await open_buckets(self.nc or self._lease_nc, self.lease)
+        nc: Client | None = self.nc
+        if nc is None:  # one connection per role: the leases get one of their own
+            nc = self._lease_nc = await connect(self.options, name="karez-leases")
+        return await open_buckets(nc, self.lease)
 
     async def _supervise(self, role: RoleBase) -> None:
         """Run a role; restart it with backoff when it crashes, without touching the others."""

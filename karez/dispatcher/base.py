@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
-from karez.role import RoleBase
+from karez.role import LeaseGate, RoleBase
 from karez.utils import resolve_items
 
 MODES = ("burst", "rand", "even", "rand_mixed", "even_mixed")
@@ -28,13 +28,11 @@ class DispatcherBase(RoleBase):
         self._round = 0
         self._seq = 0
         self._boot = time.time_ns()
-        # Set by karez.leader when several hosts run this dispatcher: called with the round's state before each
-        # round, it renews the lease (and stores the state for a successor); False means another instance is active.
-        self.round_gate: Callable[[dict[str, Any]], Awaitable[bool]] | None = None
+        # When several hosts run this dispatcher (karez.leader): the lease it runs under, confirmed before each round
+        # (False: another instance is active) and checked by a delayed batch before it goes out, so a process that
+        # was frozen or cut off past its lease does not publish after its successor started.
+        self.lease: LeaseGate | None = None
         self._resume_at: float | None = None  # wall clock of the first round after a takeover
-        # Also set by karez.leader: False once the lease may have expired. A delayed batch checks it before it goes
-        # out, so a process that was frozen or cut off past its lease does not publish after its successor started.
-        self.may_publish: Callable[[], bool] | None = None
 
     @classmethod
     def config_entities(cls) -> Iterator[ConfigEntity]:
@@ -80,7 +78,7 @@ class DispatcherBase(RoleBase):
         """Publish `content` after `wait_time` seconds."""
         if wait_time > 0:
             await asyncio.sleep(wait_time)
-            if self.may_publish is not None and not self.may_publish():
+            if self.lease is not None and not self.lease.valid():
                 self.log("warning", f"{len(content.get('tasks', []))} tasks not published: the lease expired")
                 return
         self._seq += 1
@@ -137,8 +135,10 @@ class DispatcherBase(RoleBase):
                 self._track(asyncio.create_task(self.wait_and_publish(topic, batch, wait)))
         await self.flush()
 
-    def resume_from(self, state: dict[str, Any] | None) -> None:
-        """After a takeover: continue the predecessor's grid (its next round), so no round is dispatched twice."""
+    def resume_from(self, state: dict[str, Any] | None, lease: LeaseGate) -> None:
+        """After a takeover: continue the predecessor's grid (its next round), so no round is dispatched twice, and
+        dispatch only while `lease` holds."""
+        self.lease = lease
         next_round = (state or {}).get("next_round")
         self._resume_at = float(next_round) if isinstance(next_round, int | float) else None
 
@@ -148,9 +148,9 @@ class DispatcherBase(RoleBase):
             task.cancel()
 
     async def _may_dispatch(self) -> bool:
-        if self.round_gate is None:
+        if self.lease is None:
             return True
-        return await self.round_gate({"next_round": time.time() + self.interval, "interval": self.interval})
+        return await self.lease.confirm({"next_round": time.time() + self.interval, "interval": self.interval})
 
     async def run(self) -> None:
         """Dispatch on a monotonic grid: round k starts at start + k*interval, skipping missed ticks."""

@@ -182,8 +182,16 @@ def test_verbose_also_prints_the_full_json_report(tmp_path, capsys):
     assert json.loads(report)["partial"] is True
 
 
+class _HeldLease:
+    async def confirm(self, state: dict | None) -> bool:
+        return True
+
+    def valid(self) -> bool:
+        return True
+
+
 def test_an_instance_that_takes_the_lease_over_starts_a_partial_window(tmp_path):
     role = _role(tmp_path)
     role.windows.partial = False  # as if it had run for a while
-    role.resume_from({"next_round": 0})  # karez.leader calls this after winning the lease from another host
+    role.resume_from({"next_round": 0}, _HeldLease())  # karez.leader calls this after winning the lease
     assert role.windows.partial  # it saw none of the window's earlier points: missing ones are not errors

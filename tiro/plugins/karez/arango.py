@@ -24,6 +24,8 @@ _RECORD_KEYS = ("asset_path", "type", "field")
 class ArangoAggregator(BatchingAggregator):
     """Upsert decomposed Tiro records into the ArangoDB graph (bootstrapped once from the scenario)."""
 
+    BATCH_SIZE = 1000  # records per upsert request
+
     @classmethod
     def config_entities(cls) -> Iterator[ConfigEntity]:
         """Upstream keys: category, scenario, uses, db_name, graph_name, hosts, auth; plus batching."""
@@ -34,7 +36,6 @@ class ArangoAggregator(BatchingAggregator):
         yield OptionalConfigEntity("graph_name", "scenario", "ArangoDB graph")
         yield OptionalConfigEntity("hosts", DEFAULT_HOSTS, "ArangoDB URL(s): a string, comma-separated, or a list")
         yield OptionalConfigEntity("auth", {}, "Credentials {username, password} (username default root)")
-        yield OptionalConfigEntity("batch_size", 1000, "Records per upsert request")
 
     @classmethod
     def role_description(cls) -> str:

@@ -56,12 +56,17 @@ class _Outcome:
 class BatchingAggregator(AggregatorBase):
     """Buffers accepted items and writes them in batches, with one failure policy (see the module's docstring)."""
 
+    BATCH_SIZE = 5000  # the defaults of `batch_size` and `flush_interval`; a store with other needs overrides them
+    FLUSH_INTERVAL = 1.0
+
     @classmethod
     def config_entities(cls) -> Iterator[ConfigEntity]:
         """Batch size, flush interval and the back-pressure bound."""
         yield from super().config_entities()
-        yield OptionalConfigEntity("batch_size", 5000, "Units (lines, records) per write request")
-        yield OptionalConfigEntity("flush_interval", 1.0, "Seconds a partial batch may wait before it is written")
+        yield OptionalConfigEntity("batch_size", cls.BATCH_SIZE, "Units (lines, records) per write request")
+        yield OptionalConfigEntity(
+            "flush_interval", cls.FLUSH_INTERVAL, "Seconds a partial batch may wait before it is written"
+        )
         yield OptionalConfigEntity("max_pending", 4, "Full batches waiting for the writer before receiving waits")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

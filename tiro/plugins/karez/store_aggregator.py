@@ -25,6 +25,8 @@ _RECORD_KEYS = ("asset_path", "type", "field")
 class TiroStoreAggregator(BatchingAggregator):
     """Writes flat data-point records to the store(s) of `store` (sqlite: telemetry history and graph)."""
 
+    FLUSH_INTERVAL = 0.5
+
     @classmethod
     def config_entities(cls) -> Iterator[ConfigEntity]:
         """Store URL, scenario and uses (for the graph bootstrap), which stores, and the batching limits."""
@@ -33,7 +35,6 @@ class TiroStoreAggregator(BatchingAggregator):
         yield OptionalConfigEntity("scenario", None, "Scenario YAML (the graph store is bootstrapped from it)")
         yield OptionalConfigEntity("uses", None, "Uses YAML file(s): a list or a comma-separated string")
         yield OptionalConfigEntity("targets", None, "Stores to write: telemetry, graph (default: all of the URL's)")
-        yield OptionalConfigEntity("flush_interval", 0.5, "Seconds a partial batch may wait before it is written")
 
     @classmethod
     def role_description(cls) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from karez.aggregator.base import AggregatorBase
 from karez.config import ConfigEntity, OptionalConfigEntity
+from karez.role import LeaseGate
 from tiro.plugins.karez.schema_windows import schema_check
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.plugins.karez.windows import WindowedValidator, WindowReport, model_check
@@ -55,7 +56,7 @@ class ValidationAggregator(AggregatorBase):
         self.windows = self._build_validator(time.time())
         self._results: WindowResultStore | None = None
 
-    def resume_from(self, state: dict[str, Any] | None) -> None:
+    def resume_from(self, state: dict[str, Any] | None, lease: LeaseGate) -> None:
         """After taking over from another host (karez.leader): a fresh validator whose first window is partial, as at
         start-up (this instance saw none of the window's earlier points)."""
         self.windows = self._build_validator(time.time())
