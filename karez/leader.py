@@ -88,7 +88,7 @@ def lease_key(kind: str, name: str) -> str:
 
 def is_singleton(kind: str, role: RoleBase) -> bool:
     """Whether a role must be active in one process only: dispatchers and `ONE_WORKER` roles."""
-    return kind == "dispatcher" or bool(getattr(role, "ONE_WORKER", False))
+    return kind == "dispatcher" or role.ONE_WORKER
 
 
 async def open_buckets(nc: Client, options: LeaseOptions) -> tuple[KeyValue, KeyValue]:
