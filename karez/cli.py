@@ -166,6 +166,11 @@ def deploy(
     lease_ttl: float = typer.Option(
         DEFAULT_LEASE_TTL, "--lease-ttl", envvar="KAREZ_LEASE_TTL", help="Seconds a lease lives without renewal."
     ),
+    fuse: bool = typer.Option(
+        True,
+        "--fuse/--no-fuse",
+        help="Pass items to converters of this process in memory (default); --no-fuse: one NATS hop per converter.",
+    ),
 ) -> None:
     """Run the configured roles until SIGTERM/SIGINT, then drain."""
     _setup_logging(logging_level)
@@ -193,7 +198,7 @@ def deploy(
     except (ReplicasError, LeaseError) as e:
         raise _fail(str(e)) from None
     runtime = RuntimeOptions(
-        shared_connection, durable, metrics_interval, stats, connect_timeout, replica_count, lease_options
+        shared_connection, durable, metrics_interval, stats, connect_timeout, replica_count, lease_options, fuse
     )
     plan = DeployPlan(settings, plugins, selected, nats_addr, embedded_nats, credentials, runtime)
     if workers > 1:

@@ -21,6 +21,7 @@ class RuntimeOptions:
     connect_timeout: float | None = None
     replicas: int | None = None  # of the streams created; None: 1 on a single server, 3 on a cluster of three or more
     lease: LeaseOptions | None = None  # singleton roles active in one process across hosts (karez.leader)
+    fuse: bool = True  # converters of the same process get items in memory (karez.fusion); False: a hop each
 
     def as_kwargs(self) -> dict[str, Any]:
         """The options as `Runtime(...)` keyword arguments."""

@@ -19,6 +19,7 @@ from karez import codec
 from karez.cluster import stream_replicas
 from karez.delivery import Delivery
 from karez.errors import is_data_error, is_retryable
+from karez.fusion import fused_outputs
 from karez.subjects import DLQ_WILDCARD, category_wildcard, dlq_subject
 
 if TYPE_CHECKING:
@@ -286,6 +287,8 @@ class DurableLink(Delivery):
             role.stats.received += len(items)
             try:
                 outputs = await role.handle_items(items, msg.subject)
+                if role.fused:
+                    outputs = await fused_outputs(role, outputs)
                 bodies = role.encode_outputs(outputs)
                 seq = msg.metadata.sequence.stream
                 futures = await publish_bodies(role, bodies, f"{role.name}:{seq}", wait=False)

@@ -17,6 +17,7 @@ from nats.aio.subscription import Subscription
 from karez import codec
 from karez.config import ConfigEntity, ConfigurableBase, OptionalConfigEntity
 from karez.delivery import CORE, Delivery
+from karez.fusion import fused_outputs
 from karez.nats_options import NatsOptions, connect, server_address
 from karez.routing import META_KEY, merged_meta
 from karez.stats import RoleStats
@@ -69,6 +70,8 @@ class RoleBase(ConfigurableBase):
         self.sub: Subscription | None = None
         self.stats = RoleStats()
         self.delivery: Delivery = CORE  # the runtime gives durable roles a JetStream delivery before they start
+        # converter subject -> the converter of this process that gets items in memory (karez.fusion; runtime-set)
+        self.fused: dict[str, RoleBase] = {}
         self.owns_connection = True
         self._batch = bool(self.config.batch)
         self._handled = 0
@@ -87,6 +90,7 @@ class RoleBase(ConfigurableBase):
         yield OptionalConfigEntity("durable", None, "Consume through a JetStream durable consumer")
         yield OptionalConfigEntity("max_deliver", 5, "Durable mode: deliveries before dead-lettering")
         yield OptionalConfigEntity("ack_wait", 30, "Durable mode: seconds before an unacked message is redelivered")
+        yield OptionalConfigEntity("fuse", True, "Pass items to converters of this process in memory (karez.fusion)")
 
     @classmethod
     def role_description(cls) -> str:
@@ -311,6 +315,8 @@ class RoleBase(ConfigurableBase):
     ) -> None:
         """Publish routed outputs (JetStream with dedupe ids when durable, each PubAck awaited for `ack_timeout` s,
         None: karez.durable's default)."""
+        if self.fused:
+            outputs = await fused_outputs(self, outputs)
         if not outputs:
             return
         bodies = self.encode_outputs(outputs)

@@ -16,6 +16,7 @@ from karez import codec
 from karez.converter.base import next_targets
 from karez.delivery import delivery_for
 from karez.durable import kind_token
+from karez.fusion import plan_fusion
 from karez.leader import Lease, LeaseOptions, is_singleton, lead, lease_key, open_buckets
 from karez.nats_options import NatsOptions, connect, server_address
 from karez.plugins import KINDS
@@ -114,8 +115,10 @@ class Runtime:
         connect_timeout: float | None = None,
         replicas: int | None = None,
         lease: LeaseOptions | None = None,
+        fuse: bool = True,
     ) -> None:
         self.roles = roles
+        self.fuse = fuse  # converters of this process get items in memory (karez.fusion)
         self.replicas = replicas  # of the JetStream streams the roles create; None: detected (karez.cluster)
         self.lease = lease  # when set, singleton roles run only while this process holds their lease (karez.leader)
         self._leases: dict[int, Lease] = {}  # id(role) -> its lease
@@ -160,6 +163,7 @@ class Runtime:
                 reconnected_cb=self._reconnected,
             )
         buckets = await self._lease_buckets()
+        self._assign_deliveries()
         for kind in START_ORDER:
             roles = self.roles.get(kind, [])
             for role in roles:
@@ -167,10 +171,6 @@ class Runtime:
                 if self.nc is not None:
                     role.nc = self.nc
                     role.owns_connection = False
-                wants_durable = role.config.durable
-                role.delivery = delivery_for(
-                    role.listens, wants_durable if wants_durable is not None else self.durable, self.replicas
-                )
                 if buckets is not None and self.lease is not None and is_singleton(kind, role):
                     # started by `lead` once this process holds the lease: a standby must not even subscribe
                     key = lease_key(kind_token(role), role.name)
@@ -183,6 +183,16 @@ class Runtime:
             self._supervisors.append(asyncio.create_task(self._supervise(role), name=f"{kind}:{role.name}"))
         if self.metrics_interval > 0:
             self._metrics_task = asyncio.create_task(self._metrics_loop())
+
+    def _assign_deliveries(self) -> None:
+        """Give each role its delivery (core or durable), then the converters it hands items to in memory."""
+        for _, role in self.all_roles():
+            wants_durable = role.config.durable
+            durable = wants_durable if wants_durable is not None else self.durable
+            role.delivery = delivery_for(role.listens, durable, self.replicas)
+        if self.fuse:
+            converters = self.roles.get("converter", [])
+            plan_fusion([*self.roles.get("connector", []), *converters], converters)
 
     async def _lease_buckets(self) -> tuple[KeyValue, KeyValue] | None:
         """The lease buckets, when leases are on and this process runs a singleton role."""

@@ -63,7 +63,7 @@ def chain(s: str, **over) -> dict:
 async def test_every_hop_uses_upstream_subjects_and_bodies(nc, start_runtime, tmp_path):
     s = uid()
     cap = await capture(nc, "karez.>")
-    await start_runtime(chain(s), tmp_path)
+    await start_runtime(chain(s), tmp_path, fuse=False)  # the wire between converters (karez deploy --no-fuse)
     # 1 task message, 3 items to converter + 3 to aggregator subject, 3 to lp, 3 raw lines
     await cap.wait(13)
     tasks = cap.on(f"karez.connector.src{s}")
@@ -103,7 +103,7 @@ async def test_batch_mode_publishes_arrays_and_joined_lines(nc, start_runtime, t
     config["converters"][0]["batch"] = True
     config["converters"][1]["batch"] = True
     cap = await capture(nc, "karez.>")
-    await start_runtime(config, tmp_path)
+    await start_runtime(config, tmp_path, fuse=False)
     await cap.wait(4)  # tasks, one array to c, then (per received item) to lp and line batches
     arrays = [orjson.loads(m.data) for m in cap.on(f"karez.converter.c{s}")]
     assert len(arrays) == 1 and [i["n"] for i in arrays[0]] == [0, 1, 2]

@@ -1,0 +1,91 @@
+"""Fused chains: a role hands items to converters of its own process in memory, not over NATS.
+
+A fused converter's outputs are published by the role that received the message (the chain's head), with the head's
+delivery: in durable mode the head's input is acknowledged only after every output of the whole chain is stored. So a
+converter is fused into a head only when that keeps its guarantee: a durable converter only into a head whose input
+is redelivered on failure. The converters keep their own subscriptions, for publishers in other processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from karez.routing import META_KEY
+from karez.subjects import converter_subject
+
+if TYPE_CHECKING:
+    from karez.role import RoleBase
+
+
+def fusable(head: RoleBase, converter: RoleBase) -> bool:
+    """Whether `head` may call `converter` in memory: both allow it, and a durable converter's input stays durable."""
+    if head is converter or not _fuses(head) or not _fuses(converter):
+        return False
+    return head.delivery.redelivers or not converter.delivery.redelivers
+
+
+def plan_fusion(heads: Iterable[RoleBase], converters: Iterable[RoleBase]) -> None:
+    """Give each head (a connector or converter) the converters of this process it hands items to in memory."""
+    by_subject = {converter_subject(c.name): c for c in converters}
+    for head in heads:
+        head.fused = {subject: c for subject, c in by_subject.items() if fusable(head, c)}
+
+
+async def fused_outputs(
+    head: RoleBase, outputs: list[tuple[str, Any]], chain: tuple[str, ...] = ()
+) -> list[tuple[str, Any]]:
+    """`outputs` with every item routed to a fused converter replaced by what that converter (and the converters it
+    is fused to in turn) makes of it: the outputs that still have to be published. `chain`: the converter subjects
+    already called for these items, which a cycle along `next` reaches over NATS again, as unfused."""
+    local = head.fused
+    if not local or not outputs:
+        return outputs
+    subjects = {subject for subject, _ in outputs}
+    if subjects.isdisjoint(local):
+        return outputs
+    if chain:
+        local = {subject: c for subject, c in local.items() if subject not in chain}
+    shared = _shared_items(outputs)
+    remote: list[tuple[str, Any]] = []
+    groups: dict[str, list[Any]] = {}
+    for subject, item in outputs:
+        if subject in local:
+            # an item also sent elsewhere is copied before any converter runs: a converter may edit its input
+            groups.setdefault(subject, []).append(_copy(item) if id(item) in shared else item)
+        else:
+            remote.append((subject, item))
+    for subject, items in groups.items():
+        converter = local[subject]
+        converter.stats.received += len(items)
+        converted = await converter.handle_items(items, subject)
+        converter.stats.published += len(converted)
+        remote += await fused_outputs(head, converted, (*chain, subject))
+    return remote
+
+
+def _shared_items(outputs: list[tuple[str, Any]]) -> set[int]:
+    """The ids of items routed to more than one subject (a fan-out along `next` or `converter`)."""
+    ids = [id(item) for _, item in outputs]
+    if len(set(ids)) == len(ids):  # the usual case: one target each
+        return set()
+    seen: set[int] = set()
+    shared: set[int] = set()
+    for key in ids:
+        (shared if key in seen else seen).add(key)
+    return shared
+
+
+def _copy(item: Any) -> Any:
+    """An item a converter can edit without changing the other targets' copy: the object and its meta are new."""
+    if type(item) is not dict:
+        return item
+    copy = dict(item)
+    meta = copy.get(META_KEY)
+    if type(meta) is dict:
+        copy[META_KEY] = dict(meta)
+    return copy
+
+
+def _fuses(role: RoleBase) -> bool:
+    return bool(role.config.fuse)

@@ -1,0 +1,151 @@
+"""Fused chains on a real nats-server: converters of one process get items in memory, with the same results and the
+same durable guarantees as one NATS hop per converter."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+from test_karez_routing import Capture, capture
+
+from karez.converter.base import ConverterBase
+from karez.delivery import CORE
+from karez.fusion import fused_outputs, plan_fusion
+from karez.subjects import converter_subject
+
+
+def uid() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def chain(s: str, **converter_keys: Any) -> dict[str, Any]:
+    """numbers → [echo → line protocol, the aggregators]: the shape of the shipped chain (a fan-out and a `next`)."""
+    return {
+        "dispatchers": [
+            {"type": "numbers", "name": f"d{s}", "connector": f"src{s}", "interval": 3600, "count": 3, "batch_size": 3}
+        ],
+        "connectors": [{"type": "numbers", "name": f"src{s}", "converter": [f"c{s}", None], "batch": True}],
+        "converters": [
+            {"type": "echo", "name": f"c{s}", "next": f"lp{s}", "batch": True, **converter_keys},
+            {"type": "influx_line_protocol", "name": f"lp{s}", "measurement": "m", "batch": True},
+        ],
+    }
+
+
+async def outputs_of(nc, start_runtime, tmp_path, config: dict[str, Any], expected: int, **runtime: Any) -> Capture:
+    cap = await capture(nc, "karez.>")
+    tmp_path.mkdir(exist_ok=True)
+    await start_runtime(config, tmp_path, **runtime)
+    await cap.wait(expected)
+    await asyncio.sleep(0.3)  # nothing more is coming
+    return cap
+
+
+def lines(cap: Capture, subject: str) -> list[str]:
+    return sorted(line for m in cap.on(subject) for line in m.data.decode().splitlines())
+
+
+async def test_a_fused_chain_publishes_what_one_hop_per_converter_publishes_without_the_converter_hops(
+    nc, start_runtime, tmp_path
+):
+    s, t = uid(), uid()
+    fused = await outputs_of(nc, start_runtime, tmp_path / "f", chain(s), expected=3)
+    hops = await outputs_of(nc, start_runtime, tmp_path / "h", chain(t), expected=5, fuse=False)
+    assert lines(fused, f"karez.telemetry.lp{s}") == lines(hops, f"karez.telemetry.lp{t}")
+    assert len(lines(fused, f"karez.telemetry.lp{s}")) == 3
+    assert json.loads(fused.on(f"karez.telemetry.src{s}")[0].data) == json.loads(
+        hops.on(f"karez.telemetry.src{t}")[0].data
+    )
+    assert fused.on(f"karez.converter.c{s}") == [] and fused.on(f"karez.converter.lp{s}") == []
+    assert len(hops.on(f"karez.converter.c{t}")) == 1 and len(hops.on(f"karez.converter.lp{t}")) == 1
+
+
+async def test_a_converter_with_fuse_false_gets_and_sends_its_items_over_nats(nc, start_runtime, tmp_path):
+    s = uid()
+    cap = await outputs_of(nc, start_runtime, tmp_path, chain(s, fuse=False), expected=5)
+    assert len(cap.on(f"karez.converter.c{s}")) == 1
+    assert len(cap.on(f"karez.converter.lp{s}")) == 1  # and what c outputs goes over NATS too
+    assert len(lines(cap, f"karez.telemetry.lp{s}")) == 3
+
+
+async def test_fused_converters_count_what_they_receive_and_hand_on(nc, start_runtime, tmp_path):
+    s = uid()
+    cap = await capture(nc, f"karez.telemetry.lp{s}")
+    runtime = await start_runtime(chain(s), tmp_path)
+    await cap.wait(1)
+    stats = {role.name: role.stats for _, role in runtime.all_roles()}
+    assert (stats[f"c{s}"].received, stats[f"c{s}"].published) == (3, 3)
+    assert (stats[f"lp{s}"].received, stats[f"lp{s}"].published) == (3, 3)
+
+
+class Stamp(ConverterBase):
+    """Edits its input in place (as filter_and_update_meta does with the meta)."""
+
+    def convert(self, payload: dict[str, Any]):
+        payload["stamped"] = self.name
+        self.update_meta(payload, category=self.name)
+        yield payload
+
+
+def stamp(name: str, **keys: Any) -> Stamp:
+    return Stamp({"type": "stamp", "name": name, **keys}, nats_addr=None)
+
+
+async def test_an_item_sent_to_two_fused_converters_and_an_aggregator_is_edited_only_in_each_converter_copy():
+    head, a, b = stamp("head"), stamp("a"), stamp("b")
+    plan_fusion([head], [a, b])
+    item = {"n": 1, "_karez": {"category": "telemetry"}}
+    outputs = [(converter_subject("a"), item), (converter_subject("b"), item), ("karez.telemetry.head", item)]
+    published = await fused_outputs(head, outputs)
+    by_subject = {subject: out for subject, out in published}
+    assert by_subject["karez.telemetry.head"] == {"n": 1, "_karez": {"category": "telemetry"}}
+    assert by_subject["karez.a.a"] == {"n": 1, "stamped": "a", "_karez": {"category": "a"}}
+    assert by_subject["karez.b.b"] == {"n": 1, "stamped": "b", "_karez": {"category": "b"}}
+
+
+async def test_a_cycle_along_next_is_left_to_nats_after_one_pass():
+    head, a = stamp("head"), stamp("a", next="a")
+    plan_fusion([head, a], [a])
+    published = await fused_outputs(head, [(converter_subject("a"), {"n": 1})])
+    assert published == [(converter_subject("a"), {"n": 1, "stamped": "a", "_karez": {"category": "a"}})]
+
+
+def test_a_durable_converter_is_fused_only_into_a_head_whose_input_is_redelivered():
+    from karez.durable import DurableLink
+
+    core_head, durable_head, durable_converter = stamp("h1"), stamp("h2"), stamp("c")
+    durable_head.delivery = DurableLink()
+    durable_converter.delivery = DurableLink()
+    plan_fusion([core_head, durable_head], [durable_converter])
+    assert core_head.fused == {}
+    assert durable_head.fused == {converter_subject("c"): durable_converter}
+    core_converter = stamp("k")
+    assert core_converter.delivery is CORE
+    plan_fusion([core_head], [core_converter])
+    assert core_head.fused == {converter_subject("k"): core_converter}
+
+
+async def test_a_durable_fused_chain_dead_letters_the_head_input_when_a_fused_converter_fails_on_it(
+    nc, start_runtime, tmp_path
+):
+    s = uid()
+    config = {
+        "converters": [
+            {"type": "echo", "name": f"h{s}", "next": f"p{s}", "durable": True, "max_deliver": 2},
+            {"type": "poison", "name": f"p{s}", "durable": True},
+        ]
+    }
+    await start_runtime(config, tmp_path)
+    dlq = await capture(nc, f"karez.dlq.converter.h{s}")
+    ok = await capture(nc, f"karez.telemetry.p{s}")
+    js = nc.jetstream()
+    await js.publish(f"karez.converter.h{s}", b'{"poison": true, "id": 1}')
+    await js.publish(f"karez.converter.h{s}", b'{"id": 2}')
+    letter = json.loads((await dlq.wait(1))[0].data)
+    assert "ValueError: poisoned item" in letter["error"] and letter["deliveries"] == 2
+    assert json.loads(letter["data"]) == {"poison": True, "id": 1}
+    assert json.loads((await ok.wait(1))[0].data)["id"] == 2
+    info = await js.stream_info(f"KAREZ_CONVERTER_p{s}")
+    assert info.state.messages == 0  # p got its items in memory: nothing was published to its stream
