@@ -52,6 +52,7 @@ LAYOUT_NOTES = {
     "one": "",
     "store": ", tiro_store in its own karez process",
     "spread": ", processes: collect, convert ×{replicas}, validate, store",
+    "fused": ", processes: dispatch, connector + converters fused ×{replicas}, validate, store",
 }
 
 
@@ -125,7 +126,7 @@ def validation_windows(log: Path, points: int) -> dict[str, Any]:
     }
 
 
-LAYOUTS = ("one", "store", "spread")
+LAYOUTS = ("one", "store", "spread", "fused")
 # spread: the sections of the configuration each `karez deploy` process gets, and the kinds it starts (karez checks
 # references within one file, so the collect process carries the converters it sends to without starting them)
 SPREAD = {
@@ -134,7 +135,13 @@ SPREAD = {
     "karez_validate": (("aggregators:tiro_validate",), ("-g",)),
     "karez_store": (("aggregators:tiro_store",), ("-g",)),
 }
-REPLICATED = "karez_convert"  # runs in `--replicas` processes sharing queue groups and durable consumers
+FUSED = {
+    "karez_dispatch": (("dispatchers", "connectors", "converters"), ("-d",)),
+    "karez_chain": (("connectors", "converters"), ("-n", "-v")),
+    "karez_validate": (("aggregators:tiro_validate",), ("-g",)),
+    "karez_store": (("aggregators:tiro_store",), ("-g",)),
+}
+REPLICATED = ("karez_convert", "karez_chain")  # run in `--replicas` processes sharing queue groups and consumers
 
 Deployment = dict[str, tuple[dict[str, Any], tuple[str, ...]]]  # process name: (configuration, kind flags)
 
@@ -152,15 +159,17 @@ def layout_configs(config: dict[str, Any], layout: str, replicas: int = 1) -> De
         rest = {**config, "aggregators": [a for a in config["aggregators"] if a["type"] != "tiro_store"]}
         alone = {"aggregators": [a for a in config["aggregators"] if a["type"] == "tiro_store"]}
         return {"karez": (rest, ()), "karez_store": (alone, ())}
-    if layout != "spread":
+    if layout not in ("spread", "fused"):
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    if layout == "fused":  # a durable connector: its durable converters then run in its process (karez.fusion)
+        config = {**config, "connectors": [{**c, "durable": True} for c in config["connectors"]]}
     out: Deployment = {}
-    for process, (sections, flags) in SPREAD.items():
+    for process, (sections, flags) in (SPREAD if layout == "spread" else FUSED).items():
         part: dict[str, Any] = {}
         for section in sections:
             key, _, role_type = section.partition(":")
             part[key] = [r for r in config[key] if not role_type or r["type"] == role_type]
-        copies = replicas if process == REPLICATED else 1
+        copies = replicas if process in REPLICATED else 1
         for i in range(copies):
             out[process if copies == 1 else f"{process}_{i}"] = (part, flags)
     return out
@@ -260,7 +269,11 @@ async def run_step(
     messages_per_round = math.ceil(points / batch_size)
     jetstream_grew = growth * elapsed > messages_per_round  # more than one round's worth of messages piled up
     # replicas of a role publish metrics under one name, so their counters cannot be told apart: left out
-    replicated = {f"converter.{_role_name(c)}" for c in config["converters"]} if layout == "spread" else set()
+    replicated = (
+        {f"{kind}.{_role_name(r)}" for kind in ("converter", "connector") for r in config[f"{kind}s"]}
+        if layout in ("spread", "fused")
+        else set()
+    )
     role_rates = {
         name: (received1.get(name, 0) - received0.get(name, 0)) / elapsed
         for name in sorted(received1)
@@ -373,12 +386,14 @@ RAMPS = {  # result key: (layout, batched)
     "batch": ("one", True),
     "batch_store_in_own_process": ("store", True),
     "batch_spread": ("spread", True),
+    "batch_fused": ("fused", True),
     "per_item": ("one", False),
 }
 SHORT_RAMP_NAMES = {
     "batch": "batch",
     "split": "batch_store_in_own_process",
     "spread": "batch_spread",
+    "fused": "batch_fused",
     "item": "per_item",
 }
 
@@ -400,7 +415,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--ramps", default="batch,spread,item",
         help="ramps to run: batch (one karez process), split (tiro_store on its own), spread (collect, convert ×"
-        " replicas, validate and store processes), item (per-item mode)",
+        " replicas, validate and store processes), fused (dispatch, connector and converters fused × replicas,"
+        " validate and store processes), item (per-item mode)",
     )  # fmt: skip
     parser.add_argument(
         "--time-var", type=float, default=0.05,

@@ -18,7 +18,6 @@ from karez.embedded_nats import EmbeddedNats
 from tiro.examples import example_dir, example_files
 from tiro.mock.app import create_asgi
 from tiro.mock.server import BackgroundServer
-from tiro.plugins.karez.mock_collector import ConnectorForMockServer
 from tiro.plugins.karez.store_aggregator import TiroStoreAggregator
 from tiro.window_report import WindowReport
 from tiro_prefect.flows.bootstrap import bootstrap_stores
@@ -69,14 +68,10 @@ async def nats_address(nats_url: str | None) -> AsyncIterator[str]:
 
 
 def role_counts(group: RoleGroup) -> dict[str, int]:
-    """Items collected (published by the mock connector to each of its converters) and records persisted by the store
-    aggregator."""
+    """Items collected (what the validation branch received from the mock connector, in memory or over NATS) and
+    records persisted by the store aggregator."""
     roles = group.runtime.roles
-    collected = sum(
-        role.stats.published // len(role.targets)
-        for role in roles.get("connector", [])
-        if isinstance(role, ConnectorForMockServer)
-    )
+    collected = sum(role.stats.received for role in roles.get("converter", []) if role.name == VALIDATION_BRANCH)
     persisted = sum(role.written for role in roles.get("aggregator", []) if isinstance(role, TiroStoreAggregator))
     return {"collected": collected, "persisted_records": persisted}
 

@@ -97,7 +97,10 @@ def karez_config(setup: Setup, plan: Plan, vm_url: str | None) -> dict[str, Any]
     to_store_next = ["to_store", *(["influx_line_protocol"] if vm_url else [])]
     roles = {
         "connectors": [
-            {"type": "tiro_mock", "base_url": base, "by": "path", "batch": True, "converter": "tiro_preprocess"},
+            # fuse: false keeps the connector → tiro_preprocess hop on NATS, where the tap counts what was collected;
+            # tiro_preprocess and the converters after it run fused (karez.fusion)
+            {"type": "tiro_mock", "base_url": base, "by": "path", "batch": True, "converter": "tiro_preprocess",
+             "fuse": False},
         ],
         "converters": [
             {"type": "tiro_preprocess", "next": to_store_next, "batch": True},
