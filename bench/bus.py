@@ -196,6 +196,9 @@ async def nats_py_ceiling(url: str, n: int = 200_000, size: int = 100) -> dict:
     return {"case": "nats_py_pub_sub_ceiling", "messages": n, "bytes": size, "msgs_per_s": round(n / elapsed)}
 
 
+SITE_SERIES = 104_003  # the data points of bench/pipeline.py's datahall
+
+
 def line_protocol_rate(series: int = 10_000, rounds: int = 30) -> dict:
     """Encoder throughput of the influx_line_protocol converter's core over `series` distinct series: the first
     round fills the per-series head cache (`cold`), later rounds are a collector's steady state (`lines_per_s`, the
@@ -218,7 +221,7 @@ def line_protocol_rate(series: int = 10_000, rounds: int = 30) -> dict:
             encode_line("tiro_telemetry", tags, "ReturnTemperature", 20.5 + r + k * 0.01, base + k * 997)
     steady = series * (rounds - 1)
     return {
-        "case": "line_protocol_encode",
+        "case": "line_protocol_encode" if series < SITE_SERIES else "line_protocol_encode_site",
         "series": series,
         "lines": series * rounds,
         "lines_per_s": round(steady / (time.perf_counter() - t0)),
@@ -248,6 +251,7 @@ async def main(args: argparse.Namespace) -> None:
             results.append(await run_case(server.url, items, batch, durable, shared, args.task_size, processes))
             print(json.dumps(results[-1]), file=sys.stderr)
     results.append(line_protocol_rate())
+    results.append(line_protocol_rate(SITE_SERIES, rounds=4))  # a real hall's series count: every head cached?
     items = [synthetic_item(e) for e in range(n)]
     input_variety = {
         "items": n,

@@ -47,14 +47,22 @@ async def fused_outputs(
     if chain:
         local = {subject: c for subject, c in local.items() if subject not in chain}
     shared = _shared_items(outputs)
+    # an item sent to several targets is copied before any converter runs, since a converter may edit its input: one
+    # fused converter may take the original, unless it is also published (encoded after the converters ran)
+    owned = {id(item) for subject, item in outputs if subject not in local} if shared else set()
     remote: list[tuple[str, Any]] = []
     groups: dict[str, list[Any]] = {}
     for subject, item in outputs:
-        if subject in local:
-            # an item also sent elsewhere is copied before any converter runs: a converter may edit its input
-            groups.setdefault(subject, []).append(_copy(item) if id(item) in shared else item)
-        else:
+        if subject not in local:
             remote.append((subject, item))
+            continue
+        key = id(item)
+        if key in shared:
+            if key in owned:
+                item = _copy(item)
+            else:
+                owned.add(key)
+        groups.setdefault(subject, []).append(item)
     for subject, items in groups.items():
         converter = local[subject]
         converter.stats.received += len(items)
