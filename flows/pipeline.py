@@ -40,7 +40,8 @@ def pipeline_roles(mock_url: str, store_url: str, scenario: str, uses: list[str]
              "mode": "burst", "base_url": mock_url},
         ],
         "connectors": [
-            {"type": "tiro_mock", "base_url": mock_url, "by": "path", "batch": True,
+            # durable, so that the durable converters run fused in its process (karez.fusion): one hop per chain
+            {"type": "tiro_mock", "base_url": mock_url, "by": "path", "batch": True, "durable": True,
              "converter": [VALIDATION_BRANCH, "tiro_preprocess"]},
         ],
         "converters": [
