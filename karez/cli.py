@@ -287,8 +287,16 @@ async def _deploy(
             out.print(f"[KAREZ] Launched {n} {kind.capitalize()}s.", highlight=False)
 
         runtime = Runtime(roles, options, on_launched=launched, **plan.runtime.as_kwargs())
+
+        def running() -> None:
+            links = runtime.fused_links()
+            if links:
+                text = f"[KAREZ] Fused in memory (--no-fuse: over NATS): {'; '.join(links)}."
+                out.print(text, markup=False, highlight=False)
+            out.print("[KAREZ] Running.", highlight=False)
+
         try:
-            ran = await runtime.run_until(stop, lambda: out.print("[KAREZ] Running.", highlight=False))
+            ran = await runtime.run_until(stop, running)
         except (NatsAuthError, StartupTimeout, LeaseError) as e:
             raise _fail(str(e)) from None
         if ran:

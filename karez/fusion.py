@@ -32,6 +32,16 @@ def plan_fusion(heads: Iterable[RoleBase], converters: Iterable[RoleBase]) -> No
         head.fused = {subject: c for subject, c in by_subject.items() if fusable(head, c)}
 
 
+def fused_links(heads: Iterable[RoleBase]) -> list[str]:
+    """`head → converter, …` for each head that hands items to converters of its targets in memory (for the log)."""
+    links = []
+    for head in heads:
+        names = [name for name in getattr(head, "targets", ()) if name and converter_subject(name) in head.fused]
+        if names:
+            links.append(f"{head.name} → {', '.join(names)}")
+    return links
+
+
 async def fused_outputs(
     head: RoleBase, outputs: list[tuple[str, Any]], chain: tuple[str, ...] = ()
 ) -> list[tuple[str, Any]]:

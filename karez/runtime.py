@@ -16,7 +16,7 @@ from karez import codec
 from karez.converter.base import next_targets
 from karez.delivery import delivery_for
 from karez.durable import kind_token
-from karez.fusion import plan_fusion
+from karez.fusion import fused_links, plan_fusion
 from karez.leader import Lease, LeaseOptions, is_singleton, lead, lease_key, open_buckets
 from karez.nats_options import NatsOptions, connect, server_address
 from karez.plugins import KINDS
@@ -193,6 +193,10 @@ class Runtime:
         if self.fuse:
             converters = self.roles.get("converter", [])
             plan_fusion([*self.roles.get("connector", []), *converters], converters)
+
+    def fused_links(self) -> list[str]:
+        """The in-memory links of this process's chains, `head → converter, …` (empty with fuse off)."""
+        return fused_links([*self.roles.get("connector", []), *self.roles.get("converter", [])])
 
     async def _lease_buckets(self) -> tuple[KeyValue, KeyValue] | None:
         """The lease buckets, when leases are on and this process runs a singleton role."""

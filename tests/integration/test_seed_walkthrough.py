@@ -104,6 +104,8 @@ def test_deploy_validates_windows_and_writes_log(walkthrough, tmp_path, mock_url
     assert "[KAREZ] Launched 1 Connectors." in output
     assert "[KAREZ] Launched 1 Dispatchers." in output
     assert "[KAREZ] Launched 1 Aggregators." in output
+    fused = "tiro_mock → update_category_for_validator, tiro_preprocess; tiro_preprocess → influx_line_protocol."
+    assert f"[KAREZ] Fused in memory (--no-fuse: over NATS): {fused}" in output
     complete = [w for w in windows if not w["partial"]]
     assert len(complete) >= 2, output
     for window in complete:

@@ -74,6 +74,7 @@ async def test_fused_converters_count_what_they_receive_and_hand_on(nc, start_ru
     s = uid()
     cap = await capture(nc, f"karez.telemetry.lp{s}")
     runtime = await start_runtime(chain(s), tmp_path)
+    assert runtime.fused_links() == [f"src{s} → c{s}", f"c{s} → lp{s}"]  # what karez deploy prints at start
     await cap.wait(1)
     stats = {role.name: role.stats for _, role in runtime.all_roles()}
     assert (stats[f"c{s}"].received, stats[f"c{s}"].published) == (3, 3)
