@@ -3,7 +3,8 @@
 Prints JSON: items/s for per-item vs batch messages, core vs durable (JetStream), shared vs per-role connection,
 one process vs two (`processes: 2`: a second process runs every role but the dispatcher, as `karez deploy --workers 2`
 does; the targets are for the machine, i.e. both cores). Same-run baselines: nats-py's own pub→sub rate on one
-connection (the per-item chain costs 3 messages per item) and per-item durable mode.
+connection (the per-item chain costs 3 messages per item), per-item durable mode, and each single-process chain with
+its converters unfused (`chain`: one NATS hop per role, as before karez.fusion; fused is `karez deploy`'s default).
 Usage: python bench/bus.py [--items N] [--task-size N]
 
 Connection choice: `karez deploy` shares one NATS connection between all roles of a process. Measured here the
@@ -90,13 +91,15 @@ def bench_plugins() -> dict:
     return plugins
 
 
-def worker_process(url: str, cfg: dict, counts: Any, cpu: Any, slot: int, ready: Any, stop: Any) -> None:
+def worker_process(
+    url: str, cfg: dict, counts: Any, cpu: Any, slot: int, ready: Any, stop: Any, fuse: bool = True
+) -> None:
     """An extra process running every role but the dispatcher (as `karez deploy --workers` does)."""
 
     async def run() -> None:
         CountingAggregator.counts, CountingAggregator.slot, CountingAggregator.count = counts, slot, 0
         roles = build_roles(cfg, bench_plugins(), kinds=worker_kinds(KINDS, slot))
-        runtime = Runtime(roles, NatsOptions.from_address(url), metrics_interval=0)
+        runtime = Runtime(roles, NatsOptions.from_address(url), metrics_interval=0, fuse=fuse)
         await runtime.start()
         c0 = time.process_time()
         ready.set()
@@ -126,9 +129,11 @@ def config(n_items: int, batch: bool, durable: bool, task_size: int) -> dict:
 
 
 async def run_case(
-    url: str, n_items: int, batch: bool, durable: bool, shared: bool, task_size: int, processes: int = 1
-) -> dict:
-    """Items/s through the chain; with processes > 1 the extra ones are started (and subscribed) before the clock."""
+    url: str, n_items: int, batch: bool, durable: bool, shared: bool, task_size: int, processes: int = 1,
+    fuse: bool = True,
+) -> dict:  # fmt: skip
+    """Items/s through the chain; with processes > 1 the extra ones are started (and subscribed) before the clock;
+    `fuse`: the converters get the connector's items in memory (karez.fusion), else one NATS hop each."""
     cfg = config(n_items, batch, durable, task_size)
     ctx = multiprocessing.get_context("spawn")  # this process already runs an event loop: no fork
     counts, cpu = ctx.RawArray("q", processes), ctx.RawArray("d", processes)
@@ -136,13 +141,13 @@ async def run_case(
     workers = []
     for slot in range(1, processes):
         ready = ctx.Event()
-        proc = ctx.Process(target=worker_process, args=(url, cfg, counts, cpu, slot, ready, stop))
+        proc = ctx.Process(target=worker_process, args=(url, cfg, counts, cpu, slot, ready, stop, fuse))
         proc.start()
         workers.append(proc)
         await asyncio.to_thread(ready.wait, 120)
     CountingAggregator.counts, CountingAggregator.slot, CountingAggregator.count = counts, 0, 0
     roles = build_roles(cfg, bench_plugins())
-    runtime = Runtime(roles, NatsOptions.from_address(url), shared_connection=shared, metrics_interval=0)
+    runtime = Runtime(roles, NatsOptions.from_address(url), shared_connection=shared, metrics_interval=0, fuse=fuse)
     t0, c0 = time.perf_counter(), time.process_time()
     await runtime.start()
     try:
@@ -162,6 +167,7 @@ async def run_case(
         "delivery": "durable" if durable else "core",
         "connection": "shared" if shared else "per-role",
         "processes": processes,
+        "chain": "fused (one NATS hop: connector to aggregator)" if fuse else "a NATS hop per role (4)",
         "items": n_items,
         "seconds": round(elapsed, 3),
         "items_per_s": round(n_items / elapsed),
@@ -233,22 +239,25 @@ def line_protocol_rate(series: int = 10_000, rounds: int = 30) -> dict:
 async def main(args: argparse.Namespace) -> None:
     n = args.items
     cases = [
-        # (items, batch, durable, shared connection, processes)
-        (n // 4, False, False, True, 1),
-        (n // 4, False, False, True, 2),
-        (n, True, False, True, 1),
-        (n, True, False, False, 1),
-        (n, True, False, True, 2),
-        (n, True, True, True, 1),
-        (n, True, True, True, 2),
-        (n // 40, False, True, True, 1),
+        # (items, batch, durable, shared connection, processes, fused)
+        (n // 4, False, False, True, 1, True),
+        (n // 4, False, False, True, 1, False),
+        (n // 4, False, False, True, 2, True),
+        (n, True, False, True, 1, True),
+        (n, True, False, True, 1, False),
+        (n, True, False, False, 1, True),
+        (n, True, False, True, 2, True),
+        (n, True, True, True, 1, True),
+        (n, True, True, True, 1, False),
+        (n, True, True, True, 2, True),
+        (n // 40, False, True, True, 1, True),
     ]
     results = []
     with EmbeddedNats() as server:
         results.append(await nats_py_ceiling(server.url))
         print(json.dumps(results[-1]), file=sys.stderr)
-        for items, batch, durable, shared, processes in cases:
-            results.append(await run_case(server.url, items, batch, durable, shared, args.task_size, processes))
+        for items, batch, durable, shared, processes, fuse in cases:
+            results.append(await run_case(server.url, items, batch, durable, shared, args.task_size, processes, fuse))
             print(json.dumps(results[-1]), file=sys.stderr)
     results.append(line_protocol_rate())
     results.append(line_protocol_rate(SITE_SERIES, rounds=4))  # a real hall's series count: every head cached?

@@ -12,7 +12,7 @@ from test_karez_routing import Capture, capture
 
 from karez.converter.base import ConverterBase
 from karez.delivery import CORE
-from karez.fusion import fused_outputs, plan_fusion
+from karez.fusion import fused_outputs, plan_fusion, split_for_fusion
 from karez.subjects import converter_subject
 
 
@@ -104,6 +104,27 @@ async def test_an_item_sent_to_two_fused_converters_and_an_aggregator_is_edited_
     assert by_subject["karez.telemetry.head"] == {"n": 1, "_karez": {"category": "telemetry"}}
     assert by_subject["karez.a.a"] == {"n": 1, "stamped": "a", "_karez": {"category": "a"}}
     assert by_subject["karez.b.b"] == {"n": 1, "stamped": "b", "_karez": {"category": "b"}}
+
+
+def test_split_for_fusion_gives_the_original_to_one_target_at_most_and_copies_to_the_others():
+    a, b, c = ({"n": i, "_karez": {"category": "t"}} for i in range(3))
+    local = {"A": None, "B": None}
+    # route's fan-out shape: every item to A then B, nothing published
+    groups, remote = split_for_fusion(["A", "B"] * 3, [a, a, b, b, c, c], ["A", "B"], local)
+    assert remote == [] and groups["A"] == groups["B"] == [a, b, c]
+    assert all(x is y for x, y in zip(groups["A"], [a, b, c], strict=True))
+    assert not any(x is y or x["_karez"] is y["_karez"] for x, y in zip(groups["B"], [a, b, c], strict=True))
+    # also published (subject P): the published items stay the originals, both converters get copies
+    groups, remote = split_for_fusion(["A", "P", "B"] * 2, [a, a, a, b, b, b], ["A", "P", "B"], local)
+    assert [item for _, item in remote] == [a, b] and remote[0][1] is a
+    assert not any(x is a or x is b for x in groups["A"] + groups["B"])
+    # any other shape, item by item: a twice to A (over NATS it would be two messages), b to A and published
+    groups, remote = split_for_fusion(["A", "A", "P", "A"], [a, a, b, b], ["A", "P"], local)
+    assert groups["A"][0] is a and groups["A"][1] is not a and groups["A"][1] == a
+    assert remote == [("P", b)] and groups["A"][2] is not b and groups["A"][2] == b
+    # items that are not objects pass as they are
+    groups, remote = split_for_fusion(["A", "B"], ["text", "text"], ["A", "B"], local)
+    assert groups == {"A": ["text"], "B": ["text"]}
 
 
 async def test_a_cycle_along_next_is_left_to_nats_after_one_pass():
