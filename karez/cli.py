@@ -198,7 +198,14 @@ def deploy(
     except (ReplicasError, LeaseError) as e:
         raise _fail(str(e)) from None
     runtime = RuntimeOptions(
-        shared_connection, durable, metrics_interval, stats, connect_timeout, replica_count, lease_options, fuse
+        shared_connection=shared_connection,
+        durable=durable,
+        metrics_interval=metrics_interval,
+        print_stats=stats,
+        connect_timeout=connect_timeout,
+        replicas=replica_count,
+        lease=lease_options,
+        fuse=fuse,
     )
     plan = DeployPlan(settings, plugins, selected, nats_addr, embedded_nats, credentials, runtime)
     if workers > 1:

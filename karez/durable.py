@@ -286,9 +286,7 @@ class DurableLink(Delivery):
                 continue
             role.stats.received += len(items)
             try:
-                outputs = await role.handle_items(items, msg.subject)
-                if role.fused:
-                    outputs = await fused_outputs(role, outputs)
+                outputs = await fused_outputs(role, await role.handle_items(items, msg.subject))
                 bodies = role.encode_outputs(outputs)
                 seq = msg.metadata.sequence.stream
                 futures = await publish_bodies(role, bodies, f"{role.name}:{seq}", wait=False)

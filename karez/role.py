@@ -315,8 +315,7 @@ class RoleBase(ConfigurableBase):
     ) -> None:
         """Publish routed outputs (JetStream with dedupe ids when durable, each PubAck awaited for `ack_timeout` s,
         None: karez.durable's default)."""
-        if self.fused:
-            outputs = await fused_outputs(self, outputs)
+        outputs = await fused_outputs(self, outputs)
         if not outputs:
             return
         bodies = self.encode_outputs(outputs)

@@ -191,12 +191,15 @@ class Runtime:
             durable = wants_durable if wants_durable is not None else self.durable
             role.delivery = delivery_for(role.listens, durable, self.replicas)
         if self.fuse:
-            converters = self.roles.get("converter", [])
-            plan_fusion([*self.roles.get("connector", []), *converters], converters)
+            plan_fusion(self._chain_heads(), self.roles.get("converter", []))
+
+    def _chain_heads(self) -> list[RoleBase]:
+        """The roles that route items to converters: connectors and converters."""
+        return [*self.roles.get("connector", []), *self.roles.get("converter", [])]
 
     def fused_links(self) -> list[str]:
         """The in-memory links of this process's chains, `head → converter, …` (empty with fuse off)."""
-        return fused_links([*self.roles.get("connector", []), *self.roles.get("converter", [])])
+        return fused_links(self._chain_heads())
 
     async def _lease_buckets(self) -> tuple[KeyValue, KeyValue] | None:
         """The lease buckets, when leases are on and this process runs a singleton role."""

@@ -70,6 +70,17 @@ async def test_a_converter_with_fuse_false_gets_and_sends_its_items_over_nats(nc
     assert len(lines(cap, f"karez.telemetry.lp{s}")) == 3
 
 
+async def test_karez_deploy_prints_its_fused_links_and_no_fuse_sends_every_hop_over_nats(nc, deploy, tmp_path):
+    s = uid()
+    fused = await deploy(chain(s), tmp_path, name="fused.yaml")
+    assert f"[KAREZ] Fused in memory (--no-fuse: over NATS): src{s} → c{s}; c{s} → lp{s}." in fused.lines
+    t = uid()
+    hops = await capture(nc, f"karez.converter.lp{t}")
+    unfused = await deploy(chain(t), tmp_path, "--no-fuse", name="hops.yaml")
+    assert not any("Fused" in line for line in unfused.lines)
+    await hops.wait(1)  # the hop from c to lp went over NATS
+
+
 async def test_fused_converters_count_what_they_receive_and_hand_on(nc, start_runtime, tmp_path):
     s = uid()
     cap = await capture(nc, f"karez.telemetry.lp{s}")
