@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import time
 from typing import TYPE_CHECKING
@@ -19,11 +20,12 @@ from karez import codec
 from karez.cluster import stream_replicas
 from karez.delivery import Delivery
 from karez.errors import is_data_error, is_retryable
+from karez.frames import COMPACT, ENCODING_HEADER, count_items
 from karez.fusion import fused_outputs
 from karez.subjects import DLQ_WILDCARD, category_wildcard, dlq_subject
 
 if TYPE_CHECKING:
-    from karez.role import RoleBase
+    from karez.role import Body, RoleBase
 
 BACKOFF = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)
 DUPLICATE_WINDOW = 120.0
@@ -149,7 +151,7 @@ def jetstream_of(role: RoleBase) -> JetStreamContext:
 
 async def publish_bodies(
     role: RoleBase,
-    bodies: list[tuple[str, bytes, int]],
+    bodies: list[Body],
     msg_id: str | None,
     wait: bool = True,
     ack_timeout: float = PUBACK_TIMEOUT,
@@ -158,12 +160,12 @@ async def publish_bodies(
     `wait`, raise when a PubAck fails or does not come within `ack_timeout` seconds."""
     js = jetstream_of(role)
     futures: list[asyncio.Future[PubAck]] = []
-    for i, (subject, body, count) in enumerate(bodies):
+    for i, (subject, body, count, encoding) in enumerate(bodies):
         if await is_captured(js, subject):
-            headers = {"Nats-Msg-Id": f"{msg_id}:{i}"} if msg_id else None
+            headers = {"Nats-Msg-Id": f"{msg_id}:{i}", **(encoding or {})} if msg_id else encoding
             futures.append(await js.publish_async(subject, body, headers=headers))
         else:
-            await role.connection.publish(subject, body)
+            await role.connection.publish(subject, body, headers=encoding)
         role.stats.published += count
     if wait and futures:
         await settle(futures, ack_timeout)
@@ -282,9 +284,9 @@ class DurableLink(Delivery):
                     refresh_at = loop.time() + refresh_every
             items = role.decode(msg)
             if items is None:
-                await self.dead_letter(msg, "message is not JSON")
+                await self.dead_letter(msg, role.decode_error)
                 continue
-            role.stats.received += len(items)
+            role.stats.received += count_items(items)
             try:
                 outputs = await fused_outputs(role, await role.handle_items(items, msg.subject))
                 bodies = role.encode_outputs(outputs)
@@ -340,12 +342,13 @@ class DurableLink(Delivery):
             "role": role.name,
             "deliveries": msg.metadata.num_delivered,
             "stream_sequence": msg.metadata.sequence.stream,
-            "data": msg.data.decode(errors="replace"),
+            **dead_letter_data(msg),
         }
         subject = dlq_subject(kind_token(role), role.name)
         stream_seq = body["stream_sequence"]
         try:
-            futures = await publish_bodies(role, [(subject, codec.dumps(body), 0)], f"dlq:{subject}:{stream_seq}")
+            letter: list[Body] = [(subject, codec.dumps(body), 0, None)]
+            futures = await publish_bodies(role, letter, f"dlq:{subject}:{stream_seq}")
         except Exception as e:
             role.log("warning", f"Dead letter for {msg.subject} not stored ({type(e).__name__}: {e}); retrying later")
             await msg.nak(delay=BACKOFF[-1])
@@ -368,3 +371,12 @@ class DurableLink(Delivery):
                 await self.psub.unsubscribe()
             except Exception:
                 pass
+
+
+def dead_letter_data(msg: Msg) -> dict[str, str]:
+    """The message body for its dead letter: as text, or base64 with its encoding for a compact frame message."""
+    encoding = (msg.headers or {}).get(ENCODING_HEADER)
+    if encoding == COMPACT:
+        return {"encoding": encoding, "data_base64": base64.b64encode(msg.data).decode()}
+    data = {"data": msg.data.decode(errors="replace")}
+    return {"encoding": encoding, **data} if encoding else data

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from operator import is_, itemgetter
 from typing import TYPE_CHECKING, Any
 
+from karez.frames import count_items, count_outputs, expand
 from karez.routing import META_KEY
 from karez.subjects import converter_subject
 
@@ -63,9 +64,11 @@ async def fused_outputs(
     groups, remote = split_for_fusion(subjects, list(map(_item, outputs)), list(distinct), local)
     for subject, items in groups.items():
         converter = local[subject]
-        converter.stats.received += len(items)
+        if converter.frames_encoding is None:
+            items = expand(items)  # a converter that does not take frames gets their rows, as over NATS
+        converter.stats.received += count_items(items)
         converted = await converter.handle_items(items, subject)
-        converter.stats.published += len(converted)
+        converter.stats.published += count_outputs(converted)
         remote += await fused_outputs(head, converted, (*chain, subject))
     return remote
 

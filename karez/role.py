@@ -14,7 +14,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from karez import codec
+from karez import codec, frames
 from karez.config import ConfigEntity, ConfigurableBase, OptionalConfigEntity
 from karez.delivery import CORE, Delivery
 from karez.fusion import fused_outputs
@@ -43,13 +43,46 @@ class LeaseGate(Protocol):
         ...
 
 
-def _sized_batches(subject: str, items: list[Any]) -> list[tuple[str, bytes, int]]:
+Body = tuple[str, bytes, int, "dict[str, str] | None"]
+"""What a role publishes: subject, encoded body, items it carries (a frame counts its rows), NATS headers."""
+
+
+def _sized_batches(subject: str, items: list[Any]) -> list[Body]:
     """Encode a batch, halving it until each body fits under MAX_BATCH_BYTES."""
     body = codec.encode_batch(items)
     if len(body) <= MAX_BATCH_BYTES or len(items) == 1:
-        return [(subject, body, len(items))]
+        return [(subject, body, len(items), None)]
     half = len(items) // 2
     return _sized_batches(subject, items[:half]) + _sized_batches(subject, items[half:])
+
+
+def _sized_frames(subject: str, items: list[dict[str, Any]], encoding: str) -> list[Body]:
+    """Encode frames in one message, halving the list (or a lone frame's rows) until each body fits."""
+    body = frames.encode_frames(items, encoding)
+    rows = sum(map(frames.frame_length, items))
+    if len(body) <= MAX_BATCH_BYTES or rows <= 1:
+        return [(subject, body, rows, {frames.ENCODING_HEADER: encoding})]
+    if len(items) == 1:
+        half_rows = rows // 2
+        halves = [frames.slice_frame(items[0], 0, half_rows), frames.slice_frame(items[0], half_rows, rows)]
+        return _sized_frames(subject, halves[:1], encoding) + _sized_frames(subject, halves[1:], encoding)
+    half = len(items) // 2
+    return _sized_frames(subject, items[:half], encoding) + _sized_frames(subject, items[half:], encoding)
+
+
+def _frames_encoding(role: RoleBase) -> str | None:
+    """The wire encoding of the frames a role publishes (`frames: true` compact, `frames: json` readable), or None
+    when the role does not speak frames; a ValueError for a role whose kind cannot."""
+    value = role.config.frames
+    if isinstance(value, str) and value.strip().lower() in ("false", "true", "json", "msgpack"):
+        value = value.strip().lower()
+    if value in (False, None, "false"):
+        return None
+    if value not in (True, "true", "json", "msgpack"):
+        raise ValueError(f"{role.name}: frames must be true, false or json, not {value!r}")
+    if not role.FRAMES:
+        raise ValueError(f"{role.name}: frames is set, but {type(role).__name__} neither reads nor writes frames")
+    return frames.READABLE if value == "json" else frames.COMPACT
 
 
 class RoleBase(ConfigurableBase):
@@ -60,6 +93,9 @@ class RoleBase(ConfigurableBase):
     # True for a role whose state must see every message of its subject (windowed validation): with
     # `karez deploy --workers N` it runs in the first process only instead of sharing its queue group
     ONE_WORKER = False
+    # True for a kind whose `handle_items` takes frames (karez.frames) and that makes frames of its outputs when
+    # configured with `frames`; every other role gets a frame's rows as per-item objects
+    FRAMES = False
 
     def __init__(self, role_config: Any, nats_addr: str | None = "nats://localhost:4222") -> None:
         super().__init__(role_config)
@@ -73,7 +109,9 @@ class RoleBase(ConfigurableBase):
         # converter subject -> the converter of this process that gets items in memory (karez.fusion; runtime-set)
         self.fused: dict[str, RoleBase] = {}
         self.owns_connection = True
-        self._batch = bool(self.config.batch)
+        self.frames_encoding = _frames_encoding(self)  # None: this role reads rows and writes items, as upstream
+        self._batch = bool(self.config.batch) or self.frames_encoding is not None
+        self.decode_error = ""  # why the last message could not be decoded (for its dead letter)
         self._handled = 0
         self._unflushed_bytes = 0
         self._closing = False
@@ -91,6 +129,7 @@ class RoleBase(ConfigurableBase):
         yield OptionalConfigEntity("max_deliver", 5, "Durable mode: deliveries before dead-lettering")
         yield OptionalConfigEntity("ack_wait", 30, "Durable mode: seconds before an unacked message is redelivered")
         yield OptionalConfigEntity("fuse", True, "Pass items to converters of this process in memory (karez.fusion)")
+        yield OptionalConfigEntity("frames", False, "Read and publish frames of many items (true, json; karez.frames)")
 
     @classmethod
     def role_description(cls) -> str:
@@ -280,8 +319,9 @@ class RoleBase(ConfigurableBase):
         await self.connection.publish(topic, codec.encode_payload(payload), **kw)
         self.stats.published += 1
 
-    def encode_outputs(self, outputs: list[tuple[str, Any]]) -> list[tuple[str, bytes, int]]:
-        """`(subject, body, item count)`: one body per item, or one array per subject with `batch: true`."""
+    def encode_outputs(self, outputs: list[tuple[str, Any]]) -> list[Body]:
+        """One body per item, or one array per subject with `batch: true`, or one frame message per subject with
+        `frames` (when the subject's items are all frames)."""
         if not outputs:
             return []
         if self._batch:
@@ -292,23 +332,28 @@ class RoleBase(ConfigurableBase):
                 grouped = {}
                 for subject, payload in outputs:
                     grouped.setdefault(subject, []).append(payload)
-            bodies: list[tuple[str, bytes, int]] = []
+            bodies: list[Body] = []
             # `next` fans the same items out to several converters: encode them once and send the bytes to each
-            encoded: list[tuple[list[Any], list[tuple[str, bytes, int]]]] = []
+            encoded: list[tuple[list[Any], list[Body]]] = []
             for subject, items in grouped.items():
                 for earlier, earlier_bodies in encoded:
                     if len(earlier) == len(items) and all(map(is_, earlier, items)):
-                        bodies.extend((subject, body, count) for _, body, count in earlier_bodies)
+                        bodies.extend((subject, *rest) for _, *rest in earlier_bodies)
                         break
                 else:
-                    own: list[tuple[str, bytes, int]] = []
+                    own: list[Body] = []
+                    if self.frames_encoding is not None and all(map(frames.is_frame, items)):
+                        own = _sized_frames(subject, items, self.frames_encoding)
+                        encoded.append((items, own))
+                        bodies.extend(own)
+                        continue
                     for start in range(0, len(items), MAX_BATCH_ITEMS):
                         own.extend(_sized_batches(subject, items[start : start + MAX_BATCH_ITEMS]))
                     encoded.append((items, own))
                     bodies.extend(own)
             return bodies
         encode = codec.encode_payload
-        return [(s, encode(p), 1) for s, p in outputs]
+        return [(s, encode(p), 1, None) for s, p in outputs]
 
     async def emit(
         self, outputs: list[tuple[str, Any]], msg_id: str | None = None, ack_timeout: float | None = None
@@ -325,8 +370,8 @@ class RoleBase(ConfigurableBase):
             await publish_bodies(self, bodies, msg_id, ack_timeout=ack_timeout or PUBACK_TIMEOUT)
             return
         publish = self.connection.publish
-        for subject, body, count in bodies:
-            await publish(subject, body)
+        for subject, body, count, headers in bodies:
+            await publish(subject, body, headers=headers)
             self.stats.published += count
             self._unflushed_bytes += len(body)
 
@@ -350,12 +395,15 @@ class RoleBase(ConfigurableBase):
             await asyncio.sleep(0)
 
     def decode(self, msg: Msg) -> list[Any] | None:
-        """Items carried by a message, or None (counted as dropped) when it is not JSON."""
+        """Items carried by a message (a frame's rows for a role that does not take frames), or None (counted as
+        dropped, the reason in `decode_error`) when it cannot be read."""
         try:
-            return codec.split_items(codec.loads(msg.data))
+            items = frames.decode_body(msg.data, msg.headers)
+            return items if self.frames_encoding is not None else frames.expand(items)
         except ValueError as e:
+            self.decode_error = str(e)
             self.stats.dropped += 1
-            self.log("error", f"Dropped non-JSON message on {msg.subject}: {e}")
+            self.log("error", f"Dropped an unreadable message on {msg.subject}: {self.decode_error}")
             return None
 
     async def _subscribe_handler(self, msg: Msg) -> None:
@@ -363,7 +411,7 @@ class RoleBase(ConfigurableBase):
         items = self.decode(msg)
         if items is None:
             return
-        self.stats.received += len(items)
+        self.stats.received += frames.count_items(items)
         await self.emit(await self.handle_items(items, msg.subject))
 
     async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:

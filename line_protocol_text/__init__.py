@@ -27,6 +27,10 @@ tag_value_cache: dict[str, str] = {}
 measurement_cache: dict[str, str] = {}
 
 
+RowError = tuple[int, Exception]
+"""A row of a column batch that cannot be written, and why."""
+
+
 class UnsupportedFieldValue(TypeError, ValueError):
     """A field value of a type line protocol cannot carry (a TypeError and, as influxdb-client raises, a ValueError)."""
 
@@ -176,11 +180,6 @@ class ItemLineEncoder:
     def line(self, payload: dict[str, Any]) -> str:
         """`item_to_line(payload, …)`: the same text and the same changes to `payload`."""
         time_ns, key, value = take_field(payload, self.field_name, self.field_value)
-        keys = tuple(payload)
-        plan = self._plans.get(keys)
-        if plan is None:
-            plan = self._plan(keys)
-        tag_keys, heads = plan
         value_text: str | None
         if value.__class__ is float and value - value == 0.0:  # finite float: the hot path
             value_text = repr(value)
@@ -190,6 +189,20 @@ class ItemLineEncoder:
             value_text = format_field_value(value)
             if value_text is None:
                 return ""
+        return f"{self._head(payload, key)}{value_text} {time_ns}"
+
+    def head(self, payload: dict[str, Any]) -> str:
+        """The text of an item's line before its field value (`measurement,tags field=`); takes the field and the
+        timestamp out of `payload`, as `line` does."""
+        _, key, _ = take_field(payload, self.field_name, self.field_value)
+        return self._head(payload, key)
+
+    def _head(self, payload: dict[str, Any], key: Any) -> str:
+        keys = tuple(payload)
+        plan = self._plans.get(keys)
+        if plan is None:
+            plan = self._plan(keys)
+        tag_keys, heads = plan
         try:
             series = (key, *map(payload.__getitem__, tag_keys))
             head = heads.get(series)
@@ -203,7 +216,7 @@ class ItemLineEncoder:
                 if len(heads) >= CACHE_LIMIT:
                     heads.clear()
                 heads[series] = head
-        return f"{head}{value_text} {time_ns}"
+        return head
 
     def _plan(self, keys: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[tuple[Any, ...], str]]:
         plan: tuple[tuple[Any, ...], dict[tuple[Any, ...], str]] = (tuple(k for k in keys if k[:1] != "_"), {})
@@ -211,3 +224,37 @@ class ItemLineEncoder:
             self._plans.clear()
         self._plans[keys] = plan
         return plan
+
+
+def column_lines(
+    heads: list[str], values: list[Any], stamps: list[Any]
+) -> tuple[list[str], list[tuple[int, Exception]]]:
+    """The lines of rows given as columns: each row's head (`encode_line`'s text before the value), field value and
+    timestamp (epoch seconds); and (row, error) for each row whose value or timestamp cannot be written. A row whose
+    value influxdb-client would drop (None, NaN, ±inf) has no line, as in `encode_line`.
+
+    The kernel of line protocol on frames (bench/bus.py `line_protocol_frames`): finite floats and float timestamps,
+    the usual columns, are formatted in whole-column passes."""
+    if _FLOATS.issuperset(map(type, values)) and _FLOATS.issuperset(map(type, stamps)):
+        try:
+            total = math.fsum(values)
+            nanos = [int(ts * 1e9) for ts in stamps]
+        except (OverflowError, ValueError):  # ±inf or NaN somewhere: row by row
+            pass
+        else:
+            if math.isfinite(total):
+                texts = [text[:-2] if text[-2:] == ".0" else text for text in map(repr, values)]
+                return [f"{h}{v} {t}" for h, v, t in zip(heads, texts, nanos, strict=True)], []
+    lines: list[str] = []
+    failed: list[RowError] = []
+    for row, (head, value, ts) in enumerate(zip(heads, values, stamps, strict=True)):
+        try:
+            text = format_field_value(value)
+            if text is not None:
+                lines.append(f"{head}{text} {int(ts * 1e9)}")
+        except (TypeError, ValueError, OverflowError) as e:
+            failed.append((row, e))
+    return lines, failed
+
+
+_FLOATS = frozenset((float,))

@@ -81,9 +81,9 @@ def test_batch_outputs_group_by_subject_keeping_order():
     echo = Echo({"type": "echo", "name": "e", "batch": True}, nats_addr=None)
     assert echo.encode_outputs([]) == []  # durable consumers encode whatever a message gave, nothing included
     same = echo.encode_outputs([("s", {"i": i}) for i in range(5)])
-    assert [(s, orjson.loads(b), n) for s, b, n in same] == [("s", [{"i": i} for i in range(5)], 5)]
+    assert [(s, orjson.loads(b), n) for s, b, n, _ in same] == [("s", [{"i": i} for i in range(5)], 5)]
     mixed = echo.encode_outputs([("a", {"i": 0}), ("b", {"i": 1}), ("a", {"i": 2})])
-    assert [(s, orjson.loads(b), n) for s, b, n in mixed] == [("a", [{"i": 0}, {"i": 2}], 2), ("b", [{"i": 1}], 1)]
+    assert [(s, orjson.loads(b), n) for s, b, n, _ in mixed] == [("a", [{"i": 0}, {"i": 2}], 2), ("b", [{"i": 1}], 1)]
 
 
 def test_items_fanned_out_to_several_subjects_are_encoded_once(monkeypatch):
@@ -96,6 +96,6 @@ def test_items_fanned_out_to_several_subjects_are_encoded_once(monkeypatch):
     outputs = [*(("a", m) for m in items), *(("b", m) for m in items), *(("c", m) for m in equal_copies)]
     bodies = echo.encode_outputs(outputs)
     assert calls == [1000, 1000, 500] * 2  # a's three bodies serve b too; c's are its own
-    assert [(s, n) for s, _, n in bodies] == [(s, n) for s in "abc" for n in (1000, 1000, 500)]
-    by_subject = {s: [item for t, b, _ in bodies if t == s for item in orjson.loads(b)] for s in "abc"}
+    assert [(s, n) for s, _, n, _ in bodies] == [(s, n) for s in "abc" for n in (1000, 1000, 500)]
+    by_subject = {s: [item for t, b, _, _ in bodies if t == s for item in orjson.loads(b)] for s in "abc"}
     assert by_subject == {"a": items, "b": items, "c": items}

@@ -51,9 +51,9 @@ def test_batch_bodies_are_chunked_by_count_and_size():
 
     c = Converter({"type": "echo", "name": "b", "batch": True}, nats_addr=None)
     bodies = c.encode_outputs([("s", {"i": i}) for i in range(2500)])
-    assert [n for _, _, n in bodies] == [1000, 1000, 500]
-    assert [x["i"] for _, body, _ in bodies for x in orjson.loads(body)] == list(range(2500))
+    assert [n for _, _, n, _ in bodies] == [1000, 1000, 500]
+    assert [x["i"] for _, body, _, _ in bodies for x in orjson.loads(body)] == list(range(2500))
     big = c.encode_outputs([("s", {"blob": "x" * 100_000}) for _ in range(20)])
-    assert all(len(body) < 1_000_000 for _, body, _ in big) and sum(n for _, _, n in big) == 20
+    assert all(len(body) < 1_000_000 for _, body, _, _ in big) and sum(n for _, _, n, _ in big) == 20
     lines = c.encode_outputs([("t", {"_as_is": "a"}), ("t", {"_as_is": "b"})])
-    assert lines == [("t", b"a\nb", 2)]
+    assert lines == [("t", b"a\nb", 2, None)]

@@ -44,7 +44,16 @@ aggregators:
 """
 
 
-def _lay_out(folder: Path, mock_url: str, collector_yaml) -> None:
+def _with_frames(config: str) -> str:
+    """The configuration with frames from the connector through tiro_preprocess and the store's rename."""
+    config = config.replace(
+        "connectors:\n  - type: tiro_mock\n", "connectors:\n  - type: tiro_mock\n    frames: true\n"
+    )
+    config = config.replace("  - type: tiro_preprocess\n", "  - type: tiro_preprocess\n    frames: true\n")
+    return config.replace("  - name: to_store\n", "  - name: to_store\n    frames: true\n")
+
+
+def _lay_out(folder: Path, mock_url: str, collector_yaml, frames: bool = False) -> None:
     source = example_dir("datahall")
     (folder / "scenario").mkdir()
     for name in ("scenario.yaml", "use-srv1.yaml", "use-srv2.yaml", "test_assets.py"):
@@ -54,7 +63,8 @@ def _lay_out(folder: Path, mock_url: str, collector_yaml) -> None:
         "from tiro.plugins.karez import TiroStoreAggregator as Aggregator\n"
     )
     (folder / "config").mkdir()
-    (folder / "config" / "karez.yaml").write_text(collector_yaml(mock_url, ["tiro_preprocess"]) + CONFIG_TAIL)
+    config = collector_yaml(mock_url, ["tiro_preprocess"]) + CONFIG_TAIL
+    (folder / "config" / "karez.yaml").write_text(_with_frames(config) if frames else config)
 
 
 def _stored(db: Path) -> tuple[dict, dict]:
@@ -69,15 +79,18 @@ def _stored(db: Path) -> tuple[dict, dict]:
         graph.close()
 
 
+@pytest.mark.parametrize("frames", [False, True], ids=["items", "frames"])
 def test_every_point_the_mock_serves_is_stored_with_a_plausible_value_and_unit(
-    tmp_path, nats_server, mock_collector_yaml
+    tmp_path, nats_server, mock_collector_yaml, frames
 ):
     service = example_service(seed=21)
     served = service.listed
     assert len(served) > 10
     started = time.time()
     with BackgroundServer(create_asgi(service)) as mock:
-        _lay_out(tmp_path, mock.url, mock_collector_yaml)
+        _lay_out(tmp_path, mock.url, mock_collector_yaml, frames)
+        if frames:
+            assert (tmp_path / "config" / "karez.yaml").read_text().count("frames: true") == 3
         proc = subprocess.Popen(
             [KAREZ, "deploy", "-c", "config/karez.yaml", "-p", "karez/", "-a", nats_server.url],
             cwd=tmp_path,

@@ -14,6 +14,8 @@ from karez.routing import ensure_meta
 class Converter(ConverterBase):
     """Keeps items whose meta `key` value is in `filter` and maps it through `rename` to a new category."""
 
+    FRAMES = True  # it reads and writes meta only: a frame is kept or dropped whole, its meta renamed once
+
     @classmethod
     def config_entities(cls) -> Iterator[ConfigEntity]:
         """Meta key, default, filter and rename map."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.converter.base import ConverterBase
+from karez.frames import COLUMNS_KEY, FRAME_KEY, is_frame, rows_with_meta
 from karez.routing import META_KEY
-from line_protocol_text import ItemLineEncoder, encode_line, take_field
+from line_protocol_text import CACHE_LIMIT, ItemLineEncoder, column_lines, encode_line, take_field
 
 
 def item_to_line(payload: dict[str, Any], measurement: str, field_name: str | None, field_value: str) -> str:
@@ -36,13 +38,77 @@ class Converter(ConverterBase):
         cfg = self.config
         yield {"_as_is": item_to_line(payload, cfg.measurement, cfg.field_name, cfg.field_value)}
 
+    FRAMES = True
+
     def convert_batch(self, payloads: list[Any], subject: str = "") -> list[Any]:
-        """The lines of a batch: what `convert` gives per item, without a generator and a meta copy per item."""
+        """The lines of a batch: what `convert` gives per item, without a generator and a meta copy per item; with
+        `frames`, the lines of a frame's rows as one text item."""
+        if self.frames_encoding is None or not payloads or not is_frame(payloads[0]):
+            return self._lines(payloads, subject)
+        blocks: list[dict[str, Any]] = []
+        rest: list[Any] = []
+        for item in payloads:
+            if is_frame(item):
+                text = self._frame_text(item, subject)
+                if text:
+                    blocks.append({"_as_is": text, META_KEY: item.get(META_KEY) or {}})
+            else:
+                rest.append(item)
+        return blocks + self._lines(rest, subject)
+
+    def _frame_text(self, frame: dict[str, Any], subject: str) -> str:
+        """The lines of a frame's rows, joined: each series' head made once from a row (and remembered), then the
+        value and timestamp columns formatted whole (`column_lines`)."""
+        columns = frame[COLUMNS_KEY]
+        value_column = self.config.field_value
+        if value_column not in columns or "timestamp" not in columns:  # the rows themselves say what is wrong
+            return "\n".join(line["_as_is"] for line in self._lines(rows_with_meta(frame), subject))
+        series_columns = [column for name, column in columns.items() if name not in (value_column, "timestamp")]
+        keys = list(zip(*series_columns, strict=True))
+        cache = self._series_heads.setdefault(frame[FRAME_KEY]["schema"], {})
+        try:
+            heads = list(map(cache.get, keys))
+        except TypeError:  # an unhashable column value: no remembered heads for this frame
+            heads = [None] * len(keys)
+        missing = [i for i, head in enumerate(heads) if head is None]
+        if missing:
+            if len(cache) + len(missing) > CACHE_LIMIT:
+                cache.clear()
+            encoder = self.encoder
+            for i, row in zip(missing, rows_with_meta(frame, missing), strict=True):
+                try:
+                    heads[i] = head = encoder.head(row)
+                except Exception as e:
+                    self.log_exception(e, f"Error converting a row of a frame from {subject}")
+                    continue
+                if all(type(v) is str or v is None for v in keys[i]):
+                    cache[keys[i]] = head
+        good = [i for i, head in enumerate(heads) if head is not None]
+        values, stamps = columns[value_column], columns["timestamp"]
+        if len(good) < len(heads):
+            heads = [heads[i] for i in good]
+            values, stamps = [values[i] for i in good], [stamps[i] for i in good]
+        lines, failed = column_lines(heads, values, stamps)  # type: ignore[arg-type]  # None heads were left out
+        for at, error in failed:
+            self.log_exception(error, f"Error converting row {good[at]} of a frame from {subject}")
+        return "\n".join(lines)
+
+    @property
+    def encoder(self) -> ItemLineEncoder:
+        """The per-item encoder of this converter's measurement and field keys (made on first use)."""
         encoder = self._encoder
         if encoder is None:
             cfg = self.config
             encoder = self._encoder = ItemLineEncoder(cfg.measurement, cfg.field_name, cfg.field_value)
-        line_of = encoder.line
+        return encoder
+
+    @cached_property
+    def _series_heads(self) -> dict[str, dict[tuple[Any, ...], str]]:
+        return {}  # frame schema -> the row's columns but value and timestamp -> the line's head
+
+    def _lines(self, payloads: list[Any], subject: str) -> list[dict[str, Any]]:
+        """`{"_as_is": line}` of each per-item object, its meta moved along."""
+        line_of = self.encoder.line
         lines: list[dict[str, Any]] = []
         append = lines.append
         for payload in payloads:

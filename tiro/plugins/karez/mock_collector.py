@@ -13,6 +13,7 @@ from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.connector.restful import RestfulConnectorBase
 from karez.dispatcher.base import DispatcherBase
 from karez.errors import RetryableError
+from tiro.plugins.karez.frames import points_frames
 
 BY_CHOICES = ("path", "uuid")
 _CATEGORY_CACHE_LIMIT = 1 << 20  # remembered path categories (a 10^6-point hall fits)
@@ -85,6 +86,8 @@ class DispatcherForMockServer(DispatcherBase):
 class ConnectorForMockServer(RestfulConnectorBase):
     """Fetches the values of dispatched paths: one POST /points/batch per task, or concurrent per-point GETs.
 
+    With `frames` a batch answer becomes `tiro.points` frames (tiro.plugins.karez.frames), one per category.
+
     `batch_fetch` is about HTTP only (NATS messages stay per item unless `batch: true`): `auto` uses the batch route
     and falls back to per-point GETs for good when the server has no such route (Tiro 0.13's mock), `false` always
     GETs each point as Tiro 0.13's connector did, `true` always posts."""
@@ -109,6 +112,8 @@ class ConnectorForMockServer(RestfulConnectorBase):
         super().__init__(*args, **kwargs)
         self._by = _check_by(self)
         self._batch_fetch = _check_batch_fetch(self)
+
+    FRAMES = True
 
     async def fetch_data(self, client: httpx.AsyncClient, entities: list[Any]) -> list[dict]:
         """Items `{path, result, _karez.category}` (by path) or `{name, value}` (by uuid).
@@ -204,17 +209,20 @@ class ConnectorForMockServer(RestfulConnectorBase):
             return []
         if unknown:
             self._data_error(f"mock server does not know {len(unknown)} paths, e.g. {unknown[0]}")
+        if self.frames_encoding is not None:
+            return points_frames(points, self._category)
+        category = self._category
+        return [{"path": path, "result": dp, "_karez": {"category": category(path)}} for path, dp in points.items()]
+
+    def _category(self, path: str) -> str:
+        """`_category_of(path)`, remembered: the same paths come back every round."""
         categories = self.__dict__.get("_categories")
         if categories is None or len(categories) > _CATEGORY_CACHE_LIMIT:
             categories = self.__dict__["_categories"] = {}
-        items: list[dict[str, Any]] = []
-        append = items.append
-        for path, dp in points.items():
-            category = categories.get(path)
-            if category is None:
-                category = categories[path] = _category_of(path)
-            append({"path": path, "result": dp, "_karez": {"category": category}})
-        return items
+        category = categories.get(path)
+        if category is None:
+            category = categories[path] = _category_of(path)
+        return category
 
 
 _NO_BATCH_ROUTE: list[Any] = []  # identity sentinel: the server has no batch route

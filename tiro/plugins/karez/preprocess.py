@@ -12,7 +12,9 @@ from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.converter.base import ConverterBase
 from karez.converter.extras.fix_timestamp import Converter as FixTimestampConverter
 from karez.errors import DataError
+from karez.frames import COLUMNS_KEY, FRAME_KEY, expand, frame_length, is_frame, make_frame, rows_with_meta
 from karez.routing import META_KEY, merged_meta
+from tiro.plugins.karez.frames import POINTS, RECORDS
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.plugins.karez.timestamps import EpochConverter
 from tiro.reference import read_reference
@@ -76,18 +78,80 @@ class TiroPreprocessConverter(_EpochTimestamps):
             record["timestamp"] = epoch(record.get("timestamp"))
             yield record
 
-    def convert_batch(self, items: list[Any], subject: str = "") -> list[Any]:
-        """Records with `_karez` meta for a batch of `{path, result}` items: `convert` per item, without its copies.
+    FRAMES = True
 
-        Bad items are logged (naming their path) and skipped one by one; the valid rest goes on. A message with no
-        good item at all raises ItemDataError in durable mode, so that it is dead-lettered with the reason."""
+    def convert_batch(self, items: list[Any], subject: str = "") -> list[Any]:
+        """Records with `_karez` meta for a batch of `{path, result}` items: `convert` per item, without its copies;
+        with `frames`, a `tiro.points` frame becomes one `tiro.records` frame (the records of any other item follow).
+
+        Bad items (rows) are logged (naming their path) and skipped one by one; the valid rest goes on. A message with
+        no good item at all raises ItemDataError in durable mode, so that it is dead-lettered with the reason."""
+        bad: list[str] = []
+        if self.frames_encoding is not None and items and is_frame(items[0]):
+            frames: list[Any] = []
+            odd: list[Any] = []  # records of rows and items that took the per-item path: after the frames
+            rest: list[Any] = []
+            total = 0
+            for item in items:
+                if is_frame(item) and item[FRAME_KEY]["schema"] == POINTS.name:
+                    total += frame_length(item)
+                    frame = self._records_frame(item, subject, odd, bad)
+                    if frame is not None:
+                        frames.append(frame)
+                else:
+                    rest += expand([item])
+            total += len(rest)
+            odd += self._records(rest, subject, bad)
+            if bad and len(bad) == total and self.delivery.redelivers:
+                raise _nothing_converted(bad, total, subject)
+            return frames + odd
+        out = self._records(items, subject, bad)
+        if bad and len(bad) == len(items) and self.delivery.redelivers:
+            raise _nothing_converted(bad, len(items), subject)
+        return out
+
+    def _records_frame(self, frame: dict[str, Any], subject: str, odd: list[Any], bad: list[str]) -> dict | None:
+        """The `tiro.records` frame of a `tiro.points` frame: the timestamp column in epoch seconds, every path
+        checked. A row whose path or timestamp does not pass goes through the per-item path, which adds its records
+        to `odd` or reports it; None when no row is left in the frame."""
+        columns = frame[COLUMNS_KEY]
+        paths, stamps = columns["path"], columns["timestamp"]
+        tags_by_path = self._tags_by_path
+        slow = {i for i, p in enumerate(paths) if p.__class__ is not str or p not in tags_by_path}
+        for i in [i for i in slow if paths[i].__class__ is str]:
+            if self._learn_tags(tags_by_path, paths[i]) is not None:
+                slow.discard(i)
+        epoch = self.epoch
+        seconds: dict[Any, Any] = {}
+        try:
+            distinct = dict.fromkeys(stamps)
+        except TypeError:  # an unhashable timestamp: every row is converted on its own
+            distinct = {}
+            slow.update(i for i, ts in enumerate(stamps) if ts.__class__ not in (str, float, int))
+        for ts in distinct:
+            try:
+                seconds[ts] = epoch(ts)
+            except Exception:  # the per-item path reports it
+                slow.update(i for i, other in enumerate(stamps) if other == ts)
+        if slow:
+            for row in rows_with_meta(frame, sorted(slow)):
+                self._one_by_one(row, subject, odd, bad)
+            keep = [i not in slow for i in range(len(paths))]
+            columns = {name: [v for v, k in zip(column, keep, strict=True) if k] for name, column in columns.items()}
+            if not columns["path"]:
+                return None
+            stamps = columns["timestamp"]
+        new_stamps = [seconds[ts] for ts in stamps] if len(seconds) != 1 else [*seconds.values()] * len(stamps)
+        return make_frame(RECORDS.name, {**columns, "timestamp": new_stamps}, frame.get(META_KEY))
+
+    def _records(self, items: list[Any], subject: str, bad: list[str]) -> list[Any]:
+        """The records of per-item `{path, result}` objects (bad ones reported and added to `bad`)."""
         tags_by_path = self._tags_by_path
         epoch = self.epoch
         last_ts: Any = None
         last_seconds = 0.0
         out: list[dict] = []
         append = out.append
-        bad: list[str] = []
         for payload in items:
             if payload.__class__ is not dict:
                 self.stats.dropped += 1
@@ -122,9 +186,6 @@ class TiroPreprocessConverter(_EpochTimestamps):
             # the payload is dropped after conversion, so its meta dict can move to the single record
             record[META_KEY] = meta if meta is not None else {}
             append(record)
-        if bad and len(bad) == len(items) and self.delivery.redelivers:
-            shown = "; ".join(bad[:3]) + ("; …" if len(bad) > 3 else "")
-            raise ItemDataError(f"none of the {len(items)} items on {subject} can be converted: {shown}")
         return out
 
     def _one_by_one(self, payload: dict, subject: str, out: list[dict], bad: list[str]) -> None:
@@ -162,6 +223,11 @@ class TiroPreprocessConverter(_EpochTimestamps):
         for record in records:
             record[META_KEY] = merged_meta(source_meta, record.get(META_KEY))
         return records
+
+
+def _nothing_converted(bad: list[str], total: int, subject: str) -> ItemDataError:
+    shown = "; ".join(bad[:3]) + ("; …" if len(bad) > 3 else "")
+    return ItemDataError(f"none of the {total} items on {subject} can be converted: {shown}")
 
 
 class TiroUpdateInfoForValueConverter(_EpochTimestamps):

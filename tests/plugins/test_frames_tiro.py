@@ -1,0 +1,119 @@
+"""Tiro's stages on frames (tiro.plugins.karez.frames): the mock's batch answer as `tiro.points` frames, turned into
+`tiro.records` frames by tiro_preprocess and into lines by influx_line_protocol, give what the same items give one
+by one: the same records, lines, drops and error messages."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+import pytest
+
+from karez import frames
+from karez.converter.extras.filter_and_update_meta import Converter as FilterAndUpdateMeta
+from karez.converter.extras.influx_line_protocol import Converter as LineProtocol
+from karez.delivery import delivery_for
+from karez.frames import COMPACT, ENCODING_HEADER
+from tiro.mock.service import example_service
+from tiro.plugins.karez import TiroPreprocessConverter
+from tiro.plugins.karez.frames import POINTS, RECORDS, points_frames
+from tiro.plugins.karez.mock_collector import _category_of
+from tiro.plugins.karez.preprocess import ItemDataError
+
+FLOW = "DataHall.data_hall_0.Rack.rack_0.Server.server_0.Telemetry.FlowRate"
+NAME = "DataHall.data_hall_0.Rack.rack_0.Attribute.Name"
+TS = "2022-09-27T04:11:22+00:00"
+
+
+def answer() -> dict[str, Any]:
+    """A batch answer of the example hall with an attribute and points a row cannot hold."""
+    points, _ = example_service(seed=5).batch(example_service(seed=5).listed)
+    return {
+        **points,
+        NAME: {"value": "rack zero", "timestamp": TS},
+        "DataHall.data_hall_0.CRAC.crac_0.Telemetry.Bare": 3.5,  # not an object
+        "DataHall.data_hall_0.CRAC.crac_0.Telemetry.Extra": {"value": 1.0, "timestamp": TS, "quality": "good"},
+        "DataHall.data_hall_0.CRAC.crac_0.Telemetry.NullUnit": {"value": 1.0, "timestamp": TS, "unit": None},
+        "DataHall.data_hall_0.CRAC.crac_0.Telemetry.NoTime": {"value": 1.0},
+        "Not.a.path": {"value": 1.0, "timestamp": TS},
+        "DataHall.data_hall_0.CRAC.crac_0.Telemetry.BadTime": {"value": 2.0, "timestamp": "not a time at all"},
+    }
+
+
+def items_of(points: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"path": p, "result": dp, "_karez": {"category": _category_of(p)}} for p, dp in points.items()]
+
+
+def preprocess(frames_on: bool, durable: bool = False) -> TiroPreprocessConverter:
+    config = {"type": "tiro_preprocess", "name": "pre", **({"frames": True} if frames_on else {})}
+    converter = TiroPreprocessConverter(config, nats_addr=None)
+    converter.delivery = delivery_for(listens=True, durable=durable)
+    return converter
+
+
+def by_path(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sorted, and without the timestamps given "now" (a point that has none)."""
+    items = [{k: v for k, v in i.items() if k != "timestamp" or i.get("field") not in _NOW} for i in items]
+    return sorted(items, key=lambda r: (r.get("asset_path", ""), r.get("field", ""), str(r.get("path"))))
+
+
+_NOW = ("Bare", "NoTime")
+
+
+def test_a_batch_answer_becomes_one_points_frame_per_category_and_the_points_a_row_cannot_hold_follow_as_items():
+    points = answer()
+    out = points_frames(points, _category_of)
+    framed = [item for item in out if frames.is_frame(item)]
+    assert [f["_karez"]["category"] for f in framed] == ["telemetry", "attribute", "a"]  # "Not.a.path": upstream's rule
+    assert out[: len(framed)] == framed  # frames first
+    assert {f["_frame"]["schema"] for f in framed} == {POINTS.name}
+    odd = [item["path"].rsplit(".", 1)[-1] for item in out[len(framed) :]]
+    assert odd == ["Bare", "Extra", "NullUnit", "NoTime"]
+    assert by_path(frames.expand(out)) == by_path(items_of(points))
+
+
+@pytest.mark.parametrize("rounds", [1, 2])  # the second round runs on remembered tags
+def test_preprocess_of_frames_gives_the_records_and_errors_of_the_items(rounds, caplog):
+    points = answer()
+    framed, plain = preprocess(True), preprocess(False)
+    for _ in range(rounds):
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="karez"):
+            from_frames = framed.convert_batch(points_frames(points, _category_of), "s")
+            frame_errors = sorted(r.getMessage().split(":", 1)[1] for r in caplog.records)
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="karez"):
+            from_items = plain.convert_batch(items_of(points), "s")
+            item_errors = sorted(r.getMessage().split(":", 1)[1] for r in caplog.records)
+    assert {f["_frame"]["schema"] for f in from_frames if frames.is_frame(f)} == {RECORDS.name}
+    assert by_path(frames.expand(from_frames)) == by_path(from_items)
+    assert frame_errors == item_errors and len(item_errors) == 2  # Not.a.path, BadTime
+    assert framed.stats.errors == plain.stats.errors
+
+
+def test_a_frame_of_only_bad_rows_is_a_data_error_in_durable_mode():
+    bad = points_frames({"Not.a.path": {"value": 1.0, "timestamp": TS}}, _category_of)
+    with pytest.raises(ItemDataError, match=r"none of the 1 items on s can be converted: path 'Not.a.path'"):
+        preprocess(True, durable=True).convert_batch(bad, "s")
+    assert preprocess(True).convert_batch(bad, "s") == []
+
+
+def test_the_store_branch_renames_a_frames_category_once_and_line_protocol_writes_the_lines_of_its_records():
+    points = answer()
+    records = preprocess(True).convert_batch(points_frames(points, _category_of), "s")
+    rename = {"type": "filter_and_update_meta", "name": "to_store", "key": "category", "frames": True,
+              "rename": {"telemetry": "store_data", "attribute": "store_data"}}  # fmt: skip
+    renamed = FilterAndUpdateMeta(rename, None).convert_batch(records, "s")
+    assert [f["_karez"]["category"] for f in renamed if frames.is_frame(f)] == ["store_data", "store_data"]
+    lp = {"type": "influx_line_protocol", "name": "lp", "measurement": "tiro", "field_name": "field"}
+    per_item = LineProtocol(lp, None).convert_batch(frames.expand(copy.deepcopy(records)), "s")  # it edits items
+    blocks = LineProtocol({**lp, "frames": True}, None).convert_batch(records, "s")
+    assert sorted(line for b in blocks for line in b["_as_is"].split("\n")) == sorted(i["_as_is"] for i in per_item)
+
+
+def test_records_frames_survive_the_compact_wire_form_unchanged():
+    records = preprocess(True).convert_batch(points_frames(answer(), _category_of), "s")
+    framed = [f for f in records if frames.is_frame(f)]
+    body = frames.encode_frames(framed, COMPACT)
+    assert frames.decode_body(body, {ENCODING_HEADER: COMPACT}) == framed
