@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,12 +16,15 @@ from karez import frames
 from karez.converter.extras.filter_and_update_meta import Converter as FilterAndUpdateMeta
 from karez.converter.extras.influx_line_protocol import Converter as LineProtocol
 from karez.delivery import delivery_for
+from karez.errors import DataError
 from karez.frames import COMPACT, ENCODING_HEADER
+from tiro.examples import example_dir, example_files
 from tiro.mock.service import example_service
-from tiro.plugins.karez import TiroPreprocessConverter
+from tiro.plugins.karez import TiroPreprocessConverter, TiroStoreAggregator, ValidationAggregator
 from tiro.plugins.karez.frames import POINTS, RECORDS, points_frames
 from tiro.plugins.karez.mock_collector import _category_of
 from tiro.plugins.karez.preprocess import ItemDataError
+from tiro.stores.urls import open_graph_store, open_telemetry_store
 
 FLOW = "DataHall.data_hall_0.Rack.rack_0.Server.server_0.Telemetry.FlowRate"
 NAME = "DataHall.data_hall_0.Rack.rack_0.Attribute.Name"
@@ -117,3 +122,94 @@ def test_records_frames_survive_the_compact_wire_form_unchanged():
     framed = [f for f in records if frames.is_frame(f)]
     body = frames.encode_frames(framed, COMPACT)
     assert frames.decode_body(body, {ENCODING_HEADER: COMPACT}) == framed
+
+
+# ----- tiro_store on frames -----
+def store(url: str, durable: bool = False, frames_on: bool = True) -> TiroStoreAggregator:
+    config = {"type": "tiro_store", "name": "store", "category": "store_data", "store": url, "flush_interval": 60}
+    role = TiroStoreAggregator({**config, **({"frames": True} if frames_on else {})}, nats_addr=None)
+    role.delivery = delivery_for(listens=True, durable=durable)
+    return role
+
+
+def records_frames(seconds: float) -> list[dict[str, Any]]:
+    """The example hall's points at `seconds`, as preprocessed frames."""
+    points, _ = example_service(seed=5).batch(example_service(seed=5).listed)
+    stamp = datetime.fromtimestamp(seconds, UTC).isoformat()
+    points = {path: {**dp, "timestamp": stamp} for path, dp in points.items()}
+    return preprocess(True).convert_batch(points_frames(points, _category_of), "s")
+
+
+def stored(url: str) -> tuple[dict, dict]:
+    telemetry, graph = open_telemetry_store(url), open_graph_store(url)
+    try:
+        return telemetry.history("%%", since=0), graph.latest()
+    finally:
+        telemetry.close()
+        graph.close()
+
+
+async def test_frames_are_stored_as_their_records_are_new_series_first_then_straight_from_the_columns(tmp_path):
+    framed_url, plain_url = f"sqlite:///{tmp_path / 'f.db'}", f"sqlite:///{tmp_path / 'p.db'}"
+    framed, plain = store(framed_url), store(plain_url, frames_on=False)
+    for seconds in (1.8e9, 1.8e9 + 10, 1.8e9 + 20):  # the first round creates the series; the others do not
+        batch = records_frames(seconds)
+        await framed.handle_items(batch, "s")
+        await plain.handle_items(frames.expand(copy.deepcopy(batch)), "s")
+        await framed.flush_writes()
+        await plain.flush_writes()
+    assert framed.written == plain.written == 3 * frames.count_items(batch)
+    assert stored(framed_url) == stored(plain_url)
+    history, latest = stored(framed_url)
+    assert {len(samples) for samples in history.values()} == {3} and set(latest) == set(history)
+    await framed.close()
+    await plain.close()
+
+
+@pytest.mark.parametrize("durable", [False, True])
+async def test_a_row_the_store_refuses_costs_its_frame_only_that_row(tmp_path, durable, caplog):
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    role = store(url, durable=durable)
+    batch = records_frames(1.8e9)
+    await role.handle_items(copy.deepcopy(batch), "s")  # the series exist
+    await role.flush_writes()
+    bad = copy.deepcopy(records_frames(1.8e9 + 10))
+    bad[0]["columns"]["timestamp"][2] = 1e30  # out of range
+    if durable:
+        with pytest.raises(
+            DataError,
+            match=r"the store refused 1 of \d+ items \(the others are written\): SnapshotError: .*out of range",
+        ):
+            await role.handle_items(bad, "s")
+    else:
+        await role.handle_items(bad, "s")
+        await role.flush_writes()
+        assert "Dropped 1 item(s) the store refuses" in caplog.text
+    history, _ = stored(url)
+    rows = frames.count_items(batch)
+    assert sum(len(samples) for samples in history.values()) == 2 * rows - 1
+    await role.close()
+
+
+# ----- tiro_validate on frames -----
+async def test_validation_of_frames_judges_a_window_as_the_items_do(monkeypatch):
+    scenario, uses = example_files(example_dir("datahall"))
+    config = {"type": "tiro_validate", "category": "validation_data", "scenario": str(scenario),
+              "uses": ",".join(map(str, uses)), "retention": 60}  # fmt: skip
+    framed = ValidationAggregator({**config, "frames": True}, nats_addr=None)
+    plain = ValidationAggregator(config, nats_addr=None)
+    flat = example_service(seed=4).batch(example_service(seed=4).listed)[0]
+    broken = next(iter(flat))
+    for role in (framed, plain):
+        stamp = datetime.fromtimestamp(role.windows.start + 1, UTC).isoformat()
+        points = {path: {**dp, "timestamp": stamp} for path, dp in flat.items()}
+        points[broken] = {**points[broken], "value": "broken"}
+        batch = points_frames(points, _category_of)
+        monkeypatch.setattr(time, "time", lambda start=role.windows.start: start + 2)
+        assert await role.handle_items(batch if role is framed else frames.expand(batch), "s") == []
+    reports = []
+    for role in (framed, plain):
+        role.windows.partial = False
+        reports.append(role.windows.close())
+    assert reports[0].collected == reports[1].collected == len(flat)
+    assert reports[0].result.errors == reports[1].result.errors and not reports[0].result.valid

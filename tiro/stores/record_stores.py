@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from typing import Any
 
@@ -84,22 +84,48 @@ class RecordStores:
             self.graph.upsert_records(records)
         return len(records)
 
+    def write_sample_columns(
+        self,
+        paths: list[Any],
+        stamps: list[Any],
+        values: list[Any],
+        units: list[Any],
+        records: Callable[[], list[Mapping[str, Any]]],
+    ) -> int:
+        """Write samples given as columns (data-point path, epoch seconds, value, unit) now (blocking): straight
+        from the columns into a sqlite telemetry store, when every sample is of a known series and the usual kind;
+        else as the `records` (called only then) through `write`, which creates series and refuses bad samples."""
+        sqlite = isinstance(self.telemetry, SqliteTelemetryStore) and (
+            self.graph is None or self._graph_writes_telemetry
+        )
+        series = self.telemetry.write_sample_columns(paths, stamps, values, units) if sqlite else None  # type: ignore[union-attr]
+        if series is None:
+            return self.write(records())
+        if isinstance(self.graph, SqliteGraphStore):
+            self.graph.add_points_of_series(series, records)
+        return len(series)
+
     async def write_soon(self, records: list[Mapping[str, Any]]) -> int:
         """`write` from the event loop: inline for sqlite unless another connection holds the write lock, else in a
         thread; one write at a time."""
+        return await self.run_soon(self.write, records)
+
+    async def run_soon(self, write: Callable[..., int], *args: Any) -> int:
+        """Run a write from the event loop: inline for sqlite unless another connection holds the write lock, else
+        in a thread; one write at a time."""
         async with self._write_lock:
             if self._databases:
                 try:
                     with ExitStack() as waits:
                         for db in self._databases:
                             waits.enter_context(db.lock_wait(_INLINE_LOCK_WAIT_S))
-                        written = self.write(records)
+                        written = write(*args)
                     await asyncio.sleep(0)  # the write held the loop: let the process's other work run first
                     return written
                 except sqlite3.OperationalError as e:
                     if not is_lock_timeout(e):
                         raise
-            return await asyncio.to_thread(self.write, records)
+            return await asyncio.to_thread(write, *args)
 
     def close(self) -> None:
         """Close every store."""

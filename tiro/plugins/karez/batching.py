@@ -101,6 +101,11 @@ class BatchingAggregator(AggregatorBase):
         nothing up front, to keep that cost off the path where every write succeeds)."""
         return items
 
+    def parts_of(self, item: Any) -> list[Any]:
+        """A refused item as the smaller items it holds, written on their own to find the refused ones (a frame's
+        rows); `[item]` when it holds no others."""
+        return [item]
+
     def write_batch(self, items: list[Any]) -> int:
         """Write items (blocking; runs in a worker thread) and return how many units were written."""
         raise NotImplementedError
@@ -159,7 +164,7 @@ class BatchingAggregator(AggregatorBase):
             raise outcome.error
         if outcome.refused:
             first = outcome.first_refusal
-            refused, total = len(outcome.refused), len(items)
+            refused, total = sum(map(self.units_of, outcome.refused)), sum(map(self.units_of, items))
             which = f"all {total} items" if refused == total else f"{refused} of {total} items (the others are written)"
             raise DataError(f"the store refused {which}: {type(first).__name__}: {first}")
 
@@ -175,6 +180,8 @@ class BatchingAggregator(AggregatorBase):
         screened = self.screen(batch)  # items that are not what the store takes may be why it failed
         if len(screened) < len(batch):
             pending = [screened]
+        elif is_refusal(first) and len(batch) == 1 and len(parts := self.parts_of(batch[0])) > 1:
+            pending = _halves(parts)
         elif is_refusal(first) and len(batch) == 1:
             outcome.refused, outcome.first_refusal = batch, first
             pending = []
@@ -194,7 +201,9 @@ class BatchingAggregator(AggregatorBase):
                     outcome.error = e
                     outcome.unwritten = [item for chunk in (part, *reversed(pending)) for item in chunk]
                     return outcome
-                if len(part) == 1:
+                if len(part) == 1 and len(parts := self.parts_of(part[0])) > 1:
+                    pending += _halves(parts)
+                elif len(part) == 1:
                     outcome.refused += part
                     if outcome.first_refusal is None:
                         outcome.first_refusal = e

@@ -17,12 +17,12 @@ from karez.frames import COLUMNS_KEY, FrameSchema, make_frame, register_schema
 from karez.routing import META_KEY
 from tiro_models.records import decompose_point
 
-__all__ = ["COLUMNS", "POINTS", "RECORDS", "points_frames"]
+__all__ = ["COLUMNS", "POINTS", "RECORDS", "points_frames", "samples"]
 
 COLUMNS = ("path", "value", "timestamp", "unit")
 
 
-def _samples(frame: dict[str, Any], indices: Iterable[int] | None) -> Iterable[tuple[str, dict[str, Any]]]:
+def samples(frame: dict[str, Any], indices: Iterable[int] | None = None) -> Iterable[tuple[str, dict[str, Any]]]:
     """(path, DP object) of the rows at `indices` (all when None)."""
     columns = frame[COLUMNS_KEY]
     paths, values, stamps, units = (columns[name] for name in COLUMNS)
@@ -34,11 +34,11 @@ def _samples(frame: dict[str, Any], indices: Iterable[int] | None) -> Iterable[t
 
 
 def _point_rows(frame: dict[str, Any], indices: Iterable[int] | None) -> list[dict[str, Any]]:
-    return [{"path": path, "result": dp} for path, dp in _samples(frame, indices)]
+    return [{"path": path, "result": dp} for path, dp in samples(frame, indices)]
 
 
 def _record_rows(frame: dict[str, Any], indices: Iterable[int] | None) -> list[dict[str, Any]]:
-    return [decompose_point(path, dp) for path, dp in _samples(frame, indices)]
+    return [decompose_point(path, dp) for path, dp in samples(frame, indices)]
 
 
 POINTS = register_schema(FrameSchema("tiro.points", COLUMNS, _point_rows))

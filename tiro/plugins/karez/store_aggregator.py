@@ -12,7 +12,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
+from karez.frames import COLUMNS_KEY, FRAME_KEY, count_items, expand, frame_length, is_frame, rows_with_meta
 from tiro.plugins.karez.batching import BatchingAggregator
+from tiro.plugins.karez.frames import RECORDS
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.settings import DEFAULT_STORE_URL
 from tiro.stores.record_stores import RecordStores, offered_targets
@@ -20,6 +22,20 @@ from tiro.stores.record_stores import RecordStores, offered_targets
 __all__ = ["TiroStoreAggregator"]
 
 _RECORD_KEYS = ("asset_path", "type", "field")
+
+
+def _is_record(item: Any) -> bool:
+    return isinstance(item, dict) and (all(key in item for key in _RECORD_KEYS) or is_frame(item))
+
+
+def _joined(frames: list[Any], column: str) -> list[Any]:
+    """One column of several frames, end to end."""
+    if len(frames) == 1:
+        return frames[0][COLUMNS_KEY][column]
+    joined: list[Any] = []
+    for frame in frames:
+        joined += frame[COLUMNS_KEY][column]
+    return joined
 
 
 class TiroStoreAggregator(BatchingAggregator):
@@ -70,25 +86,49 @@ class TiroStoreAggregator(BatchingAggregator):
         await asyncio.to_thread(self.open_stores)
 
     # ----- the batching hooks -----
+    FRAMES = True
+
     def accept_items(self, items: list[Any]) -> tuple[list[Any], int]:
         """Every item, unchecked: another pass over thousands of freshly decoded dicts costs about a tenth of the
-        whole write, so the stores' own checks come first and `screen` runs only after a write failed."""
-        return items, len(items)
+        whole write, so the stores' own checks come first and `screen` runs only after a write failed. A frame
+        counts for its rows."""
+        return items, count_items(items)
+
+    def units_of(self, item: Any) -> int:
+        """A record counts one, a frame its rows."""
+        return frame_length(item) if is_frame(item) else 1
+
+    def parts_of(self, item: Any) -> list[Any]:
+        """A refused frame as its records, so that only the rows the store refuses are dropped."""
+        return rows_with_meta(item) if is_frame(item) else [item]
 
     def screen(self, items: list[Any]) -> list[Any]:
-        """The items that are data-point records; the others are dropped, counted and logged."""
-        records = [i for i in items if isinstance(i, dict) and all(key in i for key in _RECORD_KEYS)]
+        """The items that are data-point records or frames of them; the others are dropped, counted and logged."""
+        records = [i for i in items if _is_record(i)]
         if len(records) < len(items):
             for item in items:
-                if not (isinstance(item, dict) and all(key in item for key in _RECORD_KEYS)):
+                if not _is_record(item):
                     self.stats.dropped += 1
                     self.log("error", f"Dropped an item that is not a data-point record: {str(item)[:120]}")
         return records
 
     async def write(self, items: list[Mapping[str, Any]]) -> int:
-        """Write records to the stores (sqlite on the loop unless its write lock is taken)."""
+        """Write records and `tiro.records` frames to the stores (sqlite on the loop unless its write lock is
+        taken); a frame's columns go straight into sqlite's rows."""
         stores = self.stores if self.stores is not None else await asyncio.to_thread(self.open_stores)
-        return await stores.write_soon(items)
+        if not items or not is_frame(items[0]):
+            return await stores.write_soon(items)
+        framed = [i for i in items if is_frame(i) and i[FRAME_KEY]["schema"] == RECORDS.name]
+        others = expand([i for i in items if not is_frame(i) or i[FRAME_KEY]["schema"] != RECORDS.name])
+        written = 0
+        if framed:
+            paths, stamps, values, units = (_joined(framed, name) for name in ("path", "timestamp", "value", "unit"))
+            written += await stores.run_soon(
+                stores.write_sample_columns, paths, stamps, values, units, lambda: expand(framed)
+            )
+        if others:
+            written += await stores.write_soon(others)
+        return written
 
     def close_store(self) -> None:
         """Close the stores."""

@@ -12,7 +12,9 @@ from typing import Any
 
 from karez.aggregator.base import AggregatorBase
 from karez.config import ConfigEntity, OptionalConfigEntity
+from karez.frames import FRAME_KEY, expand, is_frame
 from karez.role import LeaseGate
+from tiro.plugins.karez.frames import POINTS, samples
 from tiro.plugins.karez.schema_windows import schema_check
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.plugins.karez.windows import WindowedValidator, WindowReport, model_check
@@ -88,11 +90,19 @@ class ValidationAggregator(AggregatorBase):
             return
         self.windows.collect(payload["path"], payload["result"], time.time())
 
+    FRAMES = True
+
     async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
-        """Collect a batch into the current window; odd items go through `process` (dropped and logged there)."""
+        """Collect a batch into the current window (a `tiro.points` frame's samples straight from its columns); odd
+        items go through `process` (dropped and logged there)."""
         if type(self).process is not ValidationAggregator.process or self.delivery.redelivers or self.config.offload:
-            return await super().handle_items(items, subject)
+            return await super().handle_items(expand(items), subject)
         good: list[tuple[str, Any]] = []
+        if self.frames_encoding is not None and items and is_frame(items[0]):
+            good += (
+                sample for f in items if is_frame(f) and f[FRAME_KEY]["schema"] == POINTS.name for sample in samples(f)
+            )
+            items = expand([i for i in items if not is_frame(i) or i[FRAME_KEY]["schema"] != POINTS.name])
         for payload in items:
             path = payload.get("path") if payload.__class__ is dict else None
             if path.__class__ is str and "result" in payload:

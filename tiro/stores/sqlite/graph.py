@@ -26,7 +26,7 @@ Freshness (`max_age`) applies to Telemetry only: attributes are static and alway
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -395,7 +395,7 @@ class SqliteGraphStore(GraphStore):
             return 0
         if self.telemetry is not None:
             series = self.telemetry.write_records_series(records)  # checks every record: what follows relies on it
-            self._add_points(records, series)
+            self._add_points(lambda: records, series)
             self.db.wrote()
             return len(records)
         newest = self._newest(records)
@@ -420,7 +420,13 @@ class SqliteGraphStore(GraphStore):
         self.db.wrote()
         return len(records)
 
-    def _add_points(self, records: list[Mapping[str, Any]], series: list[int]) -> None:
+    def add_points_of_series(self, series: list[int], records: Callable[[], list[Mapping[str, Any]]]) -> None:
+        """After the linked telemetry store wrote samples of `series`: store the data points (and assets) this store
+        has not stored; `records` gives the samples' records (in the order of `series`), called only when needed."""
+        self._add_points(records, series)
+        self.db.wrote()
+
+    def _add_points(self, records_of: Callable[[], list[Mapping[str, Any]]], series: list[int]) -> None:
         """Store the data points (and the assets along their paths) of the records that this store has not stored,
         telling them by their telemetry series ids (checking ints is a tenth of the cost of building path keys)."""
         with self.db.lock:
@@ -431,7 +437,7 @@ class SqliteGraphStore(GraphStore):
                     self._check_topology(cur)
                     new = set(series).difference(linked)
                     points = self._points
-                    pairs = zip(records, series, strict=True)
+                    pairs = zip(records_of(), series, strict=True)
                     keys = {(r["asset_path"], r["type"], r["field"]) for r, sid in pairs if sid in new}
                     entries = [points[key] if key in points else self._point(key) for key in keys]
                     entries = [entry for entry in entries if entry[1] is None]

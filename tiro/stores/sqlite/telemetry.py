@@ -107,6 +107,7 @@ class SqliteTelemetryStore(TelemetryStore):
         self.retention = retention
         self._series: dict[tuple[Any, Any, Any], tuple[int, str | None]] = {}  # (asset, category, name) -> id, unit
         self._ids: dict[tuple[Any, Any, Any, Any], int] = {}  # (asset, category, name, unit) -> id: the hot lookup
+        self._dp_ids: dict[tuple[Any, Any], int] = {}  # (data-point path, unit) -> id: the lookup of sample columns
         self._ready = False
         self._pruned_at = 0.0
 
@@ -134,6 +135,7 @@ class SqliteTelemetryStore(TelemetryStore):
         rows = self.db.writer.execute("SELECT asset_path, category, name, id, unit FROM telemetry_paths").fetchall()
         self._series = {(asset, category, name): (sid, unit) for asset, category, name, sid, unit in rows}
         self._ids = {(*key, unit): sid for key, (sid, unit) in self._series.items()}
+        self._dp_ids = {(".".join(key), unit): sid for key, (sid, unit) in self._series.items()}
 
     def prune(self, now: float | None = None) -> int:
         """Delete samples older than the retention but each series' newest; returns how many (0 without a retention).
@@ -180,8 +182,10 @@ class SqliteTelemetryStore(TelemetryStore):
             before = self._series.get(key)
             if before is not None:
                 self._ids.pop((*key, before[1]), None)
+                self._dp_ids.pop((row[0], before[1]), None)
             self._series[key] = (sid, row[5])
             self._ids[(*key, row[5])] = sid
+            self._dp_ids[(row[0], row[5])] = sid
         return created
 
     def write_records(self, records: Iterable[Mapping[str, Any]]) -> int:
@@ -192,6 +196,37 @@ class SqliteTelemetryStore(TelemetryStore):
         """`write_records`, returning the series id of each record (in order) for the graph store of the file."""
         return self._write(records, from_lines=False)
 
+    def write_sample_columns(
+        self, paths: list[Any], stamps: list[Any], values: list[Any], units: list[Any]
+    ) -> list[int] | None:
+        """Write samples given as columns (data-point path, epoch seconds, value, unit) in one transaction and return
+        their series ids; None, writing nothing, unless every sample is of a known series and the usual kind (see
+        `_plain_rows`): the caller then writes them as records, which creates series and reports bad samples."""
+        self._ensure_ready()
+        try:
+            sids: list[Any] = list(map(self._dp_ids.get, zip(paths, units, strict=True)))
+        except TypeError:  # an unhashable unit
+            return None
+        plain = None if None in sids else self._plain_columns(sids, stamps, values)
+        if plain is None:
+            return None
+        with self.db.lock:
+            cur = self.db.writer.cursor()
+            with transaction(cur, "BEGIN"):
+                self._write_plain(cur, *plain)
+        self._wrote()
+        return sids
+
+    def _write_plain(self, cur: sqlite3.Cursor, rows: list[Any], last_seconds: dict[int, float]) -> None:
+        _INSERT_SECONDS.execute(cur, rows)
+        _UPDATE_LATEST_SECONDS.execute(cur, [v for pair in last_seconds.items() for v in pair])
+
+    def _wrote(self) -> None:
+        """After a committed write: note it, and prune by retention now and then."""
+        self.db.wrote()
+        if self.retention is not None and time.time() - self._pruned_at > _PRUNE_EVERY:
+            self.prune()
+
     def _write(self, records: Iterable[Mapping[str, Any]], *, from_lines: bool) -> list[int]:
         """Write in one transaction; the series id of each stored sample, in order."""
         self._ensure_ready()
@@ -201,9 +236,8 @@ class SqliteTelemetryStore(TelemetryStore):
                 with transaction(cur, "BEGIN"):
                     plain = None if from_lines or type(records) is not list else self._plain_rows(records)
                     if plain is not None:
-                        rows, last_seconds = plain
-                        _INSERT_SECONDS.execute(cur, rows)
-                        _UPDATE_LATEST_SECONDS.execute(cur, [v for pair in last_seconds.items() for v in pair])
+                        rows = plain[0]
+                        self._write_plain(cur, *plain)
                     else:
                         rows, kinds, last = self._rows(cur, records, from_lines)
                         if kinds:
@@ -215,9 +249,7 @@ class SqliteTelemetryStore(TelemetryStore):
             except BaseException:
                 self._load_series()  # ids handed out inside the rolled-back transaction are gone
                 raise
-        self.db.wrote()
-        if self.retention is not None and time.time() - self._pruned_at > _PRUNE_EVERY:
-            self.prune()
+        self._wrote()
         return rows[0::3]
 
     def _rows(
@@ -308,12 +340,19 @@ class SqliteTelemetryStore(TelemetryStore):
             values = [r.get("value") for r in records]
         except (KeyError, TypeError, AttributeError):
             return None
-        if not records or None in sids or set(map(type, stamps)) != _FLOAT or not _PLAIN.issuperset(map(type, values)):
+        return None if None in sids else self._plain_columns(sids, stamps, values)
+
+    @staticmethod
+    def _plain_columns(
+        sids: list[Any], stamps: list[Any], values: list[Any]
+    ) -> tuple[list[Any], dict[int, float]] | None:
+        """`_plain_rows` of samples given as columns of series ids, timestamps and values."""
+        if not sids or set(map(type, stamps)) != _FLOAT or not _PLAIN.issuperset(map(type, values)):
             return None
         total = sum(stamps)
         if total != total or not (min(stamps) > -_MAX_SECONDS and max(stamps) < _MAX_SECONDS):  # NaN, ±inf, too far
             return None
-        rows: list[Any] = [None] * (3 * len(records))
+        rows: list[Any] = [None] * (3 * len(sids))
         rows[0::3] = sids
         rows[1::3] = stamps
         rows[2::3] = values
