@@ -57,11 +57,20 @@ LAYOUT_NOTES = {
 
 
 def karez_config(
-    base: str, scenario: Path, uses: list[Path], interval: float, batch_size: int, batched: bool, log: Path
+    base: str,
+    scenario: Path,
+    uses: list[Path],
+    interval: float,
+    batch_size: int,
+    batched: bool,
+    log: Path,
+    frames: bool = False,
 ) -> dict[str, Any]:
-    """The demo pipeline's roles plus line protocol; batched + durable persistence, or per-item as upstream."""
+    """The demo pipeline's roles plus line protocol; batched + durable persistence (with `frames`: frames from the
+    connector to the aggregators), or per-item as upstream."""
     durable = {"durable": True} if batched else {}
-    batch = {"batch": True} if batched else {}
+    framed = {"frames": True} if frames and batched else {}
+    batch = {"batch": True, **framed} if batched else {}
     return {
         "dispatchers": [
             {"type": "tiro_mock", "connector": "tiro_mock", "by": "path", "batch_size": batch_size,
@@ -82,9 +91,10 @@ def karez_config(
         ],
         "aggregators": [
             {"type": "tiro_validate", "category": "validation_data", "scenario": str(scenario),
-             "uses": ",".join(map(str, uses)), "retention": max(5.0, interval), "log_file": str(log)},
+             "uses": ",".join(map(str, uses)), "retention": max(5.0, interval), "log_file": str(log), **framed},
             {"type": "tiro_store", "category": STORE_CATEGORY, "store": "sqlite:///tiro.db",
-             "scenario": str(scenario), "uses": ",".join(map(str, uses)), "flush_interval": 0.5, **durable},
+             "scenario": str(scenario), "uses": ",".join(map(str, uses)), "flush_interval": 0.5, **durable,
+             **framed},
         ],
     }  # fmt: skip
 
@@ -212,13 +222,13 @@ class Metrics:
 async def run_step(
     folder: Path, base: str, mock_pid: int, scenario: Path, uses: list[Path], points: int, *,
     interval: float, batch_size: int, batched: bool, seconds: float, warmup: float, profiled: bool = False,
-    layout: str = "one", replicas: int = 1,
+    layout: str = "one", replicas: int = 1, frames: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """One offered rate: fresh NATS and store, `karez deploy`, warm-up, then `seconds` (≥ 2 rounds) of measurement."""
     seconds = max(seconds, 2 * interval)
     folder.mkdir(parents=True)
     log = folder / "validation.log"
-    config = karez_config(base, scenario, uses, interval, batch_size, batched, log)
+    config = karez_config(base, scenario, uses, interval, batch_size, batched, log, frames)
     store = StoreWatch(folder / "tiro.db")
     metrics = Metrics()
     async with EmbeddedNats() as server:
@@ -288,6 +298,7 @@ async def run_step(
     memory_summary = memory.summary()
     result = {
         "mode": ("batch, durable persistence" if batched else "per-item (upstream-compatible), core NATS")
+        + (", frames" if frames else "")
         + LAYOUT_NOTES[layout].format(replicas=replicas),
         "interval_s": interval,
         "batch_size": batch_size,
@@ -332,7 +343,7 @@ async def run_step(
 async def ramp(
     folder: Path, base: str, mock_pid: int, scenario: Path, uses: list[Path], points: int, *,
     intervals: list[float], batch_size: int, batched: bool, seconds: float, warmup: float, keep_going: bool,
-    profile_to: Path | None = None, layout: str = "one", replicas: int = 1,
+    profile_to: Path | None = None, layout: str = "one", replicas: int = 1, frames: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Steps at decreasing intervals (increasing rates), stopping after the first rate not sustained."""
     steps = []
@@ -340,7 +351,7 @@ async def ramp(
         step = await run_step(
             folder / f"step-{i}", base, mock_pid, scenario, uses, points,
             interval=interval, batch_size=batch_size, batched=batched, seconds=seconds, warmup=warmup,
-            profiled=profile_to is not None, layout=layout, replicas=replicas,
+            profiled=profile_to is not None, layout=layout, replicas=replicas, frames=frames,
         )  # fmt: skip
         if profile_to is not None:
             profile_to.mkdir(parents=True, exist_ok=True)
@@ -382,18 +393,22 @@ def with_mock(scale: tuple[int, int], folder: Path, body, time_var: float) -> An
         proc.wait(30)
 
 
-RAMPS = {  # result key: (layout, batched)
-    "batch": ("one", True),
-    "batch_store_in_own_process": ("store", True),
-    "batch_spread": ("spread", True),
-    "batch_fused": ("fused", True),
-    "per_item": ("one", False),
+RAMPS = {  # result key: (layout, batched, frames)
+    "batch": ("one", True, False),
+    "batch_store_in_own_process": ("store", True, False),
+    "batch_spread": ("spread", True, False),
+    "batch_fused": ("fused", True, False),
+    "frames_fused": ("fused", True, True),
+    "frames": ("one", True, True),
+    "per_item": ("one", False, False),
 }
 SHORT_RAMP_NAMES = {
     "batch": "batch",
     "split": "batch_store_in_own_process",
     "spread": "batch_spread",
     "fused": "batch_fused",
+    "frames": "frames_fused",
+    "frames_one": "frames",
     "item": "per_item",
 }
 
@@ -458,20 +473,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tiro-bench-pipeline-") as tmp:
         folder = args.keep or Path(tmp)
         for key in ramps:
-            layout, batched = RAMPS[key]
+            layout, batched, frames = RAMPS[key]
 
-            def body(base, pid, scenario, uses, points, key=key, layout=layout, batched=batched):
+            def body(base, pid, scenario, uses, points, key=key, layout=layout, batched=batched, frames=frames):
                 return ramp(
                     folder / key, base, pid, scenario, uses, points,
                     intervals=[float(x) for x in (args.intervals if batched else args.item_intervals).split(",")],
                     batch_size=args.batch_size if batched else 10, batched=batched,
                     seconds=seconds if batched else item_seconds, warmup=args.warmup, keep_going=args.keep_going,
-                    profile_to=args.profile, layout=layout, replicas=args.replicas,
+                    profile_to=args.profile, layout=layout, replicas=args.replicas, frames=frames,
                 )  # fmt: skip
 
             scale = (args.racks, args.servers) if batched else (args.item_racks, args.servers)
             result[key] = with_mock(scale, folder / key, body, args.time_var)
-    best = max((result[k]["highest_sustained_points_per_s"] for k in ramps if k.startswith("batch")), default=0)
+    best = max((result[k]["highest_sustained_points_per_s"] for k in ramps if k != "per_item"), default=0)
     result["target"] = {"points_per_s": TARGET_POINTS_PER_S, "met": best >= TARGET_POINTS_PER_S}
     print(json.dumps(result, indent=2))
 

@@ -213,3 +213,17 @@ async def test_validation_of_frames_judges_a_window_as_the_items_do(monkeypatch)
         reports.append(role.windows.close())
     assert reports[0].collected == reports[1].collected == len(flat)
     assert reports[0].result.errors == reports[1].result.errors and not reports[0].result.valid
+
+
+def test_rows_with_values_of_any_json_type_in_the_path_or_timestamp_column_are_reported_not_fatal(caplog):
+    (frame,) = points_frames({FLOW: {"value": 1.0, "timestamp": TS}}, _category_of)
+    listed, numbered, odd_stamp = copy.deepcopy(frame), copy.deepcopy(frame), copy.deepcopy(frame)
+    listed["columns"]["path"] = [["a", "list"]]
+    numbered["columns"]["path"] = [42]
+    odd_stamp["columns"]["timestamp"] = [{"a": "dict"}]
+    with caplog.at_level(logging.ERROR, logger="karez"):
+        out = preprocess(True).convert_batch([listed, numbered, odd_stamp], "s")
+    assert "path ['a', 'list']" in caplog.text and "path 42" in caplog.text
+    # an unreadable timestamp gets "now", as an item's does: the row is converted, not lost
+    (record,) = frames.expand(out)
+    assert record["field"] == "FlowRate" and isinstance(record["timestamp"], float)

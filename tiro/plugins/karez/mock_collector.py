@@ -209,20 +209,12 @@ class ConnectorForMockServer(RestfulConnectorBase):
             return []
         if unknown:
             self._data_error(f"mock server does not know {len(unknown)} paths, e.g. {unknown[0]}")
-        if self.frames_encoding is not None:
-            return points_frames(points, self._category)
-        category = self._category
-        return [{"path": path, "result": dp, "_karez": {"category": category(path)}} for path, dp in points.items()]
-
-    def _category(self, path: str) -> str:
-        """`_category_of(path)`, remembered: the same paths come back every round."""
         categories = self.__dict__.get("_categories")
         if categories is None or len(categories) > _CATEGORY_CACHE_LIMIT:
-            categories = self.__dict__["_categories"] = {}
-        category = categories.get(path)
-        if category is None:
-            category = categories[path] = _category_of(path)
-        return category
+            categories = self.__dict__["_categories"] = _Categories()
+        if self.frames_encoding is not None:
+            return points_frames(points, categories.__getitem__)
+        return [{"path": p, "result": dp, "_karez": {"category": categories[p]}} for p, dp in points.items()]
 
 
 _NO_BATCH_ROUTE: list[Any] = []  # identity sentinel: the server has no batch route
@@ -238,6 +230,15 @@ def _check_batch_fetch(role: Any) -> bool | str:
     if value == "auto" and role.config.batch:
         return True
     return value
+
+
+class _Categories(dict[str, str]):
+    """`_category_of` of each path asked for, remembered (the same paths come back every round; a hit is one
+    C-level lookup)."""
+
+    def __missing__(self, path: str) -> str:
+        category = self[path] = _category_of(path)
+        return category
 
 
 def _category_of(path: str) -> str:

@@ -117,22 +117,35 @@ class TiroPreprocessConverter(_EpochTimestamps):
         columns = frame[COLUMNS_KEY]
         paths, stamps = columns["path"], columns["timestamp"]
         tags_by_path = self._tags_by_path
-        slow = {i for i, p in enumerate(paths) if p.__class__ is not str or p not in tags_by_path}
-        for i in [i for i in slow if paths[i].__class__ is str]:
-            if self._learn_tags(tags_by_path, paths[i]) is not None:
-                slow.discard(i)
-        epoch = self.epoch
-        seconds: dict[Any, Any] = {}
+        learn = self._learn_tags
         try:
-            distinct = dict.fromkeys(stamps)
-        except TypeError:  # an unhashable timestamp: every row is converted on its own
-            distinct = {}
+            unknown = {
+                p
+                for p in set(paths).difference(tags_by_path)
+                if p.__class__ is not str or learn(tags_by_path, p) is None
+            }
+            slow = {i for i, p in enumerate(paths) if p in unknown} if unknown else set()
+        except TypeError:  # an unhashable path: row by row
+            slow = {
+                i
+                for i, p in enumerate(paths)
+                if p.__class__ is not str or (p not in tags_by_path and learn(tags_by_path, p) is None)
+            }
+        try:
+            distinct = list(dict.fromkeys(stamps))
+        except TypeError:  # an unhashable timestamp: those rows are converted on their own
             slow.update(i for i, ts in enumerate(stamps) if ts.__class__ not in (str, float, int))
-        for ts in distinct:
-            try:
-                seconds[ts] = epoch(ts)
-            except Exception:  # the per-item path reports it
-                slow.update(i for i, other in enumerate(stamps) if other == ts)
+            distinct = list(dict.fromkeys(ts for i, ts in enumerate(stamps) if i not in slow))
+        epoch = self.epoch
+        try:
+            seconds = dict(zip(distinct, epoch.many(distinct), strict=True))
+        except Exception:  # some cannot be read: the others are, and those rows take the per-item path
+            seconds = {}
+            for ts in distinct:
+                try:
+                    seconds[ts] = epoch(ts)
+                except Exception:
+                    slow.update(i for i, other in enumerate(stamps) if other == ts)
         if slow:
             for row in rows_with_meta(frame, sorted(slow)):
                 self._one_by_one(row, subject, odd, bad)
@@ -141,7 +154,7 @@ class TiroPreprocessConverter(_EpochTimestamps):
             if not columns["path"]:
                 return None
             stamps = columns["timestamp"]
-        new_stamps = [seconds[ts] for ts in stamps] if len(seconds) != 1 else [*seconds.values()] * len(stamps)
+        new_stamps = list(map(seconds.__getitem__, stamps))
         return make_frame(RECORDS.name, {**columns, "timestamp": new_stamps}, frame.get(META_KEY))
 
     def _records(self, items: list[Any], subject: str, bad: list[str]) -> list[Any]:

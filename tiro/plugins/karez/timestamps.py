@@ -35,3 +35,14 @@ class EpochConverter:
         if isinstance(ts, int | float) and not isinstance(ts, bool) and ts:
             return float(ts)
         return time.time()
+
+    def many(self, stamps: list[Any]) -> list[float]:
+        """`self(ts)` of each timestamp, aware ISO strings parsed in one pass (a column of distinct timestamps);
+        raises what `self` raises for the first one it cannot read."""
+        try:
+            parsed = list(map(datetime.fromisoformat, stamps))
+        except (TypeError, ValueError):  # not all ISO strings: one by one
+            return list(map(self, stamps))
+        if None in {moment.tzinfo for moment in parsed}:  # naive ones go to the fallback
+            return list(map(self, stamps))
+        return [moment.timestamp() for moment in parsed]
