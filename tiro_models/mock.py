@@ -337,6 +337,37 @@ class Mocker:
                 deque(map(out.__setitem__, indexes, dps), maxlen=0)
         return out
 
+    def columns(
+        self, dp_paths: list[str], now: datetime | None = None
+    ) -> tuple[list[str], list[Any], list[str], list[str | None]]:
+        """`values` as columns, without a dict per point: the known paths (in order) and their values, timestamps
+        and units (None for a point without one)."""
+        spec_ids, specs = self._spec_ids()
+        n = len(dp_paths)
+        values: list[Any] = [None] * n
+        stamps: list[Any] = [None] * n
+        units: list[str | None] = [None] * n
+        moment = _now(now)
+        now_iso, now_ts = moment.isoformat(), moment.timestamp()
+        known = 0
+        with _bulk():
+            for spec_id, indexes in self._buckets(dp_paths, spec_ids).items():
+                spec = specs[spec_id]
+                count = len(indexes)
+                known += count
+                group_paths = [dp_paths[i] for i in indexes] if spec.category == ATTRIBUTE else [""] * count
+                deque(map(values.__setitem__, indexes, self._values(spec, group_paths, True, False)), maxlen=0)
+                group_stamps = self._timestamps(spec, count, now_ts, now_iso) or repeat(now_iso, count)
+                deque(map(stamps.__setitem__, indexes, group_stamps), maxlen=0)
+                if spec.unit is not None:
+                    deque(map(units.__setitem__, indexes, repeat(spec.unit, count)), maxlen=0)
+        if known == n:
+            return list(dp_paths), values, stamps, units
+        keep = [p in spec_ids for p in dp_paths]
+        return tuple(  # type: ignore[return-value]
+            [v for v, k in zip(column, keep, strict=True) if k] for column in (dp_paths, values, stamps, units)
+        )
+
     def _buckets(self, paths: list[str], spec_ids: dict[str, int]) -> dict[int, list[int]]:
         """Positions of the known paths grouped by spec; remembered for a few batches, as pollers repeat theirs."""
         key = tuple(paths)

@@ -24,6 +24,7 @@ __all__ = [
     "decompose",
     "decompose_point",
     "flatten",
+    "is_row_dp",
     "nest",
     "point_tags",
     "record_point",
@@ -34,6 +35,18 @@ __all__ = [
 RESERVED_KEYS = frozenset({"path", "asset_path", "type", "field", "value", "unit", "timestamp"})
 _CATEGORY_SET = frozenset(CATEGORIES)
 _PLAIN_DP_KEYS = frozenset({"value", "timestamp", "unit"})
+
+
+def is_row_dp(dp: Any) -> bool:
+    """Whether a DP object is exactly what a row of columns holds: a value, a timestamp and a unit that is not
+    null (or none), nothing else."""
+    return (
+        dp.__class__ is dict
+        and "value" in dp
+        and "timestamp" in dp
+        and dp.keys() <= _PLAIN_DP_KEYS
+        and ("unit" not in dp or dp["unit"] is not None)
+    )
 
 
 def record_point(record: Mapping[str, Any]) -> tuple[str, str, str]:

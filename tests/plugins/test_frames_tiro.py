@@ -227,3 +227,27 @@ def test_rows_with_values_of_any_json_type_in_the_path_or_timestamp_column_are_r
     # an unreadable timestamp gets "now", as an item's does: the row is converted, not lost
     (record,) = frames.expand(out)
     assert record["field"] == "FlowRate" and isinstance(record["timestamp"], float)
+
+
+# ----- the mock's batch answer as columns -----
+def test_the_mock_generates_columns_as_it_generates_dp_objects():
+    from tiro_models.mock import Mocker
+
+    service = example_service(seed=9)
+    paths = [*service.listed, "DataHall.data_hall_0.Nope.n.Telemetry.X"]
+    now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    dps = Mocker(service.mocker.instances, seed=9).values(paths, now=now)
+    got_paths, values, stamps, units = Mocker(service.mocker.instances, seed=9).columns(paths, now=now)
+    assert got_paths == service.listed  # the unknown path is left out
+    rows = zip(values, stamps, units, strict=True)
+    assert [{"value": v, "timestamp": t, **({"unit": u} if u else {})} for v, t, u in rows] == [d for d in dps if d]
+
+
+def test_the_columns_answer_keeps_odd_and_unknown_points_apart():
+    from tiro.mock.service import batch_columns
+
+    service = example_service(seed=9)
+    answer = batch_columns(service, [*service.listed[:5], "Not.known"])
+    assert answer["columns"]["path"] == service.listed[:5] and answer["other"] == {}
+    assert answer["unknown"] == ["Not.known"]
+    assert len({len(column) for column in answer["columns"].values()}) == 1

@@ -125,12 +125,22 @@ async def test_5xx_is_retryable_and_4xx_is_a_data_error_named_by_its_path(answer
 
 @pytest.mark.parametrize(
     "body",
-    [b"<html>not json", b"[1, 2]", b'{"points": [1, 2]}', b'"just a string"'],
-    ids=["not-json", "array", "points-not-object", "string"],
+    [
+        b"<html>not json",
+        b"[1, 2]",
+        b'{"points": [1, 2]}',
+        b'"just a string"',
+        b'{"columns": [1]}',
+        b'{"columns": {"path": ["a"], "value": [1, 2], "timestamp": [1], "unit": [null]}}',
+        b'{"columns": {"path": [1], "value": [1], "timestamp": [1], "unit": [null]}}',
+        b'{"columns": {"path": ["a"], "value": [1], "timestamp": [1], "unit": [null]}, "other": 5}',
+    ],
+    ids=["not-json", "array", "points-not-object", "string", "columns-array", "ragged", "int-path", "other-number"],
 )
-async def test_a_malformed_batch_answer_is_logged_and_counted(answering, body, caplog):
+@pytest.mark.parametrize("frames", [False, True])
+async def test_a_malformed_batch_answer_is_logged_and_counted(answering, body, caplog, frames):
     url = await answering(lambda method, target: (200, body))
-    connector = _connector(url, batch=True, durable=True)
+    connector = _connector(url, batch=True, durable=True, **({"frames": True} if frames else {}))
     with caplog.at_level(logging.ERROR, logger="karez"):
         assert await _fetch(connector, PATHS) == []
     assert connector.stats.errors == 1
@@ -252,3 +262,22 @@ async def test_a_mock_without_the_batch_route_is_fetched_point_by_point_from_the
 def test_batch_fetch_must_be_auto_true_or_false():
     with pytest.raises(ValueError, match="batch_fetch must be auto, true or false"):
         ConnectorForMockServer({"type": "tiro_mock", "batch_fetch": "sometimes"}, nats_addr=None)
+
+
+async def test_frames_from_a_faulty_mock_hold_its_corrupted_values_and_leave_out_its_withheld_points():
+    from karez import frames
+    from tiro.mock.faults import FaultInjector
+
+    service = example_service(seed=3)
+    service.faults = FaultInjector(0.5, seed=3)
+    rows, values = [], []
+    with BackgroundServer(create_asgi(service)) as mock:
+        connector = _connector(mock.url, batch=True, durable=False, frames=True)
+        for _ in range(5):  # faults are drawn per request
+            items = await _fetch(connector, service.listed)
+            assert all(frames.is_frame(item) for item in items)
+            rows.append(frames.count_items(items))
+            values += [v for item in items for v in item["columns"]["value"]]
+    assert min(rows) < len(service.listed)  # withheld points are not in the answer
+    assert "not-a-number" in values  # a corrupted value is a value like any other
+    assert connector.stats.errors == 0

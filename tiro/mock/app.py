@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 
 from tiro.mock.fast_path import FastPointRoutes, point_answer, value_answer
-from tiro.mock.service import MockService
+from tiro.mock.service import MockService, batch_columns
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_BATCH_PATHS = 200_000
@@ -44,9 +44,12 @@ def create_app(service: MockService) -> FastAPI:
         return _json(service.batch(service.listed)[0])
 
     @app.post("/points/batch")
-    async def batch(request: Request) -> Response:
-        """Values for a JSON list of data-point paths: {"points": {path: DP}, "unknown": [paths]}."""
+    async def batch(request: Request, form: Literal["points", "columns"] = "points") -> Response:
+        """Values for a JSON list of data-point paths: {"points": {path: DP}, "unknown": [paths]}; with
+        ?form=columns {"columns": {path, value, timestamp, unit: [...]}, "other": {path: DP}, "unknown": [paths]}."""
         paths = await _read_path_list(request)
+        if form == "columns":
+            return _json(batch_columns(service, paths))
         points, unknown = service.batch(paths)
         return _json({"points": points, "unknown": unknown})
 

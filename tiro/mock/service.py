@@ -10,6 +10,7 @@ from tiro.reference import read_reference
 from tiro_models.compile import load_model
 from tiro_models.instances import instantiate
 from tiro_models.mock import Mocker
+from tiro_models.records import is_row_dp
 from tiro_models.spec import CATEGORIES
 
 
@@ -68,6 +69,30 @@ class MockService:
                     continue
             out[path] = dp
         return out, unknown
+
+
+def batch_columns(service: MockService, paths: list[str]) -> dict[str, Any]:
+    """The batch answer as columns: `{"columns": {path, value, timestamp, unit}, "other": {path: DP},
+    "unknown": [paths]}`. "other" holds the points a row cannot (fault injection's odd DPs); withheld ones are left
+    out, as in `batch`."""
+    if service.faults is None:
+        known = [p for p in paths if p in service.points]
+        unknown = [p for p in paths if p not in service.points] if len(known) != len(paths) else []
+        names = ("path", "value", "timestamp", "unit")
+        return {
+            "columns": dict(zip(names, service.mocker.columns(known), strict=True)),
+            "other": {},
+            "unknown": unknown,
+        }
+    points, unknown = service.batch(paths)
+    rows = {p: dp for p, dp in points.items() if is_row_dp(dp)}
+    columns = {
+        "path": list(rows),
+        "value": [dp["value"] for dp in rows.values()],
+        "timestamp": [dp["timestamp"] for dp in rows.values()],
+        "unit": [dp.get("unit") for dp in rows.values()],
+    }
+    return {"columns": columns, "other": {p: dp for p, dp in points.items() if p not in rows}, "unknown": unknown}
 
 
 def build_service(

@@ -15,9 +15,9 @@ from typing import Any
 
 from karez.frames import COLUMNS_KEY, FrameSchema, make_frame, register_schema
 from karez.routing import META_KEY
-from tiro_models.records import decompose_point
+from tiro_models.records import decompose_point, is_row_dp
 
-__all__ = ["COLUMNS", "POINTS", "RECORDS", "points_frames", "samples"]
+__all__ = ["COLUMNS", "POINTS", "RECORDS", "column_frames", "points_frames", "samples"]
 
 COLUMNS = ("path", "value", "timestamp", "unit")
 
@@ -44,8 +44,6 @@ def _record_rows(frame: dict[str, Any], indices: Iterable[int] | None) -> list[d
 POINTS = register_schema(FrameSchema("tiro.points", COLUMNS, _point_rows))
 RECORDS = register_schema(FrameSchema("tiro.records", COLUMNS, _record_rows))
 
-_PLAIN_KEYS = frozenset(("value", "timestamp", "unit"))
-
 
 def points_frames(points: dict[str, Any], category_of: Callable[[str], str]) -> list[dict[str, Any]]:
     """A batch answer `{path: DP}` as `tiro.points` frames, one per category, followed by the items of any DP that
@@ -62,7 +60,7 @@ def points_frames(points: dict[str, Any], category_of: Callable[[str], str]) -> 
         plain = False
     odd: list[dict[str, Any]] = []
     if not plain:
-        keep = [_fits_a_row(dp) for dp in dps]
+        keep = list(map(is_row_dp, dps))
         odd = [
             {"path": p, "result": dp, META_KEY: {"category": category_of(p)}}
             for p, dp, k in zip(paths, dps, keep, strict=True)
@@ -73,34 +71,19 @@ def points_frames(points: dict[str, Any], category_of: Callable[[str], str]) -> 
         values = [dp["value"] for dp in dps]
         stamps = [dp["timestamp"] for dp in dps]
         units = [dp.get("unit") for dp in dps]
-    categories = list(map(category_of, paths))
+    return column_frames({"path": paths, "value": values, "timestamp": stamps, "unit": units}, category_of) + odd
+
+
+def column_frames(columns: dict[str, list[Any]], category_of: Callable[[str], str]) -> list[dict[str, Any]]:
+    """Samples given as the columns of `tiro.points` (equal lengths, paths are strings) as frames, one per
+    category."""
+    categories = list(map(category_of, columns["path"]))
     distinct = dict.fromkeys(categories)
     if len(distinct) <= 1:
-        frames = [_points_frame(paths, values, stamps, units, category) for category in distinct]
-    else:
-        frames = []
-        for category in distinct:
-            mine = [c == category for c in categories]
-            mine_paths, mine_values, mine_stamps, mine_units = (_where(c, mine) for c in (paths, values, stamps, units))
-            frames.append(_points_frame(mine_paths, mine_values, mine_stamps, mine_units, category))
-    return frames + odd
-
-
-def _points_frame(paths: list[Any], values: list[Any], stamps: list[Any], units: list[Any], category: Any) -> dict:
-    columns = {"path": paths, "value": values, "timestamp": stamps, "unit": units}
-    return make_frame(POINTS.name, columns, {"category": category})
-
-
-def _where(column: list[Any], mask: list[bool]) -> list[Any]:
-    return [v for v, keep in zip(column, mask, strict=True) if keep]
-
-
-def _fits_a_row(dp: Any) -> bool:
-    """Whether a DP object is exactly what a row holds: value, timestamp and a unit that is not null."""
-    return (
-        dp.__class__ is dict
-        and "value" in dp
-        and "timestamp" in dp
-        and dp.keys() <= _PLAIN_KEYS
-        and ("unit" not in dp or dp["unit"] is not None)
-    )
+        return [make_frame(POINTS.name, columns, {"category": category}) for category in distinct]
+    frames = []
+    for category in distinct:
+        mine = [c == category for c in categories]
+        own = {name: [v for v, keep in zip(column, mine, strict=True) if keep] for name, column in columns.items()}
+        frames.append(make_frame(POINTS.name, own, {"category": category}))
+    return frames

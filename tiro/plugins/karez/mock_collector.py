@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 
-from karez.codec import loads
+from karez.codec import dumps, loads
 from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.connector.restful import RestfulConnectorBase
 from karez.dispatcher.base import DispatcherBase
 from karez.errors import RetryableError
-from tiro.plugins.karez.frames import points_frames
+from tiro.plugins.karez.frames import column_frames, points_frames
 
 BY_CHOICES = ("path", "uuid")
 _CATEGORY_CACHE_LIMIT = 1 << 20  # remembered path categories (a 10^6-point hall fits)
@@ -179,9 +179,11 @@ class ConnectorForMockServer(RestfulConnectorBase):
         return {"name": uuid, "value": value}
 
     async def _by_batch(self, client: httpx.AsyncClient, paths: list[str]) -> list[Any]:
+        # with frames the answer is asked for as columns (a mock without that form answers {path: DP} as before)
+        route = "/points/batch?form=columns" if self.frames_encoding is not None else "/points/batch"
         async with self.semaphore:
             try:
-                response = await client.post("/points/batch", json=paths)
+                response = await client.post(route, content=dumps(paths), headers=_JSON)
             except httpx.HTTPError as e:
                 return [
                     MockServerUnavailable(f"POST /points/batch ({len(paths)} paths) failed: {type(e).__name__}: {e}")
@@ -200,7 +202,8 @@ class ConnectorForMockServer(RestfulConnectorBase):
             return []
         try:
             body = loads(response.content)  # orjson: the stdlib decoder was a hot spot at 10^5 points/s
-            points = body.get("points", {})
+            columns = _checked_columns(body.get("columns"))
+            points = body.get("other" if columns is not None else "points", {})
             unknown = body.get("unknown")
             if not isinstance(points, dict):
                 raise ValueError(f"'points' is a {type(points).__name__}, not an object")
@@ -213,11 +216,27 @@ class ConnectorForMockServer(RestfulConnectorBase):
         if categories is None or len(categories) > _CATEGORY_CACHE_LIMIT:
             categories = self.__dict__["_categories"] = _Categories()
         if self.frames_encoding is not None:
-            return points_frames(points, categories.__getitem__)
+            framed = column_frames(columns, categories.__getitem__) if columns else []
+            return framed + points_frames(points, categories.__getitem__)
         return [{"path": p, "result": dp, "_karez": {"category": categories[p]}} for p, dp in points.items()]
 
 
 _NO_BATCH_ROUTE: list[Any] = []  # identity sentinel: the server has no batch route
+_JSON = {"content-type": "application/json"}
+_COLUMNS = ("path", "value", "timestamp", "unit")
+
+
+def _checked_columns(columns: Any) -> dict[str, list[Any]] | None:
+    """The columns of a batch answer in column form (None: the {path: DP} form); ValueError naming what is wrong."""
+    if columns is None:
+        return None
+    if not isinstance(columns, dict) or any(not isinstance(columns.get(name), list) for name in _COLUMNS):
+        raise ValueError(f"'columns' must hold the arrays {', '.join(_COLUMNS)}")
+    if len({len(columns[name]) for name in _COLUMNS}) != 1:
+        raise ValueError("its columns differ in length")
+    if columns["path"] and set(map(type, columns["path"])) != {str}:
+        raise ValueError("a path in its 'path' column is not a string")
+    return {name: columns[name] for name in _COLUMNS}
 
 
 def _check_batch_fetch(role: Any) -> bool | str:
