@@ -33,7 +33,8 @@ VALIDATION_BRANCH = "update_category_for_validator"  # the converter that sends 
 
 
 def pipeline_roles(mock_url: str, store_url: str, scenario: str, uses: list[str], interval: float) -> dict[str, Any]:
-    """The Karez configuration of the main job (the seed walkthrough's roles, batched, persisting durably)."""
+    """The Karez configuration of the main job (the seed walkthrough's roles, batched, persisting durably, with
+    frames from the connector to the store)."""
     return {
         "dispatchers": [
             {"type": "tiro_mock", "connector": "tiro_mock", "by": "path", "batch_size": 200, "interval": interval,
@@ -41,19 +42,20 @@ def pipeline_roles(mock_url: str, store_url: str, scenario: str, uses: list[str]
         ],
         "connectors": [
             # durable, so that the durable converters run fused in its process (karez.fusion): one hop per chain
-            {"type": "tiro_mock", "base_url": mock_url, "by": "path", "batch": True, "durable": True,
+            {"type": "tiro_mock", "base_url": mock_url, "by": "path", "batch": True, "durable": True, "frames": True,
              "converter": [VALIDATION_BRANCH, "tiro_preprocess"]},
         ],
         "converters": [
             {"name": VALIDATION_BRANCH, "type": "filter_and_update_meta", "key": "category",
-             "rename": {"telemetry": "validation_data", "attribute": "validation_data"}, "batch": True},
-            {"type": "tiro_preprocess", "next": ["to_store"], "batch": True, "durable": True},
+             "rename": {"telemetry": "validation_data", "attribute": "validation_data"}, "batch": True, "frames": True},
+            {"type": "tiro_preprocess", "next": ["to_store"], "batch": True, "durable": True, "frames": True},
             {"name": "to_store", "type": "filter_and_update_meta", "key": "category",
-             "rename": {"telemetry": STORE_CATEGORY, "attribute": STORE_CATEGORY}, "batch": True, "durable": True},
+             "rename": {"telemetry": STORE_CATEGORY, "attribute": STORE_CATEGORY}, "batch": True, "durable": True,
+             "frames": True},
         ],
         "aggregators": [
             {"type": "tiro_store", "category": STORE_CATEGORY, "store": store_url, "scenario": scenario,
-             "uses": uses, "flush_interval": 0.5, "durable": True},
+             "uses": uses, "flush_interval": 0.5, "durable": True, "frames": True},
         ],
     }  # fmt: skip
 

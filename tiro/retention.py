@@ -12,7 +12,8 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
-from karez import codec
+from karez.frames import FRAME_KEY, decode_body, expand, is_frame
+from tiro.frames import POINTS, samples
 from tiro_models.errors import SnapshotError
 from tiro_models.validate import Collector
 from tiro_models.validation.event_time import LatenessEstimate, event_time
@@ -207,14 +208,23 @@ async def _read_samples(
 
 
 def _items(window: RetainedWindow, msg: Any) -> list[tuple[str, Any]]:
-    """The `{path, result}` items of one message; anything else is noted, never fatal."""
+    """The `{path, result}` items of one message (a `tiro.points` frame's samples); anything else is noted, never
+    fatal."""
     where = f"{msg.subject} #{msg.metadata.sequence.stream}"
     try:
-        items = codec.split_items(codec.loads(msg.data))
+        items = decode_body(msg.data, msg.headers)
+        good = [
+            sample
+            for item in items
+            if is_frame(item) and item[FRAME_KEY]["schema"] == POINTS.name
+            for sample in samples(item)
+        ]
+        if good:
+            items = [item for item in items if not is_frame(item) or item[FRAME_KEY]["schema"] != POINTS.name]
+        items = expand(items)
     except Exception as e:
-        window.rejected.append(f"{where}: not JSON ({type(e).__name__})")
+        window.rejected.append(f"{where}: unreadable ({type(e).__name__}: {e})")
         return []
-    good = []
     for item in items:
         if not isinstance(item, dict) or "path" not in item or "result" not in item:
             window.rejected.append(f"{where}: an item without 'path' and 'result'")

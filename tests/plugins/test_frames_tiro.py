@@ -1,4 +1,4 @@
-"""Tiro's stages on frames (tiro.plugins.karez.frames): the mock's batch answer as `tiro.points` frames, turned into
+"""Tiro's stages on frames (tiro.frames): the mock's batch answer as `tiro.points` frames, turned into
 `tiro.records` frames by tiro_preprocess and into lines by influx_line_protocol, give what the same items give one
 by one: the same records, lines, drops and error messages."""
 
@@ -19,9 +19,9 @@ from karez.delivery import delivery_for
 from karez.errors import DataError
 from karez.frames import COMPACT, ENCODING_HEADER
 from tiro.examples import example_dir, example_files
+from tiro.frames import POINTS, RECORDS, points_frames
 from tiro.mock.service import example_service
 from tiro.plugins.karez import TiroPreprocessConverter, TiroStoreAggregator, ValidationAggregator
-from tiro.plugins.karez.frames import POINTS, RECORDS, points_frames
 from tiro.plugins.karez.mock_collector import _category_of
 from tiro.plugins.karez.preprocess import ItemDataError
 from tiro.stores.urls import open_graph_store, open_telemetry_store

@@ -13,7 +13,7 @@ from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.connector.restful import RestfulConnectorBase
 from karez.dispatcher.base import DispatcherBase
 from karez.errors import RetryableError
-from tiro.plugins.karez.frames import column_frames, points_frames
+from tiro.frames import column_frames, points_frames
 
 BY_CHOICES = ("path", "uuid")
 _CATEGORY_CACHE_LIMIT = 1 << 20  # remembered path categories (a 10^6-point hall fits)
@@ -86,7 +86,7 @@ class DispatcherForMockServer(DispatcherBase):
 class ConnectorForMockServer(RestfulConnectorBase):
     """Fetches the values of dispatched paths: one POST /points/batch per task, or concurrent per-point GETs.
 
-    With `frames` a batch answer becomes `tiro.points` frames (tiro.plugins.karez.frames), one per category.
+    With `frames` a batch answer becomes `tiro.points` frames (tiro.frames), one per category.
 
     `batch_fetch` is about HTTP only (NATS messages stay per item unless `batch: true`): `auto` uses the batch route
     and falls back to per-point GETs for good when the server has no such route (Tiro 0.13's mock), `false` always

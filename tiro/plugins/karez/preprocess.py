@@ -14,7 +14,7 @@ from karez.converter.extras.fix_timestamp import Converter as FixTimestampConver
 from karez.errors import DataError
 from karez.frames import COLUMNS_KEY, FRAME_KEY, expand, frame_length, is_frame, make_frame, rows_with_meta
 from karez.routing import META_KEY, merged_meta
-from tiro.plugins.karez.frames import POINTS, RECORDS
+from tiro.frames import POINTS, RECORDS
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.plugins.karez.timestamps import EpochConverter
 from tiro.reference import read_reference

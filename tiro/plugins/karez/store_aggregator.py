@@ -13,8 +13,8 @@ from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.frames import COLUMNS_KEY, FRAME_KEY, count_items, expand, frame_length, is_frame, rows_with_meta
+from tiro.frames import RECORDS
 from tiro.plugins.karez.batching import BatchingAggregator
-from tiro.plugins.karez.frames import RECORDS
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.settings import DEFAULT_STORE_URL
 from tiro.stores.record_stores import RecordStores, offered_targets

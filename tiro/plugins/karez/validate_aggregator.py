@@ -14,7 +14,7 @@ from karez.aggregator.base import AggregatorBase
 from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.frames import FRAME_KEY, expand, is_frame
 from karez.role import LeaseGate
-from tiro.plugins.karez.frames import POINTS, samples
+from tiro.frames import POINTS, samples
 from tiro.plugins.karez.schema_windows import schema_check
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.plugins.karez.windows import WindowedValidator, WindowReport, model_check
