@@ -35,6 +35,7 @@ from karez.config import ConfigEntity
 from karez.connector.base import PullConnectorBase
 from karez.dispatcher.base import DispatcherBase
 from karez.embedded_nats import EmbeddedNats
+from karez.frames import COLUMNS_KEY, FrameSchema, frame_length, is_frame, make_frame, register_schema
 from karez.nats_options import NatsOptions
 from karez.plugins import BUILTIN_PLUGINS, KINDS
 from karez.runtime import Runtime, build_roles, tune_gc_for_batches
@@ -63,23 +64,43 @@ def synthetic_item(e: int) -> dict:
     }
 
 
+def _synthetic_rows(frame: dict, indices: Any) -> list[dict]:
+    columns = frame[COLUMNS_KEY]
+    rows = range(len(columns["path"])) if indices is None else indices
+    return [{name: columns[name][i] for name in ("path", "value", "timestamp")} for i in rows]
+
+
+SYNTHETIC = register_schema(FrameSchema("bench.synthetic", ("path", "value", "timestamp"), _synthetic_rows))
+
+
 class SyntheticConnector(PullConnectorBase):
-    """One telemetry item per entity."""
+    """One telemetry item per entity (with `frames`: a task's items as one frame, its columns built directly)."""
+
+    FRAMES = True
 
     async def fetch_data(self, client, entities):
-        return [synthetic_item(e) for e in entities]
+        if self.frames_encoding is None:
+            return [synthetic_item(e) for e in entities]
+        columns = {
+            "path": [f"DataHall.data_hall_0.CRAC.crac_{e}.Telemetry.ReturnTemperature" for e in entities],
+            "value": [round(15 + (e * 7919 % 25_000) / 1000, 2) for e in entities],
+            "timestamp": [1.7e9 + e * 0.000_1 for e in entities],
+        }
+        return [make_frame(SYNTHETIC.name, columns)]
 
 
 class CountingAggregator(AggregatorBase):
-    """Counts items into its slot of a shared array (one slot per process); the bench polls the sum."""
+    """Counts items (a frame: its rows) into its slot of a shared array (one slot per process); the bench polls the
+    sum."""
 
+    FRAMES = True
     counts: Any = None
     slot = 0
     count = 0
 
     def process(self, payload):
         cls = CountingAggregator
-        cls.count += 1
+        cls.count += frame_length(payload) if is_frame(payload) else 1
         cls.counts[cls.slot] = cls.count
 
 
@@ -110,9 +131,9 @@ def worker_process(
     asyncio.run(run())
 
 
-def config(n_items: int, batch: bool, durable: bool, task_size: int) -> dict:
+def config(n_items: int, batch: bool, durable: bool, task_size: int, frames: bool = False) -> dict:
     s = uuid.uuid4().hex[:6]
-    role = {"batch": batch, "durable": durable}
+    role = {"batch": batch, "durable": durable, **({"frames": True} if frames else {})}
     return {
         "dispatchers": [
             {"type": "synthetic", "name": f"d{s}", "connector": f"src{s}", "interval": 3600,
@@ -130,11 +151,11 @@ def config(n_items: int, batch: bool, durable: bool, task_size: int) -> dict:
 
 async def run_case(
     url: str, n_items: int, batch: bool, durable: bool, shared: bool, task_size: int, processes: int = 1,
-    fuse: bool = True,
+    fuse: bool = True, frames: bool = False,
 ) -> dict:  # fmt: skip
     """Items/s through the chain; with processes > 1 the extra ones are started (and subscribed) before the clock;
     `fuse`: the converters get the connector's items in memory (karez.fusion), else one NATS hop each."""
-    cfg = config(n_items, batch, durable, task_size)
+    cfg = config(n_items, batch, durable, task_size, frames)
     ctx = multiprocessing.get_context("spawn")  # this process already runs an event loop: no fork
     counts, cpu = ctx.RawArray("q", processes), ctx.RawArray("d", processes)
     stop = ctx.Event()
@@ -163,7 +184,7 @@ async def run_case(
         for proc in workers:
             await asyncio.to_thread(proc.join, 60)
     return {
-        "mode": "batch" if batch else "per-item",
+        "mode": "frames" if frames else "batch" if batch else "per-item",
         "delivery": "durable" if durable else "core",
         "connection": "shared" if shared else "per-role",
         "processes": processes,
@@ -239,7 +260,11 @@ def line_protocol_rate(series: int = 10_000, rounds: int = 30) -> dict:
 async def main(args: argparse.Namespace) -> None:
     n = args.items
     cases = [
-        # (items, batch, durable, shared connection, processes, fused)
+        # (items, batch, durable, shared connection, processes, fused, frames)
+        (4 * n, True, False, True, 1, True, True),
+        (4 * n, True, True, True, 1, True, True),
+        (4 * n, True, False, True, 1, False, True),
+        (4 * n, True, True, True, 2, True, True),
         (n // 4, False, False, True, 1, True),
         (n // 4, False, False, True, 1, False),
         (n // 4, False, False, True, 2, True),
@@ -256,8 +281,11 @@ async def main(args: argparse.Namespace) -> None:
     with EmbeddedNats() as server:
         results.append(await nats_py_ceiling(server.url))
         print(json.dumps(results[-1]), file=sys.stderr)
-        for items, batch, durable, shared, processes, fuse in cases:
-            results.append(await run_case(server.url, items, batch, durable, shared, args.task_size, processes, fuse))
+        for items, batch, durable, shared, processes, fuse, *framed in cases:
+            frames = bool(framed and framed[0])
+            results.append(
+                await run_case(server.url, items, batch, durable, shared, args.task_size, processes, fuse, frames)
+            )
             print(json.dumps(results[-1]), file=sys.stderr)
     results.append(line_protocol_rate())
     results.append(line_protocol_rate(SITE_SERIES, rounds=4))  # a real hall's series count: every head cached?

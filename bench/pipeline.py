@@ -36,10 +36,12 @@ import httpx
 import nats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "stores"))
 
 from _datahall import scaled_datahall
 from _pipeline_probes import MemoryWatch, StoreWatch, jetstream_backlog, slope_per_s
 from mock import batch_sample_variety, start_mock  # noqa: UP026 (bench/mock.py, not the PyPI package)
+from victoria import VictoriaMetrics, victoria_binary
 
 from karez.embedded_nats import EmbeddedNats
 from tiro.mock.server import free_port
@@ -65,13 +67,15 @@ def karez_config(
     batched: bool,
     log: Path,
     frames: bool = False,
+    victoria_url: str | None = None,
 ) -> dict[str, Any]:
-    """The demo pipeline's roles plus line protocol; batched + durable persistence (with `frames`: frames from the
-    connector to the aggregators), or per-item as upstream."""
+    """The demo pipeline's roles plus line protocol (written to VictoriaMetrics by influx_writer when a URL is
+    given); batched + durable persistence (with `frames`: frames from the connector to the aggregators), or per-item
+    as upstream."""
     durable = {"durable": True} if batched else {}
     framed = {"frames": True} if frames and batched else {}
     batch = {"batch": True, **framed} if batched else {}
-    return {
+    config = {
         "dispatchers": [
             {"type": "tiro_mock", "connector": "tiro_mock", "by": "path", "batch_size": batch_size,
              "interval": interval, "mode": "even", "base_url": base},
@@ -97,6 +101,12 @@ def karez_config(
              **framed},
         ],
     }  # fmt: skip
+    if victoria_url:
+        config["aggregators"].append(
+            {"type": "influx_writer", "category": "telemetry", "url": victoria_url, "token": "bench", "org": "tiro",
+             "bucket": "tiro", **durable}
+        )  # fmt: skip
+    return config
 
 
 def cpu_per_point(memory: dict[str, dict[str, float]], collected: float, stored: float) -> dict[str, float]:
@@ -109,6 +119,8 @@ def cpu_per_point(memory: dict[str, dict[str, float]], collected: float, stored:
         per = stored if name == "karez_store" else collected
         out[name] = round(figures["cpu_cores"] * 1e6 / per, 1) if per > 0 else 0.0
     out["all_karez"] = round(sum(out.values()), 1)
+    others = [memory[name]["cpu_cores"] for name in ("mock", "nats_server", "victoria") if name in memory]
+    out["all_processes"] = round(out["all_karez"] + sum(others) * 1e6 / collected, 1) if collected > 0 else 0.0
     return out
 
 
@@ -144,12 +156,14 @@ SPREAD = {
     "karez_convert": (("converters",), ("-v",)),
     "karez_validate": (("aggregators:tiro_validate",), ("-g",)),
     "karez_store": (("aggregators:tiro_store",), ("-g",)),
+    "karez_influx": (("aggregators:influx_writer",), ("-g",)),
 }
 FUSED = {
     "karez_dispatch": (("dispatchers", "connectors", "converters"), ("-d",)),
     "karez_chain": (("connectors", "converters"), ("-n", "-v")),
     "karez_validate": (("aggregators:tiro_validate",), ("-g",)),
     "karez_store": (("aggregators:tiro_store",), ("-g",)),
+    "karez_influx": (("aggregators:influx_writer",), ("-g",)),
 }
 REPLICATED = ("karez_convert", "karez_chain")  # run in `--replicas` processes sharing queue groups and consumers
 
@@ -179,6 +193,8 @@ def layout_configs(config: dict[str, Any], layout: str, replicas: int = 1) -> De
         for section in sections:
             key, _, role_type = section.partition(":")
             part[key] = [r for r in config[key] if not role_type or r["type"] == role_type]
+        if not any(part.values()):  # influx_writer without VictoriaMetrics
+            continue
         copies = replicas if process in REPLICATED else 1
         for i in range(copies):
             out[process if copies == 1 else f"{process}_{i}"] = (part, flags)
@@ -222,13 +238,14 @@ class Metrics:
 async def run_step(
     folder: Path, base: str, mock_pid: int, scenario: Path, uses: list[Path], points: int, *,
     interval: float, batch_size: int, batched: bool, seconds: float, warmup: float, profiled: bool = False,
-    layout: str = "one", replicas: int = 1, frames: bool = False,
+    layout: str = "one", replicas: int = 1, frames: bool = False, victoria: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """One offered rate: fresh NATS and store, `karez deploy`, warm-up, then `seconds` (≥ 2 rounds) of measurement."""
     seconds = max(seconds, 2 * interval)
     folder.mkdir(parents=True)
     log = folder / "validation.log"
-    config = karez_config(base, scenario, uses, interval, batch_size, batched, log, frames)
+    vm = VictoriaMetrics().__enter__() if victoria else None
+    config = karez_config(base, scenario, uses, interval, batch_size, batched, log, frames, vm.url if vm else None)
     store = StoreWatch(folder / "tiro.db")
     metrics = Metrics()
     async with EmbeddedNats() as server:
@@ -240,6 +257,8 @@ async def run_step(
             for name, (part, flags) in layout_configs(config, layout, replicas).items()
         }
         pids = {"mock": mock_pid, "nats_server": server.process.pid, "bench": os.getpid()}
+        if vm is not None and vm._proc is not None:
+            pids["victoria"] = vm._proc.pid
         memory = MemoryWatch({**pids, **{n: p.pid for n, p in procs.items()}})
         try:
             started = time.monotonic()
@@ -272,6 +291,9 @@ async def run_step(
             for proc in procs.values():
                 await asyncio.to_thread(proc.wait, 120)
             await nc.close()
+            in_victoria = victoria_counts(vm) if vm is not None else None
+            if vm is not None:
+                vm.__exit__(None, None, None)
     elapsed = t1 - t0
     offered = points / interval
     achieved = (rows1 - rows0) / elapsed if elapsed > 0 else 0.0
@@ -328,6 +350,11 @@ async def run_step(
             "store_samples": store.rows(),
             "store_points_with_data": stored_series,
             "every_point_stored": stored_series == points,
+            **(
+                {"victoria": in_victoria, "every_point_in_victoria": in_victoria["series"] == points}
+                if in_victoria
+                else {}
+            ),
             **validation_windows(log, points),
         },
         "karez_processes": list(procs),
@@ -340,10 +367,28 @@ async def run_step(
     return result
 
 
+def victoria_counts(vm: VictoriaMetrics) -> dict[str, Any]:
+    """The series and samples VictoriaMetrics holds of the run's measurement (after the writers stopped)."""
+    httpx.get(f"{vm.url}/internal/force_flush", timeout=60)
+    time.sleep(1)  # VictoriaMetrics makes flushed data searchable within a second
+    match = '{__name__=~"tiro_telemetry_.*"}'
+
+    def scalar(query: str) -> int:
+        answer = httpx.get(f"{vm.url}/api/v1/query", params={"query": query}, timeout=120).json()
+        result = answer.get("data", {}).get("result", [])
+        return int(float(result[0]["value"][1])) if result else 0
+
+    return {
+        "series": scalar(f"count(last_over_time({match}[1h]))"),
+        "samples": scalar(f"sum(count_over_time({match}[1h]))"),
+    }
+
+
 async def ramp(
     folder: Path, base: str, mock_pid: int, scenario: Path, uses: list[Path], points: int, *,
     intervals: list[float], batch_size: int, batched: bool, seconds: float, warmup: float, keep_going: bool,
     profile_to: Path | None = None, layout: str = "one", replicas: int = 1, frames: bool = False,
+    victoria: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Steps at decreasing intervals (increasing rates), stopping after the first rate not sustained."""
     steps = []
@@ -351,7 +396,7 @@ async def ramp(
         step = await run_step(
             folder / f"step-{i}", base, mock_pid, scenario, uses, points,
             interval=interval, batch_size=batch_size, batched=batched, seconds=seconds, warmup=warmup,
-            profiled=profile_to is not None, layout=layout, replicas=replicas, frames=frames,
+            profiled=profile_to is not None, layout=layout, replicas=replicas, frames=frames, victoria=victoria,
         )  # fmt: skip
         if profile_to is not None:
             profile_to.mkdir(parents=True, exist_ok=True)
@@ -424,6 +469,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=2000, help="paths per dispatched task in batch mode")
     parser.add_argument("--intervals", default="20,10,5,2,1", help="batch-mode dispatch intervals, s (rates increase)")
     parser.add_argument("--replicas", type=int, default=2, help="convert processes in the spread layout")
+    parser.add_argument(
+        "--no-victoria", dest="victoria", action="store_false",
+        help="leave out influx_writer into VictoriaMetrics (default: in batch ramps, when victoria-metrics is on PATH)",
+    )  # fmt: skip
     parser.add_argument("--item-racks", type=int, default=20)
     parser.add_argument("--item-intervals", default="5,2,1,0.6,0.5", help="per-item dispatch intervals, s")
     parser.add_argument("--item-seconds", type=float, default=None, help="per-item seconds per rate (default half)")
@@ -452,6 +501,7 @@ def main() -> None:
     seconds = 60.0 if args.full else args.seconds
     item_seconds = args.item_seconds or max(5.0, seconds / 2)
     ramps = [SHORT_RAMP_NAMES[r.strip()] for r in args.ramps.split(",") if r.strip()]
+    args.victoria = args.victoria and victoria_binary() is not None
     if args.skip_item:
         ramps = [r for r in ramps if r != "per_item"]
     if args.skip_split:
@@ -482,6 +532,7 @@ def main() -> None:
                     batch_size=args.batch_size if batched else 10, batched=batched,
                     seconds=seconds if batched else item_seconds, warmup=args.warmup, keep_going=args.keep_going,
                     profile_to=args.profile, layout=layout, replicas=args.replicas, frames=frames,
+                    victoria=batched and args.victoria,
                 )  # fmt: skip
 
             scale = (args.racks, args.servers) if batched else (args.item_racks, args.servers)

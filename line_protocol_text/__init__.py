@@ -243,7 +243,7 @@ def column_lines(
             pass
         else:
             if math.isfinite(total):
-                texts = [text[:-2] if text[-2:] == ".0" else text for text in map(repr, values)]
+                texts = [text.removesuffix(".0") for text in map(repr, values)]
                 return [f"{h}{v} {t}" for h, v, t in zip(heads, texts, nanos, strict=True)], []
     lines: list[str] = []
     failed: list[RowError] = []

@@ -8,12 +8,26 @@ import time
 
 from _pipeline import STORE_CATEGORY, Run
 
+from karez.frames import COMPACT, ENCODING_HEADER, encode_frames
+
 STORE_OUTAGE_S = 30.0
 MOCK_OUTAGE_S = 10.0
-POISON = (
-    ("karez.converter.tiro_preprocess", b"\x00\xff this is not JSON {"),
-    ("karez.converter.tiro_preprocess", b'[{"path": 42, "result": ["wrong", "shape"]}]'),
-    (f"karez.{STORE_CATEGORY}.poison", b"not JSON either"),
+_FRAME = {
+    "_karez": {},
+    "_frame": {"v": 1, "schema": "tiro.points"},
+    "columns": {"path": [], "value": [], "timestamp": [], "unit": []},
+}
+_COMPACT = {ENCODING_HEADER: COMPACT}
+POISON: tuple[tuple[str, bytes, dict[str, str] | None], ...] = (
+    ("karez.converter.tiro_preprocess", b"\x00\xff this is not JSON {", None),
+    ("karez.converter.tiro_preprocess", b'[{"path": 42, "result": ["wrong", "shape"]}]', None),
+    ("karez.converter.tiro_preprocess", encode_frames([_FRAME], COMPACT)[:-9], _COMPACT),  # truncated
+    (f"karez.{STORE_CATEGORY}.poison", b"not JSON either", None),
+    (  # a frame of a model this process does not know
+        f"karez.{STORE_CATEGORY}.poison",
+        encode_frames([{**_FRAME, "_frame": {"v": 1, "schema": "other.model"}}], COMPACT),
+        _COMPACT,
+    ),
 )
 
 
@@ -70,10 +84,13 @@ async def stop_store_both(run: Run) -> str:
 
 async def inject_poison(run: Run) -> str:
     """Publish malformed messages into the collection chain and the store category, among the real traffic."""
-    for subject, data in POISON:
-        await run.tap.nc.publish(subject, data)
+    for subject, data, headers in POISON:
+        await run.tap.nc.publish(subject, data, headers=headers)
     await run.tap.nc.flush()
-    return f"{len(POISON)} poison messages: non-JSON and a wrong shape into tiro_preprocess, non-JSON into tiro_store"
+    return (
+        f"{len(POISON)} poison messages: non-JSON, a wrong shape and a truncated frame into tiro_preprocess, non-JSON"
+        " and a frame of another model into tiro_store"
+    )
 
 
 async def stop_mock(run: Run) -> str:

@@ -98,26 +98,26 @@ def karez_config(setup: Setup, plan: Plan, vm_url: str | None) -> dict[str, Any]
     roles = {
         "connectors": [
             # fuse: false keeps the connector → tiro_preprocess hop on NATS, where the tap counts what was collected;
-            # tiro_preprocess and the converters after it run fused (karez.fusion)
+            # tiro_preprocess and the converters after it run fused (karez.fusion); frames from the connector on
             {"type": "tiro_mock", "base_url": base, "by": "path", "batch": True, "converter": "tiro_preprocess",
-             "fuse": False},
+             "fuse": False, "frames": True},
         ],
         "converters": [
-            {"type": "tiro_preprocess", "next": to_store_next, "batch": True},
+            {"type": "tiro_preprocess", "next": to_store_next, "batch": True, "frames": True},
             {"name": "to_store", "type": "filter_and_update_meta", "key": "category",
-             "rename": {"telemetry": STORE_CATEGORY, "attribute": STORE_CATEGORY}, "batch": True},
+             "rename": {"telemetry": STORE_CATEGORY, "attribute": STORE_CATEGORY}, "batch": True, "frames": True},
         ],
     }  # fmt: skip
     stores: dict[str, Any] = {
         "aggregators": [
             {"type": "tiro_store", "category": STORE_CATEGORY, "store": "sqlite:///tiro.db", "scenario": scenario,
-             "uses": uses, "flush_interval": 0.5},
+             "uses": uses, "flush_interval": 0.5, "frames": True},
         ]
     }  # fmt: skip
     if vm_url:
         roles["converters"].append(
             {"type": "influx_line_protocol", "measurement": "tiro_telemetry", "field_name": "field",
-             "field_value": "value", "batch": True}
+             "field_value": "value", "batch": True, "frames": True}
         )  # fmt: skip
         stores["aggregators"].append(
             {"type": "influx_writer", "category": "telemetry", "url": vm_url, "token": "reliability", "org": "tiro",

@@ -32,7 +32,19 @@ def record_batches(service: MockService, log: Path) -> None:
         out.write(orjson.dumps({"t": time.time(), "points": served}) + b"\n")
         return points, unknown
 
+    columns_of = service.batch_columns
+
+    def batch_columns(paths: list[str]) -> dict[str, Any]:
+        answer = columns_of(paths)
+        if service.faults is not None:  # the column answer was made by `batch`, which recorded it
+            return answer
+        served = [[p, ts] for p, ts in zip(answer["columns"]["path"], answer["columns"]["timestamp"], strict=True)]
+        served += [[p, dp["timestamp"]] for p, dp in answer["other"].items()]
+        out.write(orjson.dumps({"t": time.time(), "points": served}) + b"\n")
+        return answer
+
     service.batch = batch  # type: ignore[method-assign]
+    service.batch_columns = batch_columns  # type: ignore[method-assign]
 
 
 def main() -> None:

@@ -19,18 +19,20 @@ from typing import Any
 import nats
 import orjson
 
+from karez.frames import decode_body, expand
+
 
 def timestamp_ns(iso: str) -> int:
     """The sqlite store's key for a mock timestamp: float epoch seconds (as tiro_preprocess makes) × 1e9."""
     return int(datetime.fromisoformat(iso).timestamp() * 1e9)
 
 
-def _items(data: bytes) -> list[Any]:
+def _items(msg: Any) -> list[Any]:
+    """The items of a message, a frame's rows among them; none for a message that cannot be read (a poison)."""
     try:
-        body = orjson.loads(data)
-    except orjson.JSONDecodeError:
+        return expand(decode_body(msg.data, msg.headers))
+    except ValueError:
         return []
-    return body if isinstance(body, list) else [body]
 
 
 class Tap:
@@ -85,7 +87,7 @@ class Tap:
             if msg_id in self._task_ids:
                 return
             self._task_ids.add(msg_id)
-        for item in _items(msg.data):
+        for item in _items(msg):
             paths = item.get("tasks", []) if isinstance(item, dict) else item
             if isinstance(paths, list):
                 self.tasks += 1
@@ -103,7 +105,7 @@ class Tap:
         self._messages += 1
         msg_id = (msg.headers or {}).get("Nats-Msg-Id") or f"core:{self._messages}"
         keys: set[tuple[str, int]] = set()
-        for item in _items(msg.data):
+        for item in _items(msg):
             try:
                 keys.add((item["path"], timestamp_ns(item["result"]["timestamp"])))
             except (KeyError, TypeError, ValueError):

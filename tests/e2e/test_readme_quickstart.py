@@ -32,7 +32,7 @@ from readme_quickstart import (
     wait_until,
 )
 
-from karez import codec
+from karez import frames
 from tiro.retention import RETENTION_STREAM, RETENTION_SUBJECT
 from tiro.stores.urls import open_telemetry_store
 from tiro_models.validation.event_time import event_time
@@ -223,7 +223,7 @@ async def _retained_samples(url: str) -> set[tuple[str, float]]:
         sub = await js.subscribe(RETENTION_SUBJECT, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
         for _ in range(total):
             msg = await sub.next_msg(timeout=10)
-            for item in codec.split_items(codec.loads(msg.data)):
+            for item in frames.expand(frames.decode_body(msg.data, msg.headers)):  # the service publishes frames
                 samples.add((item["path"], _stamp(event_time(item["result"]))))
     finally:
         await nc.close()

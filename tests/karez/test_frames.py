@@ -15,7 +15,7 @@ import pytest
 from test_karez_routing import Capture, capture
 
 from karez import frames
-from karez.converter.extras.echo import Converter as Echo
+from karez.converter.base import ConverterBase
 from karez.converter.extras.influx_line_protocol import Converter as LineProtocol
 from karez.frames import COMPACT, ENCODING_HEADER, READABLE, FrameError, FrameSchema, make_frame, register_schema
 
@@ -100,8 +100,12 @@ def test_an_unknown_encoding_a_truncated_body_and_a_non_frame_are_refused_by_nam
 
 
 def test_frames_is_refused_on_a_role_that_cannot_read_or_write_them_and_takes_true_false_or_json():
-    with pytest.raises(ValueError, match="frames is set, but Converter neither reads nor writes frames"):
-        Echo({"type": "echo", "name": "e", "frames": True}, nats_addr=None)
+    class PerItem(ConverterBase):
+        def convert(self, payload):
+            yield payload
+
+    with pytest.raises(ValueError, match="frames is set, but PerItem neither reads nor writes frames"):
+        PerItem({"type": "per_item", "name": "e", "frames": True}, nats_addr=None)
     with pytest.raises(ValueError, match="frames must be true, false or json, not 'yes'"):
         LineProtocol({"type": "influx_line_protocol", "measurement": "m", "frames": "yes"}, nats_addr=None)
     assert (

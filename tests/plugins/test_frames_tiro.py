@@ -244,10 +244,8 @@ def test_the_mock_generates_columns_as_it_generates_dp_objects():
 
 
 def test_the_columns_answer_keeps_odd_and_unknown_points_apart():
-    from tiro.mock.service import batch_columns
-
     service = example_service(seed=9)
-    answer = batch_columns(service, [*service.listed[:5], "Not.known"])
+    answer = service.batch_columns([*service.listed[:5], "Not.known"])
     assert answer["columns"]["path"] == service.listed[:5] and answer["other"] == {}
     assert answer["unknown"] == ["Not.known"]
     assert len({len(column) for column in answer["columns"].values()}) == 1

@@ -30,7 +30,13 @@ def test_poison_case_durable_loses_nothing_and_dead_letters_the_poison(tmp_path)
     assert case["lost"] == 0 and case["duplicated"] == 0 and case["dispatched_not_stored"] == 0
     assert case["stored_never_served"] == 0
     reasons = sorted((d["dlq_subject"], d["error"]) for d in case["dead_letters"])
-    assert case["dead_lettered"] == 3
-    assert reasons[0] == ("karez.dlq.aggregator.tiro_store", "message is not JSON")
-    assert ("karez.dlq.converter.tiro_preprocess", "message is not JSON") in reasons
+    assert case["dead_lettered"] == 5
+    by_role = {subject: [error for s, error in reasons if s == subject] for subject, _ in reasons}
+    store, preprocess = by_role["karez.dlq.aggregator.tiro_store"], by_role["karez.dlq.converter.tiro_preprocess"]
+    assert [e.split(" (")[0] for e in store] == [
+        "frame schema 'other.model' is not known in this process",
+        "message is not JSON",
+    ]
+    assert any(e.startswith("message is not JSON (") for e in preprocess)
+    assert any(e.startswith("body is not frames/1+msgpack") for e in preprocess)
     assert report["summary"]["durable_guarantee_held"] is True

@@ -9,7 +9,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 
 from tiro.mock.fast_path import FastPointRoutes, point_answer, value_answer
-from tiro.mock.service import MockService, batch_columns
+from tiro.mock.service import MockService
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_BATCH_PATHS = 200_000
@@ -49,7 +49,7 @@ def create_app(service: MockService) -> FastAPI:
         ?form=columns {"columns": {path, value, timestamp, unit: [...]}, "other": {path: DP}, "unknown": [paths]}."""
         paths = await _read_path_list(request)
         if form == "columns":
-            return _json(batch_columns(service, paths))
+            return _json(service.batch_columns(paths))
         points, unknown = service.batch(paths)
         return _json({"points": points, "unknown": unknown})
 

@@ -70,29 +70,28 @@ class MockService:
             out[path] = dp
         return out, unknown
 
-
-def batch_columns(service: MockService, paths: list[str]) -> dict[str, Any]:
-    """The batch answer as columns: `{"columns": {path, value, timestamp, unit}, "other": {path: DP},
-    "unknown": [paths]}`. "other" holds the points a row cannot (fault injection's odd DPs); withheld ones are left
-    out, as in `batch`."""
-    if service.faults is None:
-        known = [p for p in paths if p in service.points]
-        unknown = [p for p in paths if p not in service.points] if len(known) != len(paths) else []
-        names = ("path", "value", "timestamp", "unit")
-        return {
-            "columns": dict(zip(names, service.mocker.columns(known), strict=True)),
-            "other": {},
-            "unknown": unknown,
+    def batch_columns(self, paths: list[str]) -> dict[str, Any]:
+        """The batch answer as columns: `{"columns": {path, value, timestamp, unit}, "other": {path: DP},
+        "unknown": [paths]}`. "other" holds the points a row cannot (fault injection's odd DPs); withheld ones are left
+        out, as in `batch`."""
+        if self.faults is None:
+            known = [p for p in paths if p in self.points]
+            unknown = [p for p in paths if p not in self.points] if len(known) != len(paths) else []
+            names = ("path", "value", "timestamp", "unit")
+            return {
+                "columns": dict(zip(names, self.mocker.columns(known), strict=True)),
+                "other": {},
+                "unknown": unknown,
+            }
+        points, unknown = self.batch(paths)
+        rows = {p: dp for p, dp in points.items() if is_row_dp(dp)}
+        columns = {
+            "path": list(rows),
+            "value": [dp["value"] for dp in rows.values()],
+            "timestamp": [dp["timestamp"] for dp in rows.values()],
+            "unit": [dp.get("unit") for dp in rows.values()],
         }
-    points, unknown = service.batch(paths)
-    rows = {p: dp for p, dp in points.items() if is_row_dp(dp)}
-    columns = {
-        "path": list(rows),
-        "value": [dp["value"] for dp in rows.values()],
-        "timestamp": [dp["timestamp"] for dp in rows.values()],
-        "unit": [dp.get("unit") for dp in rows.values()],
-    }
-    return {"columns": columns, "other": {p: dp for p, dp in points.items() if p not in rows}, "unknown": unknown}
+        return {"columns": columns, "other": {p: dp for p, dp in points.items() if p not in rows}, "unknown": unknown}
 
 
 def build_service(

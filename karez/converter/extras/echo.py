@@ -11,6 +11,8 @@ from karez.routing import ensure_meta
 class Converter(ConverterBase):
     """Yields every item unchanged."""
 
+    FRAMES = True  # a frame passes unchanged too
+
     def convert(self, payload: dict[str, Any]) -> Any:
         """Yield the payload."""
         yield payload
