@@ -251,3 +251,14 @@ async def test_a_core_role_drops_a_frame_it_cannot_read_and_keeps_working(nc, st
     (lp,) = runtime.roles["converter"]
     assert lp.stats.dropped == 1
     assert f"Dropped an unreadable message on {subject}: body is not frames/1+msgpack" in caplog.text
+
+
+def test_the_lines_of_a_big_frame_come_in_texts_a_message_can_carry():
+    config = {"type": "influx_line_protocol", "measurement": "m" * 100, "field_name": "k", "frames": True}
+    frame = pairs_frame(20_000)
+    blocks = LineProtocol(config, None).convert_batch([frame], "s")
+    assert len(blocks) > 1 and all(len(b["_as_is"]) < 2 * 256 * 1024 for b in blocks)
+    lines = [line for b in blocks for line in b["_as_is"].split("\n")]
+    assert len(lines) == 20_000 and lines[-1].endswith(f" {int((1.7e9 + 19_999) * 1e9)}")
+    bodies = LineProtocol(config, None).encode_outputs([("karez.telemetry.x", b) for b in blocks])
+    assert all(len(body) < 1_000_000 for _, body, _, _ in bodies)

@@ -20,6 +20,20 @@ def item_to_line(payload: dict[str, Any], measurement: str, field_name: str | No
     return encode_line(measurement, tags, key, value, time_ns)
 
 
+BLOCK_BYTES = 256 * 1024  # a text item's size: a message of one item must stay under NATS' max_payload (1 MiB)
+
+
+def _blocks(lines: list[str]) -> list[str]:
+    """Lines joined into texts of about BLOCK_BYTES each (a line is never split)."""
+    if not lines:
+        return []
+    size = sum(map(len, lines)) + len(lines)
+    if size <= BLOCK_BYTES:
+        return ["\n".join(lines)]
+    per_block = max(1, len(lines) * BLOCK_BYTES // size)
+    return ["\n".join(lines[start : start + per_block]) for start in range(0, len(lines), per_block)]
+
+
 class Converter(ConverterBase):
     """Converts an item into one InfluxDB line (published raw; batches join lines with newlines)."""
 
@@ -42,27 +56,26 @@ class Converter(ConverterBase):
 
     def convert_batch(self, payloads: list[Any], subject: str = "") -> list[Any]:
         """The lines of a batch: what `convert` gives per item, without a generator and a meta copy per item; with
-        `frames`, the lines of a frame's rows as one text item."""
+        `frames`, the lines of a frame's rows as text items of about 256 kB."""
         if self.frames_encoding is None or not payloads or not is_frame(payloads[0]):
             return self._lines(payloads, subject)
         blocks: list[dict[str, Any]] = []
         rest: list[Any] = []
         for item in payloads:
             if is_frame(item):
-                text = self._frame_text(item, subject)
-                if text:
-                    blocks.append({"_as_is": text, META_KEY: item.get(META_KEY) or {}})
+                meta = item.get(META_KEY) or {}
+                blocks += ({"_as_is": text, META_KEY: meta} for text in _blocks(self._frame_lines(item, subject)))
             else:
                 rest.append(item)
         return blocks + self._lines(rest, subject)
 
-    def _frame_text(self, frame: dict[str, Any], subject: str) -> str:
-        """The lines of a frame's rows, joined: each series' head made once from a row (and remembered), then the
-        value and timestamp columns formatted whole (`column_lines`)."""
+    def _frame_lines(self, frame: dict[str, Any], subject: str) -> list[str]:
+        """The lines of a frame's rows: each series' head made once from a row (and remembered), then the value and
+        timestamp columns formatted whole (`column_lines`)."""
         columns = frame[COLUMNS_KEY]
         value_column = self.config.field_value
         if value_column not in columns or "timestamp" not in columns:  # the rows themselves say what is wrong
-            return "\n".join(line["_as_is"] for line in self._lines(rows_with_meta(frame), subject))
+            return [line["_as_is"] for line in self._lines(rows_with_meta(frame), subject)]
         series_columns = [column for name, column in columns.items() if name not in (value_column, "timestamp")]
         keys = list(zip(*series_columns, strict=True))
         cache = self._series_heads.setdefault(frame[FRAME_KEY]["schema"], {})
@@ -91,7 +104,7 @@ class Converter(ConverterBase):
         lines, failed = column_lines(heads, values, stamps)  # type: ignore[arg-type]  # None heads were left out
         for at, error in failed:
             self.log_exception(error, f"Error converting row {good[at]} of a frame from {subject}")
-        return "\n".join(lines)
+        return lines
 
     @property
     def encoder(self) -> ItemLineEncoder:
