@@ -249,3 +249,36 @@ def test_the_columns_answer_keeps_odd_and_unknown_points_apart():
     assert answer["columns"]["path"] == service.listed[:5] and answer["other"] == {}
     assert answer["unknown"] == ["Not.known"]
     assert len({len(column) for column in answer["columns"].values()}) == 1
+
+
+@pytest.mark.parametrize("shape", ["on-time", "across-the-end", "odd-stamps", "late"])
+def test_columns_are_collected_into_the_windows_items_would_go_to(shape):
+    from tiro.plugins.karez.windows import WindowedValidator, dp_objects
+
+    def check(flat, start, end):
+        raise AssertionError("not judged here")
+
+    t0 = 1_800_000_000.0
+    n = 50
+    offsets = {
+        "on-time": [1 + i * 0.01 for i in range(n)],
+        "across-the-end": [5 + i * 0.2 for i in range(n)],  # runs into the carried end and the next window
+        "odd-stamps": [1 + i * 0.01 for i in range(n)],
+        "late": [-30 + i * 0.01 for i in range(n)],
+    }[shape]
+    stamps: list[Any] = [datetime.fromtimestamp(t0 + o, UTC).isoformat() for o in offsets]
+    if shape == "odd-stamps":
+        stamps[3], stamps[7] = None, "not a time"
+    paths = [f"DataHall.data_hall_0.Rack.rack_{i}.Telemetry.X" for i in range(n)]
+    values = [float(i) for i in range(n)]
+    units = [None if i % 2 else "°C" for i in range(n)]
+    by_items = WindowedValidator(check, 10, started_at=t0 - 1)
+    by_columns = WindowedValidator(check, 10, started_at=t0 - 1)
+    arrival = t0 + 2
+    by_items.collect_many(zip(paths, dp_objects(values, stamps, units), strict=True), arrival)
+    by_columns.collect_columns(paths, values, stamps, units, arrival)
+    assert by_items._open.keys() == by_columns._open.keys()
+    for start, window in by_items._open.items():
+        assert window.collector._latest == by_columns._open[start].collector._latest
+        assert window.late == by_columns._open[start].late
+    assert by_items.lateness._ages == by_columns.lateness._ages

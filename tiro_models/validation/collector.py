@@ -51,6 +51,14 @@ class Collector:
                 if isinstance(entity, Mapping):
                     self._collect_entity(f"{path}{PATH_SEP}{asset_id}", entity)
 
+    def collect_points(self, paths: list[str], dps: list[Any]) -> None:
+        """`collect` of each (path, DP); data-point paths seen before in one pass."""
+        if self._dp_paths.issuperset(paths):
+            self._latest.update(zip(paths, dps, strict=True))
+            return
+        for path, dp in zip(paths, dps, strict=True):
+            self.collect(path, dp)
+
     def _collect_entity(self, prefix: str, entity: Mapping[str, Any]) -> None:
         for key, value in entity.items():
             sub = f"{prefix}{PATH_SEP}{key}" if prefix else str(key)

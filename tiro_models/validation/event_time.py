@@ -109,6 +109,26 @@ class LatenessEstimate:
             self._ages[self._next] = age
             self._next = (self._next + 1) % AGE_SAMPLES
 
+    def observe_many(self, ages: list[float]) -> None:
+        """`observe` of each age, in order."""
+        if self.fixed is not None:
+            return
+        span = 2 * self.retention
+        kept = [age for age in ages if 0.0 <= age < span]
+        room = AGE_SAMPLES - len(self._ages)
+        if room > 0:
+            self._ages += kept[:room]
+            kept = kept[room:]
+        if len(kept) >= AGE_SAMPLES:  # the newest overwrite them all: where one by one would leave them
+            start = (self._next + len(kept)) % AGE_SAMPLES
+            newest = kept[-AGE_SAMPLES:]
+            self._ages = newest[AGE_SAMPLES - start :] + newest[: AGE_SAMPLES - start] if start else newest
+            self._next = start
+            return
+        for age in kept:
+            self._ages[self._next] = age
+            self._next = (self._next + 1) % AGE_SAMPLES
+
     def p99_age(self) -> float | None:
         """The 99th percentile of the recorded ages (None before the first)."""
         if not self._ages:

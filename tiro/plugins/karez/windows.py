@@ -9,11 +9,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from tiro.window_report import verdict, window_label
 from tiro_models.spec import Model
 from tiro_models.validate import Collector, SnapshotNester, ValidationResult, validate
+from tiro_models.validation.checks import parse_time
 from tiro_models.validation.event_time import CARRY_FRACTION, LatenessEstimate, event_time
 
 # (flat snapshot, window start, window end) -> result
@@ -150,6 +151,34 @@ class WindowedValidator:
             else:
                 low = high = math.nan
 
+    def collect_columns(
+        self, paths: list[str], values: list[Any], stamps: list[Any], units: list[Any], arrival: float
+    ) -> None:
+        """`collect_many` of samples given as columns (data-point path, value, timestamp, unit or None): the same
+        windows and verdicts. The usual batch, every sample on time for one window and away from its end, is collected
+        with whole-column passes; any other goes sample by sample."""
+        dps = dp_objects(values, stamps, units)
+        parsed = [parse_time(ts) if ts is not None else None for ts in stamps]
+        if not parsed:
+            return
+        rule = self.lateness.rule()
+        start, late = rule.assign(parsed[0], arrival)
+        if None in parsed or late or start < self.start:
+            self.collect_many(zip(paths, dps, strict=True), arrival)
+            return
+        events = cast(list[float], parsed)
+        carried_from = start + self.retention - min(rule.lateness, self.retention * CARRY_FRACTION)
+        window = self._window(start, arrival)
+        if (
+            window.start != start
+            or not start <= min(events)
+            or not max(events) < min(carried_from, arrival + self.retention)
+        ):
+            self.collect_many(zip(paths, dps, strict=True), arrival)
+            return
+        self.lateness.observe_many([arrival - event for event in events])
+        window.collector.collect_points(paths, dps)
+
     def _place(self, start: float, path: str, dp: Any, arrival: float) -> _Window:
         """Collect one sample into the window at `start` (counted late when that window was judged already)."""
         window = self._window(start, arrival)
@@ -231,3 +260,13 @@ class WindowedValidator:
     def collector(self) -> Collector:
         """The collector of the earliest window not judged yet."""
         return self._window(self.start, self.start).collector
+
+
+def dp_objects(values: list[Any], stamps: list[Any], units: list[Any]) -> list[dict[str, Any]]:
+    """The DP objects of sample columns: `{value, timestamp}`, with `unit` where it is not None."""
+    if units.count(None) == len(units):
+        return [{"value": v, "timestamp": t} for v, t in zip(values, stamps, strict=True)]
+    return [
+        {"value": v, "timestamp": t, "unit": u} if u is not None else {"value": v, "timestamp": t}
+        for v, t, u in zip(values, stamps, units, strict=True)
+    ]
