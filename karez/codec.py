@@ -19,8 +19,14 @@ def _fallback(value: Any) -> Any:
 
 
 def dumps(obj: Any) -> bytes:
-    """JSON bytes; NaN and ±Infinity are written as null because strict consumers (Telegraf) reject them."""
-    return orjson.dumps(obj, default=_fallback, option=_OPTS)
+    """JSON bytes; NaN and ±Infinity are written as null because strict consumers (Telegraf) reject them. An integer
+    beyond 64 bits, which orjson cannot write, sends the whole object through the standard library's encoder."""
+    try:
+        return orjson.dumps(obj, default=_fallback, option=_OPTS)
+    except TypeError as e:
+        if "64-bit" not in str(e):
+            raise
+        return json.dumps(obj, default=_fallback, ensure_ascii=False).encode()
 
 
 def loads(data: bytes | str) -> Any:

@@ -185,6 +185,15 @@ def encode_frames(frames: list[dict[str, Any]], encoding: str) -> bytes:
     return _msgpack_encoder.encode(frames) if encoding == COMPACT else codec.dumps(frames)
 
 
+def frame_body(frames: list[dict[str, Any]], encoding: str) -> tuple[bytes, str]:
+    """The body of a frame message and its encoding: `encoding`, or the readable form for frames holding a value
+    the compact one cannot carry (an integer beyond 64 bits)."""
+    try:
+        return encode_frames(frames, encoding), encoding
+    except (OverflowError, TypeError):
+        return encode_frames(frames, READABLE), READABLE
+
+
 def decode_body(data: bytes, headers: Mapping[str, str] | None) -> list[Any]:
     """The items of a message body: by its `Karez-Encoding` header, else JSON; frames among them are checked.
 

@@ -22,6 +22,7 @@ from karez.nats_options import NatsOptions, connect, server_address
 from karez.routing import META_KEY, merged_meta
 from karez.stats import RoleStats
 from karez.subjects import DEFAULT_CATEGORY, category_subject, connector_subject, converter_subject, role_subject
+from karez.utils import unlinked
 
 logger = logging.getLogger("karez")
 
@@ -58,10 +59,10 @@ def _sized_batches(subject: str, items: list[Any]) -> list[Body]:
 
 def _sized_frames(subject: str, items: list[dict[str, Any]], encoding: str) -> list[Body]:
     """Encode frames in one message, halving the list (or a lone frame's rows) until each body fits."""
-    body = frames.encode_frames(items, encoding)
+    body, used = frames.frame_body(items, encoding)
     rows = sum(map(frames.frame_length, items))
     if len(body) <= MAX_BATCH_BYTES or rows <= 1:
-        return [(subject, body, rows, {frames.ENCODING_HEADER: encoding})]
+        return [(subject, body, rows, {frames.ENCODING_HEADER: used})]
     if len(items) == 1:
         half_rows = rows // 2
         halves = [frames.slice_frame(items[0], 0, half_rows), frames.slice_frame(items[0], half_rows, rows)]
@@ -478,7 +479,7 @@ class RestfulRoleMixin(ConfigurableBase):
             last = i == attempts - 1
             try:
                 async with self.semaphore:
-                    r = await client.get(url, **kwargs)
+                    r = await unlinked(client.get(url, **kwargs))
                 if r.status_code == 200:
                     return r.json()
                 self.log("error" if last else "warning", f"GET {url} returned {r.status_code}", i)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
+
+import httpx
 
 
 def extract_dict(d: Mapping[str, Any], *keys: str, **renames: str) -> dict[str, Any]:
@@ -53,3 +55,12 @@ async def resolve_items(result: Any) -> list[Any]:
     if isinstance(result, Mapping | str | bytes):
         return [result]
     return list(result)
+
+
+async def unlinked(pending: Awaitable[httpx.Response]) -> httpx.Response:
+    """The response of a request read whole (`client.get`, `client.post`) with its link to its stream dropped: httpx
+    links a response and its stream both ways, so every response and its body waited for a full garbage collection
+    (a dispatcher listing 104,003 points every second grew by 8 MB/s, a collector by 7 MB/s)."""
+    response = await pending
+    response.stream = httpx.ByteStream(b"")
+    return response

@@ -177,3 +177,126 @@ async def test_nats_messages_into_running_roles(runtime: Runtime, nats_server: E
     for role in (pre, val, store):
         tally.outcomes[f"{role.name}.dropped"] = role.stats.dropped
         tally.outcomes[f"{role.name}.errors"] = role.stats.errors
+
+
+# ----- frames (karez.frames): malformed, truncated and foreign-model frames into roles that take frames -----
+_COLUMN_NAMES = ["path", "value", "timestamp", "unit", "other"]
+_two = {"min_size": 2, "max_size": 2}
+frame_columns = st.one_of(
+    st.dictionaries(st.sampled_from(_COLUMN_NAMES), st.lists(json_values, max_size=4)),
+    st.fixed_dictionaries(
+        {
+            "path": st.lists(path_like, **_two),
+            "value": st.lists(json_values, **_two),
+            "timestamp": st.lists(json_values, **_two),
+            "unit": st.lists(json_values, **_two),
+        }
+    ),
+    json_values,
+)
+_SCHEMAS = ["tiro.points", "tiro.records", "other.model", "", "tiro.points/2"]
+frame_headers = st.one_of(
+    st.fixed_dictionaries({"v": st.sampled_from([1, 2, 0, "1"]), "schema": st.sampled_from(_SCHEMAS)}),
+    json_values,
+)
+fuzz_frames = st.fixed_dictionaries(
+    {"_frame": frame_headers, "columns": frame_columns}, optional={"_karez": st.one_of(st.just({}), json_values)}
+)
+VALID_POINTS = {
+    "_karez": {"category": "telemetry"},
+    "_frame": {"v": 1, "schema": "tiro.points"},
+    "columns": {"path": [SOME_PATH], "value": [SOME_DP["value"]], "timestamp": [SOME_DP["timestamp"]],
+                "unit": [SOME_DP.get("unit")]},
+}  # fmt: skip
+
+
+def _framed(frames_list: list, encoding: str) -> tuple[bytes, dict[str, str]]:
+    from karez.frames import ENCODING_HEADER, frame_body
+
+    body, used = frame_body(frames_list, encoding)  # an integer beyond 64 bits goes as JSON, as a role sends it
+    return body, {ENCODING_HEADER: used}
+
+
+frame_messages = st.one_of(
+    st.tuples(st.lists(fuzz_frames, min_size=1, max_size=3), st.sampled_from(["frames/1+msgpack", "frames/1+json"])),
+    st.tuples(st.binary(max_size=60), st.sampled_from(["frames/1+msgpack", "frames/1+json", "frames/9+cbor"])),
+    st.integers(1, 200),  # a valid frame message cut short by this many bytes
+)
+
+
+@pytest.fixture
+async def frame_runtime(nats_server: EmbeddedNats, tmp_path: Path) -> AsyncIterator[Runtime]:
+    """tiro_preprocess, line protocol, tiro_validate and tiro_store with `frames: true`, in-process."""
+    for rel, text in STUBS.items():
+        (tmp_path / "plugins" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "plugins" / rel).write_text(text)
+    uses = ",".join(map(str, USES))
+    config = {
+        "converters": [
+            {"type": "tiro_preprocess", "name": "fpre", "frames": True, "next": "flp"},
+            {"type": "influx_line_protocol", "name": "flp", "measurement": "m", "field_name": "field", "frames": True},
+        ],
+        "aggregators": [
+            {"type": "tiro_validate", "name": "fval", "category": "fvalidation", "scenario": str(SCENARIO),
+             "uses": uses, "retention": 3600, "log_file": str(tmp_path / "validation.log"), "frames": True},
+            {"type": "tiro_store", "name": "fstore", "category": "fgraph", "store": f"sqlite:///{tmp_path}/t.db",
+             "scenario": str(SCENARIO), "uses": uses, "batch_size": 1, "flush_interval": 0.05, "frames": True},
+        ],
+    }  # fmt: skip
+    (tmp_path / "karez.yaml").write_text(yaml.safe_dump(config))
+    settings = load_settings([str(tmp_path / "karez.yaml")], environ={})
+    rt = Runtime(build_roles(settings, all_plugins(tmp_path / "plugins")), NatsOptions.from_address(nats_server.url),
+                 metrics_interval=0, fuse=False)  # fmt: skip
+    await rt.start()
+    yield rt
+    await rt.shutdown()
+
+
+async def test_frames_into_running_roles(frame_runtime: Runtime, nats_server: EmbeddedNats, tally) -> None:
+    from karez.frames import COMPACT, READABLE
+
+    valid_body, _ = _framed([VALID_POINTS], COMPACT)
+    cases = []
+    for drawn in draw_cases(frame_messages, max_examples=150):
+        if isinstance(drawn, int):
+            cases.append((valid_body[: max(0, len(valid_body) - drawn)], {"Karez-Encoding": COMPACT}))
+        elif isinstance(drawn[0], list):
+            cases.append(_framed(drawn[0], drawn[1]))
+        else:
+            cases.append((drawn[0], {"Karez-Encoding": drawn[1]}))
+    subjects = ("karez.converter.fpre", "karez.converter.flp", "karez.fvalidation.fuzz", "karez.fgraph.fuzz")
+    rt = frame_runtime
+    pre, lp = _role(rt, "converter", "fpre"), _role(rt, "converter", "flp")
+    val, store = _role(rt, "aggregator", "fval"), _role(rt, "aggregator", "fstore")
+    client = await nats.connect(nats_server.url)
+    lines: list[bytes] = []
+
+    async def keep(msg) -> None:
+        lines.append(msg.data)
+
+    await client.subscribe("karez.telemetry.flp", cb=keep)
+    try:
+        for body, headers in cases:
+            for subject in subjects:
+                await client.publish(subject, body, headers=headers)
+            tally.count("sent to 4 roles")
+        await client.flush()
+        # a valid frame afterwards is processed by each role
+        for subject in ("karez.converter.fpre", "karez.fvalidation.fuzz"):
+            body, headers = _framed([VALID_POINTS], READABLE)
+            await client.publish(subject, body, headers=headers)
+        record = {**next(decompose(SOME_PATH, SOME_DP)), "timestamp": 1_800_000_321.0}
+        await client.publish("karez.fgraph.fuzz", _dumps(record))
+        await client.flush()
+        await _until(lambda: any(SOME_PATH.rsplit(".", 1)[-1].encode() in line for line in lines), "a line of it")
+        await _until(lambda: SOME_PATH in val.windows.collector.snapshot(), "the validator collecting the point")
+        await _until(lambda: not store._buffer and store.written >= 1, "the store writing the valid record")
+    finally:
+        await client.close()
+    _assert_alive(rt)
+    for role in (pre, lp, val, store):
+        assert role.stats.dropped + role.stats.errors > 0, f"{role.name} counted no bad frame"
+    tally.boundary = "frame messages into tiro_preprocess, influx_line_protocol, tiro_validate, tiro_store"
+    for role in (pre, lp, val, store):
+        tally.outcomes[f"{role.name}.dropped"] = role.stats.dropped
+        tally.outcomes[f"{role.name}.errors"] = role.stats.errors

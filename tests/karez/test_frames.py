@@ -3,7 +3,6 @@ nats-server, fused and over NATS, next to roles that take per-item objects."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import uuid
@@ -12,7 +11,8 @@ from typing import Any
 import msgspec
 import orjson
 import pytest
-from test_karez_routing import Capture, capture
+from test_fusion import lines, outputs_of
+from test_karez_routing import capture
 
 from karez import frames
 from karez.converter.base import ConverterBase
@@ -161,19 +161,6 @@ def frame_chain(s: str, frames_on: Any = True) -> dict[str, Any]:
     }
 
 
-async def outputs_of(nc, start_runtime, tmp_path, config: dict[str, Any], expected: int, **runtime: Any) -> Capture:
-    cap = await capture(nc, "karez.>")
-    tmp_path.mkdir(exist_ok=True)
-    await start_runtime(config, tmp_path, **runtime)
-    await cap.wait(expected)
-    await asyncio.sleep(0.3)  # nothing more is coming
-    return cap
-
-
-def lines(cap: Capture, subject: str) -> list[str]:
-    return sorted(line for m in cap.on(subject) for line in m.data.decode().splitlines())
-
-
 @pytest.mark.parametrize("fuse", [True, False])
 async def test_frames_give_the_lines_and_items_per_item_objects_give(nc, start_runtime, tmp_path, fuse):
     s, t = uid(), uid()
@@ -262,3 +249,12 @@ def test_the_lines_of_a_big_frame_come_in_texts_a_message_can_carry():
     assert len(lines) == 20_000 and lines[-1].endswith(f" {int((1.7e9 + 19_999) * 1e9)}")
     bodies = LineProtocol(config, None).encode_outputs([("karez.telemetry.x", b) for b in blocks])
     assert all(len(body) < 1_000_000 for _, body, _, _ in bodies)
+
+
+def test_a_frame_holding_an_integer_beyond_64_bits_is_published_in_the_readable_form():
+    frame = pairs_frame(2)
+    frame["columns"]["value"][1] = 2**70
+    lp = LineProtocol({"type": "influx_line_protocol", "measurement": "m", "frames": True}, None)
+    ((_, body, rows, headers),) = lp.encode_outputs([("karez.converter.x", frame)])
+    assert headers == {ENCODING_HEADER: READABLE} and rows == 2
+    assert frames.decode_body(body, headers) == [frame]

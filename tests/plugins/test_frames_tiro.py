@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from test_store_aggregator import _stored as stored
 
 from karez import frames
 from karez.converter.extras.filter_and_update_meta import Converter as FilterAndUpdateMeta
@@ -24,7 +25,6 @@ from tiro.mock.service import example_service
 from tiro.plugins.karez import TiroPreprocessConverter, TiroStoreAggregator, ValidationAggregator
 from tiro.plugins.karez.mock_collector import _category_of
 from tiro.plugins.karez.preprocess import ItemDataError
-from tiro.stores.urls import open_graph_store, open_telemetry_store
 
 FLOW = "DataHall.data_hall_0.Rack.rack_0.Server.server_0.Telemetry.FlowRate"
 NAME = "DataHall.data_hall_0.Rack.rack_0.Attribute.Name"
@@ -138,15 +138,6 @@ def records_frames(seconds: float) -> list[dict[str, Any]]:
     stamp = datetime.fromtimestamp(seconds, UTC).isoformat()
     points = {path: {**dp, "timestamp": stamp} for path, dp in points.items()}
     return preprocess(True).convert_batch(points_frames(points, _category_of), "s")
-
-
-def stored(url: str) -> tuple[dict, dict]:
-    telemetry, graph = open_telemetry_store(url), open_graph_store(url)
-    try:
-        return telemetry.history("%%", since=0), graph.latest()
-    finally:
-        telemetry.close()
-        graph.close()
 
 
 async def test_frames_are_stored_as_their_records_are_new_series_first_then_straight_from_the_columns(tmp_path):

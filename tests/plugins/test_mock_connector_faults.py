@@ -281,3 +281,32 @@ async def test_frames_from_a_faulty_mock_hold_its_corrupted_values_and_leave_out
     assert min(rows) < len(service.listed)  # withheld points are not in the answer
     assert "not-a-number" in values  # a corrupted value is a value like any other
     assert connector.stats.errors == 0
+
+
+async def test_the_mock_roles_let_go_of_each_http_response_at_once():
+    """httpx links a response and its stream both ways: unless the roles unlink them, every listing and every batch
+    answer (megabytes at a site's size) waits for a full garbage collection, and the process grows between them."""
+    import gc
+
+    from tiro.plugins.karez import DispatcherForMockServer
+
+    service = example_service(seed=3)
+    with BackgroundServer(create_asgi(service)) as mock:
+        dispatcher = DispatcherForMockServer(
+            {"type": "tiro_mock", "connector": "tiro_mock", "base_url": mock.url, "interval": 1}, nats_addr=None
+        )
+        connector = _connector(mock.url, batch=True, durable=False, frames=True)
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for _ in range(3):
+                assert await dispatcher.load_entities() == service.listed
+                assert await connector.process(service.listed)
+            gc.collect()
+            kept = [o for o in gc.garbage if isinstance(o, httpx.Response)]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            await connector.close_http_client()
+            await dispatcher.close()
+    assert kept == []

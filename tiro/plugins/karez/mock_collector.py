@@ -13,6 +13,7 @@ from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.connector.restful import RestfulConnectorBase
 from karez.dispatcher.base import DispatcherBase
 from karez.errors import RetryableError
+from karez.utils import unlinked
 from tiro.frames import column_frames, points_frames
 
 BY_CHOICES = ("path", "uuid")
@@ -62,7 +63,7 @@ class DispatcherForMockServer(DispatcherBase):
 
     async def load_entities(self) -> list[Any]:
         """The mock server's listing, fetched every round (one async request; the event loop is never blocked)."""
-        response = await self._client().get(self._route)
+        response = await unlinked(self._client().get(self._route))
         response.raise_for_status()
         body = response.content
         # A 10^5-point listing is megabytes of JSON and rarely changes: parse it again only when it did.
@@ -147,7 +148,7 @@ class ConnectorForMockServer(RestfulConnectorBase):
         """The JSON answer of GET `url`; None (logged) for a refused or malformed answer; MockServerUnavailable."""
         async with self.semaphore:
             try:
-                response = await client.get(url)
+                response = await unlinked(client.get(url))
             except httpx.HTTPError as e:
                 return MockServerUnavailable(f"GET {url} failed: {type(e).__name__}: {e}")
         if response.status_code in _UNAVAILABLE_STATUSES:
@@ -183,7 +184,7 @@ class ConnectorForMockServer(RestfulConnectorBase):
         route = "/points/batch?form=columns" if self.frames_encoding is not None else "/points/batch"
         async with self.semaphore:
             try:
-                response = await client.post(route, content=dumps(paths), headers=_JSON)
+                response = await unlinked(client.post(route, content=dumps(paths), headers=_JSON))
             except httpx.HTTPError as e:
                 return [
                     MockServerUnavailable(f"POST /points/batch ({len(paths)} paths) failed: {type(e).__name__}: {e}")
