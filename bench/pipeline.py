@@ -244,7 +244,8 @@ async def run_step(
     seconds = max(seconds, 2 * interval)
     folder.mkdir(parents=True)
     log = folder / "validation.log"
-    vm = VictoriaMetrics().__enter__() if victoria else None
+    # a query over a hall of 10^6 series must not hit VictoriaMetrics' default limit on the series one query touches
+    vm = VictoriaMetrics(20.0, "-search.maxUniqueTimeseries=20000000").__enter__() if victoria else None
     config = karez_config(base, scenario, uses, interval, batch_size, batched, log, frames, vm.url if vm else None)
     store = StoreWatch(folder / "tiro.db")
     metrics = Metrics()
@@ -374,7 +375,9 @@ def victoria_counts(vm: VictoriaMetrics) -> dict[str, Any]:
     match = '{__name__=~"tiro_telemetry_.*"}'
 
     def scalar(query: str) -> int:
-        answer = httpx.get(f"{vm.url}/api/v1/query", params={"query": query}, timeout=120).json()
+        answer = httpx.get(f"{vm.url}/api/v1/query", params={"query": query}, timeout=300).json()
+        if answer.get("status") != "success":
+            raise RuntimeError(f"VictoriaMetrics did not answer {query}: {answer.get('error')}")
         result = answer.get("data", {}).get("result", [])
         return int(float(result[0]["value"][1])) if result else 0
 

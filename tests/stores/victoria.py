@@ -42,7 +42,8 @@ def _free_port() -> int:
 class VictoriaMetrics:
     """A victoria-metrics child process on 127.0.0.1 with its own storage directory."""
 
-    def __init__(self, startup_timeout: float = 20.0) -> None:
+    def __init__(self, startup_timeout: float = 20.0, *extra_args: str) -> None:
+        self.extra_args = extra_args  # more flags for the binary, e.g. a higher -search.maxUniqueTimeseries
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.startup_timeout = startup_timeout
@@ -62,6 +63,7 @@ class VictoriaMetrics:
                 "-retentionPeriod=100y",
                 "-search.latencyOffset=0s",
                 "-loggerLevel=ERROR",
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
