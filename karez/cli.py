@@ -300,6 +300,9 @@ async def _deploy(
             if links:
                 text = f"[KAREZ] Fused in memory (--no-fuse: over NATS): {'; '.join(links)}."
                 out.print(text, markup=False, highlight=False)
+            framed = runtime.framed_roles()
+            if framed:
+                out.print(f"[KAREZ] Frames (karez.frames): {', '.join(framed)}.", markup=False, highlight=False)
             out.print("[KAREZ] Running.", highlight=False)
 
         try:

@@ -197,6 +197,10 @@ class Runtime:
         """The roles that route items to converters: connectors and converters."""
         return [*self.roles.get("connector", []), *self.roles.get("converter", [])]
 
+    def framed_roles(self) -> list[str]:
+        """The names of the roles that read and publish frames (`frames: true` or `json`), in start order, once each."""
+        return list(dict.fromkeys(role.name for _, role in self.all_roles() if role.frames_encoding is not None))
+
     def fused_links(self) -> list[str]:
         """The in-memory links of this process's chains, `head → converter, …` (empty with fuse off)."""
         return fused_links(self._chain_heads())

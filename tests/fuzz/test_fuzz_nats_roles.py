@@ -88,12 +88,20 @@ def nats_server() -> AsyncIterator[EmbeddedNats]:
         yield server
 
 
-@pytest.fixture
-async def runtime(nats_server: EmbeddedNats, tmp_path: Path) -> AsyncIterator[Runtime]:
-    """The three roles in-process, as `karez deploy` runs them."""
+def _runtime(tmp_path: Path, nats_url: str, config: dict, **options: bool) -> Runtime:
+    """A Runtime of `config`'s roles (Tiro's plugins as a plugin folder), as `karez deploy` builds it."""
     for rel, text in STUBS.items():
         (tmp_path / "plugins" / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "plugins" / rel).write_text(text)
+    (tmp_path / "karez.yaml").write_text(yaml.safe_dump(config))
+    settings = load_settings([str(tmp_path / "karez.yaml")], environ={})
+    roles = build_roles(settings, all_plugins(tmp_path / "plugins"))
+    return Runtime(roles, NatsOptions.from_address(nats_url), metrics_interval=0, **options)
+
+
+@pytest.fixture
+async def runtime(nats_server: EmbeddedNats, tmp_path: Path) -> AsyncIterator[Runtime]:
+    """The three roles in-process, as `karez deploy` runs them."""
     uses = ",".join(map(str, USES))
     config = {
         "converters": [{"type": "tiro_preprocess", "name": "pre"}],
@@ -104,10 +112,7 @@ async def runtime(nats_server: EmbeddedNats, tmp_path: Path) -> AsyncIterator[Ru
              "scenario": str(SCENARIO), "uses": uses, "batch_size": 1, "flush_interval": 0.05},
         ],
     }  # fmt: skip
-    (tmp_path / "karez.yaml").write_text(yaml.safe_dump(config))
-    settings = load_settings([str(tmp_path / "karez.yaml")], environ={})
-    roles = build_roles(settings, all_plugins(tmp_path / "plugins"))
-    rt = Runtime(roles, NatsOptions.from_address(nats_server.url), metrics_interval=0)
+    rt = _runtime(tmp_path, nats_server.url, config)
     await rt.start()
     yield rt
     await rt.shutdown()
@@ -227,9 +232,6 @@ frame_messages = st.one_of(
 @pytest.fixture
 async def frame_runtime(nats_server: EmbeddedNats, tmp_path: Path) -> AsyncIterator[Runtime]:
     """tiro_preprocess, line protocol, tiro_validate and tiro_store with `frames: true`, in-process."""
-    for rel, text in STUBS.items():
-        (tmp_path / "plugins" / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / "plugins" / rel).write_text(text)
     uses = ",".join(map(str, USES))
     config = {
         "converters": [
@@ -243,10 +245,7 @@ async def frame_runtime(nats_server: EmbeddedNats, tmp_path: Path) -> AsyncItera
              "scenario": str(SCENARIO), "uses": uses, "batch_size": 1, "flush_interval": 0.05, "frames": True},
         ],
     }  # fmt: skip
-    (tmp_path / "karez.yaml").write_text(yaml.safe_dump(config))
-    settings = load_settings([str(tmp_path / "karez.yaml")], environ={})
-    rt = Runtime(build_roles(settings, all_plugins(tmp_path / "plugins")), NatsOptions.from_address(nats_server.url),
-                 metrics_interval=0, fuse=False)  # fmt: skip
+    rt = _runtime(tmp_path, nats_server.url, config, fuse=False)
     await rt.start()
     yield rt
     await rt.shutdown()

@@ -258,3 +258,11 @@ def test_a_frame_holding_an_integer_beyond_64_bits_is_published_in_the_readable_
     ((_, body, rows, headers),) = lp.encode_outputs([("karez.converter.x", frame)])
     assert headers == {ENCODING_HEADER: READABLE} and rows == 2
     assert frames.decode_body(body, headers) == [frame]
+
+
+async def test_karez_deploy_names_the_roles_with_frames(deploy, tmp_path):
+    s = uid()
+    started = await deploy(frame_chain(s), tmp_path, name="frames.yaml")
+    assert f"[KAREZ] Frames (karez.frames): lp{s}, src{s}." in started.lines
+    plain = await deploy(frame_chain(uid(), False), tmp_path, name="plain.yaml")
+    assert not any("Frames" in line for line in plain.lines)
