@@ -6,7 +6,8 @@ import asyncio
 import base64
 import re
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from nats.aio.client import Client
@@ -99,10 +100,29 @@ async def ensure_stream(
         num_replicas=replicas,
     )
     try:
-        await js.add_stream(config)
-    except BadRequestError:
+        await once_placed(lambda: js.add_stream(config))
+    except BadRequestError as e:
+        if e.err_code == NO_PEERS_FOR_PLACEMENT:
+            raise
         await js.stream_info(name)  # created meanwhile by another process
     _captured.clear()
+
+
+async def once_placed(call: Callable[[], Awaitable[Any]]) -> Any:
+    """`call()`, again every half second for up to PLACEMENT_WAIT seconds while JetStream has too few nodes online
+    to place the stream's replicas (a node of the cluster starting or restarting)."""
+    deadline = time.monotonic() + PLACEMENT_WAIT
+    while True:
+        try:
+            return await call()
+        except BadRequestError as e:
+            if e.err_code != NO_PEERS_FOR_PLACEMENT or time.monotonic() >= deadline:
+                raise
+        await asyncio.sleep(0.5)
+
+
+NO_PEERS_FOR_PLACEMENT = 10005  # JetStream's error code for "no suitable peers for placement"
+PLACEMENT_WAIT = 30.0  # seconds a role waits for enough cluster nodes to place a new stream's replicas
 
 
 async def scale_up(js: JetStreamContext, name: str, info: StreamInfo, replicas: int) -> None:
@@ -113,7 +133,7 @@ async def scale_up(js: JetStreamContext, name: str, info: StreamInfo, replicas: 
         return
     config = info.config
     config.num_replicas = replicas
-    await js.update_stream(config)
+    await once_placed(lambda: js.update_stream(config))
     # consumers cannot be created on the stream until its new peers have caught up ("insufficient resources")
     deadline = time.monotonic() + SCALE_UP_TIMEOUT
     while time.monotonic() < deadline:

@@ -267,3 +267,28 @@ async def test_instances_that_start_together_all_open_the_lease_buckets(cluster)
     finally:
         for nc in clients:
             await nc.close()
+
+
+async def test_a_stream_is_placed_once_enough_nodes_are_back_and_other_refusals_are_not_retried():
+    from nats.js.errors import BadRequestError
+
+    from karez.durable import NO_PEERS_FOR_PLACEMENT, once_placed
+
+    calls = []
+
+    async def placed_on_third_try():
+        calls.append(1)
+        if len(calls) < 3:
+            raise BadRequestError(code=400, err_code=NO_PEERS_FOR_PLACEMENT, description="no suitable peers")
+        return "placed"
+
+    assert await once_placed(placed_on_third_try) == "placed" and len(calls) == 3
+
+    async def refused():
+        calls.append(1)
+        raise BadRequestError(code=400, err_code=10058, description="stream name already in use")
+
+    calls.clear()
+    with pytest.raises(BadRequestError):
+        await once_placed(refused)
+    assert len(calls) == 1
