@@ -258,8 +258,8 @@ async def run_step(
             for name, (part, flags) in layout_configs(config, layout, replicas).items()
         }
         pids = {"mock": mock_pid, "nats_server": server.process.pid, "bench": os.getpid()}
-        if vm is not None and vm._proc is not None:
-            pids["victoria"] = vm._proc.pid
+        if vm is not None and vm.pid is not None:
+            pids["victoria"] = vm.pid
         memory = MemoryWatch({**pids, **{n: p.pid for n, p in procs.items()}})
         try:
             started = time.monotonic()

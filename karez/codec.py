@@ -23,9 +23,7 @@ def dumps(obj: Any) -> bytes:
     beyond 64 bits, which orjson cannot write, sends the whole object through the standard library's encoder."""
     try:
         return orjson.dumps(obj, default=_fallback, option=_OPTS)
-    except TypeError as e:
-        if "64-bit" not in str(e):
-            raise
+    except TypeError:  # the only value orjson refuses that `_fallback` does not turn into text
         return json.dumps(obj, default=_fallback, ensure_ascii=False).encode()
 
 

@@ -164,6 +164,15 @@ def expand(items: list[Any]) -> list[Any]:
     return out
 
 
+def split_schema(items: list[Any], schema: str) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The frames of `schema` among `items`, and every other item with other frames replaced by their rows."""
+    if not items or FRAME_KEY not in _first_object(items):
+        return [], items
+    own = [item for item in items if is_frame(item) and item[FRAME_KEY]["schema"] == schema]
+    rest = [item for item in items if not is_frame(item) or item[FRAME_KEY]["schema"] != schema]
+    return own, expand(rest)
+
+
 def rows_with_meta(frame: dict[str, Any], indices: Iterable[int] | None = None) -> list[dict[str, Any]]:
     """A frame's rows (all, or those at `indices`) as per-item objects, each with its own copy of the frame's meta."""
     rows = schema_of(frame).rows(frame, indices)

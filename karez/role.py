@@ -75,11 +75,11 @@ def _frames_encoding(role: RoleBase) -> str | None:
     """The wire encoding of the frames a role publishes (`frames: true` compact, `frames: json` readable), or None
     when the role does not speak frames; a ValueError for a role whose kind cannot."""
     value = role.config.frames
-    if isinstance(value, str) and value.strip().lower() in ("false", "true", "json", "msgpack"):
+    if isinstance(value, str) and value.strip().lower() in ("false", "true", "json"):
         value = value.strip().lower()
     if value in (False, None, "false"):
         return None
-    if value not in (True, "true", "json", "msgpack"):
+    if value not in (True, "true", "json"):
         raise ValueError(f"{role.name}: frames must be true, false or json, not {value!r}")
     if not role.FRAMES:
         raise ValueError(f"{role.name}: frames is set, but {type(role).__name__} neither reads nor writes frames")

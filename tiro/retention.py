@@ -12,7 +12,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
-from karez.frames import FRAME_KEY, decode_body, expand, is_frame
+from karez.frames import decode_body, split_schema
 from tiro.frames import POINTS, samples
 from tiro_models.errors import SnapshotError
 from tiro_models.validate import Collector
@@ -212,16 +212,8 @@ def _items(window: RetainedWindow, msg: Any) -> list[tuple[str, Any]]:
     fatal."""
     where = f"{msg.subject} #{msg.metadata.sequence.stream}"
     try:
-        items = decode_body(msg.data, msg.headers)
-        good = [
-            sample
-            for item in items
-            if is_frame(item) and item[FRAME_KEY]["schema"] == POINTS.name
-            for sample in samples(item)
-        ]
-        if good:
-            items = [item for item in items if not is_frame(item) or item[FRAME_KEY]["schema"] != POINTS.name]
-        items = expand(items)
+        framed, items = split_schema(decode_body(msg.data, msg.headers), POINTS.name)
+        good = [sample for frame in framed for sample in samples(frame)]
     except Exception as e:
         window.rejected.append(f"{where}: unreadable ({type(e).__name__}: {e})")
         return []

@@ -83,6 +83,11 @@ class VictoriaMetrics:
         self._cleanup()
         raise RuntimeError(f"victoria-metrics did not answer /health within {self.startup_timeout}s")
 
+    @property
+    def pid(self) -> int | None:
+        """The process id of the running binary (None before start or after stop)."""
+        return self._proc.pid if self._proc is not None else None
+
     def __exit__(self, *exc: Any) -> None:
         self._cleanup()
 

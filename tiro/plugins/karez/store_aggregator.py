@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
-from karez.frames import COLUMNS_KEY, FRAME_KEY, count_items, expand, frame_length, is_frame, rows_with_meta
+from karez.frames import COLUMNS_KEY, count_items, expand, frame_length, is_frame, rows_with_meta, split_schema
 from tiro.frames import RECORDS
 from tiro.plugins.karez.batching import BatchingAggregator
 from tiro.plugins.karez.settings import model_for, split_uses
@@ -118,8 +118,7 @@ class TiroStoreAggregator(BatchingAggregator):
         stores = self.stores if self.stores is not None else await asyncio.to_thread(self.open_stores)
         if not items or not is_frame(items[0]):
             return await stores.write_soon(items)
-        framed = [i for i in items if is_frame(i) and i[FRAME_KEY]["schema"] == RECORDS.name]
-        others = expand([i for i in items if not is_frame(i) or i[FRAME_KEY]["schema"] != RECORDS.name])
+        framed, others = split_schema(items, RECORDS.name)
         written = 0
         if framed:
             paths, stamps, values, units = (_joined(framed, name) for name in ("path", "timestamp", "value", "unit"))

@@ -12,7 +12,7 @@ from typing import Any
 
 from karez.aggregator.base import AggregatorBase
 from karez.config import ConfigEntity, OptionalConfigEntity
-from karez.frames import COLUMNS_KEY, FRAME_KEY, expand, is_frame
+from karez.frames import COLUMNS_KEY, expand, split_schema
 from karez.role import LeaseGate
 from tiro.frames import COLUMNS, POINTS, samples
 from tiro.plugins.karez.schema_windows import schema_check
@@ -98,16 +98,16 @@ class ValidationAggregator(AggregatorBase):
         if type(self).process is not ValidationAggregator.process or self.delivery.redelivers or self.config.offload:
             return await super().handle_items(expand(items), subject)
         good: list[tuple[str, Any]] = []
-        if self.frames_encoding is not None and items and is_frame(items[0]):
+        if self.frames_encoding is not None:
             arrival = time.time()
-            for frame in [f for f in items if is_frame(f) and f[FRAME_KEY]["schema"] == POINTS.name]:
+            framed, items = split_schema(items, POINTS.name)
+            for frame in framed:
                 try:
                     columns = frame[COLUMNS_KEY]
                     paths, values, stamps, units = (columns[name] for name in COLUMNS)
                     self.windows.collect_columns(paths, values, stamps, units, arrival)
                 except Exception:  # one bad sample must not cost the good ones: collect them one by one
                     good += samples(frame)
-            items = expand([i for i in items if not is_frame(i) or i[FRAME_KEY]["schema"] != POINTS.name])
         for payload in items:
             path = payload.get("path") if payload.__class__ is dict else None
             if path.__class__ is str and "result" in payload:
