@@ -12,7 +12,7 @@ from influxdb_client import Point
 
 from karez.converter.base import ConverterBase
 from karez.converter.extras.influx_line_protocol import Converter, item_to_line
-from line_protocol_text import ItemLineEncoder, encode_line
+from line_protocol_text import ItemLineEncoder, column_lines, column_text, encode_line
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
 tag_values = st.one_of(st.none(), text, st.integers(-1000, 1000), st.floats(allow_nan=False), st.booleans())
@@ -134,3 +134,33 @@ def test_item_line_encoder_writes_what_item_to_line_writes(extra, value, field, 
             continue
         assert encoder.line(got_item) == expected
         assert got_item == expected_item
+
+
+_any_float = st.floats(allow_nan=True, allow_infinity=True)
+_plain_float = st.one_of(st.floats(min_value=-1e6, max_value=1e6), st.integers(-(10**6), 10**6).map(float), _any_float)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(st.one_of(_plain_float, st.integers(-5, 5), st.booleans(), st.text(max_size=3)), max_size=30),
+    stamps=st.lists(st.one_of(st.floats(0, 4e9), st.integers(0, 4 * 10**9), _any_float), min_size=30, max_size=30),
+)
+def test_column_text_is_the_joined_column_lines_or_leaves_the_columns_to_it(values, stamps):
+    heads = [f"m,k=s{i} value=" for i in range(len(values))]
+    stamps = stamps[: len(values)]
+    text = column_text(heads, values, stamps)
+    lines, failed = column_lines(heads, values, stamps)
+    if text is not None:
+        assert not failed and text == "\n".join(lines)
+
+
+def test_column_text_writes_the_floats_line_protocol_writes_and_leaves_what_it_cannot_to_column_lines():
+    values = [2.0, 0.1, -0.0, 1e15, 123456789.125, 20.5]
+    stamps = [1.7e9 + i / 7 for i in range(len(values))]
+    heads = ["m f="] * len(values)
+    assert column_text(heads, values, stamps) == "\n".join(column_lines(heads, values, stamps)[0])
+    assert column_text(heads, values, stamps).startswith("m f=2 1700000000000000000\nm f=0.1 ")  # type: ignore[union-attr]
+    for odd in (1e16, 1e-05, 1.00001, math.nan, math.inf, 3, True):  # exponents, zeros after the point, not floats
+        assert column_text(["m f="], [odd], [1.7e9]) is None
+    assert column_text(["m f="], [1.5], ["soon"]) is None
+    assert column_text(["m f="], [1.5], [1e12]) is None  # beyond 64-bit nanoseconds
