@@ -6,7 +6,8 @@ series of a real hall), cut into frames of `--batch` rows as the `tiro_mock` con
 each figure is the best of `--rounds` rounds after a first round that fills the per-series caches (tags, line
 heads), as every round of a collector after its first. Measured in the same run:
 - `preprocess`: `tiro_preprocess` on frames (`tiro.points` → `tiro.records`) vs on the same samples as items;
-- `line_protocol`: `influx_line_protocol` on `tiro.records` frames vs on the same records as items;
+- `line_protocol`: `influx_line_protocol` on `tiro.records` frames (with the mock's series ids, and without) vs on
+  the same records as items;
 - `wire`: encoding and decoding the records frames as compact frames (msgpack), readable frames (JSON) and items
   (JSON), with bytes per sample.
 Rates are records per second of one core; `cpu_us_per_record` is the CPU time per record.
@@ -56,9 +57,16 @@ def round_frames(racks: int, servers: int, batch: int) -> tuple[list[list[dict[s
     for _ in range(2):
         framed = []
         for start in range(0, len(paths), batch):
-            framed += column_frames(service.batch_columns(paths[start : start + batch])["columns"], _category_of)
+            answer = service.batch_columns(paths[start : start + batch])
+            framed += column_frames(answer["columns"], _category_of, answer["model"])
         rounds.append(framed)
     return rounds, len(paths)
+
+
+def without_ids(frame: dict[str, Any]) -> dict[str, Any]:
+    """A frame without its series ids (rows keyed by path only, as from a source without a model)."""
+    columns = {name: column for name, column in frame[frames.COLUMNS_KEY].items() if name != frames.SERIES_COLUMN}
+    return frames.make_frame(frame[frames.FRAME_KEY]["schema"], columns, frame[frames.META_KEY])
 
 
 def best(rounds: int, run: Callable[[], Any]) -> tuple[float, float]:
@@ -93,11 +101,13 @@ def main() -> None:
     plain_pre.convert_batch(frames.expand(first), "s")
     records_frames = framed_pre.convert_batch(steady, "s")
     records = frames.expand(records_frames)
+    by_path = [without_ids(frame) for frame in records_frames]
     assert len(records) == n, "every sample is converted"
 
     framed_lp = LineProtocol({**LINE_PROTOCOL, "frames": True}, nats_addr=None)
     plain_lp = LineProtocol(LINE_PROTOCOL, nats_addr=None)
     framed_lp.convert_batch(framed_pre.convert_batch(first, "s"), "s")  # every series' line head, once
+    framed_lp.convert_batch([without_ids(frame) for frame in framed_pre.convert_batch(first, "s")], "s")
     plain_lp.convert_batch(copy.deepcopy(records), "s")
     lines = framed_lp.convert_batch(records_frames, "s")
     assert sum(block["_as_is"].count("\n") + 1 for block in lines) == n, "a line per record"
@@ -127,6 +137,7 @@ def main() -> None:
         },
         "line_protocol": {
             "frames": figures(n, best(opts.rounds, lambda: framed_lp.convert_batch(records_frames, "s"))),
+            "frames_without_series_ids": figures(n, best(opts.rounds, lambda: framed_lp.convert_batch(by_path, "s"))),
             "items_same_run": figures(n, best(opts.rounds, plain_lines)),
         },
         "wire": {

@@ -14,6 +14,11 @@ On the wire a role with `frames` publishes a subject's frames in one message who
 the body's encoding: `frames/1+msgpack` (compact, the default) or `frames/1+json` (readable in `nats sub`). A message
 without the header is JSON as before (a frame in it must come first); a receiver refuses an encoding or frame version
 it does not know with an error that says which, instead of guessing.
+
+Series ids: a frame may carry a `series` column of integers with a `model` name in its header (the fingerprint of the
+table the ids index). Under one model, rows with the same id are of the same series: every column but the value and
+the timestamp is the same. Receivers use the ids as cheap keys of their per-series work (line heads, store ids);
+the other columns still travel, so a receiver without that model reads the rows as they are.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ COMPACT = f"frames/{VERSION}+msgpack"
 READABLE = f"frames/{VERSION}+json"
 ENCODINGS = (COMPACT, READABLE)
 SCHEMA_GROUP = "karez.frame_schemas"
+SERIES_COLUMN = "series"
+MODEL_KEY = "model"
+_INTS = frozenset((int,))
 
 _msgpack_encoder = msgspec.msgpack.Encoder(enc_hook=str)  # what msgpack cannot carry degrades to text, as in JSON
 _msgpack_decoder = msgspec.msgpack.Decoder()
@@ -76,10 +84,25 @@ def schema_of(frame: Mapping[str, Any]) -> FrameSchema:
     raise FrameError(f"frame schema {name!r} is not known in this process (no {SCHEMA_GROUP} entry point names it)")
 
 
-def make_frame(schema: str, columns: dict[str, list[Any]], meta: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A frame of `schema` with the given columns (equal lengths) and routing meta."""
-    header = {"v": VERSION, "schema": schema}
+def make_frame(
+    schema: str, columns: dict[str, list[Any]], meta: dict[str, Any] | None = None, model: str | None = None
+) -> dict[str, Any]:
+    """A frame of `schema` with the given columns (equal lengths), routing meta and the model its series ids are of."""
+    header: dict[str, Any] = {"v": VERSION, "schema": schema}
+    if model is not None:
+        header[MODEL_KEY] = model
     return {META_KEY: meta if meta is not None else {}, FRAME_KEY: header, COLUMNS_KEY: columns}
+
+
+def series_ids(frame: Mapping[str, Any]) -> tuple[str, list[int]] | None:
+    """(model, series id column) of a checked frame that carries ids; None for one that does not."""
+    ids = frame[COLUMNS_KEY].get(SERIES_COLUMN)
+    return None if ids is None else (frame[FRAME_KEY][MODEL_KEY], ids)
+
+
+def model_of(frame: Mapping[str, Any]) -> str | None:
+    """The model a checked frame's series ids are of (None without ids)."""
+    return frame[FRAME_KEY].get(MODEL_KEY) if SERIES_COLUMN in frame[COLUMNS_KEY] else None
 
 
 def is_frame(item: Any) -> bool:
@@ -138,6 +161,13 @@ def check_frame(item: dict[str, Any]) -> None:
     missing = [name for name in schema_of(item).required if name not in columns]
     if missing:
         raise FrameError(f"frame of {schema} lacks column(s) {', '.join(map(repr, missing))}")
+    ids = columns.get(SERIES_COLUMN)
+    if ids is not None:
+        model = header.get(MODEL_KEY)
+        if model.__class__ is not str or not model:
+            raise FrameError(f"frame of {schema}: a {SERIES_COLUMN!r} column needs the {MODEL_KEY!r} it is of")
+        if not _INTS.issuperset(map(type, ids)):
+            raise FrameError(f"frame of {schema}: column {SERIES_COLUMN!r} holds something else than integer ids")
 
 
 def check_frames(items: list[Any]) -> list[Any]:

@@ -1,6 +1,7 @@
 """Tiro's frame schemas (karez.frames): a mock server's data points, and the flat records `tiro_preprocess` makes.
 
-Both have the columns `path` (data-point path), `value`, `timestamp` and `unit` (None where a point has none):
+Both have the columns `path` (data-point path), `value`, `timestamp` and `unit` (None where a point has none), and
+may have `series`, each path's id in the model their header names (`tiro_models.series`, `karez.frames`):
 
 - `tiro.points`: samples as collected, timestamps as the source gave them; a row is the upstream item
   `{path, result: {value, timestamp[, unit]}}`.
@@ -74,16 +75,18 @@ def points_frames(points: dict[str, Any], category_of: Callable[[str], str]) -> 
     return column_frames({"path": paths, "value": values, "timestamp": stamps, "unit": units}, category_of) + odd
 
 
-def column_frames(columns: dict[str, list[Any]], category_of: Callable[[str], str]) -> list[dict[str, Any]]:
-    """Samples given as the columns of `tiro.points` (equal lengths, paths are strings) as frames, one per
-    category."""
+def column_frames(
+    columns: dict[str, list[Any]], category_of: Callable[[str], str], model: str | None = None
+) -> list[dict[str, Any]]:
+    """Samples given as the columns of `tiro.points` (equal lengths, paths are strings; a `series` column of ids in
+    the table `model` names) as frames, one per category."""
     categories = list(map(category_of, columns["path"]))
     distinct = dict.fromkeys(categories)
     if len(distinct) <= 1:
-        return [make_frame(POINTS.name, columns, {"category": category}) for category in distinct]
+        return [make_frame(POINTS.name, columns, {"category": category}, model) for category in distinct]
     frames = []
     for category in distinct:
         mine = [c == category for c in categories]
         own = {name: [v for v, keep in zip(column, mine, strict=True) if keep] for name, column in columns.items()}
-        frames.append(make_frame(POINTS.name, own, {"category": category}))
+        frames.append(make_frame(POINTS.name, own, {"category": category}, model))
     return frames

@@ -81,6 +81,11 @@ def broken(change) -> dict[str, Any]:
         (broken(lambda f: f["columns"].update(value=5)), "column 'value' is a int, not an array"),
         (broken(lambda f: f["columns"].pop("timestamp")), "lacks column(s) 'timestamp'"),
         (broken(lambda f: f.update(_karez="x")), "meta '_karez' is a str, not an object"),
+        (broken(lambda f: f["columns"].update(series=[0, 1, 2])), "a 'series' column needs the 'model' it is of"),
+        (
+            broken(lambda f: (f["columns"].update(series=[0, "1", 2]), f["_frame"].update(model="m1"))),
+            "column 'series' holds something else than integer ids",
+        ),
     ],
 )
 @pytest.mark.parametrize("encoding", [COMPACT, READABLE])
@@ -141,6 +146,24 @@ def test_line_protocol_of_a_frame_is_the_lines_of_its_rows():
     assert len(block) == 1 and block[0]["_karez"] == {"category": "telemetry"}
     assert block[0]["_as_is"].split("\n") == [line["_as_is"] for line in per_item if line["_as_is"]]
     assert "s4=7i 1700000004000000000" in block[0]["_as_is"]
+
+
+def with_ids(frame: dict[str, Any], model: str, ids: list[int]) -> dict[str, Any]:
+    return make_frame(frame["_frame"]["schema"], {**frame["columns"], "series": ids}, frame["_karez"], model)
+
+
+def test_line_protocol_keys_its_series_heads_by_id_within_a_model_and_writes_the_same_lines():
+    config = {"type": "influx_line_protocol", "measurement": "m", "field_name": "k", "frames": True}
+    frame = pairs_frame(40)
+    by_path = LineProtocol(config, None).convert_batch([frame], "s")
+    ids = [int(k[1:]) for k in frame["columns"]["k"]]  # s0..s6 -> 0..6
+    converter = LineProtocol(config, None)
+    assert converter.convert_batch([with_ids(frame, "m1", ids)], "s") == by_path
+    assert converter.convert_batch([with_ids(frame, "m1", ids)], "s") == by_path  # from the remembered heads
+    # another model numbers its series otherwise: its ids name other series, so they are never mixed up
+    reversed_ids = [6 - i for i in ids]
+    assert converter.convert_batch([with_ids(frame, "m2", reversed_ids)], "s") == by_path
+    assert frames.model_of(with_ids(frame, "m2", reversed_ids)) == "m2" and frames.model_of(frame) is None
 
 
 # ----- a chain on a real nats-server -----

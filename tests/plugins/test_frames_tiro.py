@@ -20,10 +20,10 @@ from karez.delivery import delivery_for
 from karez.errors import DataError
 from karez.frames import COMPACT, ENCODING_HEADER
 from tiro.examples import example_dir, example_files
-from tiro.frames import POINTS, RECORDS, points_frames
+from tiro.frames import POINTS, RECORDS, column_frames, points_frames
 from tiro.mock.service import example_service
 from tiro.plugins.karez import TiroPreprocessConverter, TiroStoreAggregator, ValidationAggregator
-from tiro.plugins.karez.mock_collector import _category_of
+from tiro.plugins.karez.mock_collector import _category_of, _checked_columns
 from tiro.plugins.karez.preprocess import ItemDataError
 
 FLOW = "DataHall.data_hall_0.Rack.rack_0.Server.server_0.Telemetry.FlowRate"
@@ -240,6 +240,64 @@ def test_the_columns_answer_keeps_odd_and_unknown_points_apart():
     assert answer["columns"]["path"] == service.listed[:5] and answer["other"] == {}
     assert answer["unknown"] == ["Not.known"]
     assert len({len(column) for column in answer["columns"].values()}) == 1
+
+
+def served_frames(seconds: float, service: Any = None) -> list[dict[str, Any]]:
+    """The example hall's column answer at `seconds` as the tiro_mock connector frames it: with series ids."""
+    service = service or example_service(seed=5)
+    answer = service.batch_columns(service.listed)
+    stamp = datetime.fromtimestamp(seconds, UTC).isoformat()
+    answer["columns"]["timestamp"] = [stamp] * len(answer["columns"]["path"])
+    columns = _checked_columns(answer["columns"], answer["model"])
+    assert columns is not None
+    return column_frames(columns, _category_of, answer["model"])
+
+
+def test_the_columns_answer_carries_each_points_series_id_in_the_mocks_model_and_preprocess_keeps_them():
+    service = example_service(seed=5)
+    table = service.series
+    framed = served_frames(1.8e9, service)
+    assert {frames.model_of(frame) for frame in framed} == {table.fingerprint}
+    records = preprocess(True).convert_batch(framed, "s")
+    for frame in records:
+        columns = frame["columns"]
+        assert frames.model_of(frame) == table.fingerprint
+        assert columns["series"] == [table.ids[path] for path in columns["path"]]
+    lp = {"type": "influx_line_protocol", "measurement": "m", "field_name": "field", "frames": True}
+    without = [frames.make_frame(f["_frame"]["schema"], {**f["columns"]}, f["_karez"]) for f in records]
+    for frame in without:
+        frame["columns"].pop("series")
+    assert LineProtocol(lp, None).convert_batch(records, "s") == LineProtocol(lp, None).convert_batch(without, "s")
+
+
+def test_an_answer_whose_series_ids_are_not_one_integer_per_path_is_refused_saying_so():
+    answer = example_service(seed=5).batch_columns(example_service(seed=5).listed[:4])
+    assert _checked_columns(answer["columns"], None) is not None  # ids without a model are left out
+    assert "series" not in _checked_columns(answer["columns"], None)  # type: ignore[operator]
+    for bad in ([1, 2, 3], [1, 2, "3", 4]):
+        with pytest.raises(ValueError, match="its 'series' column is not an integer id per path"):
+            _checked_columns({**answer["columns"], "series": bad}, answer["model"])
+
+
+async def test_frames_with_series_ids_are_stored_as_those_without_and_later_rounds_find_series_by_id(tmp_path):
+    by_id_url, by_path_url = f"sqlite:///{tmp_path / 'i.db'}", f"sqlite:///{tmp_path / 'p.db'}"
+    by_id, by_path = store(by_id_url), store(by_path_url)
+    for seconds in (1.8e9, 1.8e9 + 10, 1.8e9 + 20):
+        batch = preprocess(True).convert_batch(served_frames(seconds), "s")
+        stripped = [frames.make_frame(f["_frame"]["schema"], dict(f["columns"]), f["_karez"]) for f in batch]
+        for frame in stripped:
+            frame["columns"].pop("series")
+        await by_id.handle_items(batch, "s")
+        await by_path.handle_items(stripped, "s")
+        await by_id.flush_writes()
+        await by_path.flush_writes()
+    assert stored(by_id_url) == stored(by_path_url)
+    telemetry = by_id.stores.telemetry  # type: ignore[union-attr]
+    model = frames.model_of(batch[0])
+    assert telemetry._sids_of_model((model, batch[0]["columns"]["series"])) is not None
+    assert telemetry._sids_of_model(("another model", batch[0]["columns"]["series"])) is None
+    await by_id.close()
+    await by_path.close()
 
 
 @pytest.mark.parametrize("shape", ["on-time", "across-the-end", "odd-stamps", "late"])

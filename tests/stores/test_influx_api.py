@@ -7,8 +7,10 @@ import logging
 
 import pytest
 from http_double import influx_double
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tiro.stores.influx import InfluxTelemetryStore
+from tiro.stores.influx import InfluxTelemetryStore, count_lines
 from tiro.stores.influx_errors import InfluxError, InfluxRejectedData
 
 TOKEN = "s3cr3t-t0ken-value"
@@ -142,3 +144,10 @@ def test_write_records_uses_the_upstream_measurement_and_tags(influx):
         "tiro_telemetry,CRAC=crac_0,DataHall=data_hall_0,asset_path=DataHall.data_hall_0.CRAC.crac_0,"
         "path=DataHall.CRAC.ReturnTemperature,type=Telemetry ReturnTemperature=23.84 1664251882666721024"
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["m f=1 1", "", "# note", "m,t=a#b f=2", "\r", " "]), max_size=12))
+def test_count_lines_counts_the_points_of_any_text(lines):
+    body = "\n".join(lines)
+    assert count_lines(body) == sum(1 for line in lines if line and not line.startswith("#"))

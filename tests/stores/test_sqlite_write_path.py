@@ -263,3 +263,18 @@ def test_a_unit_that_changes_back_is_stored_back():
     for i, unit in enumerate(["W", "W", "kW", "kW", "W", None, "W"]):
         store.write_records([rec("A", float(i), T0 + i, unit=unit)])
         assert store.latest()[f"{CRAC}.Telemetry.A"].unit == unit
+
+
+def test_sample_columns_find_series_by_model_ids_once_learned_and_forget_them_when_a_unit_changes():
+    store = SqliteTelemetryStore()
+    store.write_records([rec("A", 1.0, T0, unit="W"), rec("B", 1.0, T0, unit="W")])
+    paths, units = [f"{CRAC}.Telemetry.A", f"{CRAC}.Telemetry.B"], ["W", "W"]
+    by_path = store.write_sample_columns(paths, [T0 + 1, T0 + 1], [2.0, 2.0], units)
+    assert store.write_sample_columns(paths, [T0 + 2] * 2, [3.0, 3.0], units, ("m1", [7, 8])) == by_path
+    assert store._sids_of_model(("m1", [8, 7])) == by_path[::-1]  # learned from the paths
+    assert store._sids_of_model(("m1", [9])) is None and store._sids_of_model(("m2", [7])) is None
+    store.write_records([rec("A", 4.0, T0 + 3, unit="kW")])  # A's unit changes: ids of every model are forgotten
+    assert store._sids_of_model(("m1", [7])) is None
+    # a frame of the old model still names A in W: its samples go by path, which writes A back in W
+    assert store.write_sample_columns(paths[:1], [T0 + 4], [5.0], ["W"], ("m1", [7])) is None
+    assert [v for _, v in store.history("%%", since=0)[paths[0]]] == [1.0, 2.0, 3.0, 4.0]

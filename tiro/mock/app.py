@@ -46,7 +46,8 @@ def create_app(service: MockService) -> FastAPI:
     @app.post("/points/batch")
     async def batch(request: Request, form: Literal["points", "columns"] = "points") -> Response:
         """Values for a JSON list of data-point paths: {"points": {path: DP}, "unknown": [paths]}; with
-        ?form=columns {"columns": {path, value, timestamp, unit: [...]}, "other": {path: DP}, "unknown": [paths]}."""
+        ?form=columns {"columns": {path, value, timestamp, unit, series: [...]}, "model": fingerprint,
+        "other": {path: DP}, "unknown": [paths]}."""
         paths = await _read_path_list(request)
         if form == "columns":
             return _json(service.batch_columns(paths))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from tiro_models.compile import load_model
 from tiro_models.instances import instantiate
 from tiro_models.mock import Mocker
 from tiro_models.records import is_row_dp
+from tiro_models.series import SeriesTable, series_table
 from tiro_models.spec import CATEGORIES
 
 
@@ -70,19 +72,23 @@ class MockService:
             out[path] = dp
         return out, unknown
 
+    @cached_property
+    def series(self) -> SeriesTable:
+        """The series ids of the served data points and their model fingerprint."""
+        return series_table(self.mocker.instances)
+
     def batch_columns(self, paths: list[str]) -> dict[str, Any]:
-        """The batch answer as columns: `{"columns": {path, value, timestamp, unit}, "other": {path: DP},
-        "unknown": [paths]}`. "other" holds the points a row cannot (fault injection's odd DPs); withheld ones are left
-        out, as in `batch`."""
+        """The batch answer as columns: `{"columns": {path, value, timestamp, unit, series}, "model": fingerprint,
+        "other": {path: DP}, "unknown": [paths]}`. "other" holds the points a row cannot (fault injection's odd DPs);
+        withheld ones are left out, as in `batch`. `series` holds each point's id in the table `model` names."""
+        series = self.series
         if self.faults is None:
             known = [p for p in paths if p in self.points]
             unknown = [p for p in paths if p not in self.points] if len(known) != len(paths) else []
             names = ("path", "value", "timestamp", "unit")
-            return {
-                "columns": dict(zip(names, self.mocker.columns(known), strict=True)),
-                "other": {},
-                "unknown": unknown,
-            }
+            columns: dict[str, list[Any]] = dict(zip(names, self.mocker.columns(known), strict=True))
+            columns["series"] = list(map(series.ids.__getitem__, columns["path"]))
+            return {"columns": columns, "model": series.fingerprint, "other": {}, "unknown": unknown}
         points, unknown = self.batch(paths)
         rows = {p: dp for p, dp in points.items() if is_row_dp(dp)}
         columns = {
@@ -90,8 +96,14 @@ class MockService:
             "value": [dp["value"] for dp in rows.values()],
             "timestamp": [dp["timestamp"] for dp in rows.values()],
             "unit": [dp.get("unit") for dp in rows.values()],
+            "series": list(map(series.ids.__getitem__, rows)),
         }
-        return {"columns": columns, "other": {p: dp for p, dp in points.items() if p not in rows}, "unknown": unknown}
+        return {
+            "columns": columns,
+            "model": series.fingerprint,
+            "other": {p: dp for p, dp in points.items() if p not in rows},
+            "unknown": unknown,
+        }
 
 
 def build_service(

@@ -91,19 +91,22 @@ class RecordStores:
         values: list[Any],
         units: list[Any],
         records: Callable[[], list[Mapping[str, Any]]],
+        series: tuple[str, list[int]] | None = None,
     ) -> int:
         """Write samples given as columns (data-point path, epoch seconds, value, unit) now (blocking): straight
         from the columns into a sqlite telemetry store, when every sample is of a known series and the usual kind;
-        else as the `records` (called only then) through `write`, which creates series and refuses bad samples."""
+        else as the `records` (called only then) through `write`, which creates series and refuses bad samples.
+        `series`: the samples' series ids and the model they are of, the faster lookup of known series."""
         sqlite = isinstance(self.telemetry, SqliteTelemetryStore) and (
             self.graph is None or self._graph_writes_telemetry
         )
-        series = self.telemetry.write_sample_columns(paths, stamps, values, units) if sqlite else None  # type: ignore[union-attr]
-        if series is None:
+        telemetry = self.telemetry
+        sids = telemetry.write_sample_columns(paths, stamps, values, units, series) if sqlite else None  # type: ignore[union-attr]
+        if sids is None:
             return self.write(records())
         if isinstance(self.graph, SqliteGraphStore):
-            self.graph.add_points_of_series(series, records)
-        return len(series)
+            self.graph.add_points_of_series(sids, records)
+        return len(sids)
 
     async def write_soon(self, records: list[Mapping[str, Any]]) -> int:
         """`write` from the event loop: inline for sqlite unless another connection holds the write lock, else in a

@@ -8,9 +8,9 @@ from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.converter.base import ConverterBase
-from karez.frames import COLUMNS_KEY, FRAME_KEY, is_frame, rows_with_meta
+from karez.frames import COLUMNS_KEY, FRAME_KEY, SERIES_COLUMN, is_frame, rows_with_meta, series_ids
 from karez.routing import META_KEY
-from line_protocol_text import CACHE_LIMIT, ItemLineEncoder, column_lines, encode_line, take_field
+from line_protocol_text import CACHE_LIMIT, ItemLineEncoder, column_lines, column_text, encode_line, take_field
 
 
 def item_to_line(payload: dict[str, Any], measurement: str, field_name: str | None, field_value: str) -> str:
@@ -32,6 +32,22 @@ def _blocks(lines: list[str]) -> list[str]:
         return ["\n".join(lines)]
     per_block = max(1, len(lines) * BLOCK_BYTES // size)
     return ["\n".join(lines[start : start + per_block]) for start in range(0, len(lines), per_block)]
+
+
+def _text_blocks(text: str) -> list[str]:
+    """Newline-separated lines cut into texts of at most BLOCK_BYTES characters each (a longer line alone)."""
+    blocks = []
+    start, end = 0, len(text)
+    while end - start > BLOCK_BYTES:
+        cut = text.rfind("\n", start, start + BLOCK_BYTES)
+        if cut < 0:
+            cut = text.find("\n", start + BLOCK_BYTES)
+            if cut < 0:
+                break
+        blocks.append(text[start:cut])
+        start = cut + 1
+    blocks.append(text[start:])
+    return blocks
 
 
 class Converter(ConverterBase):
@@ -64,27 +80,34 @@ class Converter(ConverterBase):
         for item in payloads:
             if is_frame(item):
                 meta = item.get(META_KEY) or {}
-                blocks += ({"_as_is": text, META_KEY: meta} for text in _blocks(self._frame_lines(item, subject)))
+                blocks += ({"_as_is": text, META_KEY: meta} for text in self._frame_blocks(item, subject))
             else:
                 rest.append(item)
         return blocks + self._lines(rest, subject)
 
-    def _frame_lines(self, frame: dict[str, Any], subject: str) -> list[str]:
-        """The lines of a frame's rows: each series' head made once from a row (and remembered), then the value and
-        timestamp columns formatted whole (`column_lines`)."""
+    def _frame_blocks(self, frame: dict[str, Any], subject: str) -> list[str]:
+        """The lines of a frame's rows in texts of about BLOCK_BYTES: each series' head made once from a row (and
+        remembered), then the value and timestamp columns formatted whole (`column_text`, else `column_lines`)."""
         columns = frame[COLUMNS_KEY]
         value_column = self.config.field_value
         if value_column not in columns or "timestamp" not in columns:  # the rows themselves say what is wrong
-            return [line["_as_is"] for line in self._lines(rows_with_meta(frame), subject)]
-        series_columns = [column for name, column in columns.items() if name not in (value_column, "timestamp")]
-        keys = list(zip(*series_columns, strict=True))
-        cache = self._series_heads.setdefault(frame[FRAME_KEY]["schema"], {})
+            return _blocks([line["_as_is"] for line in self._lines(rows_with_meta(frame), subject)])
+        ids = series_ids(frame)
+        leave_out = (value_column, "timestamp", SERIES_COLUMN)
+        series_columns = [column for name, column in columns.items() if name not in leave_out]
+        heads_of = self._series_heads
+        cache = heads_of.get((frame[FRAME_KEY]["schema"], ids and ids[0]))
+        if cache is None:
+            if len(heads_of) >= 16:  # a few schemas and models at a time; a runaway stream must not grow it
+                heads_of.clear()
+            cache = heads_of[(frame[FRAME_KEY]["schema"], ids and ids[0])] = {}
+        keys: list[Any] = ids[1] if ids is not None else list(zip(*series_columns, strict=True))
         try:
             heads = list(map(cache.get, keys))
         except TypeError:  # an unhashable column value: no remembered heads for this frame
             heads = [None] * len(keys)
-        missing = [i for i, head in enumerate(heads) if head is None]
-        if missing:
+        if None in heads:
+            missing = [i for i, head in enumerate(heads) if head is None]
             if len(cache) + len(missing) > CACHE_LIMIT:
                 cache.clear()
             encoder = self.encoder
@@ -94,17 +117,22 @@ class Converter(ConverterBase):
                 except Exception as e:
                     self.log_exception(e, f"Error converting a row of a frame from {subject}")
                     continue
-                if all(type(v) is str or v is None for v in keys[i]):
+                # by id, or by the row's columns when all are text: 1, 1.0 and True are equal keys but differ in text
+                if ids is not None or all(type(v) is str or v is None for v in keys[i]):
                     cache[keys[i]] = head
-        good = [i for i, head in enumerate(heads) if head is not None]
         values, stamps = columns[value_column], columns["timestamp"]
-        if len(good) < len(heads):
-            heads = [heads[i] for i in good]
-            values, stamps = [values[i] for i in good], [stamps[i] for i in good]
-        lines, failed = column_lines(heads, values, stamps)  # type: ignore[arg-type]  # None heads were left out
+        rows = range(len(heads))
+        if None in heads:  # rows without a head were reported: the others are written
+            rows = [i for i, head in enumerate(heads) if head is not None]  # type: ignore[assignment]
+            heads = [heads[i] for i in rows]
+            values, stamps = [values[i] for i in rows], [stamps[i] for i in rows]
+        text = column_text(heads, values, stamps)  # type: ignore[arg-type]  # None heads were left out
+        if text is not None:
+            return _text_blocks(text) if text else []
+        lines, failed = column_lines(heads, values, stamps)  # type: ignore[arg-type]
         for at, error in failed:
-            self.log_exception(error, f"Error converting row {good[at]} of a frame from {subject}")
-        return lines
+            self.log_exception(error, f"Error converting row {rows[at]} of a frame from {subject}")
+        return _blocks(lines)
 
     @property
     def encoder(self) -> ItemLineEncoder:
@@ -116,8 +144,8 @@ class Converter(ConverterBase):
         return encoder
 
     @cached_property
-    def _series_heads(self) -> dict[str, dict[tuple[Any, ...], str]]:
-        return {}  # frame schema -> the row's columns but value and timestamp -> the line's head
+    def _series_heads(self) -> dict[tuple[str, str | None], dict[Any, str]]:
+        return {}  # (frame schema, model of its series ids) -> series id, or the row's other columns -> line head
 
     def _lines(self, payloads: list[Any], subject: str) -> list[dict[str, Any]]:
         """`{"_as_is": line}` of each per-item object, its meta moved along."""

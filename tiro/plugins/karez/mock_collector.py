@@ -203,7 +203,7 @@ class ConnectorForMockServer(RestfulConnectorBase):
             return []
         try:
             body = loads(response.content)  # orjson: the stdlib decoder was a hot spot at 10^5 points/s
-            columns = _checked_columns(body.get("columns"))
+            columns = _checked_columns(body.get("columns"), body.get("model"))
             points = body.get("other" if columns is not None else "points", {})
             unknown = body.get("unknown")
             if not isinstance(points, dict):
@@ -217,7 +217,8 @@ class ConnectorForMockServer(RestfulConnectorBase):
         if categories is None or len(categories) > _CATEGORY_CACHE_LIMIT:
             categories = self.__dict__["_categories"] = _Categories()
         if self.frames_encoding is not None:
-            framed = column_frames(columns, categories.__getitem__) if columns else []
+            model = body.get("model") if columns and "series" in columns else None
+            framed = column_frames(columns, categories.__getitem__, model) if columns else []
             return framed + points_frames(points, categories.__getitem__)
         return [{"path": p, "result": dp, "_karez": {"category": categories[p]}} for p, dp in points.items()]
 
@@ -227,8 +228,9 @@ _JSON = {"content-type": "application/json"}
 _COLUMNS = ("path", "value", "timestamp", "unit")
 
 
-def _checked_columns(columns: Any) -> dict[str, list[Any]] | None:
-    """The columns of a batch answer in column form (None: the {path: DP} form); ValueError naming what is wrong."""
+def _checked_columns(columns: Any, model: Any = None) -> dict[str, list[Any]] | None:
+    """The columns of a batch answer in column form (None: the {path: DP} form), with its series ids when it names
+    their model; ValueError naming what is wrong."""
     if columns is None:
         return None
     if not isinstance(columns, dict) or any(not isinstance(columns.get(name), list) for name in _COLUMNS):
@@ -237,7 +239,16 @@ def _checked_columns(columns: Any) -> dict[str, list[Any]] | None:
         raise ValueError("its columns differ in length")
     if columns["path"] and set(map(type, columns["path"])) != {str}:
         raise ValueError("a path in its 'path' column is not a string")
-    return {name: columns[name] for name in _COLUMNS}
+    checked = {name: columns[name] for name in _COLUMNS}
+    ids = columns.get("series")
+    if ids is not None and isinstance(model, str) and model:
+        if not isinstance(ids, list) or len(ids) != len(checked["path"]) or not _INTS.issuperset(map(type, ids)):
+            raise ValueError("its 'series' column is not an integer id per path")
+        checked["series"] = ids
+    return checked
+
+
+_INTS = frozenset((int,))
 
 
 def _check_batch_fetch(role: Any) -> bool | str:

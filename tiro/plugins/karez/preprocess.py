@@ -12,7 +12,16 @@ from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.converter.base import ConverterBase
 from karez.converter.extras.fix_timestamp import Converter as FixTimestampConverter
 from karez.errors import DataError
-from karez.frames import COLUMNS_KEY, FRAME_KEY, expand, frame_length, is_frame, make_frame, rows_with_meta
+from karez.frames import (
+    COLUMNS_KEY,
+    FRAME_KEY,
+    expand,
+    frame_length,
+    is_frame,
+    make_frame,
+    model_of,
+    rows_with_meta,
+)
 from karez.routing import META_KEY, merged_meta
 from tiro.frames import POINTS, RECORDS
 from tiro.plugins.karez.settings import model_for, split_uses
@@ -155,7 +164,7 @@ class TiroPreprocessConverter(_EpochTimestamps):
                 return None
             stamps = columns["timestamp"]
         new_stamps = list(map(seconds.__getitem__, stamps))
-        return make_frame(RECORDS.name, {**columns, "timestamp": new_stamps}, frame.get(META_KEY))
+        return make_frame(RECORDS.name, {**columns, "timestamp": new_stamps}, frame.get(META_KEY), model_of(frame))
 
     def _records(self, items: list[Any], subject: str, bad: list[str]) -> list[Any]:
         """The records of per-item `{path, result}` objects (bad ones reported and added to `bad`)."""

@@ -12,7 +12,17 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
-from karez.frames import COLUMNS_KEY, count_items, expand, frame_length, is_frame, rows_with_meta, split_schema
+from karez.frames import (
+    COLUMNS_KEY,
+    SERIES_COLUMN,
+    count_items,
+    expand,
+    frame_length,
+    is_frame,
+    model_of,
+    rows_with_meta,
+    split_schema,
+)
 from tiro.frames import RECORDS
 from tiro.plugins.karez.batching import BatchingAggregator
 from tiro.plugins.karez.settings import model_for, split_uses
@@ -122,8 +132,11 @@ class TiroStoreAggregator(BatchingAggregator):
         written = 0
         if framed:
             paths, stamps, values, units = (_joined(framed, name) for name in ("path", "timestamp", "value", "unit"))
+            models = {model_of(frame) for frame in framed}
+            model = models.pop() if len(models) == 1 else None
+            series = (model, _joined(framed, SERIES_COLUMN)) if model is not None else None
             written += await stores.run_soon(
-                stores.write_sample_columns, paths, stamps, values, units, lambda: expand(framed)
+                stores.write_sample_columns, paths, stamps, values, units, lambda: expand(framed), series
             )
         if others:
             written += await stores.write_soon(others)

@@ -97,6 +97,9 @@ def _with_kinds(rows: list[Any], kinds: dict[int, str]) -> list[Any]:
     return wide
 
 
+_MODELS_REMEMBERED = 4  # models whose series ids are remembered at a time (a site runs one)
+
+
 class SqliteTelemetryStore(TelemetryStore):
     """Telemetry in a sqlite file (`path`) or in memory (`path=None`); `retention` seconds prunes older samples."""
 
@@ -108,6 +111,9 @@ class SqliteTelemetryStore(TelemetryStore):
         self._series: dict[tuple[Any, Any, Any], tuple[int, str | None]] = {}  # (asset, category, name) -> id, unit
         self._ids: dict[tuple[Any, Any, Any, Any], int] = {}  # (asset, category, name, unit) -> id: the hot lookup
         self._dp_ids: dict[tuple[Any, Any], int] = {}  # (data-point path, unit) -> id: the lookup of sample columns
+        # model fingerprint -> its series ids -> id here: the same lookup by the ids frames carry, learned from
+        # the paths, forgotten when a series changes unit (an id of a model always names one path and unit)
+        self._ids_by_model: dict[str, dict[int, int]] = {}
         self._ready = False
         self._pruned_at = 0.0
 
@@ -136,6 +142,7 @@ class SqliteTelemetryStore(TelemetryStore):
         self._series = {(asset, category, name): (sid, unit) for asset, category, name, sid, unit in rows}
         self._ids = {(*key, unit): sid for key, (sid, unit) in self._series.items()}
         self._dp_ids = {(".".join(key), unit): sid for key, (sid, unit) in self._series.items()}
+        self._ids_by_model = {}
 
     def prune(self, now: float | None = None) -> int:
         """Delete samples older than the retention but each series' newest; returns how many (0 without a retention).
@@ -183,6 +190,7 @@ class SqliteTelemetryStore(TelemetryStore):
             if before is not None:
                 self._ids.pop((*key, before[1]), None)
                 self._dp_ids.pop((row[0], before[1]), None)
+                self._ids_by_model.clear()
             self._series[key] = (sid, row[5])
             self._ids[(*key, row[5])] = sid
             self._dp_ids[(row[0], row[5])] = sid
@@ -197,16 +205,26 @@ class SqliteTelemetryStore(TelemetryStore):
         return self._write(records, from_lines=False)
 
     def write_sample_columns(
-        self, paths: list[Any], stamps: list[Any], values: list[Any], units: list[Any]
+        self,
+        paths: list[Any],
+        stamps: list[Any],
+        values: list[Any],
+        units: list[Any],
+        series: tuple[str, list[int]] | None = None,
     ) -> list[int] | None:
-        """Write samples given as columns (data-point path, epoch seconds, value, unit) in one transaction and return
-        their series ids; None, writing nothing, unless every sample is of a known series and the usual kind (see
-        `_plain_rows`): the caller then writes them as records, which creates series and reports bad samples."""
+        """Write samples given as columns (data-point path, epoch seconds, value, unit; optionally their series ids
+        in a model) in one transaction and return their series ids here; None, writing nothing, unless every sample is
+        of a known series and the usual kind (see `_plain_rows`): the caller then writes them as records, which
+        creates series and reports bad samples."""
         self._ensure_ready()
-        try:
-            sids: list[Any] = list(map(self._dp_ids.get, zip(paths, units, strict=True)))
-        except TypeError:  # an unhashable unit
-            return None
+        sids: list[Any] | None = self._sids_of_model(series) if series is not None else None
+        if sids is None:
+            try:
+                sids = list(map(self._dp_ids.get, zip(paths, units, strict=True)))
+            except TypeError:  # an unhashable unit
+                return None
+            if series is not None and None not in sids:
+                self._learn_model_ids(series, sids)
         plain = None if None in sids else self._plain_columns(sids, stamps, values)
         if plain is None:
             return None
@@ -216,6 +234,23 @@ class SqliteTelemetryStore(TelemetryStore):
                 self._write_plain(cur, *plain)
         self._wrote()
         return sids
+
+    def _sids_of_model(self, series: tuple[str, list[int]]) -> list[Any] | None:
+        """The ids here of a model's series ids, when every one is known."""
+        known = self._ids_by_model.get(series[0])
+        if known is None:
+            return None
+        sids = list(map(known.get, series[1]))
+        return None if None in sids else sids
+
+    def _learn_model_ids(self, series: tuple[str, list[int]], sids: list[int]) -> None:
+        model, ids = series
+        known = self._ids_by_model.get(model)
+        if known is None:
+            if len(self._ids_by_model) >= _MODELS_REMEMBERED:
+                self._ids_by_model.clear()
+            known = self._ids_by_model[model] = {}
+        known.update(zip(ids, sids, strict=True))
 
     def _write_plain(self, cur: sqlite3.Cursor, rows: list[Any], last_seconds: dict[int, float]) -> None:
         _INSERT_SECONDS.execute(cur, rows)
