@@ -300,7 +300,7 @@ async def test_frames_with_series_ids_are_stored_as_those_without_and_later_roun
     await by_path.close()
 
 
-@pytest.mark.parametrize("shape", ["on-time", "across-the-end", "odd-stamps", "late"])
+@pytest.mark.parametrize("shape", ["on-time", "across-the-end", "odd-stamps", "late", "in-the-carry", "into-the-carry"])
 def test_columns_are_collected_into_the_windows_items_would_go_to(shape):
     from tiro.plugins.karez.windows import WindowedValidator, dp_objects
 
@@ -314,6 +314,9 @@ def test_columns_are_collected_into_the_windows_items_would_go_to(shape):
         "across-the-end": [5 + i * 0.2 for i in range(n)],  # runs into the carried end and the next window
         "odd-stamps": [1 + i * 0.01 for i in range(n)],
         "late": [-30 + i * 0.01 for i in range(n)],
+        # the last second of a window (its lateness, 1 s at first) counts in the next window too
+        "in-the-carry": [9.2 + i * 0.01 for i in range(n)],  # all in that stretch
+        "into-the-carry": [8.5 + i * 0.02 for i in range(n)],  # half in it, half before it
     }[shape]
     stamps: list[Any] = [datetime.fromtimestamp(t0 + o, UTC).isoformat() for o in offsets]
     if shape == "odd-stamps":
@@ -331,3 +334,6 @@ def test_columns_are_collected_into_the_windows_items_would_go_to(shape):
         assert window.collector._latest == by_columns._open[start].collector._latest
         assert window.late == by_columns._open[start].late
     assert by_items.lateness._ages == by_columns.lateness._ages
+    if shape in ("in-the-carry", "into-the-carry"):
+        carried = n if shape == "in-the-carry" else n // 2
+        assert len(by_items._open) == 2 and len(by_items._open[t0 + 10].collector) == carried

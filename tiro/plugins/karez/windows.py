@@ -155,29 +155,39 @@ class WindowedValidator:
         self, paths: list[str], values: list[Any], stamps: list[Any], units: list[Any], arrival: float
     ) -> None:
         """`collect_many` of samples given as columns (data-point path, value, timestamp, unit or None): the same
-        windows and verdicts. The usual batch, every sample on time for one window and away from its end, is collected
-        with whole-column passes; any other goes sample by sample."""
+        windows and verdicts. The usual batch, every sample on time for one open window, and either all or none of them
+        in the last stretch of it that also counts in the next one, is collected with whole-column passes; any other
+        goes sample by sample."""
         dps = dp_objects(values, stamps, units)
         parsed = [parse_time(ts) if ts is not None else None for ts in stamps]
         if not parsed:
             return
-        rule = self.lateness.rule()
-        start, late = rule.assign(parsed[0], arrival)
-        if None in parsed or late or start < self.start:
+        if None in parsed:
             self.collect_many(zip(paths, dps, strict=True), arrival)
             return
         events = cast(list[float], parsed)
-        carried_from = start + self.retention - min(rule.lateness, self.retention * CARRY_FRACTION)
-        window = self._window(start, arrival)
+        rule = self.lateness.rule()
+        low, high = min(events), max(events)
+        start, late = rule.assign(low, arrival)
+        carried = rule.carried(low, start)
+        # the rule gives every sample between the earliest and the latest the same window, lateness and carry
         if (
-            window.start != start
-            or not start <= min(events)
-            or not max(events) < min(carried_from, arrival + self.retention)
+            late
+            or start < self.start
+            or high >= arrival + self.retention
+            or not rule.window_of(low) == rule.window_of(high) == start
+            or rule.carried(high, start) != carried
         ):
+            self.collect_many(zip(paths, dps, strict=True), arrival)
+            return
+        window = self._window(start, arrival)
+        if window.start != start:
             self.collect_many(zip(paths, dps, strict=True), arrival)
             return
         self.lateness.observe_many([arrival - event for event in events])
         window.collector.collect_points(paths, dps)
+        if carried:
+            self._window(start + self.retention, arrival).collector.collect_points(paths, dps)
 
     def _place(self, start: float, path: str, dp: Any, arrival: float) -> _Window:
         """Collect one sample into the window at `start` (counted late when that window was judged already)."""
