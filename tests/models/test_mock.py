@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +14,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _h2b_factory import datahall, make_model, point, ranged
 
 from tiro_models.instances import instantiate
-from tiro_models.mock import Mocker, compact, example
+from tiro_models.mock import Mocker, compact, example, iso_utc
 from tiro_models.validate import validate
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -284,3 +285,11 @@ def test_repeated_batches_get_fresh_values_in_request_order() -> None:
     for path, dp in zip(shuffled[:-1], second[:-1], strict=True):
         assert dp["unit"] == mocker.instances.points[path].unit
     assert validate(datahall(), dict(zip(shuffled[:-1], second[:-1], strict=True))).valid
+
+
+def test_iso_utc_writes_what_datetime_writes_for_any_moment():
+    draw = random.Random(7)
+    moments = [draw.uniform(0, 4e9) for _ in range(20_000)]
+    moments += [1.8e9 + draw.randint(0, 10**6) / 1e6 for _ in range(20_000)]  # whole microseconds, exactly
+    moments += [0.0, 1.5, 1.8e9, 1.8e9 + 0.9999995, 1.8e9 + 5e-7, 1.8e9 + 1.5e-6, 1.8e9 + 2.5e-6, 86_399.9999996]
+    assert iso_utc(moments) == [datetime.fromtimestamp(m, UTC).isoformat() for m in moments]
