@@ -21,7 +21,9 @@ from tiro_models.spec import ATTRIBUTE, CATEGORIES, NO_DEFAULT, Instances, Point
 OPEN_SPAN = 1000
 _EXACT_INTS = 2.0**53
 _NOTHING: Any = object()
-_BATCH_CACHE_SIZE = 16
+# Pollers repeat their batches round after round: the groups of every batch of a round are remembered, up to twice
+# as many paths as the instances have (a round of 2,000-path batches over 16 remembered ones missed every time).
+_BATCH_CACHE_MIN_PATHS = 4096
 _WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet")
 
 Column = Callable[[int], list[Any]]
@@ -258,6 +260,8 @@ class Mocker:
         self._plans: dict[bool, _Plan] = {}
         self._spec_index: tuple[dict[str, int], list[PointSpec]] | None = None
         self._batches: dict[tuple[str, ...], dict[int, list[int]]] = {}
+        self._batched_paths = 0  # paths in the remembered batches
+        self._batch_budget = max(_BATCH_CACHE_MIN_PATHS, 2 * len(instances.points))
         self._asset_index = {asset.path: i for i, asset in enumerate(instances.assets)}
 
     # ------------------------------------------------------------------ values
@@ -388,7 +392,7 @@ class Mocker:
         )
 
     def _buckets(self, paths: list[str], spec_ids: dict[str, int]) -> dict[int, list[int]]:
-        """Positions of the known paths grouped by spec; remembered for a few batches, as pollers repeat theirs."""
+        """Positions of the known paths grouped by spec; remembered for a round of batches, as pollers repeat theirs."""
         key = tuple(paths)
         buckets = self._batches.get(key)
         if buckets is not None:
@@ -400,9 +404,12 @@ class Mocker:
                 bucket = buckets[spec_id] = []
             bucket.append(i)
         buckets.pop(-1, None)  # unknown paths stay None
-        if len(self._batches) >= _BATCH_CACHE_SIZE:
-            self._batches.pop(next(iter(self._batches)))
+        while self._batches and self._batched_paths + len(key) > self._batch_budget:
+            oldest = next(iter(self._batches))
+            del self._batches[oldest]
+            self._batched_paths -= len(oldest)
         self._batches[key] = buckets
+        self._batched_paths += len(key)
         return buckets
 
     def _spec_ids(self) -> tuple[dict[str, int], list[PointSpec]]:

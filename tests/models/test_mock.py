@@ -293,3 +293,17 @@ def test_iso_utc_writes_what_datetime_writes_for_any_moment():
     moments += [1.8e9 + draw.randint(0, 10**6) / 1e6 for _ in range(20_000)]  # whole microseconds, exactly
     moments += [0.0, 1.5, 1.8e9, 1.8e9 + 0.9999995, 1.8e9 + 5e-7, 1.8e9 + 1.5e-6, 1.8e9 + 2.5e-6, 86_399.9999996]
     assert iso_utc(moments) == [datetime.fromtimestamp(m, UTC).isoformat() for m in moments]
+
+
+def test_the_groups_of_a_whole_round_of_batches_are_remembered_and_no_more_than_the_budget():
+    instances = instantiate(datahall(), seed=1)
+    mocker = Mocker(instances, seed=1)
+    paths = mocker.data_point_paths()
+    batches = [paths[i : i + 3] for i in range(0, len(paths), 3)]
+    for batch in batches:
+        mocker.columns(batch)
+    assert len(mocker._batches) == len(batches)  # a round fits: the next round finds every batch
+    mocker._batch_budget = 10
+    for batch in batches:
+        mocker.columns(batch)
+        assert mocker._batched_paths == sum(map(len, mocker._batches)) <= 10
