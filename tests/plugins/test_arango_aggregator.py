@@ -20,7 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stores"))
 from http_double import arango_double
 
 from tiro.examples import example_dir, example_files
-from tiro.plugins.karez import ArangoAggregator
+from tiro.frames import points_frames
+from tiro.plugins.karez import ArangoAggregator, TiroPreprocessConverter
+from tiro.plugins.karez.mock_collector import _category_of
 from tiro.stores.arango import ArangoStoreError
 from tiro_models.records import decompose_point
 
@@ -117,3 +119,23 @@ async def test_durable_mode_upserts_before_returning_and_raises_without_secrets(
             await role.consume(_record(2), "karez.graph_data.x")
         assert PASSWORD not in str(info.value)
         await role.close()
+
+
+async def test_records_frames_are_upserted_as_their_records_and_count_their_rows():
+    with arango_double("dc") as arango:
+        role = _role(arango.url, batch_size=10, frames=True)
+        await role.start_writer()
+        framed = preprocess_frames(12)
+        await role.handle_items([*framed, {"not": "a record"}], "karez.category.graph_data")
+        await role.flush_writes()
+        calls = arango.calls("POST", CURSOR)
+        assert sum(_upserted_points(c) for c in calls) == 12
+        assert role.items_written == 12 and role.stats.dropped == 1
+        await role.close()
+
+
+def preprocess_frames(n: int) -> list[dict]:
+    """`n` records as the `tiro.records` frames tiro_preprocess makes of collected points."""
+    points = {f"DataHall.dh.Rack.r{i}.Telemetry.ActivePower": {"value": i / 2, "timestamp": 1000 + i} for i in range(n)}
+    converter = TiroPreprocessConverter({"type": "tiro_preprocess", "frames": True}, nats_addr=None)
+    return converter.convert_batch(points_frames(points, _category_of), "s")

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
+from karez.frames import expand, frame_length, is_frame, rows_with_meta, split_schema
+from tiro.frames import RECORDS
 from tiro.plugins.karez.batching import BatchingAggregator
 from tiro.plugins.karez.settings import model_for, split_uses
 from tiro.stores.arango import ArangoGraphStore
@@ -58,6 +60,22 @@ class ArangoAggregator(BatchingAggregator):
             self.bootstrapped = True
             self.log("info", f"bootstrap of {report.store}: {report.to_dict()}")
 
+    FRAMES = True
+
+    def accept_items(self, items: list[Any]) -> tuple[list[Any], int]:
+        """`tiro.records` frames as they are (a frame counts for its rows); every other item through `accept`."""
+        framed, rest = split_schema(items, RECORDS.name)
+        kept, units = super().accept_items(rest)
+        return framed + kept, units + sum(map(frame_length, framed))
+
+    def units_of(self, item: Any) -> int:
+        """A record counts one, a frame its rows."""
+        return frame_length(item) if is_frame(item) else 1
+
+    def parts_of(self, item: Any) -> list[Any]:
+        """A refused frame as its records, so that only the records ArangoDB refuses are dropped."""
+        return rows_with_meta(item) if is_frame(item) else [item]
+
     def accept(self, payload: Any) -> dict[str, Any] | None:
         """A decomposed record (`asset_path`, `type`, `field`, `value`, ...); anything else is dropped and logged."""
         if not isinstance(payload, dict) or any(key not in payload for key in _RECORD_KEYS):
@@ -67,8 +85,8 @@ class ArangoAggregator(BatchingAggregator):
         return payload
 
     def write_batch(self, items: list[dict[str, Any]]) -> int:
-        """Upsert the records in one AQL request."""
-        return self.store.upsert_records(items)
+        """Upsert the records (a frame's rows among them) in one AQL request."""
+        return self.store.upsert_records(expand(items))
 
     def close_store(self) -> None:
         """Close the HTTP session."""
