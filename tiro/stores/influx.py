@@ -40,13 +40,18 @@ def count_lines(body: str) -> int:
     return sum(1 for line in body.split("\n") if line and not line.startswith("#"))
 
 
-def _chunks(bodies: Iterable[str], batch_size: int) -> Iterator[tuple[str, int]]:
-    """Join texts into request bodies of about `batch_size` lines (a text is never split: it may be one message)."""
+def counted(body: str) -> tuple[str, int]:
+    """A line-protocol text without leading and trailing newlines, and how many points it holds."""
+    body = body.strip("\n")
+    return body, count_lines(body)
+
+
+def _chunks(texts: Iterable[tuple[str, int]], batch_size: int) -> Iterator[tuple[str, int]]:
+    """Join `counted` texts into request bodies of about `batch_size` lines (a text is never split: it may be one
+    message)."""
     parts: list[str] = []
     lines = 0
-    for body in bodies:
-        body = body.strip("\n")
-        n = count_lines(body)
+    for body, n in texts:
         if not n:
             continue
         parts.append(body)
@@ -180,8 +185,12 @@ class InfluxTelemetryStore(TelemetryStore):
 
     def write_lines(self, lines: Iterable[str]) -> int:
         """Write line-protocol texts (one or many lines each), `batch_size` lines per request; returns the count."""
+        return self.write_counted(map(counted, lines))
+
+    def write_counted(self, texts: Iterable[tuple[str, int]]) -> int:
+        """`write_lines` of texts counted already (`counted`), without counting their lines again."""
         written = 0
-        for body, n in _chunks(lines, self.settings.batch_size):
+        for body, n in _chunks(texts, self.settings.batch_size):
             self._post(body, n)
             written += n
         return written

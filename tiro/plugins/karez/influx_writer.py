@@ -15,7 +15,7 @@ from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
 from tiro.plugins.karez.batching import BatchingAggregator
-from tiro.stores.influx import InfluxTelemetryStore, count_lines
+from tiro.stores.influx import InfluxTelemetryStore, counted
 
 DEFAULT_URL = "http://localhost:8086"
 
@@ -77,24 +77,25 @@ class InfluxWriterAggregator(BatchingAggregator):
             report = await asyncio.to_thread(self.store.bootstrap)
             self.log("info", f"bootstrap of {report.store}: created {report.created or 'nothing'}")
 
-    def accept(self, payload: Any) -> str | None:
-        """A message of line protocol (one or many lines); anything else is dropped and logged."""
+    def accept(self, payload: Any) -> tuple[str, int] | None:
+        """A message of line protocol (one or many lines), with its count of points (counted once: a text of 2,000
+        lines takes a pass over every line); anything else is dropped and logged."""
         if isinstance(payload, dict) and isinstance(payload.get("_as_is"), str):
             payload = payload["_as_is"]
         if not isinstance(payload, str):
             self.stats.dropped += 1
             self.log("error", f"Dropped a non-text item (set json: false): {str(payload)[:120]}")
             return None
-        text = payload.strip("\n")
-        return text or None
+        text, points = counted(payload)
+        return (text, points) if text else None
 
-    def units_of(self, item: str) -> int:
-        """A text counts for its lines."""
-        return count_lines(item)
+    def units_of(self, item: tuple[str, int]) -> int:
+        """A text counts for its points."""
+        return item[1]
 
-    def write_batch(self, items: list[str]) -> int:
+    def write_batch(self, items: list[tuple[str, int]]) -> int:
         """POST the lines (retrying 429/5xx); raises when InfluxDB refuses them."""
-        return self.store.write_lines(items)
+        return self.store.write_counted(items)
 
     def close_store(self) -> None:
         """Close the HTTP pool."""
