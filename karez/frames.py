@@ -100,6 +100,11 @@ def series_ids(frame: Mapping[str, Any]) -> tuple[str, list[int]] | None:
     return None if ids is None else (frame[FRAME_KEY][MODEL_KEY], ids)
 
 
+def are_series_ids(column: list[Any]) -> bool:
+    """Whether a column holds series ids only (integers; booleans are not)."""
+    return _INTS.issuperset(map(type, column))
+
+
 def model_of(frame: Mapping[str, Any]) -> str | None:
     """The model a checked frame's series ids are of (None without ids)."""
     return frame[FRAME_KEY].get(MODEL_KEY) if SERIES_COLUMN in frame[COLUMNS_KEY] else None
@@ -166,7 +171,7 @@ def check_frame(item: dict[str, Any]) -> None:
         model = header.get(MODEL_KEY)
         if model.__class__ is not str or not model:
             raise FrameError(f"frame of {schema}: a {SERIES_COLUMN!r} column needs the {MODEL_KEY!r} it is of")
-        if not _INTS.issuperset(map(type, ids)):
+        if not are_series_ids(ids):
             raise FrameError(f"frame of {schema}: column {SERIES_COLUMN!r} holds something else than integer ids")
 
 

@@ -25,13 +25,6 @@ class SeriesTable:
     paths: tuple[str, ...]
     ids: Mapping[str, int] = field(repr=False)
 
-    def ids_of(self, paths: list[str]) -> list[int] | None:
-        """The id of each path, or None when a path is not in the table."""
-        try:
-            return list(map(self.ids.__getitem__, paths))
-        except (KeyError, TypeError):
-            return None
-
 
 def series_table(instances: Instances) -> SeriesTable:
     """The series ids and fingerprint of a model's instances."""

@@ -19,8 +19,6 @@ def test_the_same_scenario_and_uses_give_the_same_ids_and_fingerprint_in_every_c
     assert first.fingerprint == again.fingerprint and first.fingerprint.startswith("tiro.series/1:")
     assert first.paths == again.paths == tuple(sorted(first.paths))
     assert [first.ids[p] for p in first.paths] == list(range(len(first.paths)))
-    assert first.ids_of(list(first.paths[:3])) == [0, 1, 2]
-    assert first.ids_of(["Not.a.point"]) is None
 
 
 def test_other_uses_or_another_numbering_give_another_fingerprint():

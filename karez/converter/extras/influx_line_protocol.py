@@ -96,11 +96,12 @@ class Converter(ConverterBase):
         leave_out = (value_column, "timestamp", SERIES_COLUMN)
         series_columns = [column for name, column in columns.items() if name not in leave_out]
         heads_of = self._series_heads
-        cache = heads_of.get((frame[FRAME_KEY]["schema"], ids and ids[0]))
+        namespace = (frame[FRAME_KEY]["schema"], ids[0] if ids is not None else None)  # ids mean something per model
+        cache = heads_of.get(namespace)
         if cache is None:
             if len(heads_of) >= 16:  # a few schemas and models at a time; a runaway stream must not grow it
                 heads_of.clear()
-            cache = heads_of[(frame[FRAME_KEY]["schema"], ids and ids[0])] = {}
+            cache = heads_of[namespace] = {}
         keys: list[Any] = ids[1] if ids is not None else list(zip(*series_columns, strict=True))
         try:
             heads = list(map(cache.get, keys))

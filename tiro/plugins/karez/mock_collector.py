@@ -13,6 +13,7 @@ from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.connector.restful import RestfulConnectorBase
 from karez.dispatcher.base import DispatcherBase
 from karez.errors import RetryableError
+from karez.frames import SERIES_COLUMN, are_series_ids
 from karez.utils import unlinked
 from tiro.frames import column_frames, points_frames
 
@@ -242,13 +243,10 @@ def _checked_columns(columns: Any, model: Any = None) -> dict[str, list[Any]] | 
     checked = {name: columns[name] for name in _COLUMNS}
     ids = columns.get("series")
     if ids is not None and isinstance(model, str) and model:
-        if not isinstance(ids, list) or len(ids) != len(checked["path"]) or not _INTS.issuperset(map(type, ids)):
+        if not isinstance(ids, list) or len(ids) != len(checked["path"]) or not are_series_ids(ids):
             raise ValueError("its 'series' column is not an integer id per path")
-        checked["series"] = ids
+        checked[SERIES_COLUMN] = ids  # the answer's ids become the frame's series column
     return checked
-
-
-_INTS = frozenset((int,))
 
 
 def _check_batch_fetch(role: Any) -> bool | str:
