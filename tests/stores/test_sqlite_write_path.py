@@ -278,3 +278,13 @@ def test_sample_columns_find_series_by_model_ids_once_learned_and_forget_them_wh
     # a frame of the old model still names A in W: its samples go by path, which writes A back in W
     assert store.write_sample_columns(paths[:1], [T0 + 4], [5.0], ["W"], ("m1", [7])) is None
     assert [v for _, v in store.history("%%", since=0)[paths[0]]] == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_the_latest_sample_is_the_newest_whatever_the_order_in_a_batch():
+    store = SqliteTelemetryStore()
+    store.write_records([rec(name, 0.0, T0 - 1) for name in "ABCD"])  # known series: the batches take the fast path
+    # distinct series in any order, then one series three times out of time order
+    store.write_records([rec("A", 1.0, T0 + 2), rec("B", 2.0, T0), rec("C", 3.0, T0 + 1)])
+    store.write_records([rec("D", 4.0, T0 + 5), rec("D", 5.0, T0 + 9), rec("D", 6.0, T0 + 7)])
+    latest = {p.rsplit(".", 1)[1]: (s.value, s.timestamp) for p, s in store.latest().items()}
+    assert latest == {"A": (1.0, T0 + 2), "B": (2.0, T0), "C": (3.0, T0 + 1), "D": (5.0, T0 + 9)}

@@ -391,8 +391,9 @@ class SqliteTelemetryStore(TelemetryStore):
         rows[0::3] = sids
         rows[1::3] = stamps
         rows[2::3] = values
-        if stamps == sorted(stamps):  # the usual batch, in time order: a series' last sample is its newest
-            return rows, dict(zip(sids, stamps, strict=True))
+        newest = dict(zip(sids, stamps, strict=True))
+        if len(newest) == len(sids):  # the usual batch: one sample per series, which is its newest
+            return rows, newest
         last: dict[int, float] = {}
         for sid, ts in zip(sids, stamps, strict=True):
             if ts > last.get(sid, -_MAX_SECONDS):
