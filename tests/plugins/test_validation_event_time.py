@@ -68,6 +68,11 @@ def test_auto_lateness_is_twice_the_p99_age_within_bounds():
     for _ in range(100):
         estimate.observe(9.0)
     assert estimate.value() == 10.0  # capped at one window
+    many = LatenessEstimate(retention=10.0)
+    many.observe_many([0.001 * i for i in range(1000)])
+    assert many.value() == pytest.approx(2 * 0.989, abs=0.01)
+    many.observe_many([3.0] * 50)  # the estimate follows every change, not the first one it computed
+    assert many.value() == 6.0
     assert LatenessEstimate(10.0, fixed=0.0).value() == 0.0
     assert parse_lateness("auto") is None and parse_lateness("2.5") == 2.5
     with pytest.raises(ValueError, match="allowed lateness"):

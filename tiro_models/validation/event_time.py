@@ -89,7 +89,7 @@ def event_time(dp: Any) -> float | None:
 class LatenessEstimate:
     """The allowed lateness: a fixed number of seconds, or (auto) twice the p99 of recent sample ages on arrival."""
 
-    __slots__ = ("_ages", "_next", "fixed", "retention")
+    __slots__ = ("_ages", "_next", "_p99", "fixed", "retention")
 
     def __init__(self, retention: float, fixed: float | None = None) -> None:
         if fixed is not None and (not math.isfinite(fixed) or fixed < 0):
@@ -98,11 +98,13 @@ class LatenessEstimate:
         self.fixed = fixed
         self._ages: list[float] = []
         self._next = 0
+        self._p99: float | None = None  # of the ages as they are; None: not sorted since they changed
 
     def observe(self, age: float) -> None:
         """Record one sample's age on arrival; stale values (older than two windows) say nothing of the pipeline."""
         if self.fixed is not None or not 0.0 <= age < 2 * self.retention:
             return
+        self._p99 = None
         if len(self._ages) < AGE_SAMPLES:
             self._ages.append(age)
         else:
@@ -115,6 +117,8 @@ class LatenessEstimate:
             return
         span = 2 * self.retention
         kept = [age for age in ages if 0.0 <= age < span]
+        if kept:
+            self._p99 = None
         room = AGE_SAMPLES - len(self._ages)
         if room > 0:
             self._ages += kept[:room]
@@ -133,8 +137,10 @@ class LatenessEstimate:
         """The 99th percentile of the recorded ages (None before the first)."""
         if not self._ages:
             return None
-        ordered = sorted(self._ages)
-        return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
+        if self._p99 is None:  # sorted once per change: a validator asks for it at every frame and deadline
+            ordered = sorted(self._ages)
+            self._p99 = ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
+        return self._p99
 
     def value(self) -> float:
         """The lateness to allow now (seconds)."""
