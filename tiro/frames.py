@@ -76,11 +76,11 @@ def points_frames(points: dict[str, Any], category_of: Callable[[str], str]) -> 
 
 
 def column_frames(
-    columns: dict[str, list[Any]], category_of: Callable[[str], str], model: str | None = None
+    columns: dict[str, list[Any]], category_of: Callable[[str], str] | list[str], model: str | None = None
 ) -> list[dict[str, Any]]:
     """Samples given as the columns of `tiro.points` (equal lengths, paths are strings; a `series` column of ids in
-    the table `model` names) as frames, one per category."""
-    categories = list(map(category_of, columns["path"]))
+    the table `model` names) as frames, one per category (`category_of` a path's, or each row's category)."""
+    categories = category_of if isinstance(category_of, list) else list(map(category_of, columns["path"]))
     distinct = dict.fromkeys(categories)
     if len(distinct) <= 1:
         return [make_frame(POINTS.name, columns, {"category": category}, model) for category in distinct]

@@ -246,6 +246,17 @@ def iso_utc(moments: list[float]) -> list[str]:
     return out
 
 
+class _Batch:
+    """A remembered batch of paths: their positions grouped by spec, and their series ids once asked for."""
+
+    __slots__ = ("buckets", "ids", "series")
+
+    def __init__(self, buckets: dict[int, list[int]]) -> None:
+        self.buckets = buckets
+        self.series: list[int] | None = None
+        self.ids: Mapping[str, int] | None = None  # the table `series` was looked up in
+
+
 class Mocker:
     """Seeded mock snapshots, single points and batches for the instances of a compiled model."""
 
@@ -259,7 +270,7 @@ class Mocker:
         self._sticky: dict[str, Any] = {}  # attribute values by dp path: attributes change only on request
         self._plans: dict[bool, _Plan] = {}
         self._spec_index: tuple[dict[str, int], list[PointSpec]] | None = None
-        self._batches: dict[tuple[str, ...], dict[int, list[int]]] = {}
+        self._batches: dict[tuple[str, ...], _Batch] = {}
         self._batched_paths = 0  # paths in the remembered batches
         self._batch_budget = max(_BATCH_CACHE_MIN_PATHS, 2 * len(instances.points))
         self._asset_index = {asset.path: i for i, asset in enumerate(instances.assets)}
@@ -352,7 +363,7 @@ class Mocker:
         out: list[dict[str, Any] | None] = [None] * len(paths)
         moment = _now(now)
         with _bulk():
-            for spec_id, indexes in self._buckets(paths, spec_ids).items():
+            for spec_id, indexes in self._batch(paths, spec_ids).buckets.items():
                 spec = specs[spec_id]
                 count = len(indexes)
                 group_paths = [paths[i] for i in indexes] if spec.category == ATTRIBUTE else [""] * count
@@ -361,10 +372,10 @@ class Mocker:
         return out
 
     def columns(
-        self, dp_paths: list[str], now: datetime | None = None
-    ) -> tuple[list[str], list[Any], list[str], list[str | None]]:
-        """`values` as columns, without a dict per point: the known paths (in order) and their values, timestamps
-        and units (None for a point without one)."""
+        self, dp_paths: list[str], now: datetime | None = None, ids: Mapping[str, int] | None = None
+    ) -> tuple[list[str], list[Any], list[str], list[str | None], list[int] | None]:
+        """`values` as columns, without a dict per point: the known paths (in order) and their values, timestamps,
+        units (None for a point without one) and, given `ids` (a series table's), their series ids."""
         spec_ids, specs = self._spec_ids()
         n = len(dp_paths)
         values: list[Any] = [None] * n
@@ -374,7 +385,8 @@ class Mocker:
         now_iso, now_ts = moment.isoformat(), moment.timestamp()
         known = 0
         with _bulk():
-            for spec_id, indexes in self._buckets(dp_paths, spec_ids).items():
+            batch = self._batch(dp_paths, spec_ids)
+            for spec_id, indexes in batch.buckets.items():
                 spec = specs[spec_id]
                 count = len(indexes)
                 known += count
@@ -385,19 +397,26 @@ class Mocker:
                 if spec.unit is not None:
                     deque(map(units.__setitem__, indexes, repeat(spec.unit, count)), maxlen=0)
         if known == n:
-            return list(dp_paths), values, stamps, units
+            series = None
+            if ids is not None:  # the same batch comes back every round: its ids are looked up once
+                if batch.series is None or batch.ids is not ids:
+                    batch.series, batch.ids = list(map(ids.__getitem__, dp_paths)), ids
+                series = list(batch.series)
+            return list(dp_paths), values, stamps, units, series
         keep = [p in spec_ids for p in dp_paths]
-        return tuple(  # type: ignore[return-value]
+        paths, kept_values, kept_stamps, kept_units = (
             [v for v, k in zip(column, keep, strict=True) if k] for column in (dp_paths, values, stamps, units)
         )
+        series = None if ids is None else list(map(ids.__getitem__, paths))
+        return paths, kept_values, kept_stamps, kept_units, series
 
-    def _buckets(self, paths: list[str], spec_ids: dict[str, int]) -> dict[int, list[int]]:
+    def _batch(self, paths: list[str], spec_ids: dict[str, int]) -> _Batch:
         """Positions of the known paths grouped by spec; remembered for a round of batches, as pollers repeat theirs."""
         key = tuple(paths)
-        buckets = self._batches.get(key)
-        if buckets is not None:
-            return buckets
-        buckets = {}
+        batch = self._batches.get(key)
+        if batch is not None:
+            return batch
+        buckets: dict[int, list[int]] = {}
         for i, spec_id in enumerate(map(spec_ids.get, paths, repeat(-1))):
             bucket = buckets.get(spec_id)
             if bucket is None:
@@ -408,9 +427,9 @@ class Mocker:
             oldest = next(iter(self._batches))
             del self._batches[oldest]
             self._batched_paths -= len(oldest)
-        self._batches[key] = buckets
+        batch = self._batches[key] = _Batch(buckets)
         self._batched_paths += len(key)
-        return buckets
+        return batch
 
     def _spec_ids(self) -> tuple[dict[str, int], list[PointSpec]]:
         """Data-point path → small spec number, and the specs by number (built once)."""

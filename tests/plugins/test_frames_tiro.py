@@ -228,10 +228,16 @@ def test_the_mock_generates_columns_as_it_generates_dp_objects():
     paths = [*service.listed, "DataHall.data_hall_0.Nope.n.Telemetry.X"]
     now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
     dps = Mocker(service.mocker.instances, seed=9).values(paths, now=now)
-    got_paths, values, stamps, units = Mocker(service.mocker.instances, seed=9).columns(paths, now=now)
-    assert got_paths == service.listed  # the unknown path is left out
+    mocker = Mocker(service.mocker.instances, seed=9)
+    got_paths, values, stamps, units, series = mocker.columns(paths, now=now)
+    assert got_paths == service.listed and series is None  # the unknown path is left out; no table, no ids
     rows = zip(values, stamps, units, strict=True)
     assert [{"value": v, "timestamp": t, **({"unit": u} if u else {})} for v, t, u in rows] == [d for d in dps if d]
+    ids = service.series.ids
+    assert mocker.columns(paths, ids=ids)[4] == [ids[p] for p in service.listed]
+    known = service.listed[:7]
+    for table in (ids, {p: 1000 + i for i, p in enumerate(known)}, ids):  # the remembered batch follows the table
+        assert mocker.columns(known, ids=table)[4] == [table[p] for p in known]
 
 
 def test_the_columns_answer_keeps_odd_and_unknown_points_apart():
@@ -337,3 +343,33 @@ def test_columns_are_collected_into_the_windows_items_would_go_to(shape):
     if shape in ("in-the-carry", "into-the-carry"):
         carried = n if shape == "in-the-carry" else n // 2
         assert len(by_items._open) == 2 and len(by_items._open[t0 + 10].collector) == carried
+
+
+def test_the_connector_finds_each_rows_category_by_series_id_once_a_models_ids_came_with_their_paths():
+    from tiro.plugins.karez.mock_collector import _Categories
+
+    paths = [f"Hall.hall_0.Rack.rack_{i}.{'Attribute' if i % 3 else 'Telemetry'}.P" for i in range(30)]
+    columns, model = {"path": paths, "series": list(range(100, 130))}, "tiro.series/1:test"
+    expected = list(map(_category_of, columns["path"]))
+    assert {"telemetry", "attribute"} <= set(expected)
+    categories = _Categories()
+    assert categories.of_rows(columns, model) == expected  # learned from the paths
+    assert categories.of_rows({**columns, "path": ["?"] * len(expected)}, model) == expected  # then by id alone
+    swapped = {**columns, "series": columns["series"][::-1]}  # the same ids, another order: still by id
+    assert categories.of_rows(swapped, model) == expected[::-1]
+    other = {**columns, "series": [i + 10**6 for i in columns["series"]]}  # ids not seen: by path again
+    assert categories.of_rows(other, model) == expected
+    assert categories.of_rows(columns, None) == expected  # no model: by path
+
+
+def test_preprocess_checks_each_series_once_by_path_and_never_passes_an_id_whose_path_failed():
+    converter = preprocess(True)
+    frame = served_frames(1.8e9)[0]
+    bad_row = 3
+    frame["columns"]["path"][bad_row] = "Not.a.path"
+    n = len(frame["columns"]["path"])
+    for _ in range(2):  # the second time the good ids are known by id; the bad row's id is not: checked again
+        out = converter.convert_batch([copy.deepcopy(frame)], "s")
+        framed = [f for f in out if frames.is_frame(f)]
+        assert sum(len(f["columns"]["path"]) for f in framed) == n - 1
+        assert "Not.a.path" not in framed[0]["columns"]["path"]

@@ -79,11 +79,9 @@ class MockService:
         withheld ones are left out, as in `batch`. `series` holds each point's id in the table `model` names."""
         series = self.series
         if self.faults is None:
-            known = [p for p in paths if p in self.points]
+            known, values, stamps, units, ids = self.mocker.columns(paths, ids=series.ids)
             unknown = [p for p in paths if p not in self.points] if len(known) != len(paths) else []
-            names = ("path", "value", "timestamp", "unit")
-            columns: dict[str, list[Any]] = dict(zip(names, self.mocker.columns(known), strict=True))
-            columns["series"] = list(map(series.ids.__getitem__, columns["path"]))
+            columns = {"path": known, "value": values, "timestamp": stamps, "unit": units, "series": ids}
             return {"columns": columns, "model": series.fingerprint, "other": {}, "unknown": unknown}
         points, unknown = self.batch(paths)
         rows = {p: dp for p, dp in points.items() if is_row_dp(dp)}

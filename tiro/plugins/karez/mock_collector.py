@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -19,6 +19,7 @@ from tiro.frames import column_frames, points_frames
 
 BY_CHOICES = ("path", "uuid")
 _CATEGORY_CACHE_LIMIT = 1 << 20  # remembered path categories (a 10^6-point hall fits)
+_MODELS_REMEMBERED = 4  # series-id tables whose categories are remembered (a mock restarted with other uses)
 # Answers that say "not now" rather than "not this": 429 and 5xx; other 4xx answers are about the request itself.
 _UNAVAILABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -218,8 +219,8 @@ class ConnectorForMockServer(RestfulConnectorBase):
         if categories is None or len(categories) > _CATEGORY_CACHE_LIMIT:
             categories = self.__dict__["_categories"] = _Categories()
         if self.frames_encoding is not None:
-            model = body.get("model") if columns and "series" in columns else None
-            framed = column_frames(columns, categories.__getitem__, model) if columns else []
+            model = body.get("model") if columns and SERIES_COLUMN in columns else None
+            framed = column_frames(columns, categories.of_rows(columns, model), model) if columns else []
             return framed + points_frames(points, categories.__getitem__)
         return [{"path": p, "result": dp, "_karez": {"category": categories[p]}} for p, dp in points.items()]
 
@@ -263,11 +264,31 @@ def _check_batch_fetch(role: Any) -> bool | str:
 
 class _Categories(dict[str, str]):
     """`_category_of` of each path asked for, remembered (the same paths come back every round; a hit is one
-    C-level lookup)."""
+    C-level lookup), and by series id within a model once its ids came with their paths."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_model: dict[str, dict[int, str]] = {}
 
     def __missing__(self, path: str) -> str:
         category = self[path] = _category_of(path)
         return category
+
+    def of_rows(self, columns: dict[str, list[Any]], model: str | None) -> list[str]:
+        """The category of each row of checked columns; by id when every id is known (no path string hashed)."""
+        ids = columns.get(SERIES_COLUMN) if model else None
+        if ids is None or model is None:
+            return list(map(self.__getitem__, columns["path"]))
+        by_id = self.by_model.get(model)
+        if by_id is not None:
+            found = list(map(by_id.get, ids))
+            if None not in found:
+                return cast(list[str], found)
+        elif len(self.by_model) >= _MODELS_REMEMBERED:
+            self.by_model.clear()
+        categories = list(map(self.__getitem__, columns["path"]))
+        self.by_model.setdefault(model, {}).update(zip(ids, categories, strict=True))
+        return categories
 
 
 def _category_of(path: str) -> str:

@@ -21,6 +21,7 @@ from karez.frames import (
     make_frame,
     model_of,
     rows_with_meta,
+    series_ids,
 )
 from karez.routing import META_KEY, merged_meta
 from tiro.frames import POINTS, RECORDS
@@ -34,6 +35,7 @@ from tiro_models.spec import CATEGORIES, PATH_SEP
 
 _CATEGORY_SET = frozenset(CATEGORIES)
 _TAGS_LIMIT = 262_144  # data points whose tags one converter remembers (a 10^5-point hall fits)
+_MODELS_REMEMBERED = 4  # series-id tables whose checked ids one converter remembers
 
 
 class ItemDataError(DataError, ValueError):
@@ -58,6 +60,10 @@ class _EpochTimestamps(FixTimestampConverter):
     @cached_property
     def _tags_by_path(self) -> dict[str, dict]:
         return {}  # the tags of each data-point path seen: paths repeat every round
+
+    @cached_property
+    def _checked_ids(self) -> dict[str, set[int]]:
+        return {}  # per model, the series ids whose paths passed: checked by integer from then on
 
     @cached_property
     def epoch(self) -> EpochConverter:
@@ -125,21 +131,22 @@ class TiroPreprocessConverter(_EpochTimestamps):
         to `odd` or reports it; None when no row is left in the frame."""
         columns = frame[COLUMNS_KEY]
         paths, stamps = columns["path"], columns["timestamp"]
-        tags_by_path = self._tags_by_path
-        learn = self._learn_tags
-        try:
-            unknown = {
-                p
-                for p in set(paths).difference(tags_by_path)
-                if p.__class__ is not str or learn(tags_by_path, p) is None
-            }
-            slow = {i for i, p in enumerate(paths) if p in unknown} if unknown else set()
-        except TypeError:  # an unhashable path: row by row
-            slow = {
-                i
-                for i, p in enumerate(paths)
-                if p.__class__ is not str or (p not in tags_by_path and learn(tags_by_path, p) is None)
-            }
+        series = series_ids(frame)
+        checked = self._checked_ids.get(series[0]) if series is not None else None
+        if checked is not None and checked.issuperset(series[1]):  # type: ignore[index]
+            slow: set[int] = set()
+        else:
+            slow = self._unchecked_rows(paths)
+            if series is not None:
+                self._learn_ids(series, slow)
+        if not slow and stamps and stamps[0] != stamps[-1]:  # devices' own timestamps: a distinct one per row
+            try:
+                new_stamps = self.epoch.many(stamps)
+            except Exception:  # some cannot be read: found below, timestamp by timestamp
+                pass
+            else:
+                meta = frame.get(META_KEY)
+                return make_frame(RECORDS.name, {**columns, "timestamp": new_stamps}, meta, model_of(frame))
         try:
             distinct = list(dict.fromkeys(stamps))
         except TypeError:  # an unhashable timestamp: those rows are converted on their own
@@ -165,6 +172,34 @@ class TiroPreprocessConverter(_EpochTimestamps):
             stamps = columns["timestamp"]
         new_stamps = list(map(seconds.__getitem__, stamps))
         return make_frame(RECORDS.name, {**columns, "timestamp": new_stamps}, frame.get(META_KEY), model_of(frame))
+
+    def _unchecked_rows(self, paths: list[Any]) -> set[int]:
+        """The rows of a path column whose path is not a well-formed data-point path (their tags learned)."""
+        tags_by_path = self._tags_by_path
+        learn = self._learn_tags
+        try:
+            unknown = {
+                p
+                for p in set(paths).difference(tags_by_path)
+                if p.__class__ is not str or learn(tags_by_path, p) is None
+            }
+            return {i for i, p in enumerate(paths) if p in unknown} if unknown else set()
+        except TypeError:  # an unhashable path: row by row
+            return {
+                i
+                for i, p in enumerate(paths)
+                if p.__class__ is not str or (p not in tags_by_path and learn(tags_by_path, p) is None)
+            }
+
+    def _learn_ids(self, series: tuple[str, list[int]], unchecked: set[int]) -> None:
+        """Remember the series ids of a model whose paths passed (within a model an id stands for one path)."""
+        model, ids = series
+        known = self._checked_ids.get(model)
+        if known is None or len(known) >= _TAGS_LIMIT:
+            if len(self._checked_ids) >= _MODELS_REMEMBERED:
+                self._checked_ids.clear()
+            known = self._checked_ids[model] = set()
+        known.update(ids if not unchecked else (i for row, i in enumerate(ids) if row not in unchecked))
 
     def _records(self, items: list[Any], subject: str, bad: list[str]) -> list[Any]:
         """The records of per-item `{path, result}` objects (bad ones reported and added to `bad`)."""
