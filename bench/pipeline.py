@@ -5,7 +5,9 @@ dispatcher → connector → tiro_preprocess → influx_line_protocol, a validat
 tiro_validate) and a sqlite store branch (filter_and_update_meta → tiro_store), durable for the persistence path in
 batch mode. Each step gets a fresh NATS and store and offers points/interval, the dispatcher spreading the tasks
 evenly over the interval (a steady rate: bursts would make a 20 s window's count swing by a whole round), for
-`--seconds` (at least two rounds) after warm-up.
+`--seconds` (at least two rounds) after warm-up: the first stored samples, then steady state (every point stored once
+and the JetStream backlog down to a round's messages: the first round creates every series, so a backlog builds up
+behind it; `steady_after_s` says when it was reached), then `--warmup` seconds.
 Ramps (`--ramps`): `batch` runs every role in one `karez deploy` process; `spread` uses both cores: a collect process
 (dispatcher, connector, validator's meta), `--replicas` convert processes sharing queue groups and durable consumers
 (tiro_preprocess, line protocol, store's meta), a validate and a store process; `split` runs only tiro_store on its
@@ -235,6 +237,13 @@ class Metrics:
         return {name: c["received"] for name, c in self.latest.items()}
 
 
+async def caught_up(store: StoreWatch, jsm: Any, points: int, round_messages: int) -> bool:
+    """Whether the pipeline has left its start behind: every point stored, at most a round's messages pending."""
+    if store.series() < points:
+        return False
+    return sum((await jetstream_backlog(jsm)).values()) <= round_messages
+
+
 async def run_step(
     folder: Path, base: str, mock_pid: int, scenario: Path, uses: list[Path], points: int, *,
     interval: float, batch_size: int, batched: bool, seconds: float, warmup: float, profiled: bool = False,
@@ -263,12 +272,21 @@ async def run_step(
         memory = MemoryWatch({**pids, **{n: p.pid for n, p in procs.items()}})
         try:
             started = time.monotonic()
-            # warm-up: until the first samples are stored (roles up, scenario compiled), then `warmup` more seconds
+            # warm-up: until the first samples are stored (roles up, scenario compiled)
             while (
                 store.rows() == 0 and time.monotonic() - started < 120 and all(p.poll() is None for p in procs.values())
             ):
                 await asyncio.sleep(0.25)
             first_data = time.monotonic() - started
+            # then steady state: every point stored once (the first round creates every series, which costs more than
+            # the rounds after it, so a backlog builds up) and the JetStream backlog down to one round's messages
+            round_messages = math.ceil(points / batch_size) if batched else points
+            give_up = started + max(120.0, 3 * interval)
+            while (reached := await caught_up(store, jsm, points, round_messages)) is False and (
+                time.monotonic() < give_up and all(p.poll() is None for p in procs.values())
+            ):
+                await asyncio.sleep(0.5)
+            steady = time.monotonic() - started
             await asyncio.sleep(warmup)
             store.poll()
             store.record_latency = True
@@ -330,6 +348,8 @@ async def run_step(
         "achieved_fraction": round(achieved / offered, 3),
         "seconds_measured": round(elapsed, 1),
         "first_data_after_s": round(first_data, 1),
+        "steady_after_s": round(steady, 1),
+        "steady_reached": reached,
         "backlog": {
             "jetstream_messages_start": int(backlog[0][1]) if backlog else 0,
             "jetstream_messages_end": int(backlog[-1][1]) if backlog else 0,
@@ -466,7 +486,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20, help="measured seconds per rate (default 20)")
     parser.add_argument("--full", action="store_true", help="60 s per rate, as issue #8 asks")
-    parser.add_argument("--warmup", type=float, default=3, help="seconds after the first stored data (default 3)")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds after steady state is reached (default 3)")
     parser.add_argument("--racks", type=int, default=2000)
     parser.add_argument("--servers", type=int, default=49)
     parser.add_argument("--batch-size", type=int, default=2000, help="paths per dispatched task in batch mode")
@@ -517,7 +537,9 @@ def main() -> None:
         "notes": {
             "achieved": "samples stored in sqlite during the measured window / its length",
             "sustained": f"achieved ≥ {SUSTAINED_FRACTION} × offered, collection keeps up, JetStream backlog flat",
-            "latency": "poll time − mock sample timestamp of newly stored samples of 1 in 64 series (upper bound)",
+            "latency": "poll time − mock sample timestamp of newly stored samples of 1 in 64 series (upper bound), in"
+            " steady state",
+            "steady_after_s": "seconds from start until every point was stored once and the backlog was a round's",
             "role_received_per_s": "items per second per role (the connector counts tasks; replicated roles left out)",
             "memory": "per process over the measured window; cpu_cores 1.0 = one core busy (the machine has 2)",
             "cpu_us_per_point": "CPU µs per collected point per karez process (karez_store: per stored point)",
