@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from tiro_models.spec import Instances
 
 SCHEME = "tiro.series/1"
+MODELS_REMEMBERED = 4  # models whose ids a receiver remembers what it learned of at a time (a site runs one)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,10 @@ from karez.errors import RetryableError
 from karez.frames import SERIES_COLUMN, are_series_ids
 from karez.utils import unlinked
 from tiro.frames import column_frames, points_frames
+from tiro_models.series import MODELS_REMEMBERED
 
 BY_CHOICES = ("path", "uuid")
 _CATEGORY_CACHE_LIMIT = 1 << 20  # remembered path categories (a 10^6-point hall fits)
-_MODELS_REMEMBERED = 4  # series-id tables whose categories are remembered (a mock restarted with other uses)
 # Answers that say "not now" rather than "not this": 429 and 5xx; other 4xx answers are about the request itself.
 _UNAVAILABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -284,7 +284,7 @@ class _Categories(dict[str, str]):
             found = list(map(by_id.get, ids))
             if None not in found:
                 return cast(list[str], found)
-        elif len(self.by_model) >= _MODELS_REMEMBERED:
+        elif len(self.by_model) >= MODELS_REMEMBERED:
             self.by_model.clear()
         categories = list(map(self.__getitem__, columns["path"]))
         self.by_model.setdefault(model, {}).update(zip(ids, categories, strict=True))

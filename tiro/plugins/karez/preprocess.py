@@ -31,11 +31,11 @@ from tiro.reference import read_reference
 from tiro_models.errors import SnapshotError
 from tiro_models.paths import asset_type_path
 from tiro_models.records import decompose, point_tags
+from tiro_models.series import MODELS_REMEMBERED
 from tiro_models.spec import CATEGORIES, PATH_SEP
 
 _CATEGORY_SET = frozenset(CATEGORIES)
 _TAGS_LIMIT = 262_144  # data points whose tags one converter remembers (a 10^5-point hall fits)
-_MODELS_REMEMBERED = 4  # series-id tables whose checked ids one converter remembers
 
 
 class ItemDataError(DataError, ValueError):
@@ -196,7 +196,7 @@ class TiroPreprocessConverter(_EpochTimestamps):
         model, ids = series
         known = self._checked_ids.get(model)
         if known is None or len(known) >= _TAGS_LIMIT:
-            if len(self._checked_ids) >= _MODELS_REMEMBERED:
+            if len(self._checked_ids) >= MODELS_REMEMBERED:
                 self._checked_ids.clear()
             known = self._checked_ids[model] = set()
         known.update(ids if not unchecked else (i for row, i in enumerate(ids) if row not in unchecked))

@@ -34,6 +34,7 @@ from tiro_models.errors import SnapshotError
 from tiro_models.line_protocol import parse_many, timestamp_ns
 from tiro_models.paths import asset_type_path, compile_pattern
 from tiro_models.records import record_point
+from tiro_models.series import MODELS_REMEMBERED
 from tiro_models.spec import CATEGORIES
 
 __all__ = ["SqliteTelemetryStore"]
@@ -95,9 +96,6 @@ def _with_kinds(rows: list[Any], kinds: dict[int, str]) -> list[Any]:
     for i in range(0, len(rows), 3):
         wide.extend((rows[i], rows[i + 1], rows[i + 2], kinds.get(i // 3)))
     return wide
-
-
-_MODELS_REMEMBERED = 4  # models whose series ids are remembered at a time (a site runs one)
 
 
 class SqliteTelemetryStore(TelemetryStore):
@@ -247,7 +245,7 @@ class SqliteTelemetryStore(TelemetryStore):
         model, ids = series
         known = self._ids_by_model.get(model)
         if known is None:
-            if len(self._ids_by_model) >= _MODELS_REMEMBERED:
+            if len(self._ids_by_model) >= MODELS_REMEMBERED:
                 self._ids_by_model.clear()
             known = self._ids_by_model[model] = {}
         known.update(zip(ids, sids, strict=True))
