@@ -6,7 +6,7 @@ tiro_validate) and a sqlite store branch (filter_and_update_meta → tiro_store)
 batch mode. Each step gets a fresh NATS and store and offers points/interval, the dispatcher spreading the tasks
 evenly over the interval (a steady rate: bursts would make a 20 s window's count swing by a whole round), for
 `--seconds` (at least two rounds) after warm-up: the first stored samples, then steady state (every point stored once
-and the JetStream backlog down to a round's messages: the first round creates every series, so a backlog builds up
+and the JetStream backlog down to a second's messages: the first round creates every series, so a backlog builds up
 behind it; `steady_after_s` says when it was reached), then `--warmup` seconds.
 Ramps (`--ramps`): `batch` runs every role in one `karez deploy` process; `spread` uses both cores: a collect process
 (dispatcher, connector, validator's meta), `--replicas` convert processes sharing queue groups and durable consumers
@@ -237,11 +237,11 @@ class Metrics:
         return {name: c["received"] for name, c in self.latest.items()}
 
 
-async def caught_up(store: StoreWatch, jsm: Any, points: int, round_messages: int) -> bool:
-    """Whether the pipeline has left its start behind: every point stored, at most a round's messages pending."""
+async def caught_up(store: StoreWatch, jsm: Any, points: int, pending: int) -> bool:
+    """Whether the pipeline has left its start behind: every point stored, at most `pending` messages pending."""
     if store.series() < points:
         return False
-    return sum((await jetstream_backlog(jsm)).values()) <= round_messages
+    return sum((await jetstream_backlog(jsm)).values()) <= pending
 
 
 async def run_step(
@@ -279,10 +279,10 @@ async def run_step(
                 await asyncio.sleep(0.25)
             first_data = time.monotonic() - started
             # then steady state: every point stored once (the first round creates every series, which costs more than
-            # the rounds after it, so a backlog builds up) and the JetStream backlog down to one round's messages
-            round_messages = math.ceil(points / batch_size) if batched else points
+            # the rounds after it, so a backlog builds up) and the JetStream backlog down to a second's messages
+            second_messages = max(2, math.ceil(points / interval / (batch_size if batched else 1)))
             give_up = started + max(120.0, 3 * interval)
-            while (reached := await caught_up(store, jsm, points, round_messages)) is False and (
+            while (reached := await caught_up(store, jsm, points, second_messages)) is False and (
                 time.monotonic() < give_up and all(p.poll() is None for p in procs.values())
             ):
                 await asyncio.sleep(0.5)
@@ -539,7 +539,7 @@ def main() -> None:
             "sustained": f"achieved ≥ {SUSTAINED_FRACTION} × offered, collection keeps up, JetStream backlog flat",
             "latency": "poll time − mock sample timestamp of newly stored samples of 1 in 64 series (upper bound), in"
             " steady state",
-            "steady_after_s": "seconds from start until every point was stored once and the backlog was a round's",
+            "steady_after_s": "seconds from start until every point was stored once, the backlog a second's messages",
             "role_received_per_s": "items per second per role (the connector counts tasks; replicated roles left out)",
             "memory": "per process over the measured window; cpu_cores 1.0 = one core busy (the machine has 2)",
             "cpu_us_per_point": "CPU µs per collected point per karez process (karez_store: per stored point)",
