@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -126,9 +127,10 @@ def cpu_per_point(memory: dict[str, dict[str, float]], collected: float, stored:
     return out
 
 
-def validation_windows(log: Path, points: int) -> dict[str, Any]:
+def validation_windows(log: Path, points: int, since: float = 0.0) -> dict[str, Any]:
     """The final verdict of each full validation window (a revised record replaces the first one): how many were
-    valid and complete (nothing missing), how many distinct data points each one checked, and the late samples."""
+    valid and complete (nothing missing), how many distinct data points each one checked, and the late samples; the
+    `steady_*` figures count only the windows that start at or after `since` (epoch seconds: steady state)."""
     records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     final: dict[str, dict[str, Any]] = {}
     for record in records:
@@ -136,18 +138,24 @@ def validation_windows(log: Path, points: int) -> dict[str, Any]:
             final[record["start"]] = record  # records come in order: a revision follows its first verdict
     full = list(final.values())
     sizes = [int(w.get("collection_size", 0)) for w in full]
+    steady = [w for w in full if datetime.fromisoformat(w["start"]).timestamp() >= since]
     return {
         "validation_windows": len(full),
         "validation_windows_valid": sum(1 for w in full if w.get("valid")),
-        "validation_windows_complete": sum(1 for w in full if w.get("counts", {}).get("missing", 1) == 0),
+        "validation_windows_complete": sum(1 for w in full if _complete(w)),
         "validation_windows_revised": sum(1 for w in full if w.get("revised")),
         "late_samples_per_window": [int(w.get("late", 0)) for w in full],
         "allowed_lateness_s": [w.get("allowed_lateness") for w in full],
         "validated_points_per_window_min": min(sizes, default=0),
         "every_window_has_every_point": bool(sizes) and min(sizes) == points,
-        "every_window_complete_and_valid": bool(full)
-        and all(w.get("valid") and w.get("counts", {}).get("missing", 1) == 0 for w in full),
+        "every_window_complete_and_valid": bool(full) and all(w.get("valid") and _complete(w) for w in full),
+        "steady_windows": len(steady),
+        "steady_windows_complete_and_valid": sum(1 for w in steady if w.get("valid") and _complete(w)),
     }
+
+
+def _complete(window: dict[str, Any]) -> bool:
+    return window.get("counts", {}).get("missing", 1) == 0
 
 
 LAYOUTS = ("one", "store", "spread", "fused")
@@ -287,6 +295,7 @@ async def run_step(
             ):
                 await asyncio.sleep(0.5)
             steady = time.monotonic() - started
+            steady_at = time.time()  # windows that start from here on are judged on steady-state data
             await asyncio.sleep(warmup)
             store.poll()
             store.record_latency = True
@@ -376,7 +385,7 @@ async def run_step(
                 if in_victoria
                 else {}
             ),
-            **validation_windows(log, points),
+            **validation_windows(log, points, steady_at),
         },
         "karez_processes": list(procs),
         "karez_exit_codes": [p.returncode for p in procs.values()],
