@@ -58,7 +58,8 @@ def round_frames(racks: int, servers: int, batch: int) -> tuple[list[list[dict[s
         framed = []
         for start in range(0, len(paths), batch):
             answer = service.batch_columns(paths[start : start + batch])
-            framed += column_frames(answer["columns"], _category_of, answer["model"])
+            columns = answer["columns"]
+            framed += column_frames(columns, list(map(_category_of, columns["path"])), answer["model"])
         rounds.append(framed)
     return rounds, len(paths)
 

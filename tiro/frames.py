@@ -72,15 +72,15 @@ def points_frames(points: dict[str, Any], category_of: Callable[[str], str]) -> 
         values = [dp["value"] for dp in dps]
         stamps = [dp["timestamp"] for dp in dps]
         units = [dp.get("unit") for dp in dps]
-    return column_frames({"path": paths, "value": values, "timestamp": stamps, "unit": units}, category_of) + odd
+    columns = {"path": paths, "value": values, "timestamp": stamps, "unit": units}
+    return column_frames(columns, list(map(category_of, paths))) + odd
 
 
 def column_frames(
-    columns: dict[str, list[Any]], category_of: Callable[[str], str] | list[str], model: str | None = None
+    columns: dict[str, list[Any]], categories: list[str], model: str | None = None
 ) -> list[dict[str, Any]]:
     """Samples given as the columns of `tiro.points` (equal lengths, paths are strings; a `series` column of ids in
-    the table `model` names) as frames, one per category (`category_of` a path's, or each row's category)."""
-    categories = category_of if isinstance(category_of, list) else list(map(category_of, columns["path"]))
+    the table `model` names) as frames, one per category (`categories`: each row's)."""
     distinct = dict.fromkeys(categories)
     if len(distinct) <= 1:
         return [make_frame(POINTS.name, columns, {"category": category}, model) for category in distinct]

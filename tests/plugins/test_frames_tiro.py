@@ -256,7 +256,7 @@ def served_frames(seconds: float, service: Any = None) -> list[dict[str, Any]]:
     answer["columns"]["timestamp"] = [stamp] * len(answer["columns"]["path"])
     columns = _checked_columns(answer["columns"], answer["model"])
     assert columns is not None
-    return column_frames(columns, _category_of, answer["model"])
+    return column_frames(columns, list(map(_category_of, columns["path"])), answer["model"])
 
 
 def test_the_columns_answer_carries_each_points_series_id_in_the_mocks_model_and_preprocess_keeps_them():

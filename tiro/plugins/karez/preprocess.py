@@ -35,6 +35,7 @@ from tiro_models.series import MODELS_REMEMBERED
 from tiro_models.spec import CATEGORIES, PATH_SEP
 
 _CATEGORY_SET = frozenset(CATEGORIES)
+_NO_IDS: frozenset[int] = frozenset()
 _TAGS_LIMIT = 262_144  # data points whose tags one converter remembers (a 10^5-point hall fits)
 
 
@@ -60,10 +61,6 @@ class _EpochTimestamps(FixTimestampConverter):
     @cached_property
     def _tags_by_path(self) -> dict[str, dict]:
         return {}  # the tags of each data-point path seen: paths repeat every round
-
-    @cached_property
-    def _checked_ids(self) -> dict[str, set[int]]:
-        return {}  # per model, the series ids whose paths passed: checked by integer from then on
 
     @cached_property
     def epoch(self) -> EpochConverter:
@@ -132,8 +129,7 @@ class TiroPreprocessConverter(_EpochTimestamps):
         columns = frame[COLUMNS_KEY]
         paths, stamps = columns["path"], columns["timestamp"]
         series = series_ids(frame)
-        checked = self._checked_ids.get(series[0]) if series is not None else None
-        if checked is not None and checked.issuperset(series[1]):  # type: ignore[index]
+        if series is not None and self._checked_ids.get(series[0], _NO_IDS).issuperset(series[1]):
             slow: set[int] = set()
         else:
             slow = self._unchecked_rows(paths)
@@ -172,6 +168,10 @@ class TiroPreprocessConverter(_EpochTimestamps):
             stamps = columns["timestamp"]
         new_stamps = list(map(seconds.__getitem__, stamps))
         return make_frame(RECORDS.name, {**columns, "timestamp": new_stamps}, frame.get(META_KEY), model_of(frame))
+
+    @cached_property
+    def _checked_ids(self) -> dict[str, set[int]]:
+        return {}  # per model, the series ids whose paths passed: checked by integer from then on
 
     def _unchecked_rows(self, paths: list[Any]) -> set[int]:
         """The rows of a path column whose path is not a well-formed data-point path (their tags learned)."""
