@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 import httpx
 
@@ -16,7 +16,7 @@ from karez.errors import RetryableError
 from karez.frames import SERIES_COLUMN, are_series_ids
 from karez.utils import unlinked
 from tiro.frames import column_frames, points_frames
-from tiro_models.series import MODELS_REMEMBERED
+from tiro_models.series import SeriesMemory
 
 BY_CHOICES = ("path", "uuid")
 _CATEGORY_CACHE_LIMIT = 1 << 20  # remembered path categories (a 10^6-point hall fits)
@@ -268,7 +268,7 @@ class _Categories(dict[str, str]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.by_model: dict[str, dict[int, str]] = {}
+        self.by_model: SeriesMemory[str] = SeriesMemory(_CATEGORY_CACHE_LIMIT)
 
     def __missing__(self, path: str) -> str:
         category = self[path] = _category_of(path)
@@ -279,15 +279,11 @@ class _Categories(dict[str, str]):
         ids = columns.get(SERIES_COLUMN) if model else None
         if ids is None or model is None:
             return list(map(self.__getitem__, columns["path"]))
-        by_id = self.by_model.get(model)
-        if by_id is not None:
-            found = list(map(by_id.get, ids))
-            if None not in found:
-                return cast(list[str], found)
-        elif len(self.by_model) >= MODELS_REMEMBERED:
-            self.by_model.clear()
+        found = self.by_model.lookup(model, ids)
+        if found is not None:
+            return found
         categories = list(map(self.__getitem__, columns["path"]))
-        self.by_model.setdefault(model, {}).update(zip(ids, categories, strict=True))
+        self.by_model.learn(model, zip(ids, categories, strict=True))
         return categories
 
 

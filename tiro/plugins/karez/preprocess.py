@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import cached_property
+from itertools import repeat
 from typing import Any
 
 from dateutil import parser
@@ -31,11 +32,10 @@ from tiro.reference import read_reference
 from tiro_models.errors import SnapshotError
 from tiro_models.paths import asset_type_path
 from tiro_models.records import decompose, point_tags
-from tiro_models.series import MODELS_REMEMBERED
+from tiro_models.series import SeriesMemory
 from tiro_models.spec import CATEGORIES, PATH_SEP
 
 _CATEGORY_SET = frozenset(CATEGORIES)
-_NO_IDS: frozenset[int] = frozenset()
 _TAGS_LIMIT = 262_144  # data points whose tags one converter remembers (a 10^5-point hall fits)
 
 
@@ -129,7 +129,7 @@ class TiroPreprocessConverter(_EpochTimestamps):
         columns = frame[COLUMNS_KEY]
         paths, stamps = columns["path"], columns["timestamp"]
         series = series_ids(frame)
-        if series is not None and self._checked_ids.get(series[0], _NO_IDS).issuperset(series[1]):
+        if series is not None and self._checked_ids.knows_all(*series):
             slow: set[int] = set()
         else:
             slow = self._unchecked_rows(paths)
@@ -170,8 +170,10 @@ class TiroPreprocessConverter(_EpochTimestamps):
         return make_frame(RECORDS.name, {**columns, "timestamp": new_stamps}, frame.get(META_KEY), model_of(frame))
 
     @cached_property
-    def _checked_ids(self) -> dict[str, set[int]]:
-        return {}  # per model, the series ids whose paths passed: checked by integer from then on
+    def _checked_ids(self) -> SeriesMemory[bool]:
+        return SeriesMemory(
+            _TAGS_LIMIT
+        )  # per model, the series ids whose paths passed: checked by integer from then on
 
     def _unchecked_rows(self, paths: list[Any]) -> set[int]:
         """The rows of a path column whose path is not a well-formed data-point path (their tags learned)."""
@@ -194,12 +196,8 @@ class TiroPreprocessConverter(_EpochTimestamps):
     def _learn_ids(self, series: tuple[str, list[int]], unchecked: set[int]) -> None:
         """Remember the series ids of a model whose paths passed (within a model an id stands for one path)."""
         model, ids = series
-        known = self._checked_ids.get(model)
-        if known is None or len(known) >= _TAGS_LIMIT:
-            if len(self._checked_ids) >= MODELS_REMEMBERED:
-                self._checked_ids.clear()
-            known = self._checked_ids[model] = set()
-        known.update(ids if not unchecked else (i for row, i in enumerate(ids) if row not in unchecked))
+        passed = ids if not unchecked else [i for row, i in enumerate(ids) if row not in unchecked]
+        self._checked_ids.learn(model, zip(passed, repeat(True)))
 
     def _records(self, items: list[Any], subject: str, bad: list[str]) -> list[Any]:
         """The records of per-item `{path, result}` objects (bad ones reported and added to `bad`)."""

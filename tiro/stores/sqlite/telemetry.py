@@ -34,7 +34,7 @@ from tiro_models.errors import SnapshotError
 from tiro_models.line_protocol import parse_many, timestamp_ns
 from tiro_models.paths import asset_type_path, compile_pattern
 from tiro_models.records import record_point
-from tiro_models.series import MODELS_REMEMBERED
+from tiro_models.series import SeriesMemory
 from tiro_models.spec import CATEGORIES
 
 __all__ = ["SqliteTelemetryStore"]
@@ -111,7 +111,7 @@ class SqliteTelemetryStore(TelemetryStore):
         self._dp_ids: dict[tuple[Any, Any], int] = {}  # (data-point path, unit) -> id: the lookup of sample columns
         # model fingerprint -> its series ids -> id here: the same lookup by the ids frames carry, learned from
         # the paths, forgotten when a series changes unit (an id of a model always names one path and unit)
-        self._ids_by_model: dict[str, dict[int, int]] = {}
+        self._model_ids: SeriesMemory[int] = SeriesMemory()
         self._ready = False
         self._pruned_at = 0.0
 
@@ -140,7 +140,7 @@ class SqliteTelemetryStore(TelemetryStore):
         self._series = {(asset, category, name): (sid, unit) for asset, category, name, sid, unit in rows}
         self._ids = {(*key, unit): sid for key, (sid, unit) in self._series.items()}
         self._dp_ids = {(".".join(key), unit): sid for key, (sid, unit) in self._series.items()}
-        self._ids_by_model = {}
+        self._model_ids.forget()
 
     def prune(self, now: float | None = None) -> int:
         """Delete samples older than the retention but each series' newest; returns how many (0 without a retention).
@@ -188,7 +188,7 @@ class SqliteTelemetryStore(TelemetryStore):
             if before is not None:
                 self._ids.pop((*key, before[1]), None)
                 self._dp_ids.pop((row[0], before[1]), None)
-                self._ids_by_model.clear()
+                self._model_ids.forget()
             self._series[key] = (sid, row[5])
             self._ids[(*key, row[5])] = sid
             self._dp_ids[(row[0], row[5])] = sid
@@ -235,20 +235,10 @@ class SqliteTelemetryStore(TelemetryStore):
 
     def _sids_of_model(self, series: tuple[str, list[int]]) -> list[Any] | None:
         """The ids here of a model's series ids, when every one is known."""
-        known = self._ids_by_model.get(series[0])
-        if known is None:
-            return None
-        sids = list(map(known.get, series[1]))
-        return None if None in sids else sids
+        return self._model_ids.lookup(*series)
 
     def _learn_model_ids(self, series: tuple[str, list[int]], sids: list[int]) -> None:
-        model, ids = series
-        known = self._ids_by_model.get(model)
-        if known is None:
-            if len(self._ids_by_model) >= MODELS_REMEMBERED:
-                self._ids_by_model.clear()
-            known = self._ids_by_model[model] = {}
-        known.update(zip(ids, sids, strict=True))
+        self._model_ids.learn(series[0], zip(series[1], sids, strict=True))
 
     def _write_plain(self, cur: sqlite3.Cursor, rows: list[Any], last_seconds: dict[int, float]) -> None:
         _INSERT_SECONDS.execute(cur, rows)
