@@ -8,6 +8,9 @@ heads), as every round of a collector after its first. Measured in the same run:
 - `preprocess`: `tiro_preprocess` on frames (`tiro.points` → `tiro.records`) vs on the same samples as items;
 - `line_protocol`: `influx_line_protocol` on `tiro.records` frames (with the mock's series ids, and without) vs on
   the same records as items;
+- `validate_collect`: `tiro_validate` collecting the `tiro.points` frames into its windows, by series id (the
+  mock's ids, learned in the first round) and by path, vs the same samples as items (the window judgement on its
+  timer is `bench/window.py`'s);
 - `wire`: encoding and decoding the records frames as compact frames (msgpack), readable frames (JSON) and items
   (JSON), with bytes per sample.
 Rates are records per second of one core; `cpu_us_per_record` is the CPU time per record.
@@ -38,12 +41,16 @@ from _realistic import POLL_INTERVAL_S
 from karez import frames
 from karez.converter.extras.influx_line_protocol import Converter as LineProtocol
 from karez.frames import COMPACT, ENCODING_HEADER, READABLE
-from tiro.frames import column_frames
+from tiro.frames import COLUMNS, column_frames
 from tiro.mock.service import build_service
 from tiro.plugins.karez import TiroPreprocessConverter
 from tiro.plugins.karez.mock_collector import _category_of
+from tiro.plugins.karez.windows import WindowedValidator
+from tiro_models.validation.checks import parse_times
 
 TARGET_RECORDS_PER_S = 2_000_000  # issue: preprocess and line protocol on frames
+RETENTION_S = 10.0  # the shipped example's tiro_validate windows
+VALIDATE = ("frames", "frames_without_series_ids", "items_same_run")
 LINE_PROTOCOL = {"type": "influx_line_protocol", "measurement": "tiro_telemetry", "field_name": "field"}
 
 
@@ -62,6 +69,19 @@ def round_frames(racks: int, servers: int, batch: int) -> tuple[list[list[dict[s
             framed += column_frames(columns, list(map(_category_of, columns["path"])), answer["model"])
         rounds.append(framed)
     return rounds, len(paths)
+
+
+def collect_points(validator: WindowedValidator, framed: list[dict[str, Any]], arrival: float, by_series: bool) -> None:
+    """`tiro_validate`'s collection of `tiro.points` frames into its windows (with their series ids or without)."""
+    for frame in framed:
+        columns = frame[frames.COLUMNS_KEY]
+        paths, values, stamps, units = (columns[name] for name in COLUMNS)
+        series = frames.series_ids(frame) if by_series else None
+        validator.collect_columns(paths, values, stamps, units, arrival, series)
+
+
+def _never_judged(flat: dict[str, Any], start: Any, end: Any) -> Any:
+    raise AssertionError("the bench collects; bench/window.py measures judging a window")
 
 
 def without_ids(frame: dict[str, Any]) -> dict[str, Any]:
@@ -118,6 +138,11 @@ def main() -> None:
     def plain_lines() -> None:
         plain_lp.convert_batch(record_copies.pop(), "s")
 
+    pairs = [(item["path"], item["result"]) for item in items]
+    arrival = max(parse_times([dp["timestamp"] for _, dp in pairs])) + 0.5  # type: ignore[type-var]
+    validators = {key: WindowedValidator(_never_judged, RETENTION_S, started_at=arrival - 60) for key in VALIDATE}
+    for key, validator in validators.items():  # the first round: every window opened, the series ids learned
+        collect_points(validator, first, arrival, by_series=key == "frames")
     compact = frames.encode_frames(records_frames, COMPACT)
     readable = frames.encode_frames(records_frames, READABLE)
     plain = orjson.dumps(records)
@@ -140,6 +165,21 @@ def main() -> None:
             "frames": figures(n, best(opts.rounds, lambda: framed_lp.convert_batch(records_frames, "s"))),
             "frames_without_series_ids": figures(n, best(opts.rounds, lambda: framed_lp.convert_batch(by_path, "s"))),
             "items_same_run": figures(n, best(opts.rounds, plain_lines)),
+        },
+        "validate_collect": {
+            "frames": figures(
+                n, best(opts.rounds, lambda: collect_points(validators["frames"], steady, arrival, by_series=True))
+            ),
+            "frames_without_series_ids": figures(
+                n,
+                best(
+                    opts.rounds,
+                    lambda: collect_points(validators["frames_without_series_ids"], steady, arrival, by_series=False),
+                ),
+            ),
+            "items_same_run": figures(
+                n, best(opts.rounds, lambda: validators["items_same_run"].collect_many(pairs, arrival))
+            ),
         },
         "wire": {
             "compact_frames": {

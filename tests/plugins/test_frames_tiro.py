@@ -306,12 +306,22 @@ async def test_frames_with_series_ids_are_stored_as_those_without_and_later_roun
     await by_path.close()
 
 
-@pytest.mark.parametrize("shape", ["on-time", "across-the-end", "odd-stamps", "late", "in-the-carry", "into-the-carry"])
-def test_columns_are_collected_into_the_windows_items_would_go_to(shape):
+SHAPES = ["on-time", "across-the-end", "odd-stamps", "late", "in-the-carry", "into-the-carry", "spread", "skewed"]
+
+
+@pytest.mark.parametrize("by_id", [False, True], ids=["by-path", "by-series-id"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_columns_are_collected_into_the_windows_items_would_go_to(shape, by_id):
     from tiro.plugins.karez.windows import WindowedValidator, dp_objects
 
-    def check(flat, start, end):
-        raise AssertionError("not judged here")
+    judged: dict[str, list[dict[str, Any]]] = {"items": [], "columns": []}
+
+    def keeping(name):
+        def check(flat, start, end):
+            judged[name].append(flat)
+            return validate_nothing(start, end)
+
+        return check
 
     t0 = 1_800_000_000.0
     n = 50
@@ -323,26 +333,43 @@ def test_columns_are_collected_into_the_windows_items_would_go_to(shape):
         # the last second of a window (its lateness, 1 s at first) counts in the next window too
         "in-the-carry": [9.2 + i * 0.01 for i in range(n)],  # all in that stretch
         "into-the-carry": [8.5 + i * 0.02 for i in range(n)],  # half in it, half before it
+        # devices' own moments over 25 s, in no order: a judged window (late), open ones, carries
+        "spread": [((i * 7919) % n) / n * 25 - 12 for i in range(n)],
+        "skewed": [1 + i * 0.01 if i % 3 else 40 + i for i in range(n)],  # a third stamped far ahead of arrival
     }[shape]
     stamps: list[Any] = [datetime.fromtimestamp(t0 + o, UTC).isoformat() for o in offsets]
     if shape == "odd-stamps":
         stamps[3], stamps[7] = None, "not a time"
-    paths = [f"DataHall.data_hall_0.Rack.rack_{i}.Telemetry.X" for i in range(n)]
-    values = [float(i) for i in range(n)]
+    paths = [f"DataHall.data_hall_0.Rack.rack_{i % 40}.Telemetry.X" for i in range(n)]  # some twice
     units = [None if i % 2 else "°C" for i in range(n)]
-    by_items = WindowedValidator(check, 10, started_at=t0 - 1)
-    by_columns = WindowedValidator(check, 10, started_at=t0 - 1)
+    series = ("model-1", [i % 40 for i in range(n)]) if by_id else None
+    by_items = WindowedValidator(keeping("items"), 10, started_at=t0 - 11)
+    by_columns = WindowedValidator(keeping("columns"), 10, started_at=t0 - 11)
+    by_items.close()  # the window before t0's is judged: samples for it are late and revise it
+    by_columns.close()
     arrival = t0 + 2
-    by_items.collect_many(zip(paths, dp_objects(values, stamps, units), strict=True), arrival)
-    by_columns.collect_columns(paths, values, stamps, units, arrival)
-    assert by_items._open.keys() == by_columns._open.keys()
-    for start, window in by_items._open.items():
-        assert window.collector._latest == by_columns._open[start].collector._latest
-        assert window.late == by_columns._open[start].late
+    for round_ in range(2):  # the second round finds every series id learned (by_id)
+        values = [float(i + 100 * round_) for i in range(n)]
+        by_items.collect_many(zip(paths, dp_objects(values, stamps, units), strict=True), arrival)
+        by_columns.collect_columns(paths, values, stamps, units, arrival, series)
+    for validator in (by_items, by_columns):
+        validator.close()  # t0's window, judged; then its revision and the windows still open
+    reports = [v.revisions() + [v.close() for _ in range(4)] for v in (by_items, by_columns)]
+    assert [r.to_dict() for r in reports[0]] == [r.to_dict() for r in reports[1]]
+    assert judged["items"] == judged["columns"]  # every window's samples, the latest of each point
     assert by_items.lateness._ages == by_columns.lateness._ages
     if shape in ("in-the-carry", "into-the-carry"):
         carried = n if shape == "in-the-carry" else n // 2
-        assert len(by_items._open) == 2 and len(by_items._open[t0 + 10].collector) == carried
+        assert [r.collected for r in reports[0][:2]] == [40, min(carried, 40)]
+    if by_id and shape != "odd-stamps":  # (a timestamp that does not parse: sample by sample, by path)
+        assert by_columns._series.knows_all("model-1", list(range(40)))
+
+
+def validate_nothing(start: datetime, end: datetime) -> Any:
+    """A check that passes every snapshot, for tests of what a window collects (its count is in the report)."""
+    from tiro_models.validation.result import ValidationResult
+
+    return ValidationResult(start=start, end=end, errors=[], counts={}, strict=False)
 
 
 def test_the_connector_finds_each_rows_category_by_series_id_once_a_models_ids_came_with_their_paths():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 from tiro_models.spec import CATEGORIES, Model, PointSpec, SlotSpec
@@ -193,6 +194,20 @@ def parse_time(ts: Any) -> float | None:
     if isinstance(ts, _NUMBERS) and not isinstance(ts, bool) and math.isfinite(ts):
         return ts / 1000 if abs(ts) > 2e10 else float(ts)
     return None
+
+
+def parse_times(stamps: list[Any]) -> list[float | None]:
+    """`parse_time` of each timestamp; a column of aware ISO 8601 strings (devices' own, distinct) in one pass."""
+    try:
+        moments = list(map(datetime.fromisoformat, stamps))
+    except (TypeError, ValueError):
+        return list(map(parse_time, stamps))
+    if None in map(_TZINFO, moments):  # naive ones read as UTC: parse_time does it
+        return list(map(parse_time, stamps))
+    return list(map(datetime.timestamp, moments))
+
+
+_TZINFO = attrgetter("tzinfo")
 
 
 # ---------------------------------------------------------------------------------------------- compiled model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -9,17 +10,67 @@ from tiro_models.errors import SnapshotError
 from tiro_models.spec import CATEGORIES, PATH_SEP
 
 _KNOWN_LIMIT = 1 << 21  # remembered dp paths (~2 M): a bound against a flood of distinct paths
+_UNSET = object()  # a series with no sample in this window (None is a sample's value)
+
+
+class _SeriesColumns:
+    """The latest sample of each series id of one model, as columns indexed by id (no object per sample)."""
+
+    __slots__ = ("paths", "stamps", "units", "values")
+
+    def __init__(self, paths: Mapping[int, str]) -> None:
+        self.paths = paths
+        self.values: list[Any] = []
+        self.stamps: list[Any] = []
+        self.units: list[Any] = []
+
+    def put(self, ids: list[int], values: list[Any], stamps: list[Any], units: list[Any]) -> None:
+        if min(ids) < 0:  # a negative index would overwrite another series
+            raise ValueError(f"series id {min(ids)} is negative")
+        size = max(ids) + 1
+        if size > len(self.values):
+            grow = size - len(self.values)
+            self.values += [_UNSET] * grow
+            self.stamps += [None] * grow
+            self.units += [None] * grow
+        # C loops over the columns: the latest sample of an id overwrites the one before it
+        deque(map(self.values.__setitem__, ids, values), maxlen=0)
+        deque(map(self.stamps.__setitem__, ids, stamps), maxlen=0)
+        deque(map(self.units.__setitem__, ids, units), maxlen=0)
+
+    def points(self) -> dict[str, Any]:
+        """{data-point path: DP object} of every id with a sample."""
+        paths, values, stamps, units = self.paths, self.values, self.stamps, self.units
+        seen = [i for i, value in enumerate(values) if value is not _UNSET]
+        if units.count(None) == len(units):
+            return {paths[i]: {"value": values[i], "timestamp": stamps[i]} for i in seen}
+        out: dict[str, Any] = {}
+        for i in seen:
+            unit = units[i]
+            out[paths[i]] = (
+                {"value": values[i], "timestamp": stamps[i]}
+                if unit is None
+                else {"value": values[i], "timestamp": stamps[i], "unit": unit}
+            )
+        return out
+
+    def __len__(self) -> int:
+        return len(self.values) - self.values.count(_UNSET)
 
 
 class Collector:
-    """Latest DP per data-point path over a window (last write wins), ready to validate as a flat snapshot."""
+    """Latest DP per data-point path over a window (last write wins), ready to validate as a flat snapshot.
 
-    __slots__ = ("_dp_paths", "_latest")
+    Samples given by series id (`collect_series`) are kept as columns by id and become DP objects only in the
+    snapshot; a path collected both by id and by path in one window keeps the sample that came by id."""
+
+    __slots__ = ("_by_series", "_dp_paths", "_latest")
 
     def __init__(self) -> None:
         self._latest: dict[str, Any] = {}
         # Paths already seen to be data-point paths: the same ones come back every window.
         self._dp_paths: set[str] = set()
+        self._by_series: dict[int, _SeriesColumns] = {}  # keyed by the id() of the path table they index
 
     def collect(self, path: str, dp: Any) -> None:
         """Keep `dp` at `path`: a full dp path with a DP, or a shorter path ("", asset, slot) with a sub-object."""
@@ -59,6 +110,22 @@ class Collector:
         for path, dp in zip(paths, dps, strict=True):
             self.collect(path, dp)
 
+    def collect_series(
+        self, paths: Mapping[int, str], ids: list[int], values: list[Any], stamps: list[Any], units: list[Any]
+    ) -> None:
+        """Keep samples given as columns by series id, `paths` naming the data-point path of every one of the ids
+        (a table that only grows: it is kept until the snapshot)."""
+        if not ids:
+            return
+        columns = self._by_series.get(id(paths))
+        if columns is None or columns.paths is not paths:
+            columns = self._by_series[id(paths)] = _SeriesColumns(paths)
+        columns.put(ids, values, stamps, units)
+
+    def is_point_path(self, path: str) -> bool:
+        """Whether `path` was collected as a data-point path in this window or an earlier one (by path)."""
+        return path in self._dp_paths
+
     def _collect_entity(self, prefix: str, entity: Mapping[str, Any]) -> None:
         for key, value in entity.items():
             sub = f"{prefix}{PATH_SEP}{key}" if prefix else str(key)
@@ -81,11 +148,17 @@ class Collector:
 
     def snapshot(self) -> dict[str, Any]:
         """The collected points as a flat snapshot `{dp path: DP}` (a copy)."""
-        return dict(self._latest)
+        flat = dict(self._latest)
+        for columns in self._by_series.values():
+            flat.update(columns.points())
+        return flat
 
     def clear(self) -> None:
         """Forget everything collected (start a new window)."""
         self._latest.clear()
+        self._by_series.clear()
 
     def __len__(self) -> int:
-        return len(self._latest)
+        if not self._by_series:
+            return len(self._latest)
+        return len(self.snapshot())

@@ -12,7 +12,7 @@ from typing import Any
 
 from karez.aggregator.base import AggregatorBase
 from karez.config import ConfigEntity, OptionalConfigEntity
-from karez.frames import COLUMNS_KEY, expand, split_schema
+from karez.frames import COLUMNS_KEY, expand, series_ids, split_schema
 from karez.role import LeaseGate
 from tiro.frames import COLUMNS, POINTS, samples
 from tiro.plugins.karez.schema_windows import schema_check
@@ -105,7 +105,7 @@ class ValidationAggregator(AggregatorBase):
                 try:
                     columns = frame[COLUMNS_KEY]
                     paths, values, stamps, units = (columns[name] for name in COLUMNS)
-                    self.windows.collect_columns(paths, values, stamps, units, arrival)
+                    self.windows.collect_columns(paths, values, stamps, units, arrival, series_ids(frame))
                 except Exception:  # one bad sample must not cost the good ones: collect them one by one
                     good += samples(frame)
         for payload in items:

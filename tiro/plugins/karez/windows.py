@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from tiro.window_report import verdict, window_label
+from tiro_models.series import SeriesMemory
 from tiro_models.spec import Model
 from tiro_models.validate import Collector, SnapshotNester, ValidationResult, validate
-from tiro_models.validation.checks import parse_time
+from tiro_models.validation.checks import parse_times
 from tiro_models.validation.event_time import CARRY_FRACTION, LatenessEstimate, event_time
 
 # (flat snapshot, window start, window end) -> result
@@ -103,6 +104,7 @@ class WindowedValidator:
         self._open: dict[float, _Window] = {}
         self._judged: _Window | None = None  # the last judged window: late samples still revise it
         self._spare: Collector | None = None  # a cleared collector that still knows which paths are data points
+        self._series: SeriesMemory[str] = SeriesMemory()  # per model, the data-point path of each series id
 
     @property
     def end(self) -> float:
@@ -152,42 +154,49 @@ class WindowedValidator:
                 low = high = math.nan
 
     def collect_columns(
-        self, paths: list[str], values: list[Any], stamps: list[Any], units: list[Any], arrival: float
+        self,
+        paths: list[str],
+        values: list[Any],
+        stamps: list[Any],
+        units: list[Any],
+        arrival: float,
+        series: tuple[str, list[int]] | None = None,
     ) -> None:
         """`collect_many` of samples given as columns (data-point path, value, timestamp, unit or None): the same
-        windows and verdicts. The usual batch, every sample on time for one open window, and either all or none of them
-        in the last stretch of it that also counts in the next one, is collected with whole-column passes; any other
-        goes sample by sample."""
-        dps = dp_objects(values, stamps, units)
-        parsed = [parse_time(ts) if ts is not None else None for ts in stamps]
+        windows and verdicts, with whole-column passes. `series` (model, ids): the rows' series ids, which stand for
+        the paths once this validator learned them from a frame's paths (no path string hashed, no object per
+        sample). A column with a timestamp that does not parse goes sample by sample."""
+        parsed = parse_times(stamps)
         if not parsed:
             return
         if None in parsed:
-            self.collect_many(zip(paths, dps, strict=True), arrival)
+            self.collect_many(zip(paths, dp_objects(values, stamps, units), strict=True), arrival)
             return
         events = cast(list[float], parsed)
-        rule = self.lateness.rule()
-        low, high = min(events), max(events)
-        start, late = rule.assign(low, arrival)
-        carried = rule.carried(low, start)
-        # the rule gives every sample between the earliest and the latest the same window, lateness and carry
-        if (
-            late
-            or start < self.start
-            or high >= arrival + self.retention
-            or not rule.window_of(low) == rule.window_of(high) == start
-            or rule.carried(high, start) != carried
-        ):
-            self.collect_many(zip(paths, dps, strict=True), arrival)
-            return
-        window = self._window(start, arrival)
-        if window.start != start:
-            self.collect_many(zip(paths, dps, strict=True), arrival)
-            return
+        windows = self.lateness.rule().windows_of(events, arrival)
         self.lateness.observe_many([arrival - event for event in events])
-        window.collector.collect_points(paths, dps)
-        if carried:
-            self._window(start + self.retention, arrival).collector.collect_points(paths, dps)
+        columns = (paths, values, stamps, units, series[1] if series is not None else None)
+        for start, rows in windows.items():
+            window = self._window(start, arrival)
+            own = columns if rows is None else _rows_of(columns, rows)
+            self._collect_rows(window.collector, own, series[0] if series is not None else None)
+            if window.start < self.start:  # judged already: the samples revise its verdict
+                window.late += len(own[0])
+                window.unreported_late += len(own[0])
+
+    def _collect_rows(self, collector: Collector, columns: _Columns, model: str | None) -> None:
+        """Collect rows into one window: by series id once every id is known, else by path (learning the ids of the
+        rows collected as data-point paths)."""
+        paths, values, stamps, units, ids = columns
+        if ids is None or model is None:
+            collector.collect_points(paths, dp_objects(values, stamps, units))
+            return
+        if self._series.knows_all(model, ids):
+            collector.collect_series(self._series.of_model(model), ids, values, stamps, units)
+            return
+        collector.collect_points(paths, dp_objects(values, stamps, units))
+        is_point = collector.is_point_path
+        self._series.learn(model, ((i, path) for i, path in zip(ids, paths, strict=True) if i >= 0 and is_point(path)))
 
     def _place(self, start: float, path: str, dp: Any, arrival: float) -> _Window:
         """Collect one sample into the window at `start` (counted late when that window was judged already)."""
@@ -270,6 +279,21 @@ class WindowedValidator:
     def collector(self) -> Collector:
         """The collector of the earliest window not judged yet."""
         return self._window(self.start, self.start).collector
+
+
+_Columns = tuple[list[str], list[Any], list[Any], list[Any], list[int] | None]
+
+
+def _rows_of(columns: _Columns, rows: list[int]) -> _Columns:
+    """The given rows of (paths, values, timestamps, units, ids or None)."""
+    paths, values, stamps, units, ids = columns
+    return (
+        [paths[i] for i in rows],
+        [values[i] for i in rows],
+        [stamps[i] for i in rows],
+        [units[i] for i in rows],
+        None if ids is None else [ids[i] for i in rows],
+    )
 
 
 def dp_objects(values: list[Any], stamps: list[Any], units: list[Any]) -> list[dict[str, Any]]:
