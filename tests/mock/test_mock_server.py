@@ -87,3 +87,14 @@ def test_faulty_mock_serves_bad_values(rate):
     assert withheld and invalid
     assert len(withheld) + len(invalid) < len(paths)
     assert set(invalid) <= set(served)
+
+
+def test_the_listing_carries_an_etag_and_a_request_with_it_gets_not_modified(mock_server):
+    first = httpx.get(f"{mock_server.url}/points/")
+    tag = first.headers["etag"]
+    assert tag.startswith('"') and first.json()
+    for asked in (tag, f"W/{tag}", f'"other", {tag}', "*"):
+        again = httpx.get(f"{mock_server.url}/points/", headers={"If-None-Match": asked})
+        assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", tag), asked
+    other = httpx.get(f"{mock_server.url}/points/", headers={"If-None-Match": '"other"'})
+    assert other.status_code == 200 and other.content == first.content

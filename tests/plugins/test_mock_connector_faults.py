@@ -310,3 +310,36 @@ async def test_the_mock_roles_let_go_of_each_http_response_at_once():
             await connector.close_http_client()
             await dispatcher.close()
     assert kept == []
+
+
+async def test_the_dispatcher_reads_the_listing_once_and_then_gets_not_modified():
+    """A 10^5-point listing is megabytes: asked with its ETag every round, the mock answers 304 without a body; a
+    server without ETags (Tiro 0.13's mock) is read in full every round, as before."""
+    from tiro.plugins.karez import DispatcherForMockServer
+
+    service = example_service(seed=3)
+    statuses: list[int] = []
+    app = create_asgi(service)
+
+    async def counting(scope, receive, send):
+        async def recorded(message):
+            if message["type"] == "http.response.start" and scope.get("path") == "/points/":
+                statuses.append(message["status"])
+                if not etags:  # the old server: no ETag header
+                    message = {**message, "headers": [h for h in message["headers"] if h[0].lower() != b"etag"]}
+            await send(message)
+
+        await app(scope, receive, recorded)
+
+    for etags in (True, False):
+        statuses.clear()
+        with BackgroundServer(counting) as mock:
+            dispatcher = DispatcherForMockServer(
+                {"type": "tiro_mock", "connector": "tiro_mock", "base_url": mock.url, "interval": 1}, nats_addr=None
+            )
+            try:
+                for _ in range(3):
+                    assert await dispatcher.load_entities() == service.listed
+            finally:
+                await dispatcher.close()
+        assert statuses == ([200, 304, 304] if etags else [200, 200, 200])

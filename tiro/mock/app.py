@@ -37,10 +37,15 @@ def create_app(service: MockService) -> FastAPI:
         return _json(snapshot)
 
     @app.get("/points/")
-    async def list_points(values: bool = False) -> Response:
-        """Every data-point path; with ?values=true a {path: {value, timestamp}} map of all of them."""
+    async def list_points(request: Request, values: bool = False) -> Response:
+        """Every data-point path (with an ETag: 304 to a request that has it); with ?values=true a {path: {value,
+        timestamp}} map of all of them."""
         if not values:
-            return _json(service.listed)
+            listing = service.listing
+            tagged = {"ETag": listing.etag}
+            if listing.matches(request.headers.get("if-none-match")):
+                return Response(status_code=304, headers=tagged)
+            return Response(listing.body(), media_type="application/json", headers=tagged)
         return _json(service.batch(service.listed)[0])
 
     @app.post("/points/batch")

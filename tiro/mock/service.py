@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from tiro.mock.faults import WITHHELD, FaultInjector
 from tiro.reference import read_reference
@@ -13,6 +17,31 @@ from tiro_models.mock import Mocker
 from tiro_models.records import is_row_dp
 from tiro_models.series import SeriesTable, series_table
 from tiro_models.spec import CATEGORIES
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """The point listing and its HTTP entity tag: a dispatcher that asks every round with the tag it has gets "not
+    modified" instead of megabytes (the listing never changes while the server runs)."""
+
+    paths: list[str]
+    etag: str
+
+    @classmethod
+    def of(cls, paths: list[str]) -> Listing:
+        """The listing of `paths`, tagged by a hash of its JSON body."""
+        return cls(paths, f'"{hashlib.blake2b(orjson.dumps(paths), digest_size=16).hexdigest()}"')
+
+    def body(self) -> bytes:
+        """The JSON body (made when asked: a 10^6-point listing is 90 MB, and a dispatcher reads it once)."""
+        return orjson.dumps(self.paths)
+
+    def matches(self, if_none_match: str | None) -> bool:
+        """Whether an `If-None-Match` header names this listing (RFC 9110: a list of tags, weak or not, or `*`)."""
+        if not if_none_match:
+            return False
+        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        return "*" in tags or self.etag in tags
 
 
 class MockService:
@@ -35,6 +64,7 @@ class MockService:
         self.use_defaults = use_defaults
         self.faults = faults
         self.listed = mocker.data_point_paths(skip_defaults=skip_defaults)
+        self.listing = Listing.of(self.listed)
         self.uuids = self._resolve_uuids(uuid_map or {})
 
     def _resolve_uuids(self, uuid_map: dict[str, str]) -> dict[str, str]:
