@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -9,41 +10,52 @@ from tiro_models.errors import SnapshotError
 from tiro_models.spec import CATEGORIES, PATH_SEP
 
 _KNOWN_LIMIT = 1 << 21  # remembered dp paths (~2 M): a bound against a flood of distinct paths
+_UNSET = object()  # a series with no sample in this window (None is a sample's value)
 
 
 class _SeriesColumns:
-    """The samples of one model's series ids as the column chunks they came in, resolved to the latest per id only
-    in the snapshot (collecting a chunk is one append: no object and no store per sample)."""
+    """The latest sample of each series id of one model, as columns indexed by id (no object per sample)."""
 
-    __slots__ = ("chunks", "paths")
+    __slots__ = ("paths", "stamps", "units", "values")
 
     def __init__(self, paths: Mapping[int, str]) -> None:
         self.paths = paths
-        self.chunks: list[tuple[list[int], list[Any], list[Any], list[Any]]] = []
+        self.values: list[Any] = []
+        self.stamps: list[Any] = []
+        self.units: list[Any] = []
 
     def put(self, ids: list[int], values: list[Any], stamps: list[Any], units: list[Any]) -> None:
-        missing = next((i for i in (min(ids), max(ids)) if i not in self.paths), None)
-        if missing is not None:  # (ids between are checked by the caller, which knows them all)
-            raise ValueError(f"series id {missing} has no data-point path here")
-        self.chunks.append((ids, values, stamps, units))
+        if min(ids) < 0:  # a negative index would overwrite another series
+            raise ValueError(f"series id {min(ids)} is negative")
+        size = max(ids) + 1
+        if size > len(self.values):
+            grow = size - len(self.values)
+            self.values += [_UNSET] * grow
+            self.stamps += [None] * grow
+            self.units += [None] * grow
+        # C loops over the columns: the latest sample of an id overwrites the one before it
+        deque(map(self.values.__setitem__, ids, values), maxlen=0)
+        deque(map(self.stamps.__setitem__, ids, stamps), maxlen=0)
+        deque(map(self.units.__setitem__, ids, units), maxlen=0)
 
     def points(self) -> dict[str, Any]:
-        """{data-point path: DP object} of the latest sample of every id (chunks in the order they came)."""
-        path_of = self.paths.__getitem__
+        """{data-point path: DP object} of every id with a sample."""
+        paths, values, stamps, units = self.paths, self.values, self.stamps, self.units
+        seen = [i for i, value in enumerate(values) if value is not _UNSET]
+        if units.count(None) == len(units):
+            return {paths[i]: {"value": values[i], "timestamp": stamps[i]} for i in seen}
         out: dict[str, Any] = {}
-        for ids, values, stamps, units in self.chunks:
-            out.update(zip(map(path_of, ids), dp_objects(values, stamps, units), strict=True))
+        for i in seen:
+            unit = units[i]
+            out[paths[i]] = (
+                {"value": values[i], "timestamp": stamps[i]}
+                if unit is None
+                else {"value": values[i], "timestamp": stamps[i], "unit": unit}
+            )
         return out
 
-
-def dp_objects(values: list[Any], stamps: list[Any], units: list[Any]) -> list[dict[str, Any]]:
-    """The DP objects of sample columns: `{value, timestamp}`, with `unit` where it is not None."""
-    if units.count(None) == len(units):
-        return [{"value": v, "timestamp": t} for v, t in zip(values, stamps, strict=True)]
-    return [
-        {"value": v, "timestamp": t, "unit": u} if u is not None else {"value": v, "timestamp": t}
-        for v, t, u in zip(values, stamps, units, strict=True)
-    ]
+    def __len__(self) -> int:
+        return len(self.values) - self.values.count(_UNSET)
 
 
 class Collector:
