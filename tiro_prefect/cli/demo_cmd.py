@@ -164,7 +164,8 @@ def run_pipeline(
                 refresher.cancel()
 
         summary = asyncio.run(main())
-    console.print(f"done in {time.monotonic() - view.started:.0f} s")
+    # printed after the run: a header for the stages below it, not a step of its own
+    console.print(f"pipeline ran for {time.monotonic() - view.started:.0f} s:")
     for line in view.lines(counts=False):  # the summary has the final counts
         console.print(line, highlight=False)
     return summary
