@@ -312,7 +312,8 @@ SHAPES = ["on-time", "across-the-end", "odd-stamps", "late", "in-the-carry", "in
 @pytest.mark.parametrize("by_id", [False, True], ids=["by-path", "by-series-id"])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_columns_are_collected_into_the_windows_items_would_go_to(shape, by_id):
-    from tiro.plugins.karez.windows import WindowedValidator, dp_objects
+    from tiro.plugins.karez.windows import WindowedValidator
+    from tiro_models.validation.collector import dp_objects
 
     judged: dict[str, list[dict[str, Any]]] = {"items": [], "columns": []}
 

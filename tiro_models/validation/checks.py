@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
-from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
 from tiro_models.spec import CATEGORIES, Model, PointSpec, SlotSpec
+from tiro_models.validation.time_column import aware_iso_seconds
 
 from .result import NO_VALUE as NO_VALUE  # re-exported: the walk reports errors with the checks' markers
 
@@ -198,16 +198,8 @@ def parse_time(ts: Any) -> float | None:
 
 def parse_times(stamps: list[Any]) -> list[float | None]:
     """`parse_time` of each timestamp; a column of aware ISO 8601 strings (devices' own, distinct) in one pass."""
-    try:
-        moments = list(map(datetime.fromisoformat, stamps))
-    except (TypeError, ValueError):
-        return list(map(parse_time, stamps))
-    if None in map(_TZINFO, moments):  # naive ones read as UTC: parse_time does it
-        return list(map(parse_time, stamps))
-    return list(map(datetime.timestamp, moments))
-
-
-_TZINFO = attrgetter("tzinfo")
+    seconds = aware_iso_seconds(stamps)
+    return list(map(parse_time, stamps)) if seconds is None else cast(list[float | None], seconds)
 
 
 # ---------------------------------------------------------------------------------------------- compiled model

@@ -40,22 +40,19 @@ class _SeriesColumns:
 
     def points(self) -> dict[str, Any]:
         """{data-point path: DP object} of every id with a sample."""
-        paths, values, stamps, units = self.paths, self.values, self.stamps, self.units
-        seen = [i for i, value in enumerate(values) if value is not _UNSET]
-        if units.count(None) == len(units):
-            return {paths[i]: {"value": values[i], "timestamp": stamps[i]} for i in seen}
-        out: dict[str, Any] = {}
-        for i in seen:
-            unit = units[i]
-            out[paths[i]] = (
-                {"value": values[i], "timestamp": stamps[i]}
-                if unit is None
-                else {"value": values[i], "timestamp": stamps[i], "unit": unit}
-            )
-        return out
+        seen = [i for i, value in enumerate(self.values) if value is not _UNSET]
+        dps = dp_objects([self.values[i] for i in seen], [self.stamps[i] for i in seen], [self.units[i] for i in seen])
+        return dict(zip(map(self.paths.__getitem__, seen), dps, strict=True))
 
-    def __len__(self) -> int:
-        return len(self.values) - self.values.count(_UNSET)
+
+def dp_objects(values: list[Any], stamps: list[Any], units: list[Any]) -> list[dict[str, Any]]:
+    """The DP objects of sample columns: `{value, timestamp}`, with `unit` where it is not None."""
+    if units.count(None) == len(units):
+        return [{"value": v, "timestamp": t} for v, t in zip(values, stamps, strict=True)]
+    return [
+        {"value": v, "timestamp": t, "unit": u} if u is not None else {"value": v, "timestamp": t}
+        for v, t, u in zip(values, stamps, units, strict=True)
+    ]
 
 
 class Collector:
@@ -117,8 +114,8 @@ class Collector:
         (a table that only grows: it is kept until the snapshot)."""
         if not ids:
             return
-        columns = self._by_series.get(id(paths))
-        if columns is None or columns.paths is not paths:
+        columns = self._by_series.get(id(paths))  # (the columns hold the table: its id() is not reused meanwhile)
+        if columns is None:
             columns = self._by_series[id(paths)] = _SeriesColumns(paths)
         columns.put(ids, values, stamps, units)
 

@@ -14,11 +14,25 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 _parse = datetime.fromisoformat
+_TZINFO = attrgetter("tzinfo")
 _NUMBER_TYPES = frozenset({int, float})  # bool excluded: parse_time rejects it
 _MS_ABOVE = 2e10  # parse_time reads numbers beyond this as epoch milliseconds
+
+
+def aware_iso_seconds(stamps: Sequence[Any]) -> list[float] | None:
+    """The epoch seconds of a column of aware ISO 8601 strings, parsed in one pass; None when any stamp is not one
+    (not a string, a form `fromisoformat` does not read, or naive): the caller then reads them one by one."""
+    try:
+        moments = list(map(_parse, stamps))
+    except (TypeError, ValueError):
+        return None
+    if None in map(_TZINFO, moments):
+        return None
+    return list(map(datetime.timestamp, moments))
 
 
 def all_times_good(stamps: Sequence[Any], floor: float | None, window: tuple[float, float] | None) -> bool:

@@ -171,9 +171,8 @@ class TiroPreprocessConverter(_EpochTimestamps):
 
     @cached_property
     def _checked_ids(self) -> SeriesMemory[bool]:
-        return SeriesMemory(
-            _TAGS_LIMIT
-        )  # per model, the series ids whose paths passed: checked by integer from then on
+        """Per model, the series ids whose paths passed: checked by integer from then on."""
+        return SeriesMemory(_TAGS_LIMIT)
 
     def _unchecked_rows(self, paths: list[Any]) -> set[int]:
         """The rows of a path column whose path is not a well-formed data-point path (their tags learned)."""

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from tiro_models.validation.time_column import aware_iso_seconds
+
 _CACHE_LIMIT = 4096
 
 
@@ -39,10 +41,5 @@ class EpochConverter:
     def many(self, stamps: list[Any]) -> list[float]:
         """`self(ts)` of each timestamp, aware ISO strings parsed in one pass (a column of distinct timestamps);
         raises what `self` raises for the first one it cannot read."""
-        try:
-            parsed = list(map(datetime.fromisoformat, stamps))
-        except (TypeError, ValueError):  # not all ISO strings: one by one
-            return list(map(self, stamps))
-        if None in {moment.tzinfo for moment in parsed}:  # naive ones go to the fallback
-            return list(map(self, stamps))
-        return [moment.timestamp() for moment in parsed]
+        seconds = aware_iso_seconds(stamps)
+        return list(map(self, stamps)) if seconds is None else seconds

@@ -16,6 +16,7 @@ from tiro_models.series import SeriesMemory
 from tiro_models.spec import Model
 from tiro_models.validate import Collector, SnapshotNester, ValidationResult, validate
 from tiro_models.validation.checks import parse_times
+from tiro_models.validation.collector import dp_objects
 from tiro_models.validation.event_time import CARRY_FRACTION, LatenessEstimate, event_time
 
 # (flat snapshot, window start, window end) -> result
@@ -295,13 +296,3 @@ def _rows_of(columns: _Columns, rows: list[int]) -> _Columns:
         [units[i] for i in rows],
         None if ids is None else [ids[i] for i in rows],
     )
-
-
-def dp_objects(values: list[Any], stamps: list[Any], units: list[Any]) -> list[dict[str, Any]]:
-    """The DP objects of sample columns: `{value, timestamp}`, with `unit` where it is not None."""
-    if units.count(None) == len(units):
-        return [{"value": v, "timestamp": t} for v, t in zip(values, stamps, strict=True)]
-    return [
-        {"value": v, "timestamp": t, "unit": u} if u is not None else {"value": v, "timestamp": t}
-        for v, t, u in zip(values, stamps, units, strict=True)
-    ]
