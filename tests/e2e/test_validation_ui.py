@@ -157,26 +157,43 @@ def test_the_ui_shows_the_invalid_state_and_the_reports(server, runs):
         assert "Failed" in listed.text and invalid["name"] in listed.text and valid["name"] in listed.text
 
         # the page users watch: its default filter lists standard state names only, so the invalid run must be one
-        deployment = browser.load(f"{ui}/deployments/deployment/{runs['deployment']}", expect=[valid["name"]])
+        deployment = browser.load(
+            f"{ui}/deployments/deployment/{runs['deployment']}", expect=[valid["name"], invalid["name"], "Failed"]
+        )
         deployment.screenshot(SCREENSHOTS / "deployment-runs.png")
         assert invalid["name"] in deployment.text and "Failed" in deployment.text
 
-        run_page = browser.load(f"{ui}/runs/flow-run/{runs['invalid']}", expect=["Failed", invalid["name"]])
+        # the run page shows the state message in the run's log, which the run's process sends on its own clock
+        logs = _poll(
+            lambda: httpx.post(
+                f"{api}/logs/filter", json={"logs": {"flow_run_id": {"any_": [runs["invalid"]]}}}, timeout=10
+            ).json(),
+            lambda rows: any("is invalid" in row["message"] for row in rows),
+        )
+        assert any("is invalid" in row["message"] for row in logs), [row["message"] for row in logs]
+        run_page = browser.load(
+            f"{ui}/runs/flow-run/{runs['invalid']}", expect=["Failed", invalid["name"], "is invalid"], timeout=60
+        )
         run_page.screenshot(SCREENSHOTS / "invalid-run.png")
         assert "is invalid" in run_page.text and invalid["name"] in run_page.text
 
         report = by_key["validation-window-report"]
-        report_page = browser.load(f"{ui}/artifacts/artifact/{report['id']}", expect=["INVALID", "Window", "error(s)"])
+        report_page = browser.load(
+            f"{ui}/artifacts/artifact/{report['id']}",
+            expect=["INVALID", "Window", "error(s)", report["description"], "allowed", "missing"],
+        )
         report_page.screenshot(SCREENSHOTS / "window-report.png")
         assert report["description"] in report_page.text
         assert "allowed" in report_page.text and "missing" in report_page.text
 
-        history = browser.load(f"{ui}/artifacts/key/validation-window-report", expect=[invalid["name"]])
+        history = browser.load(f"{ui}/artifacts/key/validation-window-report", expect=[invalid["name"], valid["name"]])
         history.screenshot(SCREENSHOTS / "report-history.png")
         assert valid["name"] in history.text  # the history lists windows by name, not only by id
 
         chart = by_key["validation-completeness"]
-        chart_page = browser.load(f"{ui}/artifacts/artifact/{chart['id']}", expect=["Completeness of the last"])
+        chart_page = browser.load(
+            f"{ui}/artifacts/artifact/{chart['id']}", expect=["Completeness of the last", "INVALID", "█"]
+        )
         chart_page.screenshot(SCREENSHOTS / "completeness-chart.png")
         assert 'src="data:image/svg+xml;base64,' in chart_page.html  # the chart is an image the UI rendered
         assert "INVALID" in chart_page.text and "█" in chart_page.text
