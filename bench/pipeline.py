@@ -78,6 +78,7 @@ def karez_config(
     durable = {"durable": True} if batched else {}
     framed = {"frames": True} if frames and batched else {}
     batch = {"batch": True, **framed} if batched else {}
+    direct = bool(victoria_url and framed)  # influx_writer makes the lines of the store's frames
     config = {
         "dispatchers": [
             {"type": "tiro_mock", "connector": "tiro_mock", "by": "path", "batch_size": batch_size,
@@ -90,7 +91,8 @@ def karez_config(
         "converters": [
             {"name": "update_category_for_validator", "type": "filter_and_update_meta", "key": "category",
              "rename": {"telemetry": "validation_data", "attribute": "validation_data"}, **batch},
-            {"type": "tiro_preprocess", "next": ["influx_line_protocol", "to_store"], **batch, **durable},
+            {"type": "tiro_preprocess", "next": [*([] if direct else ["influx_line_protocol"]), "to_store"], **batch,
+             **durable},
             {"type": "influx_line_protocol", "measurement": "tiro_telemetry", "field_name": "field",
              "field_value": "value", **batch},
             {"name": "to_store", "type": "filter_and_update_meta", "key": "category",
@@ -104,9 +106,14 @@ def karez_config(
              **framed},
         ],
     }  # fmt: skip
+    if direct:
+        config["converters"] = [c for c in config["converters"] if c["type"] != "influx_line_protocol"]
     if victoria_url:
+        # with frames influx_writer reads the store's records and makes the lines itself (no line-protocol hop);
+        # otherwise it reads the line protocol on `karez.telemetry.>`, as Telegraf would
+        source = {"category": STORE_CATEGORY, **framed} if direct else {"category": "telemetry"}
         config["aggregators"].append(
-            {"type": "influx_writer", "category": "telemetry", "url": victoria_url, "token": "bench", "org": "tiro",
+            {"type": "influx_writer", **source, "url": victoria_url, "token": "bench", "org": "tiro",
              "bucket": "tiro", **durable}
         )  # fmt: skip
     return config

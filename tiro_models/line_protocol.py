@@ -29,7 +29,10 @@ from line_protocol_text import (
 )
 from tiro_models.errors import SnapshotError
 
-__all__ = ["encode", "encode_lines", "encode_many", "parse", "parse_many", "timestamp_ns"]
+__all__ = ["FIELD_NAME", "FIELD_VALUE", "encode", "encode_lines", "encode_many", "parse", "parse_many", "timestamp_ns"]
+
+FIELD_NAME = "field"  # a record's key whose value is the line's field key (the data-point name): Tiro's §6 schema
+FIELD_VALUE = "value"  # a record's key holding the field value
 
 
 def timestamp_ns(timestamp: Any) -> int | None:
@@ -153,8 +156,8 @@ def encode(
     record: Mapping[str, Any],
     *,
     measurement: str = "tiro_telemetry",
-    field_name: str | None = "field",
-    field_value: str = "value",
+    field_name: str | None = FIELD_NAME,
+    field_value: str = FIELD_VALUE,
 ) -> str:
     """One line of line protocol for a record, byte-identical to Karez influx_line_protocol ("" if no field)."""
     # One loop serves single records and batches alike; writers with many records call encode_lines directly.
@@ -165,8 +168,8 @@ def encode_lines(
     records: Iterable[Mapping[str, Any]],
     *,
     measurement: str = "tiro_telemetry",
-    field_name: str | None = "field",
-    field_value: str = "value",
+    field_name: str | None = FIELD_NAME,
+    field_value: str = FIELD_VALUE,
 ) -> list[str]:
     """`encode` of every record ("" for a dropped one), with the per-call lookups done once per batch."""
     # Hot path (10^5+ records/s): every step inlined in one loop, so a batch pays no call per record.
@@ -243,8 +246,8 @@ def encode_many(
     records: Iterable[Mapping[str, Any]],
     *,
     measurement: str = "tiro_telemetry",
-    field_name: str | None = "field",
-    field_value: str = "value",
+    field_name: str | None = FIELD_NAME,
+    field_value: str = FIELD_VALUE,
 ) -> str:
     """Lines for many records joined by "\\n" (a batch Telegraf and InfluxDB accept); dropped records give no line."""
     lines = encode_lines(records, measurement=measurement, field_name=field_name, field_value=field_value)

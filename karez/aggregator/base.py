@@ -10,6 +10,7 @@ from typing import Any
 from nats.aio.msg import Msg
 
 from karez.config import ConfigEntity, OptionalConfigEntity
+from karez.frames import ENCODING_HEADER
 from karez.role import RoleBase
 from karez.subjects import category_wildcard
 
@@ -48,8 +49,8 @@ class AggregatorBase(RoleBase):
         raise NotImplementedError
 
     def decode(self, msg: Msg) -> list[Any] | None:
-        """JSON items, or the text itself with `json: false`."""
-        if not self.config.json:
+        """JSON items, or the text itself with `json: false` (a frame message, named by its header, is frames)."""
+        if not self.config.json and not (msg.headers and ENCODING_HEADER in msg.headers):
             try:
                 return [msg.data.decode()]
             except UnicodeDecodeError as e:

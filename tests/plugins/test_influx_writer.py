@@ -16,6 +16,7 @@ import nats
 import pytest
 
 from karez.delivery import delivery_for
+from karez.frames import COMPACT, ENCODING_HEADER, frame_body, make_frame
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stores"))
 
@@ -23,6 +24,7 @@ from http_double import influx_double
 from victoria import VictoriaMetrics, skip_without_victoria
 
 from tiro.examples import example_dir
+from tiro.frames import RECORDS
 from tiro.mock.app import create_asgi
 from tiro.mock.server import BackgroundServer
 from tiro.mock.service import example_service
@@ -108,6 +110,42 @@ async def test_lines_from_nats_are_in_victoria_metrics_point_by_point_and_other_
         }
         expected[(frozenset(labels.items()), (T0 + i * 1_000_000) // 1_000_000)] = i + 0.25
     assert points == expected
+
+
+async def test_records_frames_from_nats_are_in_victoria_metrics_row_by_row(nats_server):
+    """`frames: true`: tiro.records frames (the compact wire form, named by its header) written as their lines."""
+    skip_without_victoria()
+    n = 1200
+    paths = [f"DataHall.dh_0.Rack.r{i % 7}.Telemetry.FromFrames{i % 3}" for i in range(n)]
+    stamps = [T0 / 1e9 + i * 0.001 for i in range(n)]
+    columns = {"path": paths, "value": [i + 0.25 for i in range(n)], "timestamp": stamps, "unit": ["W"] * n}
+    batch = [make_frame(RECORDS.name, {k: v[s : s + 400] for k, v in columns.items()}) for s in range(0, n, 400)]
+    with VictoriaMetrics() as vm:
+        role = _writer(vm.url, nats_server.url, category="store_data", frames=True, batch_size=500)
+        task = asyncio.create_task(role.run())
+        client = await nats.connect(nats_server.url)
+        try:
+            await _until(lambda: role.sub is not None)
+            for frame in batch:
+                body, encoding = frame_body([frame], COMPACT)
+                await client.publish("karez.store_data.pre", body, headers={ENCODING_HEADER: encoding})
+            await client.flush()
+            await _until(lambda: role.stats.received >= n)
+            await role.drain()
+            assert role.lines_written == n and role.lines_failed == 0 and role.stats.dropped == 0
+            found = {}
+            for k in range(3):
+                found.update(await asyncio.to_thread(vm.wait_for_points, f"tiro_telemetry_FromFrames{k}", n // 3))
+        finally:
+            task.cancel()
+            await role.close()
+            await client.close()
+    expected = {}
+    for i, path in enumerate(paths):
+        labels = {"DataHall": "dh_0", "Rack": f"r{i % 7}", "asset_path": path.rsplit(".", 2)[0],
+                  "path": type_path_of(path), "type": "Telemetry", "unit": "W"}  # fmt: skip
+        expected[(frozenset(labels.items()), int(stamps[i] * 1e9) // 1_000_000)] = i + 0.25  # VictoriaMetrics keeps ms
+    assert found == expected
 
 
 async def test_a_stalled_server_blocks_process_once_max_pending_batches_wait():

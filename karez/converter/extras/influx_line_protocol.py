@@ -8,9 +8,10 @@ from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.converter.base import ConverterBase
-from karez.frames import COLUMNS_KEY, FRAME_KEY, SERIES_COLUMN, is_frame, rows_with_meta, series_ids
+from karez.frame_lines import FrameLineEncoder
+from karez.frames import is_frame, rows_with_meta
 from karez.routing import META_KEY
-from line_protocol_text import CACHE_LIMIT, ItemLineEncoder, column_lines, column_text, encode_line, take_field
+from line_protocol_text import ItemLineEncoder, encode_line, take_field
 
 
 def item_to_line(payload: dict[str, Any], measurement: str, field_name: str | None, field_value: str) -> str:
@@ -61,8 +62,6 @@ class Converter(ConverterBase):
         yield OptionalConfigEntity("field_name", None, "Key whose value is the field name (default: 'value')")
         yield OptionalConfigEntity("field_value", "value", "Key holding the field value")
 
-    _encoder: ItemLineEncoder | None = None  # made from the config on first use
-
     def convert(self, payload: dict[str, Any]) -> Any:
         """Yield `{"_as_is": line}`."""
         cfg = self.config
@@ -86,67 +85,28 @@ class Converter(ConverterBase):
         return blocks + self._lines(rest, subject)
 
     def _frame_blocks(self, frame: dict[str, Any], subject: str) -> list[str]:
-        """The lines of a frame's rows in texts of about BLOCK_BYTES: each series' head made once from a row (and
-        remembered), then the value and timestamp columns formatted whole (`column_text`, else `column_lines`)."""
-        columns = frame[COLUMNS_KEY]
-        value_column = self.config.field_value
-        if value_column not in columns or "timestamp" not in columns:  # the rows themselves say what is wrong
+        """The lines of a frame's rows (`karez.frame_lines`) in texts of about BLOCK_BYTES; the rows that cannot be
+        written are reported, the others written."""
+        encoder = self.frame_encoder
+        if not encoder.can_encode(frame):  # the rows themselves say what is wrong
             return _blocks([line["_as_is"] for line in self._lines(rows_with_meta(frame), subject)])
-        ids = series_ids(frame)
-        leave_out = (value_column, "timestamp", SERIES_COLUMN)
-        series_columns = [column for name, column in columns.items() if name not in leave_out]
-        heads_of = self._series_heads
-        namespace = (frame[FRAME_KEY]["schema"], ids[0] if ids is not None else None)  # ids mean something per model
-        cache = heads_of.get(namespace)
-        if cache is None:
-            if len(heads_of) >= 16:  # a few schemas and models at a time; a runaway stream must not grow it
-                heads_of.clear()
-            cache = heads_of[namespace] = {}
-        keys: list[Any] = ids[1] if ids is not None else list(zip(*series_columns, strict=True))
-        try:
-            heads = list(map(cache.get, keys))
-        except TypeError:  # an unhashable column value: no remembered heads for this frame
-            heads = [None] * len(keys)
-        if None in heads:
-            missing = [i for i, head in enumerate(heads) if head is None]
-            if len(cache) + len(missing) > CACHE_LIMIT:
-                cache.clear()
-            encoder = self.encoder
-            for i, row in zip(missing, rows_with_meta(frame, missing), strict=True):
-                try:
-                    heads[i] = head = encoder.head(row)
-                except Exception as e:
-                    self.log_exception(e, f"Error converting a row of a frame from {subject}")
-                    continue
-                # by id, or by the row's columns when all are text: 1, 1.0 and True are equal keys but differ in text
-                if ids is not None or all(type(v) is str or v is None for v in keys[i]):
-                    cache[keys[i]] = head
-        values, stamps = columns[value_column], columns["timestamp"]
-        rows = range(len(heads))
-        if None in heads:  # rows without a head were reported: the others are written
-            rows = [i for i, head in enumerate(heads) if head is not None]  # type: ignore[assignment]
-            heads = [heads[i] for i in rows]
-            values, stamps = [values[i] for i in rows], [stamps[i] for i in rows]
-        text = column_text(heads, values, stamps)  # type: ignore[arg-type]  # None heads were left out
-        if text is not None:
-            return _text_blocks(text) if text else []
-        lines, failed = column_lines(heads, values, stamps)  # type: ignore[arg-type]
-        for at, error in failed:
-            self.log_exception(error, f"Error converting row {rows[at]} of a frame from {subject}")
-        return _blocks(lines)
+        encoded = encoder.encode(frame)
+        for row, error in encoded.failed:
+            self.log_exception(error, f"Error converting row {row} of a frame from {subject}")
+        if encoded.text is not None:
+            return _text_blocks(encoded.text) if encoded.text else []
+        return _blocks(encoded.lines)
+
+    @cached_property
+    def frame_encoder(self) -> FrameLineEncoder:
+        """The frame encoder of this converter's measurement and field keys (each series' head remembered)."""
+        cfg = self.config
+        return FrameLineEncoder(cfg.measurement, cfg.field_name, cfg.field_value)
 
     @property
     def encoder(self) -> ItemLineEncoder:
         """The per-item encoder of this converter's measurement and field keys (made on first use)."""
-        encoder = self._encoder
-        if encoder is None:
-            cfg = self.config
-            encoder = self._encoder = ItemLineEncoder(cfg.measurement, cfg.field_name, cfg.field_value)
-        return encoder
-
-    @cached_property
-    def _series_heads(self) -> dict[tuple[str, str | None], dict[Any, str]]:
-        return {}  # (frame schema, model of its series ids) -> series id, or the row's other columns -> line head
+        return self.frame_encoder.items
 
     def _lines(self, payloads: list[Any], subject: str) -> list[dict[str, Any]]:
         """`{"_as_is": line}` of each per-item object, its meta moved along."""

@@ -11,11 +11,16 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Any
 
 from karez.config import ConfigEntity, OptionalConfigEntity
+from karez.frame_lines import FrameLineEncoder
+from karez.frames import COLUMNS_KEY, FRAME_KEY, frame_length, is_frame
+from tiro.frames import RECORDS
 from tiro.plugins.karez.batching import BatchingAggregator
 from tiro.stores.influx import InfluxTelemetryStore, counted
+from tiro_models.line_protocol import FIELD_NAME, FIELD_VALUE
 
 DEFAULT_URL = "http://localhost:8086"
 
@@ -77,9 +82,14 @@ class InfluxWriterAggregator(BatchingAggregator):
             report = await asyncio.to_thread(self.store.bootstrap)
             self.log("info", f"bootstrap of {report.store}: created {report.created or 'nothing'}")
 
+    FRAMES = True  # reads `tiro.records` frames (with `frames: true`), besides line-protocol text
+
     def accept(self, payload: Any) -> tuple[str, int] | None:
         """A message of line protocol (one or many lines), with its count of points (counted once: a text of 2,000
-        lines takes a pass over every line); anything else is dropped and logged."""
+        lines takes a pass over every line), or a `tiro.records` frame as its lines; anything else is dropped and
+        logged."""
+        if is_frame(payload):
+            return self._frame_lines(payload)
         if isinstance(payload, dict) and isinstance(payload.get("_as_is"), str):
             payload = payload["_as_is"]
         if not isinstance(payload, str):
@@ -88,6 +98,28 @@ class InfluxWriterAggregator(BatchingAggregator):
             return None
         text, points = counted(payload)
         return (text, points) if text else None
+
+    def _frame_lines(self, frame: dict[str, Any]) -> tuple[str, int] | None:
+        """A `tiro.records` frame's rows as the §6 line protocol (each series' head made once); rows that cannot be
+        written are dropped and logged with their path, a frame of another schema as a whole."""
+        schema = frame[FRAME_KEY]["schema"]
+        encoder = self.frame_encoder
+        if schema != RECORDS.name or not encoder.can_encode(frame):
+            self.stats.dropped += frame_length(frame)
+            wants = f"{self.name} writes line-protocol text and {RECORDS.name} frames"
+            self.log("error", f"Dropped a {schema} frame of {frame_length(frame)} rows: {wants}")
+            return None
+        encoded = encoder.encode(frame)
+        paths = frame[COLUMNS_KEY]["path"]
+        for row, error in encoded.failed:
+            self.stats.dropped += 1
+            self.log("error", f"Dropped row {row} ({paths[row]}) of a {schema} frame: {type(error).__name__}: {error}")
+        return (encoded.joined(), encoded.count) if encoded.count else None
+
+    @cached_property
+    def frame_encoder(self) -> FrameLineEncoder:
+        """Line protocol of `tiro.records` rows in the store's measurement with the §6 field (each head remembered)."""
+        return FrameLineEncoder(self.store.settings.measurement, FIELD_NAME, FIELD_VALUE)
 
     def units_of(self, item: tuple[str, int]) -> int:
         """A text counts for its points."""

@@ -1,0 +1,102 @@
+"""Line protocol of frames' rows: the kernel the `influx_line_protocol` converter and line-protocol writers share.
+
+Each series' line head (`measurement,tags field=`) is made once from a row and remembered, by series id when the
+frame has ids (they mean something per model, so per frame schema and model), else by the row's other columns when
+they are all text; then the value and timestamp columns are formatted whole (`column_text`, else `column_lines`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from karez.frames import COLUMNS_KEY, FRAME_KEY, SERIES_COLUMN, rows_with_meta, series_ids
+from line_protocol_text import CACHE_LIMIT, ItemLineEncoder, column_lines, column_text
+
+__all__ = ["FrameLineEncoder", "FrameLines"]
+
+NAMESPACES_REMEMBERED = 16  # (schema, model) pairs whose heads are kept at a time; a runaway stream must not grow it
+
+RowError = tuple[int, Exception]
+
+
+class FrameLines:
+    """A frame's line protocol: `text` (its lines joined by newlines) or `lines`, how many there are, and the rows
+    that could not be written (row index, error)."""
+
+    __slots__ = ("count", "failed", "lines", "text")
+
+    def __init__(self, text: str | None, lines: list[str], count: int, failed: list[RowError]) -> None:
+        self.text = text
+        self.lines = lines
+        self.count = count
+        self.failed = failed
+
+    def joined(self) -> str:
+        """The lines as one newline-separated text."""
+        return self.text if self.text is not None else "\n".join(self.lines)
+
+
+class FrameLineEncoder:
+    """Line protocol of frame rows for one measurement and field selection, with each series' head remembered."""
+
+    def __init__(self, measurement: str, field_name: str | None, field_value: str) -> None:
+        self.field_value = field_value
+        self.items = ItemLineEncoder(measurement, field_name, field_value)
+        self._heads: dict[tuple[str, str | None], dict[Any, str]] = {}  # (schema, model) -> series key -> head
+
+    def can_encode(self, frame: dict[str, Any]) -> bool:
+        """Whether the frame has the value and timestamp columns (else its rows as items say what is wrong)."""
+        columns = frame[COLUMNS_KEY]
+        return self.field_value in columns and "timestamp" in columns
+
+    def encode(self, frame: dict[str, Any]) -> FrameLines:
+        """The lines of a frame's rows (`can_encode` must hold); a row without a head or a writable value is in
+        `failed`, the others are written."""
+        columns = frame[COLUMNS_KEY]
+        ids = series_ids(frame)
+        leave_out = (self.field_value, "timestamp", SERIES_COLUMN)
+        series_columns = [column for name, column in columns.items() if name not in leave_out]
+        cache = self._cache((frame[FRAME_KEY]["schema"], ids[0] if ids is not None else None))
+        keys: list[Any] = ids[1] if ids is not None else list(zip(*series_columns, strict=True))
+        try:
+            heads = list(map(cache.get, keys))
+        except TypeError:  # an unhashable column value: no remembered heads for this frame
+            heads = [None] * len(keys)
+        failed: list[RowError] = []
+        if None in heads:
+            missing = [i for i, head in enumerate(heads) if head is None]
+            if len(cache) + len(missing) > CACHE_LIMIT:
+                cache.clear()
+            for i, row in zip(missing, rows_with_meta(frame, missing), strict=True):
+                try:
+                    heads[i] = head = self.items.head(row)
+                except Exception as e:
+                    failed.append((i, e))
+                    continue
+                # by id, or by the row's columns when all are text: 1, 1.0 and True are equal keys but differ in text
+                if ids is not None or all(type(v) is str or v is None for v in keys[i]):
+                    cache[keys[i]] = head
+        values, stamps = columns[self.field_value], columns["timestamp"]
+        rows: range | list[int] = range(len(heads))
+        if failed:
+            rows = [i for i, head in enumerate(heads) if head is not None]
+            heads = [heads[i] for i in rows]
+            values, stamps = [values[i] for i in rows], [stamps[i] for i in rows]
+        text = column_text(heads, values, stamps)  # type: ignore[arg-type]  # rows without a head were left out
+        if text is not None:
+            return FrameLines(text, [], len(heads), failed)
+        lines, unwritten = column_lines(heads, values, stamps)  # type: ignore[arg-type]
+        failed += ((rows[at], error) for at, error in unwritten)
+        return FrameLines(None, lines, len(lines), sorted(failed, key=_row))
+
+    def _cache(self, namespace: tuple[str, str | None]) -> dict[Any, str]:
+        cache = self._heads.get(namespace)
+        if cache is None:
+            if len(self._heads) >= NAMESPACES_REMEMBERED:
+                self._heads.clear()
+            cache = self._heads[namespace] = {}
+        return cache
+
+
+def _row(failure: RowError) -> int:
+    return failure[0]
