@@ -69,7 +69,7 @@ class FrameLineEncoder:
                 cache.clear()
             for i, row in zip(missing, rows_with_meta(frame, missing), strict=True):
                 try:
-                    heads[i] = head = self.items.head(row)
+                    heads[i] = head = self.items.head(row, remember=False)  # kept here, by series key
                 except Exception as e:
                     failed.append((i, e))
                     continue

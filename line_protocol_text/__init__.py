@@ -193,13 +193,13 @@ class ItemLineEncoder:
                 return ""
         return f"{self._head(payload, key)}{value_text} {time_ns}"
 
-    def head(self, payload: dict[str, Any]) -> str:
+    def head(self, payload: dict[str, Any], remember: bool = True) -> str:
         """The text of an item's line before its field value (`measurement,tags field=`); takes the field and the
-        timestamp out of `payload`, as `line` does."""
+        timestamp out of `payload`, as `line` does. `remember=False`: for a caller that keeps the heads itself."""
         _, key, _ = take_field(payload, self.field_name, self.field_value)
-        return self._head(payload, key)
+        return self._head(payload, key, remember)
 
-    def _head(self, payload: dict[str, Any], key: Any) -> str:
+    def _head(self, payload: dict[str, Any], key: Any, remember: bool = True) -> str:
         keys = tuple(payload)
         plan = self._plans.get(keys)
         if plan is None:
@@ -214,7 +214,7 @@ class ItemLineEncoder:
             tags = dict(zip(tag_keys, series[1:] if series else (payload[k] for k in tag_keys), strict=True))
             head = f"{_encode_head(self.measurement, tags)} {escape_key(key)}="
             # only all-text series are stored: 1, 1.0 and True are equal dict keys but are written differently
-            if series is not None and all(type(v) is str for v in series):
+            if remember and series is not None and all(type(v) is str for v in series):
                 if len(heads) >= CACHE_LIMIT:
                     heads.clear()
                 heads[series] = head
