@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -30,10 +32,14 @@ from tiro_models.instances import instantiate
 from tiro_models.mock import Mocker
 from tiro_models.records import decompose
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stores"))
+from http_double import influx_double
+
 STUBS = {
     "converter/tiro_preprocess.py": "from tiro.plugins.karez import TiroPreprocessConverter as Converter\n",
     "aggregator/tiro_validate.py": "from tiro.plugins.karez import ValidationAggregator as Aggregator\n",
     "aggregator/tiro_store.py": "from tiro.plugins.karez import TiroStoreAggregator as Aggregator\n",
+    "aggregator/influx_writer.py": "from tiro.plugins.karez import InfluxWriterAggregator as Aggregator\n",
 }
 SCENARIO, USES = example_files(example_dir("datahall"))
 FLAT = Mocker(instantiate(load_model(SCENARIO, USES), seed=2), seed=2).flat()
@@ -230,8 +236,15 @@ frame_messages = st.one_of(
 
 
 @pytest.fixture
-async def frame_runtime(nats_server: EmbeddedNats, tmp_path: Path) -> AsyncIterator[Runtime]:
-    """tiro_preprocess, line protocol, tiro_validate and tiro_store with `frames: true`, in-process."""
+def influx_sink() -> Iterator[Any]:
+    """An InfluxDB stand-in that takes every write (tests/stores/http_double.py)."""
+    with influx_double() as double:
+        yield double
+
+
+@pytest.fixture
+async def frame_runtime(nats_server: EmbeddedNats, tmp_path: Path, influx_sink: Any) -> AsyncIterator[Runtime]:
+    """tiro_preprocess, line protocol, tiro_validate, tiro_store and influx_writer with `frames: true`, in-process."""
     uses = ",".join(map(str, USES))
     config = {
         "converters": [
@@ -243,6 +256,9 @@ async def frame_runtime(nats_server: EmbeddedNats, tmp_path: Path) -> AsyncItera
              "uses": uses, "retention": 3600, "log_file": str(tmp_path / "validation.log"), "frames": True},
             {"type": "tiro_store", "name": "fstore", "category": "fgraph", "store": f"sqlite:///{tmp_path}/t.db",
              "scenario": str(SCENARIO), "uses": uses, "batch_size": 1, "flush_interval": 0.05, "frames": True},
+            # its own copy of the store's frames, written to an InfluxDB stand-in
+            {"type": "influx_writer", "name": "finflux", "category": "fgraph", "url": influx_sink.url,
+             "token": "fuzz", "batch_size": 1, "flush_interval": 0.05, "frames": True},
         ],
     }  # fmt: skip
     rt = _runtime(tmp_path, nats_server.url, config, fuse=False)
@@ -267,6 +283,7 @@ async def test_frames_into_running_roles(frame_runtime: Runtime, nats_server: Em
     rt = frame_runtime
     pre, lp = _role(rt, "converter", "fpre"), _role(rt, "converter", "flp")
     val, store = _role(rt, "aggregator", "fval"), _role(rt, "aggregator", "fstore")
+    influx = _role(rt, "aggregator", "finflux")
     client = await nats.connect(nats_server.url)
     lines: list[bytes] = []
 
@@ -278,7 +295,7 @@ async def test_frames_into_running_roles(frame_runtime: Runtime, nats_server: Em
         for body, headers in cases:
             for subject in subjects:
                 await client.publish(subject, body, headers=headers)
-            tally.count("sent to 4 roles")
+            tally.count("sent to 5 roles")
         await client.flush()
         # a valid frame afterwards is processed by each role
         for subject in ("karez.converter.fpre", "karez.fvalidation.fuzz"):
@@ -286,16 +303,23 @@ async def test_frames_into_running_roles(frame_runtime: Runtime, nats_server: Em
             await client.publish(subject, body, headers=headers)
         record = {**next(decompose(SOME_PATH, SOME_DP)), "timestamp": 1_800_000_321.0}
         await client.publish("karez.fgraph.fuzz", _dumps(record))
+        records = {**VALID_POINTS, "_frame": {"v": 1, "schema": "tiro.records"}}
+        records["columns"] = {**VALID_POINTS["columns"], "timestamp": [1_800_000_321.0], "value": [1.5]}
+        body, headers = _framed([records], COMPACT)
+        await client.publish("karez.fgraph.fuzz", body, headers=headers)
         await client.flush()
         await _until(lambda: any(SOME_PATH.rsplit(".", 1)[-1].encode() in line for line in lines), "a line of it")
         await _until(lambda: SOME_PATH in val.windows.collector.snapshot(), "the validator collecting the point")
         await _until(lambda: not store._buffer and store.written >= 1, "the store writing the valid record")
+        await _until(lambda: influx.lines_written >= 1, "influx_writer writing the valid frame's line")
     finally:
         await client.close()
     _assert_alive(rt)
-    for role in (pre, lp, val, store):
+    for role in (pre, lp, val, store, influx):
         assert role.stats.dropped + role.stats.errors > 0, f"{role.name} counted no bad frame"
-    tally.boundary = "frame messages into tiro_preprocess, influx_line_protocol, tiro_validate, tiro_store"
-    for role in (pre, lp, val, store):
+    tally.boundary = (
+        "frame messages into tiro_preprocess, influx_line_protocol, tiro_validate, tiro_store, influx_writer"
+    )
+    for role in (pre, lp, val, store, influx):
         tally.outcomes[f"{role.name}.dropped"] = role.stats.dropped
         tally.outcomes[f"{role.name}.errors"] = role.stats.errors

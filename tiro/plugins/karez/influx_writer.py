@@ -1,4 +1,5 @@
-"""The `influx_writer` aggregator: writes the line protocol on `karez.telemetry.>` to InfluxDB (Telegraf's job).
+"""The `influx_writer` aggregator: writes the line protocol on `karez.telemetry.>` to InfluxDB (Telegraf's job), or
+with `frames: true` the lines of the `tiro.records` frames it reads (e.g. the store's category: no line-protocol hop).
 
 It gets its own copy of the stream (queue group `influx_writer_<name>`, as Telegraf had `karez_telegraf`), joins
 messages into requests of `batch_size` lines, and writes them from a worker thread so the event loop keeps receiving.
