@@ -7,6 +7,7 @@ they are all text; then the value and timestamp columns are formatted whole (`co
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from karez.frames import COLUMNS_KEY, FRAME_KEY, SERIES_COLUMN, rows_with_meta, series_ids
@@ -57,10 +58,8 @@ class FrameLineEncoder:
         `failed`, the others are written."""
         columns = frame[COLUMNS_KEY]
         ids = series_ids(frame)
-        leave_out = (self.field_value, "timestamp", SERIES_COLUMN)
-        series_columns = [column for name, column in columns.items() if name not in leave_out]
         cache = self._cache((frame[FRAME_KEY]["schema"], ids[0] if ids is not None else None))
-        keys: list[Any] = ids[1] if ids is not None else list(zip(*series_columns, strict=True))
+        keys: list[Any] = ids[1] if ids is not None else self._row_keys(columns)
         try:
             heads = list(map(cache.get, keys))
         except TypeError:  # an unhashable column value: no remembered heads for this frame
@@ -90,7 +89,12 @@ class FrameLineEncoder:
             return FrameLines(text, [], len(heads), failed)
         lines, unwritten = column_lines(heads, values, stamps)  # type: ignore[arg-type]
         failed += ((rows[at], error) for at, error in unwritten)
-        return FrameLines(None, lines, len(lines), sorted(failed, key=_row))
+        return FrameLines(None, lines, len(lines), sorted(failed, key=itemgetter(0)))
+
+    def _row_keys(self, columns: dict[str, list[Any]]) -> list[tuple[Any, ...]]:
+        """Each row's series key without ids: its columns other than the value and the timestamp."""
+        leave_out = (self.field_value, "timestamp", SERIES_COLUMN)
+        return list(zip(*(column for name, column in columns.items() if name not in leave_out), strict=True))
 
     def _cache(self, namespace: tuple[str, str | None]) -> dict[Any, str]:
         cache = self._heads.get(namespace)
@@ -99,7 +103,3 @@ class FrameLineEncoder:
                 self._heads.clear()
             cache = self._heads[namespace] = {}
         return cache
-
-
-def _row(failure: RowError) -> int:
-    return failure[0]

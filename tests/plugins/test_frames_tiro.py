@@ -22,9 +22,15 @@ from karez.frames import COMPACT, ENCODING_HEADER
 from tiro.examples import example_dir, example_files
 from tiro.frames import POINTS, RECORDS, column_frames, points_frames
 from tiro.mock.service import example_service
-from tiro.plugins.karez import TiroPreprocessConverter, TiroStoreAggregator, ValidationAggregator
+from tiro.plugins.karez import (
+    InfluxWriterAggregator,
+    TiroPreprocessConverter,
+    TiroStoreAggregator,
+    ValidationAggregator,
+)
 from tiro.plugins.karez.mock_collector import _category_of, _checked_columns
 from tiro.plugins.karez.preprocess import ItemDataError
+from tiro_models.line_protocol import encode_lines
 
 FLOW = "DataHall.data_hall_0.Rack.rack_0.Server.server_0.Telemetry.FlowRate"
 NAME = "DataHall.data_hall_0.Rack.rack_0.Attribute.Name"
@@ -404,16 +410,12 @@ def test_preprocess_checks_each_series_once_by_path_and_never_passes_an_id_whose
 
 
 # ----- influx_writer on frames -----
-def influx_writer() -> Any:
-    from tiro.plugins.karez import InfluxWriterAggregator
-
+def influx_writer() -> InfluxWriterAggregator:
     config = {"type": "influx_writer", "category": "store_data", "url": "http://127.0.0.1:9", "frames": True}
     return InfluxWriterAggregator(config, nats_addr=None)
 
 
 def test_influx_writer_writes_a_records_frame_as_the_lines_its_records_give_by_id_and_by_path():
-    from tiro_models.line_protocol import encode_lines
-
     batch = [f for f in records_frames(1.8e9 + 0.123456) if frames.is_frame(f)]
     expected = [line for f in batch for line in encode_lines(frames.expand([copy.deepcopy(f)])) if line]
     assert len(expected) > 10
