@@ -69,6 +69,12 @@ def test_latest_by_qpath_file(run, store, tmp_path):
     assert "ActivePower: 812.5 W" in text.output
 
 
+def test_a_qpath_file_that_does_not_exist_is_an_error_not_an_empty_answer(run, store, tmp_path):
+    result = run("query", "latest", str(tmp_path / "status.yaml"), "--store", store)
+    assert result.exit_code == 2
+    assert "status.yaml: no such qpath file" in result.output and "no data" not in result.output
+
+
 def test_history_with_step_and_aggregation(run, store):
     result = run(
         "query", "history", "%%FlowRate", "--since", "20m", "--step", "5m", "--agg", "sum", "--store", store, "--json"

@@ -122,6 +122,9 @@ def latest(
     from tiro_models.qpath import load_qpath
 
     is_qpath = target.endswith(_QPATH_SUFFIXES) and Path(target).is_file()
+    if target.endswith(_QPATH_SUFFIXES) and not is_qpath and "%" not in target:
+        # read as a pattern it would match nothing and print "no data": a missing file must say so
+        raise fail(f"{target}: no such qpath file (a pattern over type paths is written with %, e.g. %%Rack%%)")
     if source not in (None, "telemetry", "graph"):
         raise fail(f"--source must be telemetry or graph, not {source!r}")
     if is_qpath and source == "telemetry":
