@@ -37,12 +37,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nats.aio.client import Client
-from nats.js.api import KeyValueConfig, StorageType
-from nats.js.client import JetStreamContext
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.api import KeyValueConfig
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from karez import codec
+from karez.buckets import open_bucket
 from karez.cluster import stream_replicas
 
 if TYPE_CHECKING:
@@ -54,7 +54,6 @@ LEASE_BUCKET = "KAREZ_LEASES"
 STATE_BUCKET = "KAREZ_LEASE_STATE"
 DEFAULT_LEASE_TTL = 5.0
 MIN_LEASE_TTL = 1.0
-BUCKET_WAIT = 30.0  # seconds to keep trying to open a bucket that another instance may be creating right now
 DRAIN_TIMEOUT = 60.0  # a stopping holder keeps its lease this long at most while its role drains
 SAFETY = 0.2  # of the TTL: a holder stops this early, against the server expiring the entry a little early
 
@@ -96,10 +95,10 @@ async def open_buckets(nc: Client, options: LeaseOptions) -> tuple[KeyValue, Key
     js = nc.jetstream()
     replicas = stream_replicas(nc, options.replicas)
     try:
-        lease, status = await _bucket(
+        lease, status = await open_bucket(
             js, KeyValueConfig(bucket=LEASE_BUCKET, history=1, ttl=options.ttl, replicas=replicas)
         )
-        state, _ = await _bucket(js, KeyValueConfig(bucket=STATE_BUCKET, history=1, replicas=replicas))
+        state, _ = await open_bucket(js, KeyValueConfig(bucket=STATE_BUCKET, history=1, replicas=replicas))
     except Exception as e:  # a server without JetStream (or an account without it) cannot hold leases
         raise LeaseError(f"leases need JetStream: cannot open bucket {LEASE_BUCKET}: {type(e).__name__}: {e}") from e
     if status.ttl and abs(status.ttl - options.ttl) > 1e-3:
@@ -109,28 +108,6 @@ async def open_buckets(nc: Client, options: LeaseOptions) -> tuple[KeyValue, Key
             f"{status.ttl:g} on every host (or delete the bucket while nothing runs)"
         )
     return lease, state
-
-
-async def _bucket(js: JetStreamContext, config: KeyValueConfig) -> tuple[KeyValue, KeyValue.BucketStatus]:
-    """Open the bucket (created when missing) and read its status.
-
-    Instances that start together race to create it, and on a cluster a bucket just created answers nothing until its
-    replicas have elected a leader (measured: 5 of 15 concurrent opens on three nodes timed out), so timeouts are
-    retried for `BUCKET_WAIT` seconds. Other errors (a server without JetStream answers at once) are not."""
-    config.storage = StorageType.FILE
-    deadline = time.monotonic() + BUCKET_WAIT
-    while True:
-        try:
-            try:
-                kv = await js.key_value(config.bucket)
-            except (BucketNotFoundError, NotFoundError):
-                kv = await js.create_key_value(config)
-            return kv, await kv.status()
-        except TimeoutError as e:  # nats-py's timeouts are TimeoutErrors too
-            if time.monotonic() >= deadline:
-                raise
-            logger.debug("bucket %s not ready (%s); trying again", config.bucket, e)
-            await asyncio.sleep(0.25)
 
 
 class Lease:
