@@ -308,7 +308,10 @@ class DurableLink(Delivery):
                 continue
             role.stats.received += count_items(items)
             try:
-                outputs = await fused_outputs(role, await role.handle_items(items, msg.subject))
+                items = await role.restore_columns(items)
+                outputs = await role.share_columns(
+                    await fused_outputs(role, await role.handle_items(items, msg.subject))
+                )
                 bodies = role.encode_outputs(outputs)
                 seq = msg.metadata.sequence.stream
                 futures = await publish_bodies(role, bodies, f"{role.name}:{seq}", wait=False)

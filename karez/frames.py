@@ -19,6 +19,10 @@ Series ids: a frame may carry a `series` column of integers with a `model` name 
 table the ids index). Under one model, rows with the same id are of the same series: every column but the value and
 the timestamp is the same. Receivers use the ids as cheap keys of their per-series work (line heads, store ids);
 the other columns still travel, so a receiver without that model reads the rows as they are.
+
+Shared columns: since those other columns are the same whenever the ids are, a durable publisher puts them once in a
+JetStream key-value bucket and sends frames whose header names the entry (`shared`) instead of carrying them
+(karez.shared_columns). A receiver fetches the entry once and puts the columns back before any role sees the frame.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ ENCODINGS = (COMPACT, READABLE)
 SCHEMA_GROUP = "karez.frame_schemas"
 SERIES_COLUMN = "series"
 MODEL_KEY = "model"
+SHARED_KEY = "shared"  # header: the key of the bucket entry holding the frame's per-series columns
+PER_SAMPLE = frozenset(("value", "timestamp", SERIES_COLUMN))  # the columns that differ between rows of one series id
 _INTS = frozenset((int,))
 
 _msgpack_encoder = msgspec.msgpack.Encoder(enc_hook=str)  # what msgpack cannot carry degrades to text, as in JSON
@@ -110,6 +116,15 @@ def model_of(frame: Mapping[str, Any]) -> str | None:
     return frame[FRAME_KEY].get(MODEL_KEY) if SERIES_COLUMN in frame[COLUMNS_KEY] else None
 
 
+def has_shared_columns(items: list[Any]) -> bool:
+    """Whether a frame among decoded items names shared columns still to be fetched (a message's frames come first)."""
+    return (
+        bool(items)
+        and FRAME_KEY in _first_object(items)
+        and any(is_frame(item) and SHARED_KEY in item[FRAME_KEY] for item in items)
+    )
+
+
 def is_frame(item: Any) -> bool:
     """Whether an item is a frame (an object with the `_frame` key)."""
     return item.__class__ is dict and FRAME_KEY in item
@@ -163,9 +178,13 @@ def check_frame(item: dict[str, Any]) -> None:
         lengths.add(len(column))
     if len(lengths) > 1:
         raise FrameError(f"frame of {schema}: columns differ in length ({', '.join(map(str, sorted(lengths)))})")
-    missing = [name for name in schema_of(item).required if name not in columns]
-    if missing:
-        raise FrameError(f"frame of {schema} lacks column(s) {', '.join(map(repr, missing))}")
+    shared = header.get(SHARED_KEY)
+    if shared is None:
+        check_columns_present(item)  # a frame with shared columns has them checked once they are put back
+    elif shared.__class__ is not str or not (shared.isascii() and shared.isalnum()):
+        raise FrameError(f"frame of {schema}: {SHARED_KEY!r} is {shared!r}, not the key of shared columns")
+    elif SERIES_COLUMN not in columns:
+        raise FrameError(f"frame of {schema}: shared columns need the {SERIES_COLUMN!r} column they are of")
     ids = columns.get(SERIES_COLUMN)
     if ids is not None:
         model = header.get(MODEL_KEY)
@@ -173,6 +192,14 @@ def check_frame(item: dict[str, Any]) -> None:
             raise FrameError(f"frame of {schema}: a {SERIES_COLUMN!r} column needs the {MODEL_KEY!r} it is of")
         if not are_series_ids(ids):
             raise FrameError(f"frame of {schema}: column {SERIES_COLUMN!r} holds something else than integer ids")
+
+
+def check_columns_present(frame: dict[str, Any]) -> None:
+    """FrameError naming the columns a frame's schema requires that it lacks."""
+    columns = frame[COLUMNS_KEY]
+    missing = [name for name in schema_of(frame).required if name not in columns]
+    if missing:
+        raise FrameError(f"frame of {frame[FRAME_KEY]['schema']} lacks column(s) {', '.join(map(repr, missing))}")
 
 
 def check_frames(items: list[Any]) -> list[Any]:
@@ -210,6 +237,8 @@ def split_schema(items: list[Any], schema: str) -> tuple[list[dict[str, Any]], l
 
 def rows_with_meta(frame: dict[str, Any], indices: Iterable[int] | None = None) -> list[dict[str, Any]]:
     """A frame's rows (all, or those at `indices`) as per-item objects, each with its own copy of the frame's meta."""
+    if SHARED_KEY in frame[FRAME_KEY]:
+        raise FrameError(f"frame of {frame[FRAME_KEY]['schema']} still lacks its shared columns (karez.shared_columns)")
     rows = schema_of(frame).rows(frame, indices)
     meta = frame.get(META_KEY) or {}
     for row in rows:

@@ -7,7 +7,7 @@ import inspect
 import logging
 from collections.abc import Callable, Iterator
 from operator import is_, itemgetter
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from nats.aio.client import Client
@@ -23,6 +23,9 @@ from karez.routing import META_KEY, merged_meta
 from karez.stats import RoleStats
 from karez.subjects import DEFAULT_CATEGORY, category_subject, connector_subject, converter_subject, role_subject
 from karez.utils import unlinked
+
+if TYPE_CHECKING:
+    from karez.shared_columns import SharedColumns
 
 logger = logging.getLogger("karez")
 
@@ -57,18 +60,22 @@ def _sized_batches(subject: str, items: list[Any]) -> list[Body]:
     return _sized_batches(subject, items[:half]) + _sized_batches(subject, items[half:])
 
 
-def _sized_frames(subject: str, items: list[dict[str, Any]], encoding: str) -> list[Body]:
-    """Encode frames in one message, halving the list (or a lone frame's rows) until each body fits."""
+def _sized_frames(
+    subject: str, items: list[dict[str, Any]], encoding: str, whole: Callable[[dict[str, Any]], dict[str, Any]]
+) -> list[Body]:
+    """Encode frames in one message, halving the list (or a lone frame's rows) until each body fits; a frame whose
+    columns are shared is made `whole` before it is cut (a part cannot name the entry)."""
     body, used = frames.frame_body(items, encoding)
     rows = sum(map(frames.frame_length, items))
     if len(body) <= MAX_BATCH_BYTES or rows <= 1:
         return [(subject, body, rows, {frames.ENCODING_HEADER: used})]
     if len(items) == 1:
+        frame = whole(items[0]) if frames.SHARED_KEY in items[0][frames.FRAME_KEY] else items[0]
         half_rows = rows // 2
-        halves = [frames.slice_frame(items[0], 0, half_rows), frames.slice_frame(items[0], half_rows, rows)]
-        return _sized_frames(subject, halves[:1], encoding) + _sized_frames(subject, halves[1:], encoding)
+        halves = [frames.slice_frame(frame, 0, half_rows), frames.slice_frame(frame, half_rows, rows)]
+        return _sized_frames(subject, halves[:1], encoding, whole) + _sized_frames(subject, halves[1:], encoding, whole)
     half = len(items) // 2
-    return _sized_frames(subject, items[:half], encoding) + _sized_frames(subject, items[half:], encoding)
+    return _sized_frames(subject, items[:half], encoding, whole) + _sized_frames(subject, items[half:], encoding, whole)
 
 
 def _frames_encoding(role: RoleBase) -> str | None:
@@ -117,6 +124,7 @@ class RoleBase(ConfigurableBase):
         self._unflushed_bytes = 0
         self._closing = False
         self._log_name = f"{type(self).__name__}[{self.name}]"
+        self._shared_columns: SharedColumns | None = None
 
     @classmethod
     def config_entities(cls) -> Iterator[ConfigEntity]:
@@ -131,6 +139,9 @@ class RoleBase(ConfigurableBase):
         yield OptionalConfigEntity("ack_wait", 30, "Durable mode: seconds before an unacked message is redelivered")
         yield OptionalConfigEntity("fuse", True, "Pass items to converters of this process in memory (karez.fusion)")
         yield OptionalConfigEntity("frames", False, "Read and publish frames of many items (true, json; karez.frames)")
+        yield OptionalConfigEntity(
+            "share_columns", True, "Durable compact frames: per-series columns once in a bucket (karez.shared_columns)"
+        )
 
     @classmethod
     def role_description(cls) -> str:
@@ -344,7 +355,7 @@ class RoleBase(ConfigurableBase):
                 else:
                     own: list[Body] = []
                     if self.frames_encoding is not None and all(map(frames.is_frame, items)):
-                        own = _sized_frames(subject, items, self.frames_encoding)
+                        own = _sized_frames(subject, items, self.frames_encoding, self._whole_frame)
                         encoded.append((items, own))
                         bodies.extend(own)
                         continue
@@ -356,12 +367,44 @@ class RoleBase(ConfigurableBase):
         encode = codec.encode_payload
         return [(s, encode(p), 1, None) for s, p in outputs]
 
+    @property
+    def shared_columns(self) -> SharedColumns:
+        """This role's use of the shared-columns bucket (karez.shared_columns), made on first use."""
+        if self._shared_columns is None:
+            # JetStream imports only where frames are shared
+            from karez.cluster import stream_replicas
+            from karez.durable import jetstream_of
+            from karez.shared_columns import SharedColumns
+
+            replicas = stream_replicas(self.connection, getattr(self.delivery, "replicas", None))
+            self._shared_columns = SharedColumns(jetstream_of(self), replicas)
+        return self._shared_columns
+
+    async def share_columns(self, outputs: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        """Outputs to publish, their frames' per-series columns shared when this role publishes compact frames
+        durably (and `share_columns` is not off)."""
+        if (
+            self.frames_encoding != frames.COMPACT
+            or not self.delivery.stores_publishes
+            or not outputs
+            or self.config.share_columns in (False, "false")
+        ):
+            return outputs
+        return await self.shared_columns.share(outputs)
+
+    def _whole_frame(self, frame: dict[str, Any]) -> dict[str, Any]:
+        return self.shared_columns.unshared(frame)
+
+    async def restore_columns(self, items: list[Any]) -> list[Any]:
+        """Decoded items with the shared columns of their frames put back (fetched from the bucket when new)."""
+        return await self.shared_columns.restore(items) if frames.has_shared_columns(items) else items
+
     async def emit(
         self, outputs: list[tuple[str, Any]], msg_id: str | None = None, ack_timeout: float | None = None
     ) -> None:
         """Publish routed outputs (JetStream with dedupe ids when durable, each PubAck awaited for `ack_timeout` s,
         None: karez.durable's default)."""
-        outputs = await fused_outputs(self, outputs)
+        outputs = await self.share_columns(await fused_outputs(self, outputs))
         if not outputs:
             return
         bodies = self.encode_outputs(outputs)
@@ -413,6 +456,12 @@ class RoleBase(ConfigurableBase):
         if items is None:
             return
         self.stats.received += frames.count_items(items)
+        try:
+            items = await self.restore_columns(items)
+        except (ValueError, LookupError) as e:
+            self.stats.dropped += 1
+            self.log("error", f"Dropped a message on {msg.subject} whose shared columns cannot be read: {e}")
+            return
         await self.emit(await self.handle_items(items, msg.subject))
 
     async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:

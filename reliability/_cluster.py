@@ -302,7 +302,7 @@ async def run_cluster_case(setup: Setup, plan: Plan, drain_timeout: float = 300)
             "max_dispatch_gap_seconds": round(max_gap(tap.task_times, dispatch_end), 2),
             **rate_figures(run, t0, dispatch_end),
             **run.extra,
-            "dead_letters": tap.dead_letters[:5],
+            "dead_letters": tap.dead_letters[:10],
             "role_errors": {
                 n: c["errors"] + c["dropped"] for n, c in tap.metrics.items() if c["errors"] + c["dropped"]
             },

@@ -17,6 +17,11 @@ _FRAME = {
     "_frame": {"v": 1, "schema": "tiro.points"},
     "columns": {"path": [], "value": [], "timestamp": [], "unit": []},
 }
+_SHARED_ELSEWHERE = {
+    "_karez": {},
+    "_frame": {"v": 1, "schema": "tiro.records", "model": "tiro.series/1:0", "shared": "0" * 32},
+    "columns": {"value": [1.0], "timestamp": [1.8e9], "series": [0]},
+}
 _COMPACT = {ENCODING_HEADER: COMPACT}
 POISON: tuple[tuple[str, bytes, dict[str, str] | None], ...] = (
     ("karez.converter.tiro_preprocess", b"\x00\xff this is not JSON {", None),
@@ -26,6 +31,11 @@ POISON: tuple[tuple[str, bytes, dict[str, str] | None], ...] = (
     (  # a frame of a model this process does not know
         f"karez.{STORE_CATEGORY}.poison",
         encode_frames([{**_FRAME, "_frame": {"v": 1, "schema": "other.model"}}], COMPACT),
+        _COMPACT,
+    ),
+    (  # series ids whose shared columns (karez.shared_columns) the bucket does not hold
+        f"karez.{STORE_CATEGORY}.poison",
+        encode_frames([_SHARED_ELSEWHERE], COMPACT),
         _COMPACT,
     ),
 )
@@ -89,7 +99,7 @@ async def inject_poison(run: Run) -> str:
     await run.tap.nc.flush()
     return (
         f"{len(POISON)} poison messages: non-JSON, a wrong shape and a truncated frame into tiro_preprocess, non-JSON"
-        " and a frame of another model into tiro_store"
+        ", a frame of another model and one whose shared columns are nowhere into tiro_store"
     )
 
 

@@ -254,7 +254,7 @@ async def run_case(setup: Setup, plan: Plan, drain_timeout: float = 240) -> dict
             "exit_codes": exit_codes,
             "rounds": plan.rounds,
             "offered_points_per_s": round(setup.round_points / plan.interval),
-            "dead_letters": tap.dead_letters[:5],
+            "dead_letters": tap.dead_letters[:10],
             "role_errors": {
                 n: c["errors"] + c["dropped"] for n, c in tap.metrics.items() if c["errors"] + c["dropped"]
             },

@@ -20,6 +20,7 @@ import nats
 import orjson
 
 from karez.frames import decode_body, expand
+from karez.shared_columns import SharedColumns
 
 
 def timestamp_ns(iso: str) -> int:
@@ -27,11 +28,11 @@ def timestamp_ns(iso: str) -> int:
     return int(datetime.fromisoformat(iso).timestamp() * 1e9)
 
 
-def _items(msg: Any) -> list[Any]:
+async def _items(msg: Any, shared: SharedColumns) -> list[Any]:
     """The items of a message, a frame's rows among them; none for a message that cannot be read (a poison)."""
     try:
-        return expand(decode_body(msg.data, msg.headers))
-    except ValueError:
+        return expand(await shared.restore(decode_body(msg.data, msg.headers)))
+    except (ValueError, LookupError):
         return []
 
 
@@ -56,6 +57,7 @@ class Tap:
         self.disconnects = 0
         self.connection_errors = 0
         self.nc: Any = None
+        self.shared: Any = None
 
     async def connect(self, url: str | list[str]) -> Tap:
         """Connect and subscribe (flushed: the subscriptions are live when this returns)."""
@@ -71,6 +73,7 @@ class Tap:
             servers, max_reconnect_attempts=-1, reconnect_time_wait=0.1, disconnected_cb=disconnected, error_cb=error,
             pending_size=256 * 1024 * 1024,
         )  # fmt: skip
+        self.shared = SharedColumns(self.nc.jetstream())
         await self.nc.subscribe(self.task_subject, cb=self._on_task, pending_msgs_limit=-1, pending_bytes_limit=-1)
         await self.nc.subscribe(
             self.collected_subject, cb=self._on_collected, pending_msgs_limit=-1, pending_bytes_limit=-1
@@ -87,7 +90,7 @@ class Tap:
             if msg_id in self._task_ids:
                 return
             self._task_ids.add(msg_id)
-        for item in _items(msg):
+        for item in await _items(msg, self.shared):
             paths = item.get("tasks", []) if isinstance(item, dict) else item
             if isinstance(paths, list):
                 self.tasks += 1
@@ -105,7 +108,7 @@ class Tap:
         self._messages += 1
         msg_id = (msg.headers or {}).get("Nats-Msg-Id") or f"core:{self._messages}"
         keys: set[tuple[str, int]] = set()
-        for item in _items(msg):
+        for item in await _items(msg, self.shared):
             try:
                 keys.add((item["path"], timestamp_ns(item["result"]["timestamp"])))
             except (KeyError, TypeError, ValueError):

@@ -13,6 +13,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolic
 from nats.js.errors import BadRequestError, NotFoundError
 
 from karez.frames import decode_body, split_schema
+from karez.shared_columns import SharedColumns
 from tiro.frames import POINTS, samples
 from tiro_models.errors import SnapshotError
 from tiro_models.validate import Collector
@@ -139,13 +140,14 @@ async def read_window(
     window = RetainedWindow(start=start, end=end)
     samples: list[_Sample] = []
     estimate = LatenessEstimate(retention, lateness)
+    shared = SharedColumns(js)
     try:
         horizon = last + 2 * retention  # late samples are accepted until end + retention + lateness ≤ this
-        await _read_samples(psub, window, samples, estimate, first, last, horizon, fetch_timeout)
+        await _read_samples(psub, window, samples, estimate, first, last, horizon, fetch_timeout, shared)
         deadline = last + estimate.value()
         if wait and time.time() < deadline:
             await asyncio.sleep(deadline - time.time())
-            await _read_samples(psub, window, samples, estimate, first, last, horizon, fetch_timeout)
+            await _read_samples(psub, window, samples, estimate, first, last, horizon, fetch_timeout, shared)
     finally:
         try:
             await psub.unsubscribe()
@@ -181,6 +183,7 @@ async def _read_samples(
     last: float,
     horizon: float,
     fetch_timeout: float,
+    shared: SharedColumns,
 ) -> None:
     """Fetch what the consumer has now; keep the samples stamped in [first − retention, last) or stored in [first,
     last) (any of them may count in the window, depending on the lateness), and record every sample's age."""
@@ -197,7 +200,7 @@ async def _read_samples(
             arrival = _aware(stamp).timestamp() if stamp is not None else time.time()
             if arrival >= horizon:
                 return
-            for path, result in _items(window, msg):
+            for path, result in await _items(window, msg, shared):
                 event = event_time(result)
                 if event is not None:
                     estimate.observe(arrival - event)
@@ -207,12 +210,12 @@ async def _read_samples(
                 return
 
 
-def _items(window: RetainedWindow, msg: Any) -> list[tuple[str, Any]]:
+async def _items(window: RetainedWindow, msg: Any, shared: SharedColumns) -> list[tuple[str, Any]]:
     """The `{path, result}` items of one message (a `tiro.points` frame's samples); anything else is noted, never
     fatal."""
     where = f"{msg.subject} #{msg.metadata.sequence.stream}"
     try:
-        framed, items = split_schema(decode_body(msg.data, msg.headers), POINTS.name)
+        framed, items = split_schema(await shared.restore(decode_body(msg.data, msg.headers)), POINTS.name)
         good = [sample for frame in framed for sample in samples(frame)]
     except Exception as e:
         window.rejected.append(f"{where}: unreadable ({type(e).__name__}: {e})")

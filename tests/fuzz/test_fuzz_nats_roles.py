@@ -191,7 +191,7 @@ async def test_nats_messages_into_running_roles(runtime: Runtime, nats_server: E
 
 
 # ----- frames (karez.frames): malformed, truncated and foreign-model frames into roles that take frames -----
-_COLUMN_NAMES = ["path", "value", "timestamp", "unit", "other"]
+_COLUMN_NAMES = ["path", "value", "timestamp", "unit", "other", "series"]
 _two = {"min_size": 2, "max_size": 2}
 frame_columns = st.one_of(
     st.dictionaries(st.sampled_from(_COLUMN_NAMES), st.lists(json_values, max_size=4)),
@@ -201,13 +201,19 @@ frame_columns = st.one_of(
             "value": st.lists(json_values, **_two),
             "timestamp": st.lists(json_values, **_two),
             "unit": st.lists(json_values, **_two),
-        }
+        },
+        optional={"series": st.lists(st.integers(-1, 3), **_two)},
     ),
     json_values,
 )
 _SCHEMAS = ["tiro.points", "tiro.records", "other.model", "", "tiro.points/2"]
+_SHARED_KEYS = st.one_of(st.sampled_from(["0" * 32, "../k", ""]), json_values)
 frame_headers = st.one_of(
-    st.fixed_dictionaries({"v": st.sampled_from([1, 2, 0, "1"]), "schema": st.sampled_from(_SCHEMAS)}),
+    st.fixed_dictionaries(
+        {"v": st.sampled_from([1, 2, 0, "1"]), "schema": st.sampled_from(_SCHEMAS)},
+        # series ids of a model, and shared columns (karez.shared_columns) the bucket does not hold, or not a key
+        optional={"model": st.sampled_from(["tiro.series/1:0", "", 3]), "shared": _SHARED_KEYS},
+    ),
     json_values,
 )
 fuzz_frames = st.fixed_dictionaries(

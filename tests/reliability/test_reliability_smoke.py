@@ -30,10 +30,11 @@ def test_poison_case_durable_loses_nothing_and_dead_letters_the_poison(tmp_path)
     assert case["lost"] == 0 and case["duplicated"] == 0 and case["dispatched_not_stored"] == 0
     assert case["stored_never_served"] == 0
     reasons = sorted((d["dlq_subject"], d["error"]) for d in case["dead_letters"])
-    assert case["dead_lettered"] == 5
+    assert case["dead_lettered"] == 6
     by_role = {subject: [error for s, error in reasons if s == subject] for subject, _ in reasons}
     store, preprocess = by_role["karez.dlq.aggregator.tiro_store"], by_role["karez.dlq.converter.tiro_preprocess"]
     assert [e.split(" (")[0] for e in store] == [
+        f"SharedColumnsNotFound: bucket KAREZ_SHARED_COLUMNS holds no shared columns {'0' * 32}",
         "frame schema 'other.model' is not known in this process",
         "message is not JSON",
     ]
