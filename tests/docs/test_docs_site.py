@@ -79,7 +79,7 @@ def test_every_environment_variable_the_code_reads_is_documented():
             # any other variable read by a literal name (PREFECT_…, HOME, …) must be documented as well
             names |= set(READ_BY_NAME.findall(path.read_text()))
     not_variables = {"KAREZ_DLQ", "KAREZ_CATEGORY", "TIRO_VALIDATION_DATA"}  # stream names
-    not_variables |= {"KAREZ_LEASES", "KAREZ_LEASE_STATE"}  # key-value buckets
+    not_variables |= {"KAREZ_LEASES", "KAREZ_LEASE_STATE", "KAREZ_SHARED_COLUMNS"}  # key-value buckets
     read = {n for n in names if n not in not_variables and not n.endswith("_")}
     assert {"PREFECT_API_URL", "KAREZ_NATS_USER", "TIRO_INFLUX_URL"} <= read  # the scan itself still finds them
     assert read <= set(reference.ENVIRONMENT), sorted(read - set(reference.ENVIRONMENT))
