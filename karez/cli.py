@@ -19,6 +19,7 @@ from rich.text import Text
 from karez.cli_kit import plain_typer, unreachable_address, unwrapped_console, version_option
 from karez.cluster import ReplicasError, parse_replicas
 from karez.deploy_plan import DeployPlan, RuntimeOptions
+from karez.event_loop import event_loop_factory
 from karez.leader import DEFAULT_LEASE_TTL, LeaseError, LeaseOptions
 from karez.nats_options import NatsAuthError, resolve_address
 from karez.plugins import KINDS, PluginError, all_plugins, search_plugins
@@ -217,7 +218,8 @@ def deploy(
 def _run_deploy(plan: DeployPlan, **supervision: Any) -> None:
     """Run `_deploy` on a new event loop; a second signal cancels its drain, which ends in one line, not a traceback."""
     try:
-        asyncio.run(_deploy(plan, **supervision))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(_deploy(plan, **supervision))
     except asyncio.CancelledError:
         err.print("[KAREZ] Stopped by a second signal before draining finished.", markup=False, highlight=False)
         raise typer.Exit(1) from None

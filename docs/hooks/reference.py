@@ -44,6 +44,7 @@ ENVIRONMENT: dict[str, str] = {
     "KAREZ_NATS_NO_RANDOMIZE": "`1`: try the listed NATS servers in order (the host's own node first), not shuffled.",
     "KAREZ_LEASE": "`1`: dispatchers and one-worker roles run only while holding their JetStream lease (`--lease`).",
     "KAREZ_LEASE_TTL": "Seconds a lease lives without renewal (`--lease-ttl`, default 5; the same on every host).",
+    "KAREZ_EVENT_LOOP": "`asyncio`: `karez deploy` runs its roles on asyncio's own event loop instead of uvloop.",
 }
 
 
