@@ -33,6 +33,7 @@ from readme_quickstart import (
 )
 
 from karez import frames
+from karez.shared_columns import SharedColumns
 from tiro.retention import RETENTION_STREAM, RETENTION_SUBJECT
 from tiro.stores.urls import open_telemetry_store
 from tiro_models.validation.event_time import event_time
@@ -219,11 +220,12 @@ async def _retained_samples(url: str) -> set[tuple[str, float]]:
     samples = set()
     try:
         js = nc.jetstream()
+        shared = SharedColumns(js)  # the service's frames name their paths' entry in the shared-columns bucket
         total = (await js.stream_info(RETENTION_STREAM)).state.messages
         sub = await js.subscribe(RETENTION_SUBJECT, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
         for _ in range(total):
             msg = await sub.next_msg(timeout=10)
-            for item in frames.expand(frames.decode_body(msg.data, msg.headers)):  # the service publishes frames
+            for item in frames.expand(await shared.restore(frames.decode_body(msg.data, msg.headers))):
                 samples.add((item["path"], _stamp(event_time(item["result"]))))
     finally:
         await nc.close()
