@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
+import socket
 from pathlib import Path
 
 import typer
@@ -51,8 +54,22 @@ def serve(
         warnings=warnings,
     )
     show_warnings(warnings)
+    listening = _listen(host, port)  # bound before "Serving": a port in use is one line and exit 2, not uvicorn's
     typer.echo(f"Serving {len(service.listed)} data points on http://{host}:{port} (docs at /docs)", err=True)
-    uvicorn.run(create_asgi(service), host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(create_asgi(service), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port; a one-line error (exit 2) naming the address when it cannot."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as e:
+        why = os.strerror(e.errno) if e.errno else str(e)
+        if e.errno == errno.EADDRINUSE:
+            why += " (another mock server? stop it, or serve on another port with -p)"
+        raise fail(f"cannot listen on {host}:{port}: {why}") from None
 
 
 @app.command("push")
