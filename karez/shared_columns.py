@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from nats.js.api import KeyValueConfig
 from nats.js.client import JetStreamContext
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from karez.buckets import open_bucket
@@ -38,6 +39,7 @@ from karez.frames import (
     FrameError,
     are_series_ids,
     check_columns_present,
+    decode_body,
     is_frame,
 )
 
@@ -60,7 +62,7 @@ class _Entry:
     model: str
     ids: list[int]
     columns: dict[str, list[Any]]
-    written_at: float = 0.0
+    written_at: float | None = None  # monotonic time of its last write (None: never written)
 
 
 class SharedColumns:
@@ -75,9 +77,21 @@ class SharedColumns:
         self._rows = 0
 
     async def _bucket(self) -> KeyValue:
+        """The bucket, created (with this publisher's replica count) when missing."""
         if self._kv is None:
             config = KeyValueConfig(bucket=BUCKET, history=1, replicas=self._replicas)
             self._kv, _ = await open_bucket(self._js, config)
+        return self._kv
+
+    async def _existing_bucket(self) -> KeyValue:
+        """The bucket a publisher made: a receiver never creates it (it would choose the replica count)."""
+        if self._kv is None:
+            try:
+                self._kv = await self._js.key_value(BUCKET)
+            except (BucketNotFoundError, NotFoundError):
+                raise SharedColumnsNotFound(
+                    f"bucket {BUCKET} does not exist: no publisher shared columns here"
+                ) from None
         return self._kv
 
     # ----- publishing -----
@@ -110,7 +124,7 @@ class SharedColumns:
                 return frame
             self._remember(entry)
             self._written[memo] = entry
-        if time.monotonic() - entry.written_at > REWRITE_S:
+        if entry.written_at is None or time.monotonic() - entry.written_at > REWRITE_S:
             await (await self._bucket()).put(entry.key, _encoder.encode(_wire(entry)))
             entry.written_at = time.monotonic()
         kept = {name: column for name, column in columns.items() if name not in names}
@@ -119,7 +133,7 @@ class SharedColumns:
     @staticmethod
     def _entry(model: str, ids: list[int], columns: dict[str, list[Any]]) -> _Entry | None:
         """The entry of these columns (not yet written), or None when it would not fit in a message."""
-        entry = _Entry("", model, list(ids), columns, written_at=-REWRITE_S)
+        entry = _Entry("", model, list(ids), columns)
         try:
             body = _encoder.encode(_wire(entry))
         except (OverflowError, TypeError):  # what msgpack cannot carry stays in the frame, which degrades to JSON
@@ -130,6 +144,11 @@ class SharedColumns:
         return entry
 
     # ----- receiving -----
+    async def decode(self, data: bytes, headers: Mapping[str, str] | None) -> list[Any]:
+        """The items of a message body (karez.frames.decode_body) with their frames' shared columns put back: what a
+        program reading frame messages from NATS itself, not through a role, calls."""
+        return await self.restore(decode_body(data, headers))
+
     async def restore(self, items: list[Any]) -> list[Any]:
         """Decoded items with every frame's shared columns put back (fetched once per key); FrameError for a frame
         that does not match its entry, SharedColumnsNotFound for an entry the bucket does not hold."""
@@ -156,7 +175,7 @@ class SharedColumns:
 
     async def _fetch(self, key: str) -> _Entry:
         try:
-            found = await (await self._bucket()).get(key)
+            found = await (await self._existing_bucket()).get(key)
         except KeyNotFoundError:
             raise SharedColumnsNotFound(f"bucket {BUCKET} holds no shared columns {key}") from None
         entry = _read_entry(key, found.value or b"")

@@ -19,7 +19,7 @@ from typing import Any
 import nats
 import orjson
 
-from karez.frames import decode_body, expand
+from karez.frames import expand
 from karez.shared_columns import SharedColumns
 
 
@@ -31,7 +31,7 @@ def timestamp_ns(iso: str) -> int:
 async def _items(msg: Any, shared: SharedColumns) -> list[Any]:
     """The items of a message, a frame's rows among them; none for a message that cannot be read (a poison)."""
     try:
-        return expand(await shared.restore(decode_body(msg.data, msg.headers)))
+        return expand(await shared.decode(msg.data, msg.headers))
     except (ValueError, LookupError):
         return []
 

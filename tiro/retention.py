@@ -12,7 +12,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
-from karez.frames import decode_body, split_schema
+from karez.frames import split_schema
 from karez.shared_columns import SharedColumns
 from tiro.frames import POINTS, samples
 from tiro_models.errors import SnapshotError
@@ -215,7 +215,7 @@ async def _items(window: RetainedWindow, msg: Any, shared: SharedColumns) -> lis
     fatal."""
     where = f"{msg.subject} #{msg.metadata.sequence.stream}"
     try:
-        framed, items = split_schema(await shared.restore(decode_body(msg.data, msg.headers)), POINTS.name)
+        framed, items = split_schema(await shared.decode(msg.data, msg.headers), POINTS.name)
         good = [sample for frame in framed for sample in samples(frame)]
     except Exception as e:
         window.rejected.append(f"{where}: unreadable ({type(e).__name__}: {e})")

@@ -225,7 +225,7 @@ async def _retained_samples(url: str) -> set[tuple[str, float]]:
         sub = await js.subscribe(RETENTION_SUBJECT, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
         for _ in range(total):
             msg = await sub.next_msg(timeout=10)
-            for item in frames.expand(await shared.restore(frames.decode_body(msg.data, msg.headers))):
+            for item in frames.expand(await shared.decode(msg.data, msg.headers)):
                 samples.add((item["path"], _stamp(event_time(item["result"]))))
     finally:
         await nc.close()

@@ -166,3 +166,25 @@ async def test_a_shared_frame_too_big_for_one_message_is_cut_whole_so_each_part_
     parts = [part for _, body, _, headers in bodies for part in frames.decode_body(body, headers)]
     assert all(SHARED_KEY not in part["_frame"] for part in parts)
     assert frames.expand(parts) == frames.expand([frame])
+
+
+async def test_a_receiver_never_creates_the_bucket_it_reads_from():
+    import nats
+    from nats.js.errors import BucketNotFoundError
+
+    from karez.embedded_nats import EmbeddedNats
+
+    with EmbeddedNats() as server:
+        client = await nats.connect(server.url)
+        try:
+            js = client.jetstream()
+            ((_, shared),) = await SharedColumns(js).share([("s", framed())])
+            body = frames.encode_frames([shared], COMPACT)
+            assert (await SharedColumns(js).decode(body, {ENCODING_HEADER: COMPACT}))[0]["columns"]["k"]
+            await js.delete_key_value(BUCKET)
+            with pytest.raises(SharedColumnsNotFound, match=f"bucket {BUCKET} does not exist"):
+                await SharedColumns(js).decode(body, {ENCODING_HEADER: COMPACT})
+            with pytest.raises(BucketNotFoundError):
+                await js.key_value(BUCKET)  # the receiver left it to a publisher (and its replica count)
+        finally:
+            await client.close()
