@@ -228,9 +228,21 @@ def _kind_of_annotation(annotation: Any) -> tuple[str, tuple[Any, ...], dict[str
 
 
 def iso_utc(moments: list[float]) -> list[str]:
-    """`datetime.fromtimestamp(t, UTC).isoformat()` of each epoch-seconds moment (non-negative), without a datetime
-    per moment: the text up to the second is made once per distinct second, the microseconds rounded as datetime
-    rounds them (half to even). The mock's timestamp column kernel: one string per point was half its CPU."""
+    """`datetime.fromtimestamp(t, UTC).isoformat()` of each epoch-seconds moment (non-negative): the mock's
+    timestamp column kernel (one string per point through datetime was half its CPU). A column long enough goes to
+    numpy (`tiro_models.utc_text`); a short one, or one that kernel declines, to `iso_utc_by_second`."""
+    if len(moments) >= _NUMPY_TEXTS_FROM:
+        from tiro_models.utc_text import iso_texts  # numpy loads with the first long column, not with every CLI
+
+        texts = iso_texts(moments)
+        if texts is not None:
+            return texts
+    return iso_utc_by_second(moments)
+
+
+def iso_utc_by_second(moments: list[float]) -> list[str]:
+    """`iso_utc` without numpy and without a datetime per moment: the text up to the second once per distinct
+    second, the microseconds rounded as datetime rounds them (half to even)."""
     seconds: dict[int, str] = {}
     out: list[str] = []
     append = out.append
@@ -244,6 +256,9 @@ def iso_utc(moments: list[float]) -> list[str]:
             head = seconds[whole] = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
         append(f"{head}.{micros:06d}+00:00" if micros else f"{head}+00:00")
     return out
+
+
+_NUMPY_TEXTS_FROM = 160  # moments from which numpy repays its fixed cost per call (bench/utc_text.py crossover)
 
 
 class _Batch:
@@ -304,13 +319,18 @@ class Mocker:
         values = [sticky.setdefault(p, v) for p, v in zip(paths, fresh, strict=True)]
         return values
 
-    def _timestamps(self, spec: PointSpec, n: int, now_ts: float, now_iso: str) -> list[str] | None:
-        """Per-point timestamps within time_var seconds before now, or None when all equal `now_iso`."""
+    def _moments(self, spec: PointSpec, n: int, now_ts: float) -> list[float] | None:
+        """Per-point moments within time_var seconds before now, or None when all are now."""
         time_var = spec.definition.time_var
         if not time_var:
             return None
         rand = self.rng.random
-        return iso_utc([now_ts - rand() * time_var for _ in range(n)])
+        return [now_ts - rand() * time_var for _ in range(n)]
+
+    def _timestamps(self, spec: PointSpec, n: int, now_ts: float, now_iso: str) -> list[str] | None:
+        """Per-point timestamps within time_var seconds before now, or None when all equal `now_iso`."""
+        moments = self._moments(spec, n, now_ts)
+        return None if moments is None else iso_utc(moments)
 
     def _dps(self, spec: PointSpec, paths: list[str], now: datetime, use_defaults: bool, change_attrs: bool):
         """DP dicts for one spec over many paths."""
@@ -384,6 +404,8 @@ class Mocker:
         moment = _now(now)
         now_iso, now_ts = moment.isoformat(), moment.timestamp()
         known = 0
+        moments: list[float] = []  # every spec's drawn moments, made into text in one column
+        moment_rows: list[int] = []
         with _bulk():
             batch = self._batch(dp_paths, spec_ids)
             for spec_id, indexes in batch.buckets.items():
@@ -392,10 +414,15 @@ class Mocker:
                 known += count
                 group_paths = [dp_paths[i] for i in indexes] if spec.category == ATTRIBUTE else [""] * count
                 deque(map(values.__setitem__, indexes, self._values(spec, group_paths, True, False)), maxlen=0)
-                group_stamps = self._timestamps(spec, count, now_ts, now_iso) or repeat(now_iso, count)
-                deque(map(stamps.__setitem__, indexes, group_stamps), maxlen=0)
+                drawn = self._moments(spec, count, now_ts)
+                if drawn is None:
+                    deque(map(stamps.__setitem__, indexes, repeat(now_iso, count)), maxlen=0)
+                else:
+                    moments += drawn
+                    moment_rows += indexes
                 if spec.unit is not None:
                     deque(map(units.__setitem__, indexes, repeat(spec.unit, count)), maxlen=0)
+            deque(map(stamps.__setitem__, moment_rows, iso_utc(moments)), maxlen=0)
         if known == n:
             series = None
             if ids is not None:  # the same batch comes back every round: its ids are looked up once
