@@ -75,6 +75,28 @@ class _ConfigGetter:
         return raw.get(key, default) if not self._owner.is_configured(key) else self._owner.get_config(key)
 
 
+_SWITCH_TEXTS = {
+    "true": True,
+    "yes": True,
+    "on": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "off": False,
+    "0": False,
+}
+
+
+def switch(value: Any, key: str) -> bool:
+    """A yes/no key's value: a boolean, or its text as YAML quotes it or the environment gives it (`"false"`, `off`,
+    `0`); ValueError naming `key` for anything else (a plain `bool()` would read `"false"` as on)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | str) and str(value).strip().lower() in _SWITCH_TEXTS:
+        return _SWITCH_TEXTS[str(value).strip().lower()]
+    raise ValueError(f"{key} must be true or false, not {value!r}")
+
+
 def collect_entities(obj: Any) -> dict[str, ConfigEntity]:
     """Declared entities of a class or instance by lower-cased name; works for instance-method declarations."""
     declare = obj.config_entities

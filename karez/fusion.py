@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from operator import is_, itemgetter
 from typing import TYPE_CHECKING, Any
 
+from karez.config import switch
 from karez.frames import count_items, count_outputs, expand
 from karez.routing import META_KEY
 from karez.subjects import converter_subject
@@ -148,4 +149,4 @@ def _copy(item: Any) -> Any:
 
 
 def _fuses(role: RoleBase) -> bool:
-    return bool(role.config.fuse)
+    return switch(role.config.fuse, f"{role.name}: fuse")

@@ -15,7 +15,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from karez import codec, frames
-from karez.config import ConfigEntity, ConfigurableBase, OptionalConfigEntity
+from karez.config import ConfigEntity, ConfigurableBase, OptionalConfigEntity, switch
 from karez.delivery import CORE, Delivery
 from karez.fusion import fused_outputs
 from karez.nats_options import NatsOptions, connect, server_address
@@ -125,6 +125,7 @@ class RoleBase(ConfigurableBase):
         self._closing = False
         self._log_name = f"{type(self).__name__}[{self.name}]"
         self._shared_columns: SharedColumns | None = None
+        self._check_switches()
 
     @classmethod
     def config_entities(cls) -> Iterator[ConfigEntity]:
@@ -142,6 +143,12 @@ class RoleBase(ConfigurableBase):
         yield OptionalConfigEntity(
             "share_columns", True, "Durable compact frames: per-series columns once in a bucket (karez.shared_columns)"
         )
+
+    SWITCHES: tuple[str, ...] = ("fuse", "share_columns")  # yes/no keys, refused at start when neither
+
+    def _check_switches(self) -> None:
+        for key in self.SWITCHES:
+            switch(self.config[key], f"{self.name}: {key}")
 
     @classmethod
     def role_description(cls) -> str:
@@ -387,7 +394,7 @@ class RoleBase(ConfigurableBase):
             self.frames_encoding != frames.COMPACT
             or not self.delivery.stores_publishes
             or not outputs
-            or self.config.share_columns in (False, "false")
+            or not switch(self.config.share_columns, f"{self.name}: share_columns")
         ):
             return outputs
         return await self.shared_columns.share(outputs)

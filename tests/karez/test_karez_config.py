@@ -106,3 +106,15 @@ def test_role_configs_remember_their_origin(tmp_path):
 def test_resolve_token_leaves_plain_strings():
     assert resolve_token("plain", {}) == "plain"
     assert resolve_token("@bool yes", {}) is True
+
+
+def test_a_yes_no_key_reads_booleans_and_their_texts_and_refuses_the_rest_naming_the_key():
+    from karez.config import switch
+
+    for on in (True, "true", "True", " yes", "on", "1", 1):
+        assert switch(on, "fuse") is True
+    for off in (False, "false", "FALSE", "no", "off", "0", 0):
+        assert switch(off, "fuse") is False
+    for odd in ("maybe", None, 2, [], "tru"):
+        with pytest.raises(ValueError, match=r"^c1: fuse must be true or false, not "):
+            switch(odd, "c1: fuse")

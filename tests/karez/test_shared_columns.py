@@ -188,3 +188,64 @@ async def test_a_receiver_never_creates_the_bucket_it_reads_from():
                 await js.key_value(BUCKET)  # the receiver left it to a publisher (and its replica count)
         finally:
             await client.close()
+
+
+# ----- shared task lists (a dispatcher's share_tasks) -----
+async def test_a_shared_task_list_travels_as_its_key_and_comes_back_whole(nc):
+    sender, receiver = SharedColumns(nc.jetstream()), SharedColumns(nc.jetstream())
+    tasks = [f"DataHall.dh{i}.Rack.r{i}.Telemetry.Power" for i in range(300)]
+    shared = await sender.share_tasks({"tasks": tasks, "round": 7})
+    assert set(shared) == {"shared_tasks", "round"} and len(json.dumps(shared)) < 80
+    (restored,) = await receiver.restore_tasks([shared])
+    assert restored == {"tasks": tasks, "round": 7}
+    restored["tasks"].append("changed by its connector")
+    assert (await receiver.restore_tasks([shared]))[0]["tasks"] == tasks  # each message gets a list of its own
+    # the same list next round (another list object): the same entry, written once; another list: another entry
+    assert (await sender.share_tasks({"tasks": list(tasks)}))["shared_tasks"] == shared["shared_tasks"]
+    other = await sender.share_tasks({"tasks": [*tasks[:-1], "Other.path"]})
+    assert other["shared_tasks"] != shared["shared_tasks"]
+    kv = await nc.jetstream().key_value(BUCKET)
+    assert (await kv.get(shared["shared_tasks"])).revision == (await kv.get(shared["shared_tasks"])).revision
+    assert {shared["shared_tasks"], other["shared_tasks"]} <= set(await kv.keys())
+    assert (await receiver.restore_tasks([other]))[0]["tasks"] == [*tasks[:-1], "Other.path"]
+
+
+async def test_task_messages_with_nothing_to_share_stay_as_they_are(nc):
+    sender = SharedColumns(nc.jetstream())
+    for message in ({"tasks": []}, {"tasks": [object()]}, {"tasks": "not a list"}, {"other": 1}):
+        assert await sender.share_tasks(message) is message
+
+
+async def test_a_task_message_naming_a_missing_malformed_or_foreign_entry_is_refused_saying_so(nc):
+    sender, receiver = SharedColumns(nc.jetstream()), SharedColumns(nc.jetstream())
+    await sender.share_tasks({"tasks": [1, 2, 3]})  # the bucket exists
+    with pytest.raises(SharedColumnsNotFound, match=f"bucket {BUCKET} holds no shared task list 0+"):
+        await receiver.restore_tasks([{"shared_tasks": "0" * 32}])
+    kv = await nc.jetstream().key_value(BUCKET)
+    await kv.put("1" * 32, b"\xc1 not msgpack")
+    with pytest.raises(FrameError, match=f"entry {'1' * 32} is not a task list"):
+        await receiver.restore_tasks([{"shared_tasks": "1" * 32}])
+    for key in (7, "../x", ""):
+        with pytest.raises(FrameError, match="shared_tasks must be a key of KAREZ_SHARED_COLUMNS"):
+            await receiver.restore_tasks([{"shared_tasks": key}])
+
+
+@pytest.mark.parametrize("share", [True, False])
+async def test_a_dispatcher_sharing_its_task_lists_feeds_its_connector_the_same_tasks(
+    nc, start_runtime, tmp_path, share
+):
+    s = uid()
+    config = {
+        "dispatchers": [
+            {"type": "numbers", "name": f"d{s}", "connector": f"src{s}", "interval": 3600, "count": 6,
+             "batch_size": 3, "share_tasks": "true" if share else "off"}
+        ],
+        "connectors": [{"type": "numbers", "name": f"src{s}", "durable": True}],
+    }  # fmt: skip
+    tasks = await capture(nc, f"karez.connector.src{s}")
+    items = await capture(nc, f"karez.telemetry.src{s}")
+    await start_runtime(config, tmp_path)
+    sent = [json.loads(m.data) for m in await tasks.wait(2)]
+    assert all(("shared_tasks" in m) is share and ("tasks" in m) is not share for m in sent)
+    got = sorted(json.loads(m.data)["n"] for m in await items.wait(6))
+    assert got == [0, 1, 2, 3, 4, 5]
