@@ -79,11 +79,10 @@ def karez_config(
     framed = {"frames": True} if frames and batched else {}
     batch = {"batch": True, **framed} if batched else {}
     direct = bool(victoria_url and framed)  # influx_writer makes the lines of the store's frames
-    shared_tasks = {"share_tasks": True} if framed else {}  # task lists once in the bucket, messages name them
     config = {
         "dispatchers": [
             {"type": "tiro_mock", "connector": "tiro_mock", "by": "path", "batch_size": batch_size,
-             "interval": interval, "mode": "even", "base_url": base, **shared_tasks},
+             "interval": interval, "mode": "even", "base_url": base},
         ],
         "connectors": [
             {"type": "tiro_mock", "base_url": base, "by": "path", **batch,

@@ -8,11 +8,10 @@ their header. A receiver fetches an entry when it first meets its key and puts t
 the frame, so roles never know; the columns are then the same list objects frame after frame.
 
 An entry holds the model and ids it was made for, and a receiver refuses a frame whose own differ, instead of
-labelling samples with another series' path. A dispatcher with `share_tasks` shares its task lists the same way: a
-task message then names the entry that holds its list (`{"shared_tasks": key}`), and the connector puts it back.
-Entries are content-addressed: publishers that share the same columns write the same entry, and an entry is never
-changed. A publisher writes its entries again every `REWRITE_S` seconds, so a bucket deleted while the site runs fills
-up again. Readable frames (`frames: json`) and core NATS never share columns: what `nats sub` shows stays complete.
+labelling samples with another series' path. Entries are content-addressed: publishers that share the same columns
+write the same entry, and an entry is never changed. A publisher writes its entries again every `REWRITE_S` seconds,
+so a bucket deleted while the site runs fills up again. Readable frames (`frames: json`) and core NATS never share:
+what `nats sub` shows stays complete.
 """
 
 from __future__ import annotations
@@ -45,14 +44,9 @@ from karez.frames import (
 )
 
 BUCKET = "KAREZ_SHARED_COLUMNS"
-TASKS_KEY = "tasks"
-SHARED_TASKS_KEY = "shared_tasks"
 MAX_ENTRY_BYTES = 900_000  # below NATS' default max_payload of 1 MiB: a frame whose columns need more carries them
 ROWS_REMEMBERED = 1 << 22  # rows of entries a process keeps (a 10^6-point hall's twice over); beyond, it starts again
 REWRITE_S = 600.0
-TASK_LISTS_REMEMBERED = (
-    1 << 14
-)  # task lists a process keeps (a 10^6-point hall has 500 of 2,000); beyond, it starts again
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder()
@@ -80,8 +74,6 @@ class SharedColumns:
         self._kv: KeyValue | None = None
         self._written: dict[tuple[str, int, int, tuple[str, ...]], _Entry] = {}  # by (model, first id, rows, names)
         self._entries: dict[str, _Entry] = {}  # written or fetched, by key
-        self._task_lists: dict[tuple[int, str], _TaskList] = {}  # written, by (length, first task) when that is text
-        self._tasks_of: dict[str, list[Any]] = {}  # written or fetched, by key
         self._rows = 0
 
     async def _bucket(self) -> KeyValue:
@@ -138,32 +130,6 @@ class SharedColumns:
         kept = {name: column for name, column in columns.items() if name not in names}
         return {**frame, FRAME_KEY: {**header, SHARED_KEY: entry.key}, COLUMNS_KEY: kept}
 
-    async def share_tasks(self, message: dict[str, Any]) -> dict[str, Any]:
-        """A task message with its list of tasks replaced by the key of the entry that holds it (written first when
-        new); a message whose tasks msgpack cannot carry, or that would not fit in a message, as it is."""
-        tasks = message.get(TASKS_KEY)
-        if tasks.__class__ is not list or not tasks:
-            return message
-        memo = (len(tasks), tasks[0]) if tasks[0].__class__ is str else None
-        written = self._task_lists.get(memo) if memo is not None else None
-        if written is None or written.tasks != tasks:
-            try:
-                body = _encoder.encode({TASKS_KEY: tasks})
-            except (OverflowError, TypeError):
-                return message
-            if len(body) > MAX_ENTRY_BYTES:
-                return message
-            written = _TaskList(hashlib.blake2b(body, digest_size=16).hexdigest(), list(tasks), body)
-            self._remember_tasks(written.key, written.tasks)
-            if memo is not None:
-                self._task_lists[memo] = written
-        if written.written_at is None or time.monotonic() - written.written_at > REWRITE_S:
-            await (await self._bucket()).put(written.key, written.body)
-            written.written_at = time.monotonic()
-        shared = {name: value for name, value in message.items() if name != TASKS_KEY}
-        shared[SHARED_TASKS_KEY] = written.key
-        return shared
-
     @staticmethod
     def _entry(model: str, ids: list[int], columns: dict[str, list[Any]]) -> _Entry | None:
         """The entry of these columns (not yet written), or None when it would not fit in a message."""
@@ -192,41 +158,6 @@ class SharedColumns:
                 item = await self._restored(item)
             restored.append(item)
         return restored
-
-    async def restore_tasks(self, messages: list[Any]) -> list[Any]:
-        """Task messages with every shared list of tasks put back (fetched once per key, a list of its own for each
-        message); FrameError for a key or an entry that is not one, SharedColumnsNotFound for a missing entry."""
-        restored = []
-        for message in messages:
-            if message.__class__ is dict and SHARED_TASKS_KEY in message:
-                key = message[SHARED_TASKS_KEY]
-                if key.__class__ is not str or not (key.isascii() and key.isalnum()):  # as a frame's `shared`
-                    raise FrameError(f"task message: {SHARED_TASKS_KEY} must be a key of {BUCKET}, not {key!r}")
-                tasks = self._tasks_of.get(key) or await self._fetch_tasks(key)
-                message = {name: value for name, value in message.items() if name != SHARED_TASKS_KEY}
-                message[TASKS_KEY] = list(tasks)
-            restored.append(message)
-        return restored
-
-    async def _fetch_tasks(self, key: str) -> list[Any]:
-        try:
-            found = await (await self._existing_bucket()).get(key)
-        except KeyNotFoundError:
-            raise SharedColumnsNotFound(f"bucket {BUCKET} holds no shared task list {key}") from None
-        try:
-            tasks = _decoder.decode(found.value or b"")[TASKS_KEY]
-        except (msgspec.DecodeError, TypeError, KeyError) as e:
-            raise FrameError(f"bucket {BUCKET}: entry {key} is not a task list ({e})") from None
-        if tasks.__class__ is not list:
-            raise FrameError(f"bucket {BUCKET}: entry {key} is not a task list")
-        self._remember_tasks(key, tasks)
-        return tasks
-
-    def _remember_tasks(self, key: str, tasks: list[Any]) -> None:
-        if len(self._tasks_of) >= TASK_LISTS_REMEMBERED:
-            self._task_lists.clear()
-            self._tasks_of.clear()
-        self._tasks_of[key] = tasks
 
     async def _restored(self, frame: dict[str, Any]) -> dict[str, Any]:
         header, columns = frame[FRAME_KEY], frame[COLUMNS_KEY]
@@ -265,19 +196,6 @@ class SharedColumns:
         if entry is None:
             raise FrameError(f"frame of {frame[FRAME_KEY]['schema']}: its shared columns are no longer in memory")
         return _with_columns(frame, entry)
-
-
-@dataclass(slots=True)
-class _TaskList:
-    key: str
-    tasks: list[Any]
-    body: bytes
-    written_at: float | None = None  # monotonic time of its last write (None: never written)
-
-
-def has_shared_tasks(messages: list[Any]) -> bool:
-    """Whether a decoded task message names a shared list of tasks still to be fetched."""
-    return any(message.__class__ is dict and SHARED_TASKS_KEY in message for message in messages)
 
 
 def _with_columns(frame: dict[str, Any], entry: _Entry) -> dict[str, Any]:

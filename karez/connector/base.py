@@ -10,7 +10,6 @@ from typing import Any
 from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.role import RoleBase
 from karez.routing import META_KEY, route
-from karez.shared_columns import has_shared_tasks
 from karez.subjects import DEFAULT_CATEGORY
 from karez.utils import resolve_items
 
@@ -90,11 +89,6 @@ class PullConnectorBase(ConnectorBase):
             self.log_exception(e, f"Error fetching data for {len(tasks)} tasks")
             return []
         return [item for item in items if item is not None]
-
-    async def restore_columns(self, items: list[Any]) -> list[Any]:
-        """Decoded task messages with a shared list of tasks put back (a dispatcher's `share_tasks`)."""
-        items = await super().restore_columns(items)
-        return await self.shared_columns.restore_tasks(items) if has_shared_tasks(items) else items
 
     async def handle_items(self, items: list[Any], subject: str) -> list[tuple[str, Any]]:
         """Task messages in, routed items out."""

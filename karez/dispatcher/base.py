@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from karez.config import ConfigEntity, OptionalConfigEntity, switch
+from karez.config import ConfigEntity, OptionalConfigEntity
 from karez.role import LeaseGate, RoleBase
 from karez.utils import resolve_items
 
@@ -19,7 +19,6 @@ class DispatcherBase(RoleBase):
     """Periodically loads entities and sends them in batches to a connector."""
 
     TYPE = "dispatcher"
-    SWITCHES = (*RoleBase.SWITCHES, "share_tasks")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -44,9 +43,6 @@ class DispatcherBase(RoleBase):
         yield OptionalConfigEntity("batch_size", 1, "Entities per task message")
         yield OptionalConfigEntity("mode", "burst", "burst, rand, even, rand_mixed or even_mixed")
         yield OptionalConfigEntity("shuffle", False, "Shuffle the order of batches")
-        yield OptionalConfigEntity(
-            "share_tasks", False, "Task lists once in a JetStream bucket, messages name them (karez.shared_columns)"
-        )
 
     async def load_entities(self) -> list[Any]:
         """Return the entities of one round (plugins implement this)."""
@@ -85,16 +81,13 @@ class DispatcherBase(RoleBase):
             if self.lease is not None and not self.lease.valid():
                 self.log("warning", f"{len(content.get('tasks', []))} tasks not published: the lease expired")
                 return
-        count = len(content.get("tasks", []))
-        if switch(self.config.share_tasks, f"{self.name}: share_tasks"):
-            content = await self.shared_columns.share_tasks(content)
         self._seq += 1
         msg_id = f"{self.name}:{self._boot}:{self._seq}" if self.delivery.stores_publishes else None
         if msg_id is None:
             await self.emit([(topic, content)], None)
         else:
             await self._publish_until_stored(topic, content, msg_id)
-        self.log("info", f"{count} tasks published to {topic}.")
+        self.log("info", f"{len(content.get('tasks', []))} tasks published to {topic}.")
 
     async def _publish_until_stored(self, topic: str, content: Any, msg_id: str) -> None:
         """Durable mode: retry a task publish until JetStream acknowledges it (a NATS restart must not lose tasks).
