@@ -7,6 +7,8 @@ a column are alike. Measured in the same run, best of `--rounds`, CPU time per s
   `iso_utc_by_second` (the text up to the second once per distinct second, the microseconds formatted per moment);
 - `seconds`: ISO text to epoch seconds (`tiro_preprocess` and `tiro_validate`): `iso_seconds` vs `fromisoformat` and
   `timestamp` mapped over the column;
+- `long_column`: both at 10,000 stamps a column (CPU time counts every thread: a matrix product there went to BLAS,
+  whose threads spin on every core);
 - `crossover`: both at short columns, which is where the callers' thresholds come from.
 
     .venv/bin/python bench/utc_text.py [--column 2000] [--columns 50] [--rounds 5]
@@ -32,7 +34,8 @@ from _realistic import POLL_INTERVAL_S
 from tiro_models.mock import iso_utc_by_second as python_texts
 from tiro_models.utc_text import iso_seconds, iso_texts
 
-CROSSOVER_LENGTHS = (16, 32, 64, 128, 256, 512)
+CROSSOVER_LENGTHS = (16, 32, 64, 128, 256, 512, 1024)
+LONG_COLUMN = 10_000  # a task batch of 10,000 points: numpy must not call on BLAS, whose threads spin on every core
 
 
 def python_seconds(stamps: list[str]) -> list[float]:
@@ -94,6 +97,8 @@ def main() -> None:
             "texts": compare(iso_texts, python_texts, short, args.rounds),
             "seconds": compare(iso_seconds, python_seconds, short_stamps, args.rounds),
         }
+    long = columns_of(LONG_COLUMN, 5, seed=2)
+    long_stamps = [python_texts(column) for column in long]
     result = {
         "benchmark": "utc_text",
         "python": platform.python_version(),
@@ -101,6 +106,11 @@ def main() -> None:
         "input_variety": {"distinct_stamps": distinct, "poll_interval_s": POLL_INTERVAL_S},
         "texts": compare(iso_texts, python_texts, moments, args.rounds),
         "seconds": compare(iso_seconds, python_seconds, stamps, args.rounds),
+        "long_column": {
+            "stamps": LONG_COLUMN,
+            "texts": compare(iso_texts, python_texts, long, args.rounds),
+            "seconds": compare(iso_seconds, python_seconds, long_stamps, args.rounds),
+        },
         "crossover": crossover,
     }
     print(json.dumps(result, indent=2))

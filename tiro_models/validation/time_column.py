@@ -22,7 +22,7 @@ _TZINFO = attrgetter("tzinfo")
 _NUMBER_TYPES = frozenset({int, float})  # bool excluded: parse_time rejects it
 _MS_ABOVE = 2e10  # parse_time reads numbers beyond this as epoch milliseconds
 # stamps from which numpy repays its fixed cost per call (bench/utc_text.py crossover)
-_NUMPY_SECONDS_FROM = 512
+_NUMPY_SECONDS_FROM = 768
 
 
 def aware_iso_seconds(stamps: Sequence[Any]) -> list[float] | None:
