@@ -505,7 +505,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=3, help="seconds after steady state is reached (default 3)")
     parser.add_argument("--racks", type=int, default=2000)
     parser.add_argument("--servers", type=int, default=49)
-    parser.add_argument("--batch-size", type=int, default=2000, help="paths per dispatched task in batch mode")
+    parser.add_argument("--batch-size", type=int, default=5000, help="paths per dispatched task in batch mode")
     parser.add_argument("--intervals", default="20,10,5,2,1", help="batch-mode dispatch intervals, s (rates increase)")
     parser.add_argument("--replicas", type=int, default=2, help="convert processes in the spread layout")
     parser.add_argument(
