@@ -15,7 +15,7 @@ heads), as every round of a collector after its first. Measured in the same run:
   (JSON), with bytes per sample.
 Rates are records per second of one core; `cpu_us_per_record` is the CPU time per record.
 
-    .venv/bin/python bench/frames.py [--racks 2000] [--servers 49] [--batch 2000] [--rounds 5]
+    .venv/bin/python bench/frames.py [--racks 2000] [--servers 49] [--batch 5000] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def main() -> None:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--racks", type=int, default=2000)
     args.add_argument("--servers", type=int, default=49)
-    args.add_argument("--batch", type=int, default=2000, help="rows per frame (the dispatcher's task size)")
+    args.add_argument("--batch", type=int, default=5000, help="rows per frame (the dispatcher's task size)")
     args.add_argument("--rounds", type=int, default=5)
     opts = args.parse_args()
 

