@@ -86,6 +86,7 @@ async def test_lines_from_nats_are_in_victoria_metrics_point_by_point_and_other_
         await client.subscribe("karez.telemetry.>", queue="telemetry", cb=keep)
         try:
             await _until(lambda: role.sub is not None)
+            await role.flush()  # the subscription has reached the server: core NATS drops what comes before
             messages = [lines[i] for i in range(100)] + ["\n".join(lines[i : i + 50]) for i in range(100, 3000, 50)]
             for body in messages:
                 await client.publish("karez.telemetry.influx_line_protocol", body.encode())
@@ -126,6 +127,7 @@ async def test_records_frames_from_nats_are_in_victoria_metrics_row_by_row(nats_
         client = await nats.connect(nats_server.url)
         try:
             await _until(lambda: role.sub is not None)
+            await role.flush()  # the subscription has reached the server: core NATS drops what comes before
             for frame in batch:
                 body, encoding = frame_body([frame], COMPACT)
                 await client.publish("karez.store_data.pre", body, headers={ENCODING_HEADER: encoding})
