@@ -261,6 +261,33 @@ def column_lines(
 
 _FLOATS = frozenset((float,))
 _NANOS = (1e9).__mul__
+# rows from which numpy's fixed cost per column (about 10 µs) is repaid: 0.04 µs a row against 0.12 in Python
+_NUMPY_NANOS_FROM = 64
+_INT64_END = 2.0**63
+
+
+def _nanos_text(stamps: list[Any]) -> bytes | None:
+    """The JSON array of `int(ts * 1e9)` for each timestamp, as `column_lines` makes them; None when one is not a
+    number or has no 64-bit nanoseconds (NaN, ±inf, beyond 64 bits).
+
+    A column of plain ints and floats whose nanoseconds fit in int64 is multiplied and truncated in numpy, which
+    gives the same numbers (the same IEEE product, truncated toward zero); any other column goes row by row."""
+    if len(stamps) >= _NUMPY_NANOS_FROM:
+        import numpy as np  # here, not at import: the CLIs that load this module start without numpy
+
+        try:
+            seconds = np.asarray(stamps)
+        except (TypeError, ValueError):  # a ragged or odd column: row by row says what it is
+            seconds = None
+        if seconds is not None and seconds.ndim == 1 and seconds.dtype.kind in "fi":
+            with np.errstate(over="ignore"):  # a product beyond float64 is inf, which the check below declines
+                nanos = seconds * 1e9
+            if (np.abs(nanos) < _INT64_END).all():  # False for NaN too
+                return orjson.dumps(nanos.astype(np.int64), option=orjson.OPT_SERIALIZE_NUMPY)
+    try:
+        return orjson.dumps(list(map(int, map(_NANOS, stamps))))
+    except (TypeError, ValueError, OverflowError):  # not a number, NaN, ±inf, beyond 64-bit nanoseconds
+        return None
 
 
 def column_text(heads: list[str], values: list[Any], stamps: list[Any]) -> str | None:
@@ -278,9 +305,8 @@ def column_text(heads: list[str], values: list[Any], stamps: list[Any]) -> str |
     value_text = orjson.dumps(values)
     if b"e" in value_text or b"n" in value_text or b".0000" in value_text:
         return None
-    try:  # `int(ts * 1e9)` as `column_lines` makes it, for any number
-        nanos_text = orjson.dumps(list(map(int, map(_NANOS, stamps))))
-    except (TypeError, ValueError, OverflowError):  # not a number, NaN, ±inf, beyond 64-bit nanoseconds
+    nanos_text = _nanos_text(stamps)
+    if nanos_text is None:
         return None
     # "[1.5,2.0]" -> "1.5 ", "2 "; "[1,2]" -> "1\n", "2": a row's parts without a join per row
     values_sp = value_text.replace(b".0,", b",").replace(b".0]", b"]")[1:-1].replace(b",", b" ,").decode() + " "

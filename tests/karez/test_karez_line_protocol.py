@@ -154,6 +154,34 @@ def test_column_text_is_the_joined_column_lines_or_leaves_the_columns_to_it(valu
         assert not failed and text == "\n".join(lines)
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    stamps=st.lists(
+        st.one_of(
+            st.floats(0, 4e9),
+            st.integers(-(10**10), 10**10),
+            st.sampled_from([9.223372036854775e9, -9.223372036854775e9, 9.3e9, 2**63, 1e300]),
+        ),
+        min_size=64,
+        max_size=300,
+    ),
+    odd=st.one_of(st.none(), st.just(math.nan), st.just(math.inf), st.booleans(), st.text(max_size=2), st.just([1])),
+    odd_at=st.one_of(st.none(), st.integers(0, 63)),
+)
+def test_column_text_of_a_long_column_is_the_joined_column_lines(stamps, odd, odd_at):
+    """Columns long enough for numpy's timestamps: the same text as row by row, or left to `column_lines`."""
+    if odd_at is not None:
+        stamps[odd_at] = odd
+    values = [i / 7 for i in range(len(stamps))]
+    heads = [f"m,k=s{i} value=" for i in range(len(stamps))]
+    text = column_text(heads, values, stamps)
+    lines, failed = column_lines(heads, values, stamps)
+    if text is None:
+        assert failed or odd_at is not None
+    else:
+        assert not failed and text == "\n".join(lines)
+
+
 def test_column_text_writes_the_floats_line_protocol_writes_and_leaves_what_it_cannot_to_column_lines():
     values = [2.0, 0.1, -0.0, 1e15, 123456789.125, 20.5]
     stamps = [1.7e9 + i / 7 for i in range(len(values))]
