@@ -2,7 +2,8 @@
 
 Each series' line head (`measurement,tags field=`) is made once from a row and remembered, by series id when the
 frame has ids (they mean something per model, so per frame schema and model), else by the row's other columns when
-they are all text; then the value and timestamp columns are formatted whole (`column_text`, else `column_lines`).
+they are all text, and a frame whose id column is one seen before (a task's, round after round) takes that column's
+heads whole; then the value and timestamp columns are formatted whole (`column_text`, else `column_lines`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ class FrameLineEncoder:
         self.field_value = field_value
         self.items = ItemLineEncoder(measurement, field_name, field_value)
         self._heads: dict[tuple[str, str | None], dict[Any, str]] = {}  # (schema, model) -> series key -> head
+        # a whole id column's heads, by ((schema, model), rows, first id): a task's frames repeat their ids, so one
+        # comparison of the column replaces a lookup per row
+        self._columns: dict[tuple[Any, ...], tuple[list[int], list[str]]] = {}
+        self._column_rows = 0
 
     def can_encode(self, frame: dict[str, Any]) -> bool:
         """Whether the frame has the value and timestamp columns (else its rows as items say what is wrong)."""
@@ -58,14 +63,21 @@ class FrameLineEncoder:
         `failed`, the others are written."""
         columns = frame[COLUMNS_KEY]
         ids = series_ids(frame)
-        cache = self._cache((frame[FRAME_KEY]["schema"], ids[0] if ids is not None else None))
+        namespace = (frame[FRAME_KEY]["schema"], ids[0] if ids is not None else None)
+        cache = self._cache(namespace)
         keys: list[Any] = ids[1] if ids is not None else self._row_keys(columns)
-        try:
-            heads = list(map(cache.get, keys))
-        except TypeError:  # an unhashable column value: no remembered heads for this frame
-            heads = [None] * len(keys)
+        column_key = (namespace, len(keys), keys[0]) if ids is not None and keys else None
+        known = self._columns.get(column_key) if column_key is not None else None
+        reused = known is not None and known[0] == keys
+        if reused:
+            heads: list[str | None] = known[1]  # type: ignore[index, assignment]  # reused: known is not None
+        else:
+            try:
+                heads = list(map(cache.get, keys))
+            except TypeError:  # an unhashable column value: no remembered heads for this frame
+                heads = [None] * len(keys)
         failed: list[RowError] = []
-        if None in heads:
+        if not reused and None in heads:
             missing = [i for i, head in enumerate(heads) if head is None]
             if len(cache) + len(missing) > HEADS_REMEMBERED:
                 cache.clear()
@@ -78,6 +90,8 @@ class FrameLineEncoder:
                 # by id, or by the row's columns when all are text: 1, 1.0 and True are equal keys but differ in text
                 if ids is not None or all(type(v) is str or v is None for v in keys[i]):
                     cache[keys[i]] = head
+        if column_key is not None and not reused and not failed:
+            self._remember_column(column_key, keys, heads)  # type: ignore[arg-type]  # every row has its head
         values, stamps = columns[self.field_value], columns["timestamp"]
         rows: range | list[int] = range(len(heads))
         if failed:
@@ -90,6 +104,15 @@ class FrameLineEncoder:
         lines, unwritten = column_lines(heads, values, stamps)  # type: ignore[arg-type]
         failed += ((rows[at], error) for at, error in unwritten)
         return FrameLines(None, lines, len(lines), sorted(failed, key=itemgetter(0)))
+
+    def _remember_column(self, key: tuple[Any, ...], ids: list[int], heads: list[str]) -> None:
+        """Keep a frame's id column with its heads, for the next frame with the same ids (a task's, round after
+        round); the columns kept hold no more rows than the heads."""
+        if self._column_rows + len(ids) > HEADS_REMEMBERED:
+            self._columns.clear()
+            self._column_rows = 0
+        self._columns[key] = (ids.copy(), heads)  # a copy: the frame's column is not ours to keep
+        self._column_rows += len(ids)
 
     def _row_keys(self, columns: dict[str, list[Any]]) -> list[tuple[Any, ...]]:
         """Each row's series key without ids: its columns other than the value and the timestamp."""

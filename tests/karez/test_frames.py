@@ -166,6 +166,23 @@ def test_line_protocol_keys_its_series_heads_by_id_within_a_model_and_writes_the
     assert frames.model_of(with_ids(frame, "m2", reversed_ids)) == "m2" and frames.model_of(frame) is None
 
 
+def test_a_frame_whose_ids_begin_like_a_remembered_column_gets_its_own_rows_heads():
+    config = {"type": "influx_line_protocol", "measurement": "m", "field_name": "k", "frames": True}
+    frame = pairs_frame(200)  # long enough for the numpy timestamp column
+    ids = [int(k[1:]) for k in frame["columns"]["k"]]
+    converter = LineProtocol(config, None)
+    expected = LineProtocol(config, None).convert_batch([frame], "s")
+    for _ in range(2):  # the second time from the remembered column
+        assert converter.convert_batch([with_ids(frame, "m1", ids)], "s") == expected
+    # the same rows, first id and model, other series after the first row: not the remembered column's heads
+    shuffled = {**frame["columns"], "k": [frame["columns"]["k"][0], *frame["columns"]["k"][:0:-1]]}
+    other = make_frame(PAIRS.name, shuffled, {"category": "telemetry"})
+    other_ids = [int(k[1:]) for k in shuffled["k"]]
+    assert other_ids[0] == ids[0] and other_ids != ids
+    got = converter.convert_batch([with_ids(other, "m1", other_ids)], "s")
+    assert got == LineProtocol(config, None).convert_batch([other], "s") != expected
+
+
 # ----- a chain on a real nats-server -----
 def frame_chain(s: str, frames_on: Any = True) -> dict[str, Any]:
     """number_frames → [echo (per-item objects), line protocol (frames)] and the aggregators."""
