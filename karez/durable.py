@@ -286,39 +286,35 @@ class DurableLink(Delivery):
             await self.handle_batch(msgs)
 
     async def handle_batch(self, msgs: list[Msg]) -> None:
-        """Process fetched messages, wait for downstream PubAcks, then ack (or nak / dead-letter)."""
+        """Process fetched messages (and, while the role lingers, those that follow), let the role finish what they
+        deferred, wait for downstream PubAcks, then ack (or nak / dead-letter)."""
         role = self.attached
-        pending: list[tuple[Msg, list[asyncio.Future[PubAck]]]] = []
+        pending: list[tuple[Msg, list[asyncio.Future[Any]]]] = []
         loop = asyncio.get_running_loop()
         # a batch can take longer than ack_wait on an overloaded process: its unacked messages are then redelivered
         # while still queued here and done twice, which overloads it further. "In progress" restarts their clocks.
         refresh_every = self.ack_wait / 3
         refresh_at = loop.time() + refresh_every
-        for index, msg in enumerate(msgs):
-            if index:
-                # handling a message rarely suspends (publishes are buffered): without this a fetched batch of big
-                # messages holds the loop for seconds and the process's other roles and timers wait
-                await asyncio.sleep(0)
-                if loop.time() > refresh_at:
-                    await self._still_working([*(m for m, _ in pending), *msgs[index:]])
-                    refresh_at = loop.time() + refresh_every
-            items = role.decode(msg)
-            if items is None:
-                await self.dead_letter(msg, role.decode_error)
-                continue
-            role.stats.received += count_items(items)
-            try:
-                items = await role.restore_columns(items)
-                outputs = await role.share_columns(
-                    await fused_outputs(role, await role.handle_items(items, msg.subject))
-                )
-                bodies = role.encode_outputs(outputs)
-                seq = msg.metadata.sequence.stream
-                futures = await publish_bodies(role, bodies, f"{role.name}:{seq}", wait=False)
-            except Exception as e:
-                await self.retry_or_dead_letter(msg, e)
-                continue
-            pending.append((msg, futures))
+        linger_until: float | None = None
+        while msgs:
+            for index, msg in enumerate(msgs):
+                if index or pending:
+                    # handling a message rarely suspends (publishes are buffered): without this a fetched batch of
+                    # big messages holds the loop for seconds and the process's other roles and timers wait
+                    await asyncio.sleep(0)
+                    if loop.time() > refresh_at:
+                        await self._still_working([*(m for m, _ in pending), *msgs[index:]])
+                        refresh_at = loop.time() + refresh_every
+                handled = await self._hand_over(role, msg)
+                if handled is not None:
+                    pending.append((msg, handled))
+            linger = role.linger_s()
+            if linger <= 0 or self._stopping:
+                break
+            if linger_until is None:  # within ack_wait: the messages held must not be redelivered meanwhile
+                linger_until = loop.time() + min(linger, self.ack_wait / 3)
+            msgs = await self._fetch_until(linger_until)
+        await role.end_of_batch()
         await settle([future for _, futures in pending for future in futures])
         for msg, futures in pending:
             failure = first_failure(futures)
@@ -327,6 +323,44 @@ class DurableLink(Delivery):
             else:
                 await self.retry_or_dead_letter(msg, failure)
         await role.flush()
+
+    async def _hand_over(self, role: RoleBase, msg: Msg) -> list[asyncio.Future[Any]] | None:
+        """One message through the role and out: the futures its ack waits for (its PubAcks, the work it deferred);
+        None when it was dead-lettered or naked instead."""
+        items = role.decode(msg)
+        if items is None:
+            await self.dead_letter(msg, role.decode_error)
+            return None
+        role.stats.received += count_items(items)
+        role.deferred = deferred = []
+        try:
+            items = await role.restore_columns(items)
+            outputs = await role.share_columns(await fused_outputs(role, await role.handle_items(items, msg.subject)))
+            bodies = role.encode_outputs(outputs)
+            seq = msg.metadata.sequence.stream
+            futures: list[asyncio.Future[Any]] = await publish_bodies(role, bodies, f"{role.name}:{seq}", wait=False)
+        except Exception as e:
+            for future in deferred:  # done without this message: its outcome is not wanted
+                future.add_done_callback(_outcome_not_wanted)
+            await self.retry_or_dead_letter(msg, e)
+            return None
+        finally:
+            role.deferred = None
+        return futures + deferred
+
+    async def _fetch_until(self, deadline: float) -> list[Msg]:
+        """The messages that come before `deadline` (up to a fetch batch); none when it has passed."""
+        psub = self.psub
+        left = deadline - asyncio.get_running_loop().time()
+        if psub is None or left < 0.001:
+            return []
+        try:
+            return await psub.fetch(self.fetch_batch, timeout=left)
+        except (TimeoutError, NatsTimeoutError):
+            return []
+        except Exception as e:  # the fetch loop reports a server that stays unreachable
+            self.attached.log("warning", f"JetStream fetch failed while gathering: {type(e).__name__}: {e}")
+            return []
 
     async def _still_working(self, msgs: list[Msg]) -> None:
         """Tell JetStream these messages are being worked on, so their ack_wait starts again."""
@@ -394,6 +428,12 @@ class DurableLink(Delivery):
                 await self.psub.unsubscribe()
             except Exception:
                 pass
+
+
+def _outcome_not_wanted(future: asyncio.Future[Any]) -> None:
+    """Retrieve a future's outcome that nobody awaits, so that asyncio does not report it as never retrieved."""
+    if not future.cancelled():
+        future.exception()
 
 
 def dead_letter_data(msg: Msg) -> dict[str, str]:

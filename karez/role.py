@@ -125,6 +125,9 @@ class RoleBase(ConfigurableBase):
         self._closing = False
         self._log_name = f"{type(self).__name__}[{self.name}]"
         self._shared_columns: SharedColumns | None = None
+        # set by a durable link while it hands a fetched batch's messages over: the work a message leaves for
+        # `end_of_batch` (a write gathered with other messages') adds a future here, which that message's ack awaits
+        self.deferred: list[asyncio.Future[Any]] | None = None
         self._check_switches()
 
     @classmethod
@@ -324,6 +327,15 @@ class RoleBase(ConfigurableBase):
 
     def abandon(self) -> None:
         """After losing the lease (karez.leader): drop work scheduled but not yet done. Default: nothing scheduled."""
+
+    def linger_s(self) -> float:
+        """Seconds a durable link may wait for more messages before `end_of_batch`, to gather them into fewer writes
+        (0: none; the default)."""
+        return 0.0
+
+    async def end_of_batch(self) -> None:
+        """After a durable link handed over a fetched batch: finish the work its messages deferred (their futures in
+        `deferred`). Default: nothing is deferred."""
 
     async def flush(self) -> None:
         """Make sure everything published so far reached the server."""
