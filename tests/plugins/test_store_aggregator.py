@@ -132,7 +132,7 @@ async def test_drain_writes_what_is_still_buffered(nats_server, tmp_path):
 
 async def test_durable_mode_writes_before_ack_and_dead_letters_a_message_the_store_refuses(nats_server, tmp_path):
     url = f"sqlite:///{tmp_path / 'tiro.db'}"
-    role = _role(nats_server.url, url, batch_size=10_000, flush_interval=3600, max_deliver=2)
+    role = _role(nats_server.url, url, batch_size=10_000, flush_interval=0.2, max_deliver=2)
     role.delivery = DurableLink()
     client = await nats.connect(nats_server.url)
     js = client.jetstream()
@@ -166,6 +166,44 @@ async def test_durable_mode_writes_before_ack_and_dead_letters_a_message_the_sto
     finally:
         await client.close()
         await _stop(role, task)
+
+
+async def test_durable_mode_writes_the_messages_of_a_fetch_together_and_acks_each_after_the_write(
+    nats_server, tmp_path
+):
+    url = f"sqlite:///{tmp_path / 'tiro.db'}"
+    role = _role(nats_server.url, url, batch_size=10_000, flush_interval=0.5)
+    role.delivery = DurableLink()
+    writes: list[int] = []
+    write = role.write
+
+    async def counted(items):
+        writes.append(len(items))
+        return await write(items)
+
+    role.write = counted  # type: ignore[method-assign]
+    client = await nats.connect(nats_server.url)
+    js = client.jetstream()
+    stream, subject, _ = stream_for(role)
+    await ensure_stream(js, stream, subject)
+    rounds = [_records(ts=T0 + i) for i in range(3)]
+    for records in rounds:  # waiting before the role starts: fetched (and gathered) together
+        await js.publish("karez.graph_data.x", json.dumps(records).encode())
+    task = asyncio.create_task(role.run())
+    try:
+        await _wait(lambda: role.written == 3 * len(rounds[0]), "the three messages written")
+        assert writes == [3 * len(rounds[0])]  # one write of all three
+        for _ in range(2000):
+            info = await js.consumer_info(stream, "aggregator_graph_data")
+            if info.num_ack_pending == 0 and info.num_pending == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert (info.num_ack_pending, info.num_pending) == (0, 0)
+    finally:
+        await client.close()
+        await _stop(role, task)
+    history, _ = _stored(url)
+    assert sorted(len(samples) for samples in history.values()) == [3] * len(rounds[0])  # every series, 3 samples
 
 
 def test_config_errors_are_clear():

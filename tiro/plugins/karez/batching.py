@@ -3,7 +3,9 @@ and their one failure policy.
 
 Items are buffered and handed to a writer task in batches of `batch_size` units, or after `flush_interval` seconds;
 at most `max_pending` batches wait for the writer, beyond that receiving waits too (back-pressure, not memory).
-In durable mode each message is written before `handle_items` returns, because the ack follows.
+In durable mode a message is acked only after it is written: the messages a durable link fetched together are
+written together (one transaction, one request), and while they make less than `batch_size` units the link waits up
+to `flush_interval` for more; each message's ack awaits that write.
 
 When a write fails, what happens depends only on what the failure means:
 - a data error (`karez.errors.DataError`, or a `TiroError`/`TypeError`/`ValueError` a store raises for a record it
@@ -79,6 +81,8 @@ class BatchingAggregator(AggregatorBase):
         self._buffered = 0
         self._buffered_since = 0.0
         self._queue: asyncio.Queue[list[Any]] = asyncio.Queue(maxsize=max(1, int(self.config.max_pending)))
+        self._held: list[tuple[list[Any], asyncio.Future[None]]] = []  # durable mode: messages' items to write together
+        self._held_units = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
@@ -142,7 +146,10 @@ class BatchingAggregator(AggregatorBase):
         if not kept:
             return []
         if self.delivery.redelivers:
-            await self._write_message(kept)
+            if self.deferred is None:  # not handed over by a durable link (a test, a tool): written now
+                await self._write_message(kept)
+            else:
+                await self._hold(kept, units, self.deferred)
             return []
         if not self._buffer:
             self._buffered_since = time.monotonic()
@@ -152,11 +159,52 @@ class BatchingAggregator(AggregatorBase):
             await self._hand_off()
         return []
 
+    def linger_s(self) -> float:
+        """Durable mode: while the messages held make less than a batch, the link may wait `flush_interval` for
+        more, so that they are written together."""
+        return self.flush_interval if self._held and self._held_units < self.batch_size else 0.0
+
+    async def end_of_batch(self) -> None:
+        """Durable mode: write the messages held, together."""
+        await self._write_held()
+
     async def process(self, payload: Any) -> None:
         """One item (the per-item hook; `handle_items` takes a whole message)."""
         await self.handle_items([payload], "")
 
     # ----- writing -----
+    async def _hold(self, kept: list[Any], units: int, deferred: list[asyncio.Future[Any]]) -> None:
+        """Durable mode: keep a message's items for one write with the next messages'; its ack awaits the future
+        this adds to `deferred`. A full batch is written at once."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._held.append((kept, future))
+        self._held_units += units
+        deferred.append(future)
+        if self._held_units >= self.batch_size:
+            await self._write_held()
+
+    async def _write_held(self) -> None:
+        """Durable mode: the messages held in one write; when it fails, each on its own, so that each gets its own
+        outcome (the stores are idempotent, so what the failed write stored does no harm)."""
+        held, self._held, self._held_units = self._held, [], 0
+        if len(held) > 1:
+            try:
+                written = await self.write([item for kept, _ in held for item in kept])
+            except Exception:  # each message's own write below says what went wrong
+                pass
+            else:
+                self.items_written += written
+                for _, future in held:
+                    future.set_result(None)
+                return
+        for kept, future in held:
+            try:
+                await self._write_message(kept)
+            except Exception as e:
+                future.set_exception(e)
+            else:
+                future.set_result(None)
+
     async def _write_message(self, items: list[Any]) -> None:
         """Durable mode: write one message's items now; raise what decides its fate (redelivery or dead letter)."""
         outcome = await self._attempt(items)
