@@ -53,6 +53,7 @@ BIN = Path(sys.executable).parent
 TARGET_POINTS_PER_S = 100_000
 SUSTAINED_FRACTION = 0.95  # achieved/offered at or above this, with a flat backlog, counts as sustained
 STORE_CATEGORY = "store_data"
+GATHERED_TASKS = 4  # task messages the store and influx_writer write together (one sqlite transaction, one request)
 LAYOUT_NOTES = {
     "one": "",
     "store": ", tiro_store in its own karez process",
@@ -79,6 +80,8 @@ def karez_config(
     framed = {"frames": True} if frames and batched else {}
     batch = {"batch": True, **framed} if batched else {}
     direct = bool(victoria_url and framed)  # influx_writer makes the lines of the store's frames
+    # the storing roles write several tasks' messages together (durable: the link gathers them for flush_interval)
+    gathered = {"batch_size": GATHERED_TASKS * batch_size, "flush_interval": 0.5} if batched else {}
     config = {
         "dispatchers": [
             {"type": "tiro_mock", "connector": "tiro_mock", "by": "path", "batch_size": batch_size,
@@ -103,7 +106,7 @@ def karez_config(
              "uses": ",".join(map(str, uses)), "retention": max(5.0, interval), "log_file": str(log), **framed},
             {"type": "tiro_store", "category": STORE_CATEGORY, "store": "sqlite:///tiro.db",
              "scenario": str(scenario), "uses": ",".join(map(str, uses)), "flush_interval": 0.5, **durable,
-             **framed},
+             **framed, **gathered},
         ],
     }  # fmt: skip
     if direct:
@@ -114,7 +117,7 @@ def karez_config(
         source = {"category": STORE_CATEGORY, **framed} if direct else {"category": "telemetry"}
         config["aggregators"].append(
             {"type": "influx_writer", **source, "url": victoria_url, "token": "bench", "org": "tiro",
-             "bucket": "tiro", **durable}
+             "bucket": "tiro", **durable, **gathered}
         )  # fmt: skip
     return config
 
