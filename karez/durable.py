@@ -332,7 +332,8 @@ class DurableLink(Delivery):
             await self.dead_letter(msg, role.decode_error)
             return None
         role.stats.received += count_items(items)
-        role.deferred = deferred = []
+        deferred: list[asyncio.Future[Any]] = []
+        role.deferred = deferred
         try:
             items = await role.restore_columns(items)
             outputs = await role.share_columns(await fused_outputs(role, await role.handle_items(items, msg.subject)))
