@@ -9,7 +9,7 @@ a column are alike. Measured in the same run, best of `--rounds`, CPU time per s
   `timestamp` mapped over the column;
 - `long_column`: both at 10,000 stamps a column (CPU time counts every thread: a matrix product there went to BLAS,
   whose threads spin on every core);
-- `crossover`: both at short columns, which is where the callers' thresholds come from.
+- `crossover`: both at short columns, which is where the thresholds of `tiro_models.utc_columns` come from.
 
     .venv/bin/python bench/utc_text.py [--column 2000] [--columns 50] [--rounds 5]
 """

@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from tiro_models.seeding import SeededDraws
 from tiro_models.spec import ATTRIBUTE, CATEGORIES, NO_DEFAULT, Instances, PointSpec
+from tiro_models.utc_columns import numpy_texts
 
 # Bounds for open ranges: wide enough to look real, narrow enough to stay readable.
 OPEN_SPAN = 1000
@@ -230,14 +231,9 @@ def _kind_of_annotation(annotation: Any) -> tuple[str, tuple[Any, ...], dict[str
 def iso_utc(moments: list[float]) -> list[str]:
     """`datetime.fromtimestamp(t, UTC).isoformat()` of each epoch-seconds moment (non-negative): the mock's
     timestamp column kernel (one string per point through datetime was half its CPU). A column long enough goes to
-    numpy (`tiro_models.utc_text`); a short one, or one that kernel declines, to `iso_utc_by_second`."""
-    if len(moments) >= _NUMPY_TEXTS_FROM:
-        from tiro_models.utc_text import iso_texts  # numpy loads with the first long column, not with every CLI
-
-        texts = iso_texts(moments)
-        if texts is not None:
-            return texts
-    return iso_utc_by_second(moments)
+    numpy (`tiro_models.utc_columns`); a short one, or one that kernel declines, to `iso_utc_by_second`."""
+    texts = numpy_texts(moments)
+    return texts if texts is not None else iso_utc_by_second(moments)
 
 
 def iso_utc_by_second(moments: list[float]) -> list[str]:
@@ -256,9 +252,6 @@ def iso_utc_by_second(moments: list[float]) -> list[str]:
             head = seconds[whole] = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
         append(f"{head}.{micros:06d}+00:00" if micros else f"{head}+00:00")
     return out
-
-
-_NUMPY_TEXTS_FROM = 160  # moments from which numpy repays its fixed cost per call (bench/utc_text.py crossover)
 
 
 class _Batch:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tiro_models import utc_columns
 from tiro_models.mock import iso_utc, iso_utc_by_second
 from tiro_models.utc_text import iso_seconds, iso_texts
 from tiro_models.validation.time_column import all_times_good, aware_iso_seconds
@@ -89,7 +90,8 @@ def test_seconds_decline_every_text_not_of_the_form_even_one_in_a_column():
 
 def test_the_column_checks_take_the_kernel_for_long_columns_and_datetime_for_the_rest():
     base = datetime(2026, 12, 6, tzinfo=UTC)
-    utc = [(base + timedelta(seconds=i, microseconds=7)).isoformat() for i in range(600)]
+    utc = [(base + timedelta(seconds=i, microseconds=7)).isoformat() for i in range(utc_columns.SECONDS_FROM)]
+    assert utc_columns.numpy_seconds(utc) is not None  # the kernel's form, and long enough for it
     assert aware_iso_seconds(utc) == [datetime.fromisoformat(t).timestamp() for t in utc]
     other = [t.replace("+00:00", "+02:00") for t in utc]  # not the kernel's form: datetime reads it
     assert aware_iso_seconds(other) == [datetime.fromisoformat(t).timestamp() for t in other]
@@ -99,5 +101,14 @@ def test_the_column_checks_take_the_kernel_for_long_columns_and_datetime_for_the
     assert all_times_good(utc, start, (start, end + 1))
     assert not all_times_good(utc, start + 1, None)  # the earliest is older than the floor
     assert not all_times_good(utc, None, (start, end))  # the latest is at the window's end
-    late = [(base + timedelta(hours=1)).astimezone(timezone(timedelta(hours=2))).isoformat()] * 600
+    late = [(base + timedelta(hours=1)).astimezone(timezone(timedelta(hours=2))).isoformat()] * len(utc)
     assert all_times_good(late, None, None) and not all_times_good(late, None, (start, end))
+
+
+def test_a_column_shorter_than_its_threshold_is_left_to_datetime():
+    moments = [1.8e9 + i / 3 for i in range(utc_columns.TEXTS_FROM)]
+    assert utc_columns.numpy_texts(moments) == iso_texts(moments) == list(map(_datetime_text, moments))
+    assert utc_columns.numpy_texts(moments[:-1]) is None
+    stamps = [_datetime_text(1.8e9 + i + 0.25) for i in range(utc_columns.SECONDS_FROM)]
+    assert utc_columns.numpy_seconds(stamps) == [1.8e9 + i + 0.25 for i in range(len(stamps))]
+    assert utc_columns.numpy_seconds(stamps[:-1]) is None

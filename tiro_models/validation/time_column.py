@@ -17,18 +17,18 @@ from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any
 
+from tiro_models.utc_columns import numpy_seconds
+
 _parse = datetime.fromisoformat
 _TZINFO = attrgetter("tzinfo")
 _NUMBER_TYPES = frozenset({int, float})  # bool excluded: parse_time rejects it
 _MS_ABOVE = 2e10  # parse_time reads numbers beyond this as epoch milliseconds
-# stamps from which numpy repays its fixed cost per call (bench/utc_text.py crossover)
-_NUMPY_SECONDS_FROM = 768
 
 
 def aware_iso_seconds(stamps: Sequence[Any]) -> list[float] | None:
     """The epoch seconds of a column of aware ISO 8601 strings, parsed in one pass; None when any stamp is not one
     (not a string, a form `fromisoformat` does not read, or naive): the caller then reads them one by one."""
-    seconds = _utc_column_seconds(stamps)
+    seconds = numpy_seconds(stamps)
     if seconds is not None:
         return seconds
     try:
@@ -38,16 +38,6 @@ def aware_iso_seconds(stamps: Sequence[Any]) -> list[float] | None:
     if None in map(_TZINFO, moments):
         return None
     return list(map(datetime.timestamp, moments))
-
-
-def _utc_column_seconds(stamps: Sequence[Any]) -> list[float] | None:
-    """numpy's reading (`tiro_models.utc_text.iso_seconds`) of a column long enough to repay its fixed cost; None for
-    a short column or one not all in `datetime.isoformat()`'s UTC form."""
-    if len(stamps) < _NUMPY_SECONDS_FROM:
-        return None
-    from tiro_models.utc_text import iso_seconds  # numpy loads with the first long column, not with every CLI
-
-    return iso_seconds(stamps)
 
 
 def all_times_good(stamps: Sequence[Any], floor: float | None, window: tuple[float, float] | None) -> bool:
@@ -61,7 +51,7 @@ def all_times_good(stamps: Sequence[Any], floor: float | None, window: tuple[flo
 
 
 def _iso_good(stamps: Sequence[Any], floor: float | None, window: tuple[float, float] | None) -> bool:
-    seconds = _utc_column_seconds(stamps)
+    seconds = numpy_seconds(stamps)
     if seconds is not None:
         return (floor is None and window is None) or _within(min(seconds), max(seconds), floor, window)
     try:
