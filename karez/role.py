@@ -129,6 +129,7 @@ class RoleBase(ConfigurableBase):
         # `end_of_batch` (a write gathered with other messages') adds a future here, which that message's ack awaits
         self.deferred: list[asyncio.Future[Any]] | None = None
         self._check_switches()
+        self._shares_columns = switch(self.config.share_columns, f"{self.name}: share_columns")
 
     @classmethod
     def config_entities(cls) -> Iterator[ConfigEntity]:
@@ -406,7 +407,7 @@ class RoleBase(ConfigurableBase):
             self.frames_encoding != frames.COMPACT
             or not self.delivery.stores_publishes
             or not outputs
-            or not switch(self.config.share_columns, f"{self.name}: share_columns")
+            or not self._shares_columns
         ):
             return outputs
         return await self.shared_columns.share(outputs)
