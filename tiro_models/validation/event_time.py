@@ -32,6 +32,8 @@ MIN_LATENESS = 1.0
 CARRY_FRACTION = 0.25  # at most this much of a window's end is carried into the next one
 LATENESS_FACTOR = 2.0
 AGE_SAMPLES = 4096  # ages kept for the percentile: enough for a stable p99, small enough to sort often
+# rows from which a batch spanning windows is split in numpy: its fixed cost per call (tens of µs) is repaid
+_NUMPY_ROWS_FROM = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,12 @@ class WindowRule:
             carried = self.carried(low, start)
             if carried == self.carried(high, start):
                 return {start: None, start + self.retention: None} if carried else {start: None}
-        # any other batch row by row: `assign` and `carried` written out, as they measured 3x slower as calls
+        if len(events) >= _NUMPY_ROWS_FROM:
+            return self._windows_in_numpy(events, arrival)
+        return self._windows_by_row(events, arrival)
+
+    def _windows_by_row(self, events: list[float], arrival: float) -> dict[float, list[int] | None]:
+        """`windows_of` row by row: `assign` and `carried` written out, as they measured 3x slower as calls."""
         retention, lateness, origin = self.retention, self.lateness, self.origin
         ahead = arrival + retention  # stamped beyond: clock skew, counted where it arrives
         arrived_in = origin + math.floor((arrival - origin) / retention) * retention
@@ -101,6 +108,31 @@ class WindowRule:
                     windows[end] = [row]
                 else:
                     rows.append(row)
+        return windows
+
+    def _windows_in_numpy(self, events: list[float], arrival: float) -> dict[float, list[int] | None]:
+        """`_windows_by_row` as whole-column passes: the same arithmetic in the same order on float64, so the same
+        windows, rows and order of windows (by the first row that counts in each, its own window before the next)."""
+        import numpy as np  # here, not at import: the CLIs that load the model start without numpy
+
+        retention, lateness, origin = self.retention, self.lateness, self.origin
+        arrived_in = origin + math.floor((arrival - origin) / retention) * retention
+        margin = min(lateness, retention * CARRY_FRACTION)
+        moments = np.asarray(events, dtype=np.float64)
+        with np.errstate(invalid="ignore"):  # NaN stays NaN, and counts where it arrives, as row by row
+            own = origin + np.floor((moments - origin) / retention) * retention
+        starts = np.where(moments < arrival + retention, own, arrived_in)
+        starts = np.where(starts + retention + lateness + retention <= arrival, arrived_in, starts)
+        ends = starts + retention
+        carried = (ends - margin <= moments) & (moments < ends)
+        # each window where a row first counts in it: row r's own window at 2r, the next one (carried) at 2r + 1
+        keys = np.concatenate((starts, ends[carried]))
+        places = np.concatenate((np.arange(len(starts)) * 2, np.flatnonzero(carried) * 2 + 1))
+        order = np.argsort(places, kind="stable")
+        found, first = np.unique(keys[order], return_index=True)
+        windows: dict[float, list[int] | None] = {}
+        for window in found[np.argsort(first, kind="stable")].tolist():
+            windows[window] = np.flatnonzero((starts == window) | (carried & (ends == window))).tolist()
         return windows
 
     def counts_in(self, window: float, event: float | None, arrival: float) -> tuple[bool, bool]:
