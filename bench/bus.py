@@ -12,6 +12,9 @@ two are equal within run-to-run noise (per-item 6.8k vs 8.5k, batch 85k vs 82k i
 round), so the shared one wins on resources (one socket, one reader/flusher task) and keeps publish order across
 hops; `--connection-per-role` remains available (batch, rerun with the two-process cases: 80–97k vs 84–99k items/s).
 
+The devices' replies (distinct paths, values and timestamps per entity) are made before the clock starts: they are
+the devices' cost, as the mock's answers are the mock's in pipeline.py, not the chain's.
+
 `cpu_us_per_item` is the CPU time of the karez processes per item (nats-server excluded). When other work shares the
 cores, wall-clock items/s swing by 2× between runs while this figure moves by about ±10%: compare it first.
 """
@@ -64,6 +67,30 @@ def synthetic_item(e: int) -> dict:
     }
 
 
+class DeviceReplies:
+    """What the synthetic devices answer, entity by entity (`synthetic_item`'s columns), made before the clock
+    starts: making a reply is the device's cost, not the chain's (in pipeline.py the mock does it, in its own
+    process). It was about half of the frames chain's CPU here."""
+
+    def __init__(self, count: int) -> None:
+        items = [synthetic_item(e) for e in range(count)]
+        self.paths = [item["path"] for item in items]
+        self.values = [item["value"] for item in items]
+        self.stamps = [item["timestamp"] for item in items]
+
+    def item(self, e: int) -> dict:
+        """Entity e's reply as an item (a dict of its own, as a per-item connector makes it)."""
+        return {"path": self.paths[e], "value": self.values[e], "timestamp": self.stamps[e]}
+
+    def columns(self, entities: list[int]) -> dict[str, list[Any]]:
+        """The replies of entities as columns."""
+        return {
+            "path": list(map(self.paths.__getitem__, entities)),
+            "value": list(map(self.values.__getitem__, entities)),
+            "timestamp": list(map(self.stamps.__getitem__, entities)),
+        }
+
+
 def _synthetic_rows(frame: dict, indices: Any) -> list[dict]:
     columns = frame[COLUMNS_KEY]
     rows = range(len(columns["path"])) if indices is None else indices
@@ -77,16 +104,14 @@ class SyntheticConnector(PullConnectorBase):
     """One telemetry item per entity (with `frames`: a task's items as one frame, its columns built directly)."""
 
     FRAMES = True
+    replies: DeviceReplies | None = None  # set before the clock starts, in every process
 
     async def fetch_data(self, client, entities):
+        replies = SyntheticConnector.replies
+        assert replies is not None, "the bench makes the devices' replies before it starts the roles"
         if self.frames_encoding is None:
-            return [synthetic_item(e) for e in entities]
-        columns = {
-            "path": [f"DataHall.data_hall_0.CRAC.crac_{e}.Telemetry.ReturnTemperature" for e in entities],
-            "value": [round(15 + (e * 7919 % 25_000) / 1000, 2) for e in entities],
-            "timestamp": [1.7e9 + e * 0.000_1 for e in entities],
-        }
-        return [make_frame(SYNTHETIC.name, columns)]
+            return list(map(replies.item, entities))
+        return [make_frame(SYNTHETIC.name, replies.columns(entities))]
 
 
 class CountingAggregator(AggregatorBase):
@@ -119,6 +144,7 @@ def worker_process(
 
     async def run() -> None:
         CountingAggregator.counts, CountingAggregator.slot, CountingAggregator.count = counts, slot, 0
+        SyntheticConnector.replies = DeviceReplies(int(cfg["dispatchers"][0]["count"]))
         roles = build_roles(cfg, bench_plugins(), kinds=worker_kinds(KINDS, slot))
         runtime = Runtime(roles, NatsOptions.from_address(url), metrics_interval=0, fuse=fuse)
         await runtime.start()
@@ -167,6 +193,7 @@ async def run_case(
         workers.append(proc)
         await asyncio.to_thread(ready.wait, 120)
     CountingAggregator.counts, CountingAggregator.slot, CountingAggregator.count = counts, 0, 0
+    SyntheticConnector.replies = DeviceReplies(n_items)
     roles = build_roles(cfg, bench_plugins())
     runtime = Runtime(roles, NatsOptions.from_address(url), shared_connection=shared, metrics_interval=0, fuse=fuse)
     t0, c0 = time.perf_counter(), time.process_time()
