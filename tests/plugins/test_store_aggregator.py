@@ -52,6 +52,16 @@ async def _stop(role: TiroStoreAggregator, task: asyncio.Task) -> None:
     task.cancel()
 
 
+async def _all_acked(js, stream: str) -> None:
+    """Wait until the store's consumer has nothing pending and nothing unacknowledged (a hung test stops at 20 s)."""
+    for _ in range(2000):
+        info = await js.consumer_info(stream, "aggregator_graph_data")
+        if info.num_ack_pending == 0 and info.num_pending == 0:
+            return
+        await asyncio.sleep(0.01)
+    assert (info.num_ack_pending, info.num_pending) == (0, 0)
+
+
 def _stored(url: str) -> tuple[dict, dict]:
     telemetry, graph = open_telemetry_store(url), open_graph_store(url)
     try:
@@ -157,12 +167,8 @@ async def test_durable_mode_writes_before_ack_and_dead_letters_a_message_the_sto
         assert len(history) == len(records)
         # a record the store refuses is a data error: dead-lettered at its first delivery, with the reason
         assert "malformed asset path" in dead[0]["error"] and dead[0]["deliveries"] == 1
-        for _ in range(2000):  # both messages end acked: the good one after its write, the bad one when dead-lettered
-            info = await js.consumer_info(stream, "aggregator_graph_data")
-            if info.num_ack_pending == 0 and info.num_pending == 0:
-                break
-            await asyncio.sleep(0.01)
-        assert (info.num_ack_pending, info.num_pending) == (0, 0)
+        # both messages end acked: the good one after its write, the bad one when dead-lettered
+        await _all_acked(js, stream)
     finally:
         await client.close()
         await _stop(role, task)
@@ -193,12 +199,7 @@ async def test_durable_mode_writes_the_messages_of_a_fetch_together_and_acks_eac
     try:
         await _wait(lambda: role.written == 3 * len(rounds[0]), "the three messages written")
         assert writes == [3 * len(rounds[0])]  # one write of all three
-        for _ in range(2000):
-            info = await js.consumer_info(stream, "aggregator_graph_data")
-            if info.num_ack_pending == 0 and info.num_pending == 0:
-                break
-            await asyncio.sleep(0.01)
-        assert (info.num_ack_pending, info.num_pending) == (0, 0)
+        await _all_acked(js, stream)
     finally:
         await client.close()
         await _stop(role, task)
