@@ -277,7 +277,7 @@ def _nanos_text(stamps: list[Any]) -> bytes | None:
 
         try:
             seconds = np.asarray(stamps)
-        except (TypeError, ValueError):  # a ragged or odd column: row by row says what it is
+        except (TypeError, ValueError, OverflowError):  # a ragged or odd column: row by row says what it is
             seconds = None
         if seconds is not None and seconds.ndim == 1 and seconds.dtype.kind in "fi":
             with np.errstate(over="ignore"):  # a product beyond float64 is inf, which the check below declines
