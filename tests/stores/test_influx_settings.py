@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from tiro.stores.influx import InfluxTelemetryStore
@@ -64,6 +66,9 @@ def test_backoff_grows_is_capped_and_honours_retry_after():
     assert all(0 <= backoff_delay(0) <= 0.2 for _ in range(50))
     assert all(0 <= backoff_delay(20) <= 10 for _ in range(50))
     assert max(backoff_delay(4) for _ in range(200)) > 0.2  # the window grows with the attempt
+    state = random.getstate()
+    backoff_delay(3)
+    assert random.getstate() == state  # its jitter leaves the global generator (seeded mock output) alone
     assert backoff_delay(3, retry_after=2.5) == 2.5
 
 

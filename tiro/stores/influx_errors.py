@@ -52,7 +52,12 @@ def backoff_delay(attempt: int, *, base: float = 0.2, cap: float = 10.0, retry_a
     """Delay before retry number `attempt` (0-based): full-jitter exponential backoff, or the server's Retry-After."""
     if retry_after is not None:
         return min(retry_after, 60.0)
-    return random.uniform(0, min(cap, base * (2**attempt)))
+    return _JITTER.uniform(0, min(cap, base * (2**attempt)))
+
+
+# a generator of its own: drawing jitter from the global one (in influx_writer's worker thread) would move the state
+# that seeded mock output and hypothesis rely on in the same process
+_JITTER = random.Random()
 
 
 def describe(exc: BaseException) -> str:
