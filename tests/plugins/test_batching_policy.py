@@ -94,3 +94,39 @@ async def test_durable_mode_writes_the_good_items_then_fails_the_message_with_a_
     with pytest.raises(_Unreachable):  # not a data error: the message is redelivered, never dead-lettered
         await role.handle_items([7], "karez.c.x")
     await role.close()
+
+
+async def _held_messages(role: _Recorder, messages: list[list[int]]) -> list[asyncio.Future]:
+    """Hand messages over as a durable link does (their writes deferred), then end the batch; each one's future."""
+    futures: list[asyncio.Future] = []
+    for items in messages:
+        role.deferred = futures
+        await role.handle_items(items, "karez.c.x")
+        role.deferred = None
+    await role.end_of_batch()
+    return futures
+
+
+async def test_durable_mode_writes_the_messages_of_a_batch_together_and_a_refused_one_alone():
+    role = _Recorder(batch_size=100)
+    role.delivery = delivery_for(listens=True, durable=True)
+    futures = await _held_messages(role, [[1, 2], [3, 4]])
+    assert role.attempts == 1 and sorted(role.stored) == [1, 2, 3, 4]  # one write of both
+    assert [f.result() for f in futures] == [None, None]
+    role.attempts = 0
+    futures = await _held_messages(role, [[5], [-6, 7], [8]])
+    assert [f.exception() is None for f in futures] == [True, False, True]
+    assert isinstance(futures[1].exception(), DataError)  # dead-lettered by the link; the others are acked
+    assert {5, 7, 8} <= set(role.stored)
+    await role.close()
+
+
+async def test_durable_mode_fails_every_held_message_at_once_while_the_store_is_down():
+    role = _Recorder(batch_size=100)
+    role.delivery = delivery_for(listens=True, durable=True)
+    role.down = True
+    futures = await _held_messages(role, [[1], [2], [3]])
+    assert role.attempts == 1  # the joint write only: no attempt per message against a store that is down
+    assert all(isinstance(f.exception(), _Unreachable) for f in futures)  # redelivered, never dead-lettered
+    assert role.stored == []
+    await role.close()

@@ -184,14 +184,19 @@ class BatchingAggregator(AggregatorBase):
             await self._write_held()
 
     async def _write_held(self) -> None:
-        """Durable mode: the messages held in one write; when it fails, each on its own, so that each gets its own
-        outcome (the stores are idempotent, so what the failed write stored does no harm)."""
+        """Durable mode: the messages held in one write. When the store refused data, each message is written on its
+        own, so that each gets its own outcome (the stores are idempotent, so what the joint write stored does no
+        harm); when the store failed otherwise (unreachable), every message fails with that error and is delivered
+        again, as a lone message would be, without one more attempt each."""
         held, self._held, self._held_units = self._held, [], 0
         if len(held) > 1:
             try:
                 written = await self.write([item for kept, _ in held for item in kept])
-            except Exception:  # each message's own write below says what went wrong
-                pass
+            except Exception as e:
+                if not is_refusal(e):
+                    for _, future in held:
+                        future.set_exception(e)
+                    return
             else:
                 self.items_written += written
                 for _, future in held:
