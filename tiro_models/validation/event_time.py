@@ -125,14 +125,20 @@ class WindowRule:
         starts = np.where(starts + retention + lateness + retention <= arrival, arrived_in, starts)
         ends = starts + retention
         carried = (ends - margin <= moments) & (moments < ends)
-        # each window where a row first counts in it: row r's own window at 2r, the next one (carried) at 2r + 1
-        keys = np.concatenate((starts, ends[carried]))
-        places = np.concatenate((np.arange(len(starts)) * 2, np.flatnonzero(carried) * 2 + 1))
-        order = np.argsort(places, kind="stable")
-        found, first = np.unique(keys[order], return_index=True)
+        # (window, row) pairs: each row in its own window, a carried row in the next one too; a pair's place in
+        # row-by-row order is 2r for its own window, 2r + 1 for the next
+        carried_rows = np.flatnonzero(carried)
+        keys = np.concatenate((starts, ends[carried_rows]))
+        rows = np.concatenate((np.arange(len(starts)), carried_rows))
+        places = np.concatenate((rows[: len(starts)] * 2, carried_rows * 2 + 1))
+        order = np.lexsort((places, keys))  # by window, then in row order: one sort, however many windows
+        keys, rows, places = keys[order], rows[order], places[order]
+        bounds = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+        heads = np.concatenate(([0], bounds))
+        groups = np.split(rows, bounds)
         windows: dict[float, list[int] | None] = {}
-        for window in found[np.argsort(first, kind="stable")].tolist():
-            windows[window] = np.flatnonzero((starts == window) | (carried & (ends == window))).tolist()
+        for group in np.argsort(places[heads], kind="stable").tolist():  # windows in the order rows first reach them
+            windows[float(keys[heads[group]])] = groups[group].tolist()
         return windows
 
     def counts_in(self, window: float, event: float | None, arrival: float) -> tuple[bool, bool]:
